@@ -1,0 +1,17 @@
+#pragma once
+// Small JSON helpers for code that writes JSON by hand (sinks, DLQ, syslog).
+
+#include <string>
+#include <string_view>
+
+namespace sluice {
+
+// Appends `s` as the contents of a JSON string (without quotes), escaping as needed.
+// Invalid UTF-8 bytes are replaced by U+FFFD so the output is always valid JSON.
+void AppendJsonEscaped(std::string_view s, std::string* out);
+// Appends "s" with quotes.
+void AppendJsonString(std::string_view s, std::string* out);
+// Decodes the contents of a JSON string (without quotes). Returns false on a bad escape.
+bool UnescapeJsonString(std::string_view escaped, std::string* out);
+
+}  // namespace sluice

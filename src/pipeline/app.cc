@@ -1,0 +1,167 @@
+#include "pipeline/app.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "common/strings.h"
+
+#include "common/log.h"
+#include "common/timeutil.h"
+
+namespace sluice {
+
+const char kEmbeddedDefaultConfig[] = R"(# sluice embedded default: no Elasticsearch needed.
+data_dir: ./data
+http:
+  listen: 127.0.0.1:9600
+inputs:
+  - type: beats
+    listen: 127.0.0.1:5044
+outputs:
+  - type: file
+    path: ./data/out/events.ndjson
+)";
+
+absl::StatusOr<std::unique_ptr<App>> App::LoadFile(const std::string& path, bool check_only) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(StrCat(path, ":1: cannot open config file"));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return Load(ss.str(), path, check_only);
+}
+
+absl::StatusOr<std::unique_ptr<App>> App::Load(const std::string& yaml_text, const std::string& file_name,
+                                               bool check_only) {
+  std::unique_ptr<App> app(new App());
+  ConfigErrors errors;
+  for (const auto& d : ComponentRegistry::Get().duplicates()) {
+    errors.AddPlain(StrCat("internal: two components register the type name \"", d, "\""));
+  }
+  YAML::Node root = LoadYamlString(yaml_text, file_name, &errors);
+  if (!errors.empty()) return errors.ToStatus();
+  ConfigMap top(root, file_name, &errors);
+  AppOptions& o = app->opts_;
+  o.data_dir = top.String("data_dir", o.data_dir);
+  o.log_level = top.Enum("log_level", o.log_level, {"debug", "info", "warn", "error"});
+  o.shutdown_timeout_ms = top.DurationMs("shutdown_timeout", o.shutdown_timeout_ms);
+  if (auto http = top.Map("http")) {
+    o.http_listen = http->String("listen", o.http_listen);
+    http->Finish();
+  }
+  if (auto p = top.Map("pipeline")) {
+    o.pipeline.workers = static_cast<int>(p->Int("workers", 0, 0, 256));
+    if (auto q = p->Map("queue")) {
+      q->Enum("type", "memory", {"memory"});
+      o.pipeline.queue_max_bytes = q->Bytes("max_bytes", o.pipeline.queue_max_bytes, 1 << 20);
+      q->Finish();
+    }
+    p->Finish();
+  }
+  o.dead_letter.dir = o.data_dir + "/dlq";
+  if (auto d = top.Map("dead_letter")) {
+    o.dead_letter.max_file_bytes = d->Bytes("max_file_bytes", o.dead_letter.max_file_bytes, 4096);
+    o.dead_letter.max_total_bytes = d->Bytes("max_bytes", o.dead_letter.max_total_bytes, 4096);
+    d->Finish();
+  }
+  for (const char* later : {"alerting", "rules"}) {
+    if (top.Has(later)) top.Error(later, "is not implemented in this version of sluice yet");
+    top.Raw(later);
+  }
+
+  app->dlq_ = std::make_unique<DeadLetterQueue>(o.dead_letter, &app->metrics_);
+  app->ctx_.metrics = &app->metrics_;
+  app->ctx_.fields = &app->fields_;
+  app->ctx_.dead_letters = app->dlq_.get();
+  app->ctx_.data_dir = o.data_dir;
+  app->ctx_.check_only = check_only;
+
+  const auto& reg = ComponentRegistry::Get();
+  for (ConfigMap& c : top.MapList("inputs")) {
+    std::string type = c.RequiredString("type");
+    if (type.empty()) continue;
+    const InputFactory* f = reg.FindInput(type);
+    if (!f) {
+      c.Error("type", StrCat("unknown input type \"", type, "\" (known: ", StrJoin(reg.InputNames(), ", "), ")"));
+      continue;
+    }
+    if (auto in = (*f)(c, app->ctx_)) app->inputs_.push_back(std::move(in));
+  }
+  std::vector<ConfigMap> outs = top.MapList("outputs");
+  if (outs.empty() && errors.empty()) {
+    errors.Add(file_name, root.Mark(), "outputs: at least one output is required (for example `- type: file`)");
+  }
+  for (ConfigMap& c : outs) {
+    std::string type = c.RequiredString("type");
+    if (type.empty()) continue;
+    const SinkFactory* f = reg.FindSink(type);
+    if (!f) {
+      c.Error("type", StrCat("unknown output type \"", type, "\" (known: ", StrJoin(reg.SinkNames(), ", "), ")"));
+      continue;
+    }
+    if (auto s = (*f)(c, app->ctx_)) app->sinks_.push_back(std::move(s));
+  }
+  top.Finish();
+  if (!errors.empty()) return errors.ToStatus();
+  if (o.log_level == "debug") SetLogLevel(LogLevel::kDebug);
+  else if (o.log_level == "warn") SetLogLevel(LogLevel::kWarn);
+  else if (o.log_level == "error") SetLogLevel(LogLevel::kError);
+  return app;
+}
+
+App::~App() {
+  if (started_) Shutdown();
+}
+
+absl::Status App::Start() {
+  if (auto s = dlq_->Open(); !s.ok()) return s;
+  for (auto& s : sinks_) {
+    if (auto st = s->Start(); !st.ok()) return st;
+  }
+  std::vector<Sink*> sinks;
+  for (auto& s : sinks_) sinks.push_back(s.get());
+  pipeline_ = std::make_unique<Pipeline>(opts_.pipeline, &ctx_, std::move(sinks));
+  pipeline_->Start();
+  started_ = true;
+  for (auto& in : inputs_) {
+    if (auto st = in->Start(pipeline_.get()); !st.ok()) return st;
+    SLUICE_LOG_INFO("app", "input ", in->name(), " listening on ", in->bound_address());
+  }
+  if (!opts_.http_listen.empty()) {
+    admin_ = std::make_unique<AdminHttpServer>(
+        opts_.http_listen, [this](const std::string& m, const std::string& t) { return HandleAdmin(m, t); });
+    if (auto st = admin_->Start(); !st.ok()) return st;
+    SLUICE_LOG_INFO("app", "metrics on http://", admin_->bound_address(), "/metrics");
+  }
+  return absl::OkStatus();
+}
+
+void App::Shutdown() {
+  if (!started_) return;
+  started_ = false;
+  const int64_t deadline = NowMs() + opts_.shutdown_timeout_ms;
+  SLUICE_LOG_INFO("app", "shutting down: finishing in-flight events (up to ", opts_.shutdown_timeout_ms, " ms)");
+  for (auto& in : inputs_) in->StopAccepting();
+  if (pipeline_) pipeline_->Drain(deadline);
+  for (auto& s : sinks_) s->Stop(deadline);
+  for (auto& in : inputs_) in->Stop();
+  if (admin_) admin_->Stop();
+  (void)dlq_->Flush();
+  SLUICE_LOG_INFO("app", "stopped");
+}
+
+AdminResponse App::HandleAdmin(const std::string& method, const std::string& target) {
+  AdminResponse r;
+  std::string path = target.substr(0, target.find('?'));
+  if (path == "/metrics") {
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    r.body = metrics_.RenderPrometheus();
+  } else if (path == "/healthz") {
+    r.body = "ok\n";
+  } else {
+    r.status = 404;
+    r.body = "not found\n";
+  }
+  return r;
+}
+
+}  // namespace sluice

@@ -1,0 +1,125 @@
+#pragma once
+// A batch of events: one arena of raw bytes plus small records pointing into it.
+//
+// Inputs fill a batch (Append), the pipeline parses it once (fills the
+// extracted fields and @metadata views), sinks read it. A batch is shared
+// (BatchPtr) by every sink; each holder calls Release() once when it is done
+// with it, and when the last hold is released the batch is "safe" and its
+// on-safe callback runs (the input then ACKs the client). A batch is immutable
+// once the pipeline has handed it to the sinks.
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sluice {
+
+// A range of bytes inside the batch arena.
+struct Span {
+  uint32_t off = 0;
+  uint32_t len = 0;
+  bool empty() const { return len == 0; }
+};
+
+// What a field extracted by the pipeline holds.
+enum class FieldKind : uint8_t { kMissing = 0, kString, kNumber, kTrue, kFalse, kNull, kComposite };
+
+// An extracted field value. For strings, `span` is the JSON-escaped content
+// without the quotes; for numbers the number's text.
+struct FieldValue {
+  Span span;
+  FieldKind kind = FieldKind::kMissing;
+};
+
+enum EventFlags : uint32_t {
+  kEventInvalid = 1u << 0,      // not a JSON object: dead-lettered by the pipeline, skipped by sinks
+  kEventHasTimestamp = 1u << 1, // timestamp_ms came from @timestamp
+};
+
+struct Event {
+  uint32_t offset = 0;  // raw bytes (one JSON object) in the arena
+  uint32_t length = 0;
+  // The document sent downstream is the raw bytes without the @metadata member:
+  // raw[0, cut_begin) + raw[cut_end, length). cut_begin == cut_end: nothing cut.
+  uint32_t cut_begin = 0;
+  uint32_t cut_end = 0;
+  int64_t timestamp_ms = 0;  // @timestamp (event time), else the receive time
+  uint32_t flags = 0;
+  uint32_t error = 0;        // index into Batch::errors when kEventInvalid
+  // @metadata fields (JSON-escaped string content).
+  Span meta_id, meta_pipeline, meta_op_type, meta_index;
+};
+
+class Batch {
+ public:
+  Batch() = default;
+  Batch(const Batch&) = delete;
+  Batch& operator=(const Batch&) = delete;
+  ~Batch();
+
+  // Appends one event's bytes. Returns its index.
+  uint32_t Append(std::string_view bytes);
+  // Appends bytes to the arena without an event (for rewritten events). Returns the span.
+  Span AppendBytes(std::string_view bytes);
+
+  std::string_view View(Span s) const { return std::string_view(arena_.data() + s.off, s.len); }
+  std::string_view Raw(const Event& e) const { return std::string_view(arena_.data() + e.offset, e.length); }
+  // The document without @metadata, as up to two pieces.
+  std::string_view DocHead(const Event& e) const {
+    return std::string_view(arena_.data() + e.offset, e.cut_begin == e.cut_end ? e.length : e.cut_begin);
+  }
+  std::string_view DocTail(const Event& e) const {
+    if (e.cut_begin == e.cut_end) return {};
+    return std::string_view(arena_.data() + e.offset + e.cut_end, e.length - e.cut_end);
+  }
+  size_t DocLength(const Event& e) const { return e.length - (e.cut_end - e.cut_begin); }
+
+  std::vector<Event>& events() { return events_; }
+  const std::vector<Event>& events() const { return events_; }
+  size_t size() const { return events_.size(); }
+  std::string& arena() { return arena_; }
+  const std::string& arena() const { return arena_; }
+
+  // Errors of invalid events (Event::error indexes this).
+  uint32_t AddError(std::string message);
+  const std::string& error(uint32_t i) const { return errors_[i]; }
+
+  // Extracted fields: field_count() values per event, in FieldRegistry order.
+  void ResizeFields(size_t field_count);
+  size_t field_count() const { return field_count_; }
+  FieldValue& field(size_t event, size_t index) { return fields_[event * field_count_ + index]; }
+  const FieldValue& field(size_t event, size_t index) const { return fields_[event * field_count_ + index]; }
+
+  // Where the batch came from, for logs, DLQ entries and metrics.
+  std::string source;  // component name
+  std::string peer;    // remote address, if any
+  int64_t received_ms = 0;
+
+  // Approximate memory held, for the byte-bounded queues.
+  size_t MemoryBytes() const;
+
+  // Delivery tracking. A new batch has one hold (its creator's).
+  void SetOnSafe(std::function<void()> fn) { on_safe_ = std::move(fn); }
+  void AddHolds(int n) { holds_.fetch_add(n, std::memory_order_relaxed); }
+  // Drops one hold; the last one runs the on-safe callback.
+  void Release();
+  // True once every hold was released.
+  bool safe() const { return holds_.load(std::memory_order_acquire) == 0; }
+
+ private:
+  std::string arena_;
+  std::vector<Event> events_;
+  std::vector<std::string> errors_;
+  std::vector<FieldValue> fields_;
+  size_t field_count_ = 0;
+  std::atomic<int> holds_{1};
+  std::function<void()> on_safe_;
+};
+
+using BatchPtr = std::shared_ptr<Batch>;
+
+}  // namespace sluice

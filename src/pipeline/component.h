@@ -1,0 +1,122 @@
+#pragma once
+// The component interfaces (Input, Sink), the context factories get, and the
+// registry that finds a component by its `type:` name in the config.
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "common/config_reader.h"
+#include "common/metrics.h"
+#include "pipeline/batch.h"
+
+namespace sluice {
+
+class DeadLetterQueue;
+
+// The dotted field paths the pipeline extracts from every event, registered by
+// components while they are built (before the pipeline starts). A field's index
+// is its position in Batch::field().
+class FieldRegistry {
+ public:
+  // Returns the index of `path` (registering it if new).
+  int Register(std::string_view path);
+  const std::vector<std::string>& paths() const { return paths_; }
+  int Find(std::string_view path) const;
+
+ private:
+  std::vector<std::string> paths_;
+};
+
+// Where inputs push their batches: the pipeline's bounded queue.
+class BatchReceiver {
+ public:
+  virtual ~BatchReceiver() = default;
+  // Takes `batch` if there is room and returns true. Otherwise leaves `batch`
+  // with the caller, returns false and calls `on_space` once (from another
+  // thread) when there may be room: the caller then tries again. An input must
+  // not read more from its peers while it holds a rejected batch.
+  virtual bool TryPush(BatchPtr& batch, std::function<void()> on_space) = 0;
+};
+
+struct ComponentContext {
+  MetricsRegistry* metrics = nullptr;
+  FieldRegistry* fields = nullptr;
+  DeadLetterQueue* dead_letters = nullptr;
+  std::string data_dir;
+  // True for `sluice check`: build and validate, never bind or open anything.
+  bool check_only = false;
+};
+
+class Input {
+ public:
+  virtual ~Input() = default;
+  virtual std::string_view name() const = 0;
+  // Binds and starts serving; batches go to `receiver`.
+  virtual absl::Status Start(BatchReceiver* receiver) = 0;
+  // Stops accepting new connections or datagrams (first step of shutdown).
+  virtual void StopAccepting() = 0;
+  // Closes everything and joins threads. Batches not yet safe are not ACKed.
+  virtual void Stop() = 0;
+  // Address actually bound (for `listen: 127.0.0.1:0` in tests).
+  virtual std::string bound_address() const { return ""; }
+};
+
+class Sink {
+ public:
+  virtual ~Sink() = default;
+  virtual std::string_view name() const = 0;
+  virtual absl::Status Start() = 0;
+  // Takes one hold on `batch` (already added by the pipeline) and releases it
+  // once every event of the batch is delivered or dead-lettered. May block the
+  // calling pipeline worker while the sink's own queue is full: that is how a
+  // slow destination slows the inputs.
+  virtual void Submit(BatchPtr batch) = 0;
+  // Tries to deliver what it holds until `deadline_ms` (wall clock), then stops.
+  virtual void Stop(int64_t deadline_ms) = 0;
+  // Bytes waiting in the sink (for /metrics and tests).
+  virtual size_t queued_bytes() const { return 0; }
+};
+
+// Factories read their options from `cfg` (errors go to cfg.errors()) and must
+// call cfg.Finish(). They return nullptr when the options are invalid.
+using InputFactory = std::function<std::unique_ptr<Input>(ConfigMap& cfg, ComponentContext& ctx)>;
+using SinkFactory = std::function<std::unique_ptr<Sink>(ConfigMap& cfg, ComponentContext& ctx)>;
+
+class ComponentRegistry {
+ public:
+  static ComponentRegistry& Get();
+  // Returns false if the name is taken (a duplicate is reported at startup).
+  bool RegisterInput(std::string name, InputFactory f);
+  bool RegisterSink(std::string name, SinkFactory f);
+  const InputFactory* FindInput(std::string_view name) const;
+  const SinkFactory* FindSink(std::string_view name) const;
+  std::vector<std::string> InputNames() const;
+  std::vector<std::string> SinkNames() const;
+  const std::vector<std::string>& duplicates() const { return duplicates_; }
+
+ private:
+  std::map<std::string, InputFactory, std::less<>> inputs_;
+  std::map<std::string, SinkFactory, std::less<>> sinks_;
+  std::vector<std::string> duplicates_;
+};
+
+#define SLUICE_CONCAT_INNER(a, b) a##b
+#define SLUICE_CONCAT(a, b) SLUICE_CONCAT_INNER(a, b)
+#define SLUICE_REGISTER_INPUT(type_name, factory) \
+  static const bool SLUICE_CONCAT(sluice_input_registered_, __LINE__) = \
+      ::sluice::ComponentRegistry::Get().RegisterInput(type_name, factory)
+#define SLUICE_REGISTER_SINK(type_name, factory) \
+  static const bool SLUICE_CONCAT(sluice_sink_registered_, __LINE__) = \
+      ::sluice::ComponentRegistry::Get().RegisterSink(type_name, factory)
+
+}  // namespace sluice
+
+namespace sluice {
+// The `component` label of a component: its optional `id:` key, else its type.
+inline std::string ReadComponentId(ConfigMap& cfg, std::string_view type) { return cfg.String("id", type); }
+}  // namespace sluice

@@ -1,0 +1,243 @@
+#include "pipeline/event_parser.h"
+
+#include <cstring>
+
+#include "common/strings.h"
+#include "common/timeutil.h"
+
+namespace sluice {
+namespace od = simdjson::ondemand;
+
+namespace {
+const char* SkipWs(const char* p, const char* end) {
+  while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) ++p;
+  return p;
+}
+const char* SkipString(const char* p, const char* end) {
+  // p at the opening quote.
+  ++p;
+  while (p < end) {
+    if (*p == '\\') {
+      p += 2;
+      continue;
+    }
+    if (*p == '"') return p + 1;
+    ++p;
+  }
+  return end;
+}
+const char* SkipValue(const char* p, const char* end) {
+  p = SkipWs(p, end);
+  if (p >= end) return end;
+  if (*p == '"') return SkipString(p, end);
+  if (*p == '{' || *p == '[') {
+    int depth = 0;
+    while (p < end) {
+      char c = *p;
+      if (c == '"') {
+        p = SkipString(p, end);
+        continue;
+      }
+      if (c == '{' || c == '[') ++depth;
+      if (c == '}' || c == ']') {
+        if (--depth == 0) return p + 1;
+      }
+      ++p;
+    }
+    return end;
+  }
+  while (p < end && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\n' && *p != '\t' && *p != '\r') ++p;
+  return p;
+}
+
+Span SpanOf(const Batch& b, std::string_view v) {
+  return Span{static_cast<uint32_t>(v.data() - b.arena().data()), static_cast<uint32_t>(v.size())};
+}
+
+// raw_json_token() of a scalar may carry trailing whitespace; strings keep their quotes.
+std::string_view TrimToken(std::string_view t) {
+  while (!t.empty() && (t.back() == ' ' || t.back() == '\n' || t.back() == '\r' || t.back() == '\t')) t.remove_suffix(1);
+  return t;
+}
+}  // namespace
+
+const char* SkipJsonMember(const char* p, const char* end) {
+  p = SkipString(p, end);
+  p = SkipWs(p, end);
+  if (p < end && *p == ':') ++p;
+  return SkipValue(p, end);
+}
+
+EventParser::EventParser(const std::vector<std::string>& field_paths) : field_count_(field_paths.size()) {
+  for (size_t i = 0; i < field_paths.size(); ++i) {
+    const std::string& p = field_paths[i];
+    paths_[p] = static_cast<int>(i);
+    for (size_t dot = p.find('.'); dot != std::string::npos; dot = p.find('.', dot + 1)) {
+      paths_.try_emplace(p.substr(0, dot), -1);
+    }
+  }
+}
+
+void EventParser::ParseBatch(Batch* batch) {
+  batch->ResizeFields(field_count_);
+  // simdjson reads up to SIMDJSON_PADDING bytes past each event: guarantee that
+  // the arena has them after the last one. The bytes of the next event serve
+  // as padding for the previous ones.
+  batch->arena().reserve(batch->arena().size() + simdjson::SIMDJSON_PADDING);
+  for (size_t i = 0; i < batch->size(); ++i) ParseEvent(batch, i);
+}
+
+void EventParser::ReadMetadata(od::value v, Batch* batch, Event* e) {
+  od::object meta;
+  if (v.get_object().get(meta) != simdjson::SUCCESS) return;
+  for (auto field : meta) {
+    std::string_view key;
+    if (field.unescaped_key().get(key) != simdjson::SUCCESS) return;
+    Span* target = nullptr;
+    if (key == "_id") target = &e->meta_id;
+    else if (key == "pipeline") target = &e->meta_pipeline;
+    else if (key == "op_type") target = &e->meta_op_type;
+    else if (key == "index") target = &e->meta_index;
+    if (!target) continue;
+    od::value fv;
+    if (field.value().get(fv) != simdjson::SUCCESS) return;
+    if (fv.type() != od::json_type::string) continue;
+    std::string_view tok = TrimToken(fv.raw_json_token());
+    if (tok.size() >= 2) *target = SpanOf(*batch, tok.substr(1, tok.size() - 2));
+  }
+}
+
+bool EventParser::StoreValue(od::value v, int index, Batch* batch, size_t event, std::string* path, int depth) {
+  od::json_type t;
+  if (v.type().get(t) != simdjson::SUCCESS) return false;
+  if (index < 0) {
+    // A prefix of a wanted path: descend.
+    if (t != od::json_type::object || depth >= 16) return true;
+    od::object child;
+    if (v.get_object().get(child) != simdjson::SUCCESS) return false;
+    return Walk(child, batch, event, path, depth + 1);
+  }
+  FieldValue& fv = batch->field(event, index);
+  std::string_view tok = TrimToken(v.raw_json_token());
+  switch (t) {
+    case od::json_type::string:
+      if (tok.size() < 2) return false;
+      fv.kind = FieldKind::kString;
+      fv.span = SpanOf(*batch, tok.substr(1, tok.size() - 2));
+      break;
+    case od::json_type::number:
+      fv.kind = FieldKind::kNumber;
+      fv.span = SpanOf(*batch, tok);
+      break;
+    case od::json_type::boolean:
+      fv.kind = tok == "true" ? FieldKind::kTrue : FieldKind::kFalse;
+      break;
+    case od::json_type::null:
+      fv.kind = FieldKind::kNull;
+      break;
+    default:
+      fv.kind = FieldKind::kComposite;
+      break;
+  }
+  return true;
+}
+
+bool EventParser::Walk(od::object obj, Batch* batch, size_t event, std::string* path, int depth) {
+  const size_t base_len = path->size();
+  Event& e = batch->events()[event];
+  const char* base = batch->arena().data() + e.offset;
+  for (auto field : obj) {
+    od::raw_json_string raw_key;
+    if (field.key().get(raw_key) != simdjson::SUCCESS) return false;
+    std::string_view key;
+    if (field.unescaped_key().get(key) != simdjson::SUCCESS) return false;
+    if (depth == 0 && key == "@metadata") {
+      CutMetadata(reinterpret_cast<const char*>(raw_key.raw()) - 1, base, &e);
+      od::value v;
+      if (field.value().get(v) != simdjson::SUCCESS) return false;
+      ReadMetadata(v, batch, &e);
+      continue;
+    }
+    if (depth == 0 && key == "@timestamp") {
+      od::value v;
+      if (field.value().get(v) != simdjson::SUCCESS) return false;
+      std::string_view ts;
+      if (v.get_string().get(ts) == simdjson::SUCCESS && ParseRfc3339Ms(ts, &e.timestamp_ms)) {
+        e.flags |= kEventHasTimestamp;
+      }
+      continue;
+    }
+    path->resize(base_len);
+    if (base_len) path->push_back('.');
+    path->append(key);
+    auto it = paths_.find(*path);
+    if (it == paths_.end()) continue;  // the value is skipped by On-Demand
+    od::value v;
+    if (field.value().get(v) != simdjson::SUCCESS) return false;
+    if (!StoreValue(v, it->second, batch, event, path, depth)) return false;
+  }
+  path->resize(base_len);
+  return true;
+}
+
+void EventParser::CutMetadata(const char* key_quote, const char* base, Event* e) {
+  const char* end = base + e->length;
+  const char* after = SkipJsonMember(key_quote, end);
+  // Cut the member and one adjacent comma: the preceding one if any, else the following one.
+  const char* cut_from = key_quote;
+  const char* cut_to = after;
+  const char* q = key_quote - 1;
+  while (q > base && (*q == ' ' || *q == '\t' || *q == '\r')) --q;
+  if (*q == ',') {
+    cut_from = q;
+  } else {
+    const char* r = after;
+    while (r < end && (*r == ' ' || *r == '\t' || *r == '\r')) ++r;
+    if (r < end && *r == ',') cut_to = r + 1;
+  }
+  e->cut_begin = static_cast<uint32_t>(cut_from - base);
+  e->cut_end = static_cast<uint32_t>(cut_to - base);
+}
+
+bool EventParser::ParseEvent(Batch* batch, size_t i) {
+  Event& e = batch->events()[i];
+  e.flags &= ~kEventInvalid;
+  auto fail = [&](std::string msg) {
+    e.flags |= kEventInvalid;
+    e.error = batch->AddError(std::move(msg));
+    return false;
+  };
+  // A line feed would break the NDJSON framing of bulk bodies and files: rewrite
+  // pretty-printed events minified (a line feed inside a string is invalid JSON).
+  if (std::memchr(batch->arena().data() + e.offset, '\n', e.length) != nullptr) {
+    scratch_.resize(e.length);
+    size_t out_len = 0;
+    if (simdjson::minify(batch->arena().data() + e.offset, e.length, scratch_.data(), out_len) != simdjson::SUCCESS ||
+        std::memchr(scratch_.data(), '\n', out_len) != nullptr) {
+      return fail("invalid JSON: line feed inside a string");
+    }
+    Span s = batch->AppendBytes(std::string_view(scratch_.data(), out_len));
+    batch->arena().reserve(batch->arena().size() + simdjson::SIMDJSON_PADDING);
+    e.offset = s.off;
+    e.length = s.len;
+  }
+  const char* base = batch->arena().data() + e.offset;
+  const size_t capacity = batch->arena().capacity() - e.offset;
+  od::document doc;
+  auto err = parser_.iterate(base, e.length, capacity).get(doc);
+  if (err) return fail(StrCat("invalid JSON: ", simdjson::error_message(err)));
+  od::object obj;
+  if ((err = doc.get_object().get(obj))) {
+    return fail(StrCat("invalid JSON: the event is not a JSON object (", simdjson::error_message(err), ")"));
+  }
+  path_.clear();
+  if (!Walk(obj, batch, i, &path_, 0)) return fail("invalid JSON inside the event");
+  // current_location() succeeds only if something follows the object.
+  if (doc.current_location().error() == simdjson::SUCCESS) {
+    return fail("invalid JSON: trailing content after the object");
+  }
+  if (!(e.flags & kEventHasTimestamp)) e.timestamp_ms = batch->received_ms;
+  return true;
+}
+
+}  // namespace sluice

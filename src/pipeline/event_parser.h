@@ -1,0 +1,49 @@
+#pragma once
+// Parses the events of a batch once, with simdjson On-Demand: checks that each
+// event is one JSON object, reads @timestamp and @metadata, finds the byte
+// range of the @metadata member (cut from the document sent downstream), and
+// extracts the registered field paths. Only what is asked for is looked at.
+//
+// Nested objects and dotted keys both work: `event.dataset` is found in
+// {"event":{"dataset":"x"}} and in {"event.dataset":"x"}.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <simdjson.h>
+
+#include "absl/container/flat_hash_map.h"
+#include "pipeline/batch.h"
+
+namespace sluice {
+
+class EventParser {
+ public:
+  explicit EventParser(const std::vector<std::string>& field_paths);
+
+  // Parses every event of `batch`. Events that are not JSON objects get
+  // kEventInvalid and an error message. Not thread-safe: one parser per worker.
+  void ParseBatch(Batch* batch);
+  // Parses one event (index `i`); returns false if it is invalid.
+  bool ParseEvent(Batch* batch, size_t i);
+
+ private:
+  bool Walk(simdjson::ondemand::object obj, Batch* batch, size_t event, std::string* path, int depth);
+  bool StoreValue(simdjson::ondemand::value v, int index, Batch* batch, size_t event, std::string* path, int depth);
+  void ReadMetadata(simdjson::ondemand::value v, Batch* batch, Event* e);
+  static void CutMetadata(const char* key_quote, const char* base, Event* e);
+
+  size_t field_count_;
+  // Every registered path and every proper prefix of one (value -1).
+  absl::flat_hash_map<std::string, int> paths_;
+  simdjson::ondemand::parser parser_;
+  std::string scratch_;
+  std::string path_;
+};
+
+// Given `p` at the opening quote of a member's key inside a valid JSON object,
+// returns the position just past the member's value. Used to cut @metadata.
+const char* SkipJsonMember(const char* p, const char* end);
+
+}  // namespace sluice

@@ -1,0 +1,48 @@
+#pragma once
+// The pipeline core: a byte-bounded queue of batches from every input, worker
+// threads that parse each batch once (EventParser) and hand it to every sink.
+// Backpressure: a full queue makes TryPush fail, so inputs stop reading their
+// sockets; a full sink blocks the workers, which fills the queue.
+
+#include <atomic>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "common/metrics.h"
+#include "pipeline/batch_queue.h"
+#include "pipeline/component.h"
+
+namespace sluice {
+
+struct PipelineOptions {
+  int workers = 0;                      // 0 = one per core
+  uint64_t queue_max_bytes = 256ull << 20;
+};
+
+class Pipeline : public BatchReceiver {
+ public:
+  Pipeline(PipelineOptions opts, ComponentContext* ctx, std::vector<Sink*> sinks);
+  ~Pipeline() override;
+
+  void Start();
+  bool TryPush(BatchPtr& batch, std::function<void()> on_space) override;
+  // Waits until the queue is empty (or the deadline), then stops the workers.
+  void Drain(int64_t deadline_ms);
+
+  uint64_t queued_bytes() const { return queue_.bytes(); }
+
+ private:
+  void WorkerLoop();
+  void Process(BatchPtr& batch, class EventParser* parser);
+
+  PipelineOptions opts_;
+  ComponentContext* ctx_;
+  std::vector<Sink*> sinks_;
+  BatchQueue queue_;
+  ComponentMetrics metrics_;
+  Counter* invalid_events_;
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace sluice
