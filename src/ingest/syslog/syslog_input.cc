@@ -232,7 +232,10 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       if (ec || !self || self->closed_ || self->paused_) return;
       if (self->timer_.expiry() > std::chrono::steady_clock::now()) return;  // re-armed meanwhile
       self->in_->counters()->idle_closed->Inc();
-      self->Close();
+      // Cancelling the read ends the stream through OnRead, which delivers
+      // what is buffered before closing.
+      error_code cec;
+      self->stream_.lowest_layer().cancel(cec);
     });
   }
 
