@@ -26,7 +26,7 @@ struct SyslogMessage {
   std::string_view procid;         // RFC 5424 PROCID or the RFC 3164 `[pid]`
   std::string_view msgid;          // RFC 5424 only
   std::string_view structured_data;  // raw, validated SD (`[id k="v"]...`); empty if nil
-  std::string_view message;        // MSG, BOM stripped, trailing whitespace trimmed
+  std::string_view message;        // MSG, BOM stripped, whitespace trimmed (as Beats does)
 
   int facility() const { return priority >> 3; }
   int severity() const { return priority & 7; }

@@ -7,7 +7,10 @@ namespace {
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
-std::string_view TrimTrailingSpace(std::string_view s) {
+// Beats trims the message too: relays such as rsyslog put the space that
+// followed the RFC 3164 tag in front of MSG when they re-emit it as RFC 5424.
+std::string_view TrimSpace(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '\r' ||
                         s.back() == '\0')) {
     s.remove_suffix(1);
@@ -44,7 +47,7 @@ bool ParseSyslog(std::string_view frame, const Rfc3164Clock& clock, SyslogMessag
   int pri = 0;
   size_t n = ParsePri(s, &pri);
   if (n == 0) {
-    m->message = TrimTrailingSpace(s);
+    m->message = TrimSpace(s);
     return false;
   }
   std::string_view rest = s.substr(n);
@@ -60,7 +63,7 @@ bool ParseSyslog(std::string_view frame, const Rfc3164Clock& clock, SyslogMessag
     }
     m->format = SyslogFormat::kRfc3164;
   }
-  m->message = TrimTrailingSpace(m->message);
+  m->message = TrimSpace(m->message);
   return true;
 }
 

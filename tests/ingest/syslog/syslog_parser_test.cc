@@ -171,7 +171,7 @@ TEST(SyslogRfc5424, ToleratesSeveralSpacesBetweenFields) {
   EXPECT_EQ(o.m.format, SyslogFormat::kRfc5424);
   EXPECT_EQ(Field(o.json, "log.syslog.hostname"), "h");
   EXPECT_EQ(Field(o.json, "process.pid"), "42");
-  EXPECT_EQ(Field(o.json, "message"), " text");
+  EXPECT_EQ(Field(o.json, "message"), "text");  // trimmed, as Beats does
 }
 
 TEST(SyslogRfc5424, MalformedFallsBackTo3164Text) {
