@@ -5,6 +5,7 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <linux/sock_diag.h>
 
 #include <atomic>
 #include <chrono>
@@ -137,6 +138,7 @@ class SyslogInput::Impl {
   void Accept();
   void UdpLoop();
   bool UdpPush(BatchPtr& batch);
+  void CountUdpDrops();
 
   std::shared_ptr<const SyslogInputConfig> cfg_;
   SyslogCounters counters_;
@@ -159,6 +161,7 @@ class SyslogInput::Impl {
   std::mutex udp_mu_;
   std::condition_variable udp_cv_;
   bool udp_space_ = false;
+  uint32_t udp_drops_ = 0;  // kernel drop counter last seen
 
   // Declared last: destroyed first, with the handlers that hold sessions.
   asio::io_context io_{1};
@@ -465,8 +468,6 @@ absl::Status SyslogInput::Impl::StartUdp() {
   if (udp_fd_ < 0) return absl::UnavailableError(StrCat(cfg_->id, ": socket: ", std::strerror(errno)));
   int one = 1;
   ::setsockopt(udp_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  // Kernel drops (receive buffer full) are reported with every datagram.
-  ::setsockopt(udp_fd_, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
   int want = static_cast<int>(std::min<uint64_t>(cfg_->receive_buffer_bytes, 1u << 30));
   if (::setsockopt(udp_fd_, SOL_SOCKET, SO_RCVBUFFORCE, &want, sizeof want) != 0) {
     ::setsockopt(udp_fd_, SOL_SOCKET, SO_RCVBUF, &want, sizeof want);
@@ -497,6 +498,20 @@ absl::Status SyslogInput::Impl::StartUdp() {
   return absl::OkStatus();
 }
 
+// Datagrams the kernel dropped because the receive buffer was full. SO_MEMINFO
+// reads the socket's drop counter directly; SO_RXQ_OVFL would only report it
+// with the next datagram received, missing the drops after the last one.
+void SyslogInput::Impl::CountUdpDrops() {
+  uint32_t info[SK_MEMINFO_VARS] = {};
+  socklen_t len = sizeof info;
+  if (::getsockopt(udp_fd_, SOL_SOCKET, SO_MEMINFO, info, &len) != 0 || len <= SK_MEMINFO_DROPS * sizeof(uint32_t)) {
+    return;
+  }
+  const uint32_t drops = info[SK_MEMINFO_DROPS];
+  if (drops != udp_drops_) counters_.udp_overflow->Inc(static_cast<uint32_t>(drops - udp_drops_));
+  udp_drops_ = drops;
+}
+
 bool SyslogInput::Impl::UdpPush(BatchPtr& batch) {
   const size_t n = batch->size();
   for (;;) {
@@ -514,10 +529,13 @@ bool SyslogInput::Impl::UdpPush(BatchPtr& batch) {
       return true;
     }
     // The pipeline is full: stop reading. The kernel buffer absorbs what it
-    // can and the rest is dropped by the kernel, and counted (SO_RXQ_OVFL).
-    std::unique_lock<std::mutex> lock(udp_mu_);
-    udp_cv_.wait_for(lock, std::chrono::milliseconds(200), [this] { return udp_space_ || udp_stop_.load(); });
-    if (udp_stop_.load()) return false;
+    // can and the rest is dropped by the kernel, and counted (CountUdpDrops).
+    {
+      std::unique_lock<std::mutex> lock(udp_mu_);
+      udp_cv_.wait_for(lock, std::chrono::milliseconds(200), [this] { return udp_space_ || udp_stop_.load(); });
+      if (udp_stop_.load()) return false;
+    }
+    CountUdpDrops();
   }
 }
 
@@ -529,22 +547,21 @@ void SyslogInput::Impl::UdpLoop() {
   std::vector<mmsghdr> msgs(kDatagrams);
   std::vector<iovec> iovs(kDatagrams);
   std::vector<sockaddr_storage> addrs(kDatagrams);
-  constexpr size_t kCtrl = CMSG_SPACE(sizeof(uint32_t)) + 64;
-  std::vector<char> ctrl(kDatagrams * kCtrl);
   Rfc3164Clock clock(cfg_->tz);
-  uint32_t last_drops = 0;
-  bool have_drops = false;
   sockaddr_storage last_addr{};
   socklen_t last_len = 0;
   std::string ip;
 
   while (!udp_stop_.load()) {
     pollfd pfd[2] = {{udp_fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
-    if (::poll(pfd, 2, -1) < 0) {
+    const int ready = ::poll(pfd, 2, 1000);
+    CountUdpDrops();
+    if (ready < 0) {
       if (errno == EINTR) continue;
       break;
     }
     if (pfd[1].revents) break;
+    if (ready == 0) continue;
     BatchPtr batch;
     const int64_t now_us = NowUs();
     clock.SetNow(now_us);
@@ -556,8 +573,6 @@ void SyslogInput::Impl::UdpLoop() {
         msgs[i].msg_hdr.msg_iovlen = 1;
         msgs[i].msg_hdr.msg_name = &addrs[i];
         msgs[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
-        msgs[i].msg_hdr.msg_control = ctrl.data() + i * kCtrl;
-        msgs[i].msg_hdr.msg_controllen = kCtrl;
         msgs[i].msg_len = 0;
       }
       int n = ::recvmmsg(udp_fd_, msgs.data(), kDatagrams, MSG_DONTWAIT, nullptr);
@@ -569,16 +584,6 @@ void SyslogInput::Impl::UdpLoop() {
       }
       for (int i = 0; i < n; ++i) {
         msghdr& h = msgs[i].msg_hdr;
-        for (cmsghdr* c = CMSG_FIRSTHDR(&h); c; c = CMSG_NXTHDR(&h, c)) {
-          if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
-            uint32_t drops;
-            std::memcpy(&drops, CMSG_DATA(c), sizeof drops);
-            if (have_drops && drops != last_drops) counters_.udp_overflow->Inc(drops - last_drops);
-            if (!have_drops && drops > 0) counters_.udp_overflow->Inc(drops);
-            last_drops = drops;
-            have_drops = true;
-          }
-        }
         if (h.msg_namelen != last_len || std::memcmp(&last_addr, &addrs[i], h.msg_namelen) != 0) {
           last_len = h.msg_namelen;
           std::memcpy(&last_addr, &addrs[i], h.msg_namelen);
@@ -598,6 +603,7 @@ void SyslogInput::Impl::UdpLoop() {
     }
     if (batch && !batch->events().empty() && !UdpPush(batch)) break;
   }
+  CountUdpDrops();
 }
 
 void SyslogInput::Impl::StopAccepting() {

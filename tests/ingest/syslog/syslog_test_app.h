@@ -22,10 +22,13 @@ namespace sluice::syslog::testing {
 class SyslogApp {
  public:
   // `inputs_yaml`: the list items under `inputs:` (each starting with "  - type: syslog").
-  explicit SyslogApp(const std::string& inputs_yaml) {
+  // `top_yaml`: more top-level keys; `outputs_yaml`: replaces the file output.
+  explicit SyslogApp(const std::string& inputs_yaml, const std::string& top_yaml = "",
+                     const std::string& outputs_yaml = "") {
     out_ = dir_.File("out.ndjson");
-    std::string yaml = StrCat("data_dir: ", dir_.File("data"), "\nhttp: {listen: \"\"}\ninputs:\n", inputs_yaml,
-                              "outputs:\n  - type: file\n    path: ", out_, "\n");
+    std::string yaml = StrCat("data_dir: ", dir_.File("data"), "\nhttp: {listen: \"\"}\n", top_yaml, "inputs:\n",
+                              inputs_yaml, "outputs:\n",
+                              outputs_yaml.empty() ? StrCat("  - type: file\n    path: ", out_, "\n") : outputs_yaml);
     auto app = App::Load(yaml, "test.yml", false);
     EXPECT_TRUE(app.ok()) << app.status() << "\n" << yaml;
     if (!app.ok()) return;
