@@ -2,6 +2,7 @@
 
 #include <array>
 #include <charconv>
+#include <cstring>
 #include <vector>
 
 #include "common/json_util.h"
@@ -31,9 +32,43 @@ void Pad(unsigned v, int width, char* p) {
   }
 }
 
+// True if any of the 8 bytes in `w` is < 0x20, '"', '\\' or >= 0x80 (needs
+// escaping or UTF-8 validation). SWAR "has zero byte" tests.
+inline bool NeedsCare8(uint64_t w) {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL, kHigh = 0x8080808080808080ULL;
+  auto zero_byte = [&](uint64_t v) { return (v - kOnes) & ~v & kHigh; };
+  return ((w & kHigh) | ((w - 0x2020202020202020ULL) & ~w & kHigh) | zero_byte(w ^ (kOnes * '"')) |
+          zero_byte(w ^ (kOnes * '\\'))) != 0;
+}
+
+// AppendJsonString with a fast path for the common case (printable ASCII
+// without quotes or backslashes): scanned 8 bytes at a time and copied in one
+// append. AppendJsonEscaped, a byte loop, was 17.5% of syslog_bench's
+// end-to-end profile; this raised syslog_bench's frame+parse+ECS write stage
+// from 1.50M to 2.35M events/CPU-s (bench/RESULTS-syslog.md).
+void AppendJsonStr(std::string_view v, std::string* out) {
+  out->push_back('"');
+  size_t i = 0;
+  const size_t n = v.size();
+  while (i + 8 <= n) {
+    uint64_t w;
+    std::memcpy(&w, v.data() + i, 8);
+    if (NeedsCare8(w)) break;
+    i += 8;
+  }
+  while (i < n) {
+    unsigned char c = static_cast<unsigned char>(v[i]);
+    if (c < 0x20 || c == '"' || c == '\\' || c >= 0x80) break;
+    ++i;
+  }
+  out->append(v.data(), i);
+  if (i < n) AppendJsonEscaped(v.substr(i), out);
+  out->push_back('"');
+}
+
 void AppendKeyString(std::string_view key, std::string_view value, std::string* out) {
   out->append(key);
-  AppendJsonString(value, out);
+  AppendJsonStr(value, out);
 }
 
 bool AllDigits(std::string_view s) {
@@ -66,7 +101,7 @@ void AppendStructuredData(std::string_view sd, std::string* out) {
         ids.push_back(id);
         names.clear();
         first_param = true;
-        AppendJsonString(id, out);
+        AppendJsonStr(id, out);
         out->append(":{");
       },
       [&](std::string_view name, std::string_view raw) {
@@ -77,11 +112,11 @@ void AppendStructuredData(std::string_view sd, std::string* out) {
         names.push_back(name);
         if (!first_param) out->push_back(',');
         first_param = false;
-        AppendJsonString(name, out);
+        AppendJsonStr(name, out);
         out->push_back(':');
         value.clear();
         UnescapeSdValue(raw, &value);
-        AppendJsonString(value, out);
+        AppendJsonStr(value, out);
       });
   if (any && !skip) out->push_back('}');
   out->push_back('}');
@@ -124,7 +159,7 @@ void AppendEcsEvent(const SyslogMessage& m, const EcsFrame& frame, bool keep_ori
   out->append("{\"@timestamp\":\"");
   AppendTimestampUs(m.has_timestamp ? m.timestamp_us : frame.received_us, out);
   out->append("\",\"message\":");
-  AppendJsonString(m.message, out);
+  AppendJsonStr(m.message, out);
 
   out->append(",\"log\":{\"syslog\":{\"priority\":");
   AppendInt(m.priority, out);
@@ -148,12 +183,12 @@ void AppendEcsEvent(const SyslogMessage& m, const EcsFrame& frame, bool keep_ori
 
   if (!m.hostname.empty()) {
     out->append(",\"host\":{\"hostname\":");
-    AppendJsonString(m.hostname, out);
+    AppendJsonStr(m.hostname, out);
     out->push_back('}');
   }
   if (!m.appname.empty()) {
     out->append(",\"process\":{\"name\":");
-    AppendJsonString(m.appname, out);
+    AppendJsonStr(m.appname, out);
     if (AllDigits(m.procid)) {
       int64_t pid = 0;
       for (char c : m.procid) pid = pid * 10 + (c - '0');
@@ -164,12 +199,12 @@ void AppendEcsEvent(const SyslogMessage& m, const EcsFrame& frame, bool keep_ori
   }
   if (!frame.source_ip.empty()) {
     out->append(",\"source\":{\"ip\":");
-    AppendJsonString(frame.source_ip, out);
+    AppendJsonStr(frame.source_ip, out);
     out->push_back('}');
   }
   if (keep_original) {
     out->append(",\"event\":{\"original\":");
-    AppendJsonString(frame.raw, out);
+    AppendJsonStr(frame.raw, out);
     out->push_back('}');
   }
   const bool failed = m.format == SyslogFormat::kUnparsed;

@@ -361,3 +361,20 @@ TEST(SyslogEcs, TimestampFormatting) {
 
 }  // namespace
 }  // namespace sluice::syslog
+
+namespace sluice::syslog {
+namespace {
+TEST(SyslogEcs, FastEscapingRoundTripsEverySpecialByteAtEveryPosition) {
+  for (std::string special : {"\"", "\\", "\x01", "\t", "\xc3\xa9", "\xff"}) {
+    for (size_t pos = 0; pos < 20; ++pos) {
+      std::string msg = std::string(pos, 'a') + special + std::string(19 - pos, 'b');
+      Out o = Parse("<13>Nov 21 05:30:59 vm app: " + msg);
+      std::string want = special == "\xff" ? std::string(pos, 'a') + "\xEF\xBF\xBD" + std::string(19 - pos, 'b') : msg;
+      if (special == "\t" && pos == 0) want = want.substr(1);  // leading and trailing whitespace is trimmed
+      if (special == "\t" && pos == 19) want.pop_back();
+      EXPECT_EQ(testing::Field(o.json, "message"), want) << pos;
+    }
+  }
+}
+}  // namespace
+}  // namespace sluice::syslog
