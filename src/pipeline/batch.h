@@ -98,6 +98,10 @@ class Batch {
   std::string source;  // component name
   std::string peer;    // remote address, if any
   int64_t received_ms = 0;
+  // The events are JSON objects that sluice wrote itself (syslog's ECS
+  // documents): valid, without @metadata, with timestamp_ms already set. The
+  // pipeline then parses them only when some component needs extracted fields.
+  bool trusted_json = false;
 
   // Approximate memory held, for the byte-bounded queues.
   size_t MemoryBytes() const;

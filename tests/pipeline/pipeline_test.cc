@@ -140,3 +140,44 @@ TEST(PipelineTest, FullQueueRejectsThenWakesTheInput) {
 
 }  // namespace
 }  // namespace sluice
+
+namespace sluice {
+namespace {
+
+TEST(PipelineTest, TrustedBatchesSkipParsingUnlessFieldsAreWanted) {
+  for (bool want_field : {false, true}) {
+    Fixture f;
+    if (want_field) f.fields.Register("log.level");
+    testing::CaptureSink s;
+    struct Probe : BatchObserver {
+      void Observe(const Batch& b) override {
+        std::lock_guard<std::mutex> lock(mu);
+        field_count = b.field_count();
+        if (field_count) level = std::string(b.View(b.field(0, 0).span));
+        ts = b.events()[0].timestamp_ms;
+      }
+      std::mutex mu;
+      size_t field_count = 99;
+      std::string level;
+      int64_t ts = 0;
+    } probe;
+    Pipeline p({.workers = 1, .queue_max_bytes = 1 << 20}, &f.ctx, {&s}, {&probe});
+    p.Start();
+    std::atomic<int> safe{0};
+    BatchPtr b = MakeBatch({R"({"@timestamp":"2026-11-21T05:30:59.285Z","log":{"level":"WARN"}})"}, &safe);
+    b->trusted_json = true;
+    b->events()[0].timestamp_ms = 1795239059285;
+    b->events()[0].flags |= kEventHasTimestamp;
+    ASSERT_TRUE(p.TryPush(b, [] {}));
+    ASSERT_TRUE(testing::WaitFor([&] { return safe.load() == 1; }));
+    std::lock_guard<std::mutex> lock(probe.mu);
+    EXPECT_EQ(probe.field_count, want_field ? 1u : 0u);
+    if (want_field) EXPECT_EQ(probe.level, "WARN");
+    EXPECT_EQ(probe.ts, 1795239059285);
+    EXPECT_EQ(s.docs().size(), 1u);
+    p.Drain(NowMs() + 1000);
+  }
+}
+
+}  // namespace
+}  // namespace sluice

@@ -96,6 +96,8 @@ void AppendFrame(Batch* b, std::string_view frame, bool truncated, std::string_v
   e.offset = static_cast<uint32_t>(arena.size());
   AppendEcsEvent(m, f, keep_original, &arena);
   e.length = static_cast<uint32_t>(arena.size() - e.offset);
+  e.timestamp_ms = (m.has_timestamp ? m.timestamp_us : now_us) / 1000;
+  e.flags |= kEventHasTimestamp;
   b->events().push_back(e);
 }
 
@@ -318,6 +320,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     batch_->source = in_->cfg().id;
     batch_->peer = peer_;
     batch_->received_ms = now_us / 1000;
+    batch_->trusted_json = true;
   }
 
   // Hands the batch to the pipeline. False: refused, the session pauses until
@@ -581,6 +584,7 @@ void SyslogInput::Impl::UdpLoop() {
         batch = std::make_shared<Batch>();
         batch->source = cfg_->id;
         batch->received_ms = now_us / 1000;
+        batch->trusted_json = true;
       }
       for (int i = 0; i < n; ++i) {
         msghdr& h = msgs[i].msg_hdr;
