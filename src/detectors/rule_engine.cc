@@ -202,9 +202,11 @@ absl::Status RuleEngine::Load(const std::vector<std::string>& paths, ComponentCo
 }
 
 void RuleEngine::LoadFile(const std::string& path, ComponentContext& ctx, ConfigErrors* errors) {
+  size_t before = errors->list().size();
   YAML::Node root = LoadYamlFile(path, errors);
+  if (errors->list().size() != before) return;
   if (!root.IsDefined() || root.IsNull()) {
-    if (root.IsNull()) errors->AddPlain(StrCat(path, ":1: rules: required key is missing (the file is empty)"));
+    errors->AddPlain(StrCat(path, ":1: rules: required key is missing (the file is empty)"));
     return;
   }
   ConfigMap top(root, path, errors);

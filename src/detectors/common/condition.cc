@@ -60,7 +60,8 @@ Condition::~Condition() = default;
 std::unique_ptr<Condition> Condition::Compile(const YAML::Node& node, const std::string& file, FieldRegistry* fields,
                                               ConfigErrors* errors) {
   std::unique_ptr<Condition> c(new Condition());
-  if (!node.IsDefined() || node.IsNull()) return c;
+  // `match: {}` matches every event.
+  if (!node.IsDefined() || node.IsNull() || (node.IsMap() && node.size() == 0)) return c;
   size_t before = errors->list().size();
   c->CompileMap(node, file, fields, errors);
   if (errors->list().size() != before) return nullptr;
