@@ -279,7 +279,8 @@ void RuleEngine::LoadRule(ConfigMap& rc, ComponentContext& ctx) {
     env.late_events = r.late;
     r.detector = (*factory)(rc, spec.get(), env);
   }
-  rc.Finish();
+  // With an unknown type, its parameters would only add noise as unknown keys.
+  if (factory || spec->type.empty()) rc.Finish();
   if (errors->list().size() != before || !r.detector || !spec->match) return;
   YAML::Emitter out;
   out << rc.node();
