@@ -80,7 +80,8 @@ int Check(const std::vector<std::string>& args) {
     std::fprintf(stderr, "%s\n", std::string(app.status().message()).c_str());
     return 1;
   }
-  std::printf("%s: OK (%zu inputs, %zu outputs)\n", config.c_str(), (*app)->inputs().size(), (*app)->sinks().size());
+  std::printf("%s: OK (%zu inputs, %zu outputs, %zu rules)\n", config.c_str(), (*app)->inputs().size(),
+              (*app)->sinks().size(), (*app)->rules() ? (*app)->rules()->rule_count() : size_t{0});
   return 0;
 }
 

@@ -63,10 +63,8 @@ absl::StatusOr<std::unique_ptr<App>> App::Load(const std::string& yaml_text, con
     o.dead_letter.max_total_bytes = d->Bytes("max_bytes", o.dead_letter.max_total_bytes, 4096);
     d->Finish();
   }
-  for (const char* later : {"alerting", "rules"}) {
-    if (top.Has(later)) top.Error(later, "is not implemented in this version of sluice yet");
-    top.Raw(later);
-  }
+  if (top.Has("alerting")) top.Error("alerting", "is not implemented in this version of sluice yet");
+  top.Raw("alerting");
 
   app->dlq_ = std::make_unique<DeadLetterQueue>(o.dead_letter, &app->metrics_);
   app->ctx_.metrics = &app->metrics_;
@@ -74,6 +72,13 @@ absl::StatusOr<std::unique_ptr<App>> App::Load(const std::string& yaml_text, con
   app->ctx_.dead_letters = app->dlq_.get();
   app->ctx_.data_dir = o.data_dir;
   app->ctx_.check_only = check_only;
+
+  // Rules: loaded before the pipeline exists, so the fields they read are registered.
+  if (auto r = top.Map("rules")) {
+    std::vector<std::string> paths;
+    app->rules_ = std::make_unique<detectors::RuleEngine>(detectors::ReadRuleEngineOptions(*r, file_name, &paths));
+    (void)app->rules_->Load(paths, app->ctx_, &errors);
+  }
 
   const auto& reg = ComponentRegistry::Get();
   for (ConfigMap& c : top.MapList("inputs")) {
@@ -119,7 +124,14 @@ absl::Status App::Start() {
   }
   std::vector<Sink*> sinks;
   for (auto& s : sinks_) sinks.push_back(s.get());
-  pipeline_ = std::make_unique<Pipeline>(opts_.pipeline, &ctx_, std::move(sinks));
+  std::vector<BatchObserver*> observers;
+  if (rules_) {
+    if (auto st = rules_->AddDefaultSinks(opts_.data_dir); !st.ok()) return st;
+    observers.push_back(rules_.get());
+    rules_->StartTicking();
+    SLUICE_LOG_INFO("app", rules_->rule_count(), " rules loaded from ", rules_->files().size(), " files");
+  }
+  pipeline_ = std::make_unique<Pipeline>(opts_.pipeline, &ctx_, std::move(sinks), std::move(observers));
   pipeline_->Start();
   started_ = true;
   for (auto& in : inputs_) {
@@ -143,6 +155,7 @@ void App::Shutdown() {
   SLUICE_LOG_INFO("app", "shutting down: finishing in-flight events (up to ", opts_.shutdown_timeout_ms, " ms)");
   for (auto& in : inputs_) in->StopAccepting();
   if (pipeline_) pipeline_->Drain(deadline);
+  if (rules_) rules_->StopTicking();
   for (auto& s : sinks_) s->Stop(deadline);
   for (auto& in : inputs_) in->Stop();
   if (admin_) admin_->Stop();

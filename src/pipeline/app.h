@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/metrics.h"
+#include "detectors/rule_engine.h"
 #include "pipeline/admin_http.h"
 #include "pipeline/component.h"
 #include "pipeline/dead_letter.h"
@@ -48,6 +49,8 @@ class App {
   const std::vector<std::unique_ptr<Sink>>& sinks() const { return sinks_; }
   std::string admin_address() const { return admin_ ? admin_->bound_address() : ""; }
   DeadLetterQueue* dead_letters() { return dlq_.get(); }
+  // The rules engine, or nullptr when the config has no `rules:`.
+  detectors::RuleEngine* rules() { return rules_.get(); }
 
  private:
   App() = default;
@@ -60,6 +63,7 @@ class App {
   std::unique_ptr<DeadLetterQueue> dlq_;
   std::vector<std::unique_ptr<Input>> inputs_;
   std::vector<std::unique_ptr<Sink>> sinks_;
+  std::unique_ptr<detectors::RuleEngine> rules_;  // before pipeline_: workers observe it
   std::unique_ptr<Pipeline> pipeline_;
   std::unique_ptr<AdminHttpServer> admin_;
   bool started_ = false;

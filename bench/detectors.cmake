@@ -1,0 +1,4 @@
+# Rules engine microbenchmarks: include(detectors.cmake) from bench/CMakeLists.txt.
+add_executable(detectors_bench ${CMAKE_CURRENT_LIST_DIR}/detectors_bench.cc)
+sluice_link_core(detectors_bench)
+target_link_libraries(detectors_bench PRIVATE benchmark::benchmark)

@@ -1,0 +1,66 @@
+#include "detectors/common/alert.h"
+
+#include "common/json_util.h"
+#include "common/strings.h"
+#include "common/timeutil.h"
+#include "detectors/common/label_template.h"
+
+namespace sluice::detectors {
+namespace {
+void AppendMap(const Labels& m, std::string* out) {
+  out->push_back('{');
+  bool first = true;
+  for (const auto& [k, v] : m) {
+    if (!first) out->push_back(',');
+    first = false;
+    AppendJsonString(k, out);
+    out->push_back(':');
+    AppendJsonString(v, out);
+  }
+  out->push_back('}');
+}
+}  // namespace
+
+const char* AlertStateName(AlertState s) {
+  switch (s) {
+    case AlertState::kPending:
+      return "pending";
+    case AlertState::kFiring:
+      return "firing";
+    case AlertState::kResolved:
+      return "resolved";
+  }
+  return "?";
+}
+
+std::string AlertToJson(const Alert& a) {
+  std::string out = "{\"labels\":";
+  AppendMap(a.labels, &out);
+  out += ",\"annotations\":";
+  AppendMap(a.annotations, &out);
+  StrAppend(&out, ",\"state\":\"", AlertStateName(a.state), "\",\"activeAt\":\"");
+  AppendRfc3339Ms(a.active_at_ms, &out);
+  out += "\",\"startsAt\":\"";
+  AppendRfc3339Ms(a.starts_at_ms, &out);
+  out += "\"";
+  if (a.ends_at_ms) {
+    out += ",\"endsAt\":\"";
+    AppendRfc3339Ms(a.ends_at_ms, &out);
+    out += "\"";
+  }
+  StrAppend(&out, ",\"value\":", FormatValue(a.value), ",\"threshold\":", FormatValue(a.threshold), ",\"evidence\":");
+  AppendMap(a.evidence, &out);
+  out += ",\"rule\":{\"name\":";
+  AppendJsonString(a.rule_name, &out);
+  out += ",\"file\":";
+  AppendJsonString(a.rule_file, &out);
+  StrAppend(&out, ",\"line\":", a.rule_line, ",\"hash\":\"", a.rule_hash, "\"},\"samples\":[");
+  for (size_t i = 0; i < a.samples.size(); ++i) {
+    if (i) out.push_back(',');
+    AppendJsonString(a.samples[i], &out);
+  }
+  out += "]}";
+  return out;
+}
+
+}  // namespace sluice::detectors

@@ -1,0 +1,249 @@
+#pragma once
+// What every detector implements, and the pieces they share: event-time bucket
+// rings, the sharded group table with a size cap, and the registry that finds a
+// detector by the rule's `type:`.
+//
+// The engine hands a detector compact updates (group key hash, event time,
+// value), never JSON, already split by shard: Apply() for one shard runs under
+// that shard's lock, so the pipeline's workers only contend when they touch
+// the same shard, and take each lock once per batch, not per event.
+
+#include <algorithm>
+#include <climits>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "common/config_reader.h"
+#include "common/metrics.h"
+#include "detectors/common/condition.h"
+#include "detectors/common/label_template.h"
+#include "pipeline/batch.h"
+
+namespace sluice {
+class FieldRegistry;
+}
+
+namespace sluice::detectors {
+
+inline constexpr int kShardBits = 4;
+inline constexpr size_t kShards = size_t{1} << kShardBits;
+inline size_t ShardOf(uint64_t key) { return static_cast<size_t>(key >> (64 - kShardBits)); }
+// Hash of a rule's group when it has no group_by fields.
+inline constexpr uint64_t kGroupSeed = 0x5eed5eed5eed5eedull;
+
+// A rule as written in its file, validated and compiled (immutable).
+struct RuleSpec {
+  std::string name, type, file, hash;  // hash: of the rule's YAML definition
+  int line = 0;
+  std::string severity;
+  int64_t for_ms = 0;
+  std::vector<std::string> group_by;           // field paths
+  std::vector<int> group_fields;               // their field indexes
+  std::vector<std::string> group_label_names;  // dots → underscores
+  std::vector<std::pair<std::string, LabelTemplate>> labels, annotations;
+  std::unique_ptr<Condition> match;
+};
+
+// One matching event as a detector sees it.
+struct Update {
+  uint32_t event;   // index in the batch (for samples and labels of new groups)
+  uint64_t group;   // hash of the group fields
+  uint64_t key;     // state key: the group, or group + fingerprint
+  int64_t ts;       // event time (ms)
+  double value;     // the detector's value (field number, event size), else 1
+};
+
+// A group whose condition holds at an evaluation.
+struct GroupResult {
+  uint64_t group = 0;
+  Labels labels;  // the group labels (name_with_underscores → value)
+  double value = 0, threshold = 0;
+  Labels evidence;
+};
+
+// An event worth keeping as a sample for its group's alert.
+struct SampleCandidate {
+  uint64_t group;
+  uint32_t event;
+};
+
+struct DetectorEnv {
+  FieldRegistry* fields = nullptr;
+  int64_t allowed_lateness_ms = 10'000;
+  size_t max_groups = 100'000;  // per rule: groups or fingerprints
+  Counter* evictions = nullptr;
+  Counter* late_events = nullptr;
+};
+
+class Detector {
+ public:
+  enum class ValueSource : uint8_t { kOne, kField, kEventBytes };
+  explicit Detector(const RuleSpec* spec, const DetectorEnv& env) : spec_(spec), env_(env) {}
+  virtual ~Detector() = default;
+
+  // What the engine computes into Update::value.
+  ValueSource value_source() const { return value_source_; }
+  int value_field() const { return value_field_; }
+  // Fields hashed (after the group) into Update::key; empty: key = group.
+  const std::vector<int>& key_fields() const { return key_fields_; }
+
+  // Applies updates that all fall in `shard`. Called concurrently for
+  // different shards. Appends events worth keeping as samples.
+  virtual void Apply(size_t shard, const Update* u, size_t n, const Batch& batch,
+                     std::vector<SampleCandidate>* samples) = 0;
+  // Evaluates every group with its windows closed up to `eval_ms` (event
+  // time) and appends the groups whose condition holds. Called from one thread.
+  virtual void Evaluate(int64_t eval_ms, std::vector<GroupResult>* active) = 0;
+  virtual size_t groups() const = 0;
+  virtual size_t state_bytes() const = 0;
+  // Allowed lateness for this rule (may be less than asked: see MakeLayout).
+  int64_t lateness_ms() const { return lateness_ms_; }
+
+ protected:
+  // Group label values of `event`, joined with '\0' (what a group stores).
+  std::string GroupBlob(const Batch& batch, uint32_t event) const;
+  Labels GroupLabels(const std::string& blob) const;
+
+  const RuleSpec* spec_;
+  DetectorEnv env_;
+  ValueSource value_source_ = ValueSource::kOne;
+  int value_field_ = -1;
+  std::vector<int> key_fields_;
+  int64_t lateness_ms_ = 0;
+};
+
+// How a rule's sliding window maps onto a ring of `slots` event-time buckets:
+// `k` buckets of `bucket_ms` make the window; the rest of the ring holds
+// events newer than the evaluation point (up to the allowed lateness). If the
+// lateness does not fit next to the window, it is reduced.
+struct WindowLayout {
+  int64_t bucket_ms = 1000;
+  int k = 1;
+  int64_t lateness_ms = 0;
+};
+WindowLayout MakeLayout(int64_t window_ms, int64_t lateness_ms, int slots);
+
+inline int64_t FloorDiv(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+// A ring of S event-time buckets; `head` is the newest bucket written.
+template <typename Cell, int S>
+struct BucketRing {
+  static constexpr int kSlots = S;
+  int64_t head = INT64_MIN;
+  Cell slot[S]{};
+
+  static int Index(int64_t b) { return static_cast<int>(((b % S) + S) % S); }
+  // The cell for bucket `b`, advancing the ring if `b` is newer than head;
+  // nullptr if `b` is older than the ring holds (a late event).
+  Cell* At(int64_t b) {
+    if (head == INT64_MIN) {
+      head = b;
+    } else if (b > head) {
+      if (b - head >= S) {
+        for (auto& c : slot) c = Cell{};
+      } else {
+        for (int64_t j = head + 1; j <= b; ++j) slot[Index(j)] = Cell{};
+      }
+      head = b;
+    } else if (b <= head - S) {
+      return nullptr;
+    }
+    return &slot[Index(b)];
+  }
+  const Cell* Get(int64_t b) const {
+    if (head == INT64_MIN || b > head || b <= head - S) return nullptr;
+    return &slot[Index(b)];
+  }
+};
+
+// Per-rule state keyed by a 64-bit hash, in kShards shards each with its own
+// lock, capped at `max` entries in total: when a shard is full, the least
+// recently seen of a few probed entries is evicted (an approximate LRU).
+// State must have `int64_t last_seen`.
+template <typename State>
+class GroupTable {
+ public:
+  struct Shard {
+    std::mutex mu;
+    absl::flat_hash_map<uint64_t, State> map;
+  };
+  explicit GroupTable(size_t max_total) : cap_(std::max<size_t>(1, max_total / kShards)) {}
+
+  Shard& shard(size_t i) { return shards_[i]; }
+  // Finds or inserts `key` in `s` (locked by the caller). *created tells which.
+  State& Get(Shard& s, uint64_t key, bool* created, Counter* evictions) {
+    auto it = s.map.find(key);
+    if (it != s.map.end()) {
+      *created = false;
+      return it->second;
+    }
+    if (s.map.size() >= cap_) {
+      auto victim = s.map.begin();
+      int probes = 0;
+      for (auto p = s.map.begin(); p != s.map.end() && probes < 8; ++p, ++probes) {
+        if (p->second.last_seen < victim->second.last_seen) victim = p;
+      }
+      s.map.erase(victim);
+      if (evictions) evictions->Inc();
+    }
+    *created = true;
+    return s.map[key];
+  }
+  size_t size() {
+    size_t n = 0;
+    for (auto& s : shards_) {
+      std::lock_guard<std::mutex> l(s.mu);
+      n += s.map.size();
+    }
+    return n;
+  }
+  // Approximate bytes: entries (key + state + control byte) over the table capacity.
+  size_t bytes() {
+    size_t n = 0;
+    for (auto& s : shards_) {
+      std::lock_guard<std::mutex> l(s.mu);
+      n += s.map.capacity() * (sizeof(std::pair<uint64_t, State>) + 1);
+    }
+    return n;
+  }
+
+ private:
+  size_t cap_;
+  Shard shards_[kShards];
+};
+
+// Finds a detector by the rule's `type:`. A factory reads the type's
+// parameters from `cfg` (errors go to cfg.errors(); the engine calls Finish()).
+using DetectorFactory =
+    std::function<std::unique_ptr<Detector>(ConfigMap& cfg, const RuleSpec* spec, const DetectorEnv& env)>;
+
+class DetectorRegistry {
+ public:
+  static DetectorRegistry& Get();
+  bool Register(std::string type, DetectorFactory f);
+  const DetectorFactory* Find(const std::string& type) const;
+  std::vector<std::string> Names() const;
+
+ private:
+  std::map<std::string, DetectorFactory> factories_;
+};
+
+#define SLUICE_REGISTER_DETECTOR(type_name, factory) \
+  static const bool SLUICE_DETECTOR_CONCAT(sluice_detector_registered_, __LINE__) = \
+      ::sluice::detectors::DetectorRegistry::Get().Register(type_name, factory)
+#define SLUICE_DETECTOR_CONCAT_INNER(a, b) a##b
+#define SLUICE_DETECTOR_CONCAT(a, b) SLUICE_DETECTOR_CONCAT_INNER(a, b)
+
+// Helpers for factories.
+// A required duration ("window: 5m"); reports a missing key.
+int64_t RequiredDurationMs(ConfigMap& cfg, std::string_view key, int64_t min_ms = 1);
+// Registers a numeric `field` and returns its index, or -1 if absent.
+int OptionalField(ConfigMap& cfg, std::string_view key, FieldRegistry* fields);
+
+}  // namespace sluice::detectors

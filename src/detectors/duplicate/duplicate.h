@@ -1,0 +1,24 @@
+#pragma once
+// type: duplicate — the same work requested again while it is (or was just)
+// being done: two calculation requests are the same when their `fingerprint`
+// fields are equal (model hash and parameters, say).
+//
+//   fingerprint: [model.sha256, calc.params]   fields that make requests equivalent
+//   window: 10m         how long a request counts (from the first one of its fingerprint)
+//   max_repeats: 1      fires when one fingerprint is seen more than this within the window
+//
+// Every matching request is counted, whether or not its calculation has
+// finished: a request repeated while the first is still in progress is waste
+// too. The alert's value is the highest repeat count in the group; its
+// evidence carries `wasted_calculations` (requests beyond the first, summed
+// over the group's offending fingerprints) and the number of fingerprints.
+// State is per fingerprint: 64 bytes plus the group labels, forgotten a window
+// after its last request.
+
+#include "detectors/common/detector.h"
+
+namespace sluice::detectors {
+
+std::unique_ptr<Detector> NewDuplicateDetector(ConfigMap& cfg, const RuleSpec* spec, const DetectorEnv& env);
+
+}  // namespace sluice::detectors

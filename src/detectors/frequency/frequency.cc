@@ -1,0 +1,169 @@
+#include "detectors/frequency/frequency.h"
+
+#include <cmath>
+#include <limits>
+
+#include "common/strings.h"
+#include "detectors/common/label_template.h"
+
+namespace sluice::detectors {
+namespace {
+
+constexpr int kSlots = 12;
+
+struct FrequencyParams {
+  int64_t window_ms = 0, baseline_ms = 0, warmup_ms = 0;
+  double spike_factor = 0, drop_factor = 0;  // 0: not checked
+  double min_count = 5;
+};
+
+struct FrequencyGroup {
+  BucketRing<uint32_t, kSlots> ring;
+  int64_t first_seen = 0;
+  int64_t last_seen = 0;
+  int64_t last_step = INT64_MIN;  // newest bucket boundary folded into the baseline
+  // Bias-corrected EWMA of the window count: baseline = ewma / weight.
+  float ewma = 0, weight = 0;
+  float base_at_step = 0;  // the baseline the newest window is judged against
+  std::string labels;
+};
+
+class FrequencyDetector : public Detector {
+ public:
+  FrequencyDetector(const RuleSpec* spec, const DetectorEnv& env, FrequencyParams p)
+      : Detector(spec, env), p_(p), table_(env.max_groups) {
+    layout_ = MakeLayout(p_.window_ms, env.allowed_lateness_ms, kSlots);
+    lateness_ms_ = layout_.lateness_ms;
+    alpha_ = std::min(1.0, static_cast<double>(layout_.bucket_ms) / static_cast<double>(p_.baseline_ms));
+  }
+
+  void Apply(size_t shard, const Update* u, size_t n, const Batch& batch,
+             std::vector<SampleCandidate>* samples) override {
+    auto& s = table_.shard(shard);
+    std::lock_guard<std::mutex> lock(s.mu);
+    for (size_t i = 0; i < n; ++i) {
+      const Update& up = u[i];
+      bool created;
+      FrequencyGroup& g = table_.Get(s, up.key, &created, env_.evictions);
+      const int64_t b = FloorDiv(up.ts, layout_.bucket_ms);
+      if (created) {
+        g.first_seen = up.ts;
+        g.last_step = b;
+        g.labels = GroupBlob(batch, up.event);
+      }
+      if (up.ts > g.last_seen) g.last_seen = up.ts;
+      uint32_t* c = g.ring.At(b);
+      if (!c) {
+        env_.late_events->Inc();
+        continue;
+      }
+      if (*c == 0) samples->push_back({up.group, up.event});
+      ++*c;
+    }
+  }
+
+  double WindowCount(const FrequencyGroup& g, int64_t end) const {
+    double n = 0;
+    for (int64_t b = end - layout_.k; b < end; ++b) {
+      if (const uint32_t* c = g.ring.Get(b)) n += *c;
+    }
+    return n;
+  }
+
+  void Evaluate(int64_t eval_ms, std::vector<GroupResult>* active) override {
+    const int64_t e = FloorDiv(eval_ms, layout_.bucket_ms);
+    for (size_t si = 0; si < kShards; ++si) {
+      auto& s = table_.shard(si);
+      std::lock_guard<std::mutex> lock(s.mu);
+      for (auto it = s.map.begin(); it != s.map.end();) {
+        FrequencyGroup& g = it->second;
+        if (e > g.last_step) {
+          // Fold every bucket boundary since the last evaluation into the
+          // baseline; a long silence is folded in closed form.
+          int64_t from = g.last_step + 1;
+          if (e - from > 64) {
+            int64_t skipped = e - 64 - from;
+            double keep = std::pow(1 - alpha_, static_cast<double>(skipped));
+            g.ewma = static_cast<float>(g.ewma * keep);
+            g.weight = static_cast<float>(1 - keep * (1 - g.weight));
+            from = e - 64;
+          }
+          for (int64_t j = from; j <= e; ++j) {
+            double c = WindowCount(g, j);
+            if (j == e) g.base_at_step = g.weight > 0 ? g.ewma / g.weight : 0;
+            g.ewma = static_cast<float>((1 - alpha_) * g.ewma + alpha_ * c);
+            g.weight = static_cast<float>((1 - alpha_) * g.weight + alpha_);
+          }
+          g.last_step = e;
+        }
+        const double count = WindowCount(g, e);
+        const double base = g.base_at_step;
+        const bool warm = e * layout_.bucket_ms - g.first_seen >= p_.warmup_ms;
+        if (count == 0 && base < std::max(0.5 * p_.min_count, 0.01) && g.last_seen < eval_ms - p_.window_ms) {
+          s.map.erase(it++);  // nothing left to learn or to miss
+          continue;
+        }
+        if (warm) {
+          const char* kind = nullptr;
+          double threshold = 0;
+          if (p_.spike_factor > 0 && count > p_.spike_factor * base && count >= p_.min_count) {
+            kind = "spike";
+            threshold = p_.spike_factor * base;
+          } else if (p_.drop_factor > 0 && count < p_.drop_factor * base && base >= p_.min_count) {
+            kind = "drop";
+            threshold = p_.drop_factor * base;
+          }
+          if (kind) {
+            GroupResult r;
+            r.group = it->first;
+            r.labels = GroupLabels(g.labels);
+            r.value = count;
+            r.threshold = threshold;
+            r.evidence = {{"kind", kind},
+                          {"baseline", FormatValue(base)},
+                          {"window", FormatValue(static_cast<double>(p_.window_ms) / 1000) + "s"}};
+            active->push_back(std::move(r));
+          }
+        }
+        ++it;
+      }
+    }
+  }
+
+  size_t groups() const override { return const_cast<GroupTable<FrequencyGroup>&>(table_).size(); }
+  size_t state_bytes() const override { return const_cast<GroupTable<FrequencyGroup>&>(table_).bytes(); }
+
+ private:
+  FrequencyParams p_;
+  WindowLayout layout_;
+  double alpha_;
+  GroupTable<FrequencyGroup> table_;
+};
+
+}  // namespace
+
+std::unique_ptr<Detector> NewFrequencyDetector(ConfigMap& cfg, const RuleSpec* spec, const DetectorEnv& env) {
+  FrequencyParams p;
+  size_t errors_before = cfg.errors()->list().size();
+  p.window_ms = RequiredDurationMs(cfg, "window");
+  p.baseline_ms = RequiredDurationMs(cfg, "baseline");
+  if (p.baseline_ms > 0 && p.window_ms > 0 && p.baseline_ms < p.window_ms) {
+    cfg.Error("baseline", "must be at least as long as the window");
+  }
+  p.warmup_ms = cfg.DurationMs("warmup", p.baseline_ms);
+  const double inf = std::numeric_limits<double>::infinity();
+  p.spike_factor = cfg.Double("spike_factor", 0, 1, inf);
+  p.drop_factor = cfg.Double("drop_factor", 0, 0, 1);
+  if (!cfg.Has("spike_factor") && !cfg.Has("drop_factor")) {
+    cfg.Error("baseline", "at least one of `spike_factor` and `drop_factor` is required");
+  } else if (cfg.Has("drop_factor") && p.drop_factor <= 0) {
+    cfg.Error("drop_factor", "must be greater than 0");
+  }
+  p.min_count = cfg.Double("min_count", 5, 0, inf);
+  if (cfg.errors()->list().size() != errors_before) return nullptr;
+  return std::make_unique<FrequencyDetector>(spec, env, p);
+}
+
+SLUICE_REGISTER_DETECTOR("frequency", NewFrequencyDetector);
+
+}  // namespace sluice::detectors

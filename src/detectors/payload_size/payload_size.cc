@@ -1,0 +1,147 @@
+#include "detectors/payload_size/payload_size.h"
+
+#include <cmath>
+#include <limits>
+
+#include "common/strings.h"
+#include "detectors/common/label_template.h"
+
+namespace sluice::detectors {
+
+namespace {
+constexpr uint32_t kWarmValues = 16;  // values averaged before sign steps start
+constexpr double kStep = 0.05;        // sign-step size, as a fraction of the MAD
+}  // namespace
+
+void RobustStats::Add(double x) {
+  ++n;
+  if (n == 1) {
+    median = x;
+    mad = 0;
+    return;
+  }
+  if (n <= kWarmValues) {
+    // Running mean and mean absolute deviation as the starting point.
+    double d = x - median;
+    median += d / n;
+    mad += (std::fabs(x - median) * 0.8 - mad) / n;  // mean |dev| ≈ 1.25 MAD for normal data
+    return;
+  }
+  double scale = std::max({mad, std::fabs(median) * 1e-3, 1e-9});
+  double step = kStep * scale;
+  median += x > median ? step : (x < median ? -step : 0);
+  double dev = std::fabs(x - median);
+  mad += dev > mad ? step : -step;
+  if (mad < 0) mad = 0;
+}
+
+double RobustStats::Limit(double factor) const {
+  double scale = std::max({1.4826 * mad, 0.05 * std::fabs(median), 1e-9});
+  return median + factor * scale;
+}
+
+namespace {
+
+struct PayloadParams {
+  int field = -1;
+  double factor = 5;
+  uint32_t min_samples = 30;
+  int64_t window_ms = 300'000;
+};
+
+struct PayloadGroup {
+  RobustStats stats;
+  int64_t last_seen = 0;
+  int64_t last_outlier = INT64_MIN;
+  double outlier_value = 0, outlier_limit = 0;
+  uint32_t outliers = 0;  // in the current active period
+  std::string labels;
+};
+
+class PayloadSizeDetector : public Detector {
+ public:
+  PayloadSizeDetector(const RuleSpec* spec, const DetectorEnv& env, PayloadParams p)
+      : Detector(spec, env), p_(p), table_(env.max_groups) {
+    lateness_ms_ = env.allowed_lateness_ms;
+    if (p_.field >= 0) {
+      value_source_ = ValueSource::kField;
+      value_field_ = p_.field;
+    } else {
+      value_source_ = ValueSource::kEventBytes;
+    }
+  }
+
+  void Apply(size_t shard, const Update* u, size_t n, const Batch& batch,
+             std::vector<SampleCandidate>* samples) override {
+    auto& s = table_.shard(shard);
+    std::lock_guard<std::mutex> lock(s.mu);
+    for (size_t i = 0; i < n; ++i) {
+      const Update& up = u[i];
+      if (std::isnan(up.value)) continue;
+      bool created;
+      PayloadGroup& g = table_.Get(s, up.key, &created, env_.evictions);
+      if (created) g.labels = GroupBlob(batch, up.event);
+      if (up.ts > g.last_seen) g.last_seen = up.ts;
+      if (g.stats.n >= p_.min_samples) {
+        double limit = g.stats.Limit(p_.factor);
+        if (up.value > limit) {
+          if (g.last_outlier == INT64_MIN || up.ts > g.last_outlier + p_.window_ms) {
+            g.outlier_value = up.value;
+            g.outliers = 0;
+          } else {
+            g.outlier_value = std::max(g.outlier_value, up.value);
+          }
+          ++g.outliers;
+          g.outlier_limit = limit;
+          g.last_outlier = std::max(g.last_outlier, up.ts);
+          samples->push_back({up.group, up.event});
+        }
+      }
+      g.stats.Add(up.value);
+    }
+  }
+
+  void Evaluate(int64_t eval_ms, std::vector<GroupResult>* active) override {
+    for (size_t si = 0; si < kShards; ++si) {
+      auto& s = table_.shard(si);
+      std::lock_guard<std::mutex> lock(s.mu);
+      for (auto& [key, g] : s.map) {
+        if (g.last_outlier == INT64_MIN || g.last_outlier < eval_ms - p_.window_ms) continue;
+        GroupResult r;
+        r.group = key;
+        r.labels = GroupLabels(g.labels);
+        r.value = g.outlier_value;
+        r.threshold = g.outlier_limit;
+        r.evidence = {{"median", FormatValue(g.stats.median)},
+                      {"mad", FormatValue(g.stats.mad)},
+                      {"outliers", StrCat(g.outliers)},
+                      {"samples_seen", StrCat(g.stats.n)}};
+        active->push_back(std::move(r));
+      }
+    }
+  }
+
+  size_t groups() const override { return const_cast<GroupTable<PayloadGroup>&>(table_).size(); }
+  size_t state_bytes() const override { return const_cast<GroupTable<PayloadGroup>&>(table_).bytes(); }
+
+ private:
+  PayloadParams p_;
+  GroupTable<PayloadGroup> table_;
+};
+
+}  // namespace
+
+std::unique_ptr<Detector> NewPayloadSizeDetector(ConfigMap& cfg, const RuleSpec* spec, const DetectorEnv& env) {
+  PayloadParams p;
+  size_t errors_before = cfg.errors()->list().size();
+  p.field = OptionalField(cfg, "field", env.fields);
+  p.factor = cfg.Double("factor", 5, 0.1, 1e6);
+  p.min_samples = static_cast<uint32_t>(cfg.Int("min_samples", 30, 1, 1'000'000'000));
+  p.window_ms = cfg.DurationMs("window", p.window_ms, 1);
+  if (cfg.errors()->list().size() != errors_before) return nullptr;
+  return std::make_unique<PayloadSizeDetector>(spec, env, p);
+}
+
+SLUICE_REGISTER_DETECTOR("payload_size", NewPayloadSizeDetector);
+
+}  // namespace sluice::detectors

@@ -1,0 +1,441 @@
+#include "detectors/rule_engine.h"
+
+#include <glob.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+
+#include "common/log.h"
+#include "common/strings.h"
+#include "common/timeutil.h"
+#include "detectors/common/hash.h"
+
+namespace sluice::detectors {
+
+// Raw events kept as alert evidence, per group, a few at a time. Detectors
+// propose candidates (first event of a group's bucket, an outlier, a repeat);
+// groups with an alert are pinned, the rest are forgotten after a while.
+class RuleEngine::SampleStore {
+ public:
+  static constexpr size_t kPerGroup = 3;
+  static constexpr size_t kGroupsPerShard = 64;
+
+  void Record(const Batch& batch, const std::vector<SampleCandidate>& cands, size_t max_bytes, int64_t now) {
+    for (const SampleCandidate& c : cands) {
+      Shard& s = shards_[ShardOf(c.group)];
+      std::lock_guard<std::mutex> l(s.mu);
+      auto it = s.map.find(c.group);
+      if (it == s.map.end()) {
+        if (s.map.size() >= kGroupsPerShard) {
+          // Make room by dropping an unpinned group, if one is found quickly.
+          int probes = 0;
+          auto victim = s.map.end();
+          for (auto p = s.map.begin(); p != s.map.end() && probes < 8; ++p, ++probes) {
+            if (!p->second.pinned) {
+              victim = p;
+              break;
+            }
+          }
+          if (victim == s.map.end()) continue;
+          s.map.erase(victim);
+        }
+        it = s.map.emplace(c.group, Entry{}).first;
+      }
+      Entry& e = it->second;
+      e.recorded = now;
+      std::string_view raw = batch.Raw(batch.events()[c.event]);
+      std::string text(raw.substr(0, max_bytes));
+      if (raw.size() > max_bytes) text += "...";
+      if (e.samples.size() >= kPerGroup) e.samples.erase(e.samples.begin());
+      e.samples.push_back(std::move(text));
+    }
+  }
+
+  std::vector<std::string> Get(uint64_t group) {
+    Shard& s = shards_[ShardOf(group)];
+    std::lock_guard<std::mutex> l(s.mu);
+    auto it = s.map.find(group);
+    return it == s.map.end() ? std::vector<std::string>{} : it->second.samples;
+  }
+
+  // Pins groups with an alert; drops the others not recorded since `older_than`.
+  template <typename F>
+  void Retain(int64_t older_than, const F& has_alert) {
+    for (Shard& s : shards_) {
+      std::lock_guard<std::mutex> l(s.mu);
+      for (auto it = s.map.begin(); it != s.map.end();) {
+        it->second.pinned = has_alert(it->first);
+        if (!it->second.pinned && it->second.recorded < older_than) {
+          s.map.erase(it++);
+        } else {
+          ++it;
+        }
+      }
+    }
+  }
+
+ private:
+  struct Entry {
+    std::vector<std::string> samples;
+    int64_t recorded = 0;  // wall clock (last Tick) when last recorded
+    bool pinned = false;
+  };
+  struct Shard {
+    std::mutex mu;
+    absl::flat_hash_map<uint64_t, Entry> map;
+  };
+  Shard shards_[kShards];
+};
+
+namespace {
+constexpr int64_t kMaxFutureMs = 5 * 60'000;  // event times this far past the wall clock are clamped
+
+bool ValidLabelName(std::string_view s) {
+  if (s.empty()) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (i > 0 && c >= '0' && c <= '9');
+    if (!ok) return false;
+  }
+  return true;
+}
+
+inline uint64_t HashField(const Batch& batch, const FieldValue& v, uint64_t seed) {
+  return HashBytes(batch.View(v.span), seed + static_cast<uint64_t>(v.kind));
+}
+
+// Reads `labels:` / `annotations:` (a map of name → template).
+void ReadTemplates(ConfigMap& rc, const char* key, bool check_names,
+                   std::vector<std::pair<std::string, LabelTemplate>>* out) {
+  YAML::Node n = rc.Raw(key);
+  if (!n.IsDefined() || n.IsNull()) return;
+  if (!n.IsMap()) {
+    rc.Error(key, "expected a map of name: value");
+    return;
+  }
+  for (const auto& kv : n) {
+    const std::string name = kv.first.Scalar();
+    if (check_names && !ValidLabelName(name)) {
+      rc.ErrorAt(kv.first, StrCat(key, ".", name, ": invalid label name (letters, digits and _ only)"));
+      continue;
+    }
+    if (check_names && (name == "alertname" || name == "severity")) {
+      rc.ErrorAt(kv.first, StrCat(key, ".", name, ": set by the rule itself (use `name` or `severity`)"));
+      continue;
+    }
+    if (!kv.second.IsScalar()) {
+      rc.ErrorAt(kv.second, StrCat(key, ".", name, ": expected a string"));
+      continue;
+    }
+    std::string err;
+    auto t = LabelTemplate::Parse(kv.second.Scalar(), &err);
+    if (!t) {
+      rc.ErrorAt(kv.second, StrCat(key, ".", name, ": ", err));
+      continue;
+    }
+    out->emplace_back(name, std::move(*t));
+  }
+}
+}  // namespace
+
+RuleEngineOptions ReadRuleEngineOptions(ConfigMap& cfg, const std::string& config_file,
+                                        std::vector<std::string>* paths) {
+  RuleEngineOptions o;
+  std::filesystem::path dir = std::filesystem::path(config_file).parent_path();
+  o.base_dir = dir.empty() ? "." : dir.string();
+  if (!cfg.Has("paths")) cfg.Error("paths", "required key is missing (a list of rule file globs)");
+  *paths = cfg.StringList("paths");
+  o.evaluation_interval_ms = cfg.DurationMs("evaluation_interval", o.evaluation_interval_ms, 10);
+  o.allowed_lateness_ms = cfg.DurationMs("allowed_lateness", o.allowed_lateness_ms, 0);
+  o.max_groups_per_rule =
+      static_cast<size_t>(cfg.Int("max_groups_per_rule", static_cast<int64_t>(o.max_groups_per_rule), 16, 100'000'000));
+  o.sample_bytes = cfg.Bytes("sample_max_bytes", o.sample_bytes, 16);
+  cfg.Finish();
+  return o;
+}
+
+RuleEngine::RuleEngine(RuleEngineOptions opts) : opts_(std::move(opts)) {}
+
+RuleEngine::~RuleEngine() { StopTicking(); }
+
+void RuleEngine::AddSink(std::unique_ptr<AlertSink> sink) {
+  fanout_.Add(sink.get());
+  owned_sinks_.push_back(std::move(sink));
+}
+
+void RuleEngine::AddSink(AlertSink* sink) { fanout_.Add(sink); }
+
+absl::Status RuleEngine::AddDefaultSinks(const std::string& data_dir) {
+  auto file = std::make_unique<FileAlertSink>(data_dir + "/alerts/alerts.ndjson");
+  if (auto s = file->Open(); !s.ok()) return s;
+  AddSink(std::make_unique<LogAlertSink>());
+  AddSink(std::move(file));
+  return absl::OkStatus();
+}
+
+absl::Status RuleEngine::Load(const std::vector<std::string>& paths, ComponentContext& ctx, ConfigErrors* errors) {
+  size_t before = errors->list().size();
+  metrics_ = std::make_unique<ComponentMetrics>(ctx.metrics, "detector", "rules");
+  future_events_ = metrics_->Discarded("future_timestamp");
+  std::vector<std::string> files;
+  for (const std::string& pattern : paths) {
+    std::string full = !pattern.empty() && pattern[0] == '/' ? pattern : StrCat(opts_.base_dir, "/", pattern);
+    glob_t g{};
+    int rc = glob(full.c_str(), GLOB_NOSORT, nullptr, &g);
+    if (rc == 0) {
+      for (size_t i = 0; i < g.gl_pathc; ++i) files.emplace_back(g.gl_pathv[i]);
+    } else if (full.find_first_of("*?[") == std::string::npos) {
+      errors->AddPlain(StrCat(full, ":1: cannot open rule file"));
+    } else {
+      SLUICE_LOG_WARN("rules", "no rule file matches ", full);
+    }
+    globfree(&g);
+  }
+  std::sort(files.begin(), files.end());
+  files.erase(std::unique(files.begin(), files.end()), files.end());
+  for (const std::string& f : files) LoadFile(f, ctx, errors);
+  files_ = std::move(files);
+  if (errors->list().size() != before) return absl::InvalidArgumentError(errors->ToString());
+  return absl::OkStatus();
+}
+
+void RuleEngine::LoadFile(const std::string& path, ComponentContext& ctx, ConfigErrors* errors) {
+  size_t before = errors->list().size();
+  YAML::Node root = LoadYamlFile(path, errors);
+  if (errors->list().size() != before) return;
+  if (!root.IsDefined() || root.IsNull()) {
+    errors->AddPlain(StrCat(path, ":1: rules: required key is missing (the file is empty)"));
+    return;
+  }
+  ConfigMap top(root, path, errors);
+  if (!top.Has("rules")) top.Error("rules", "required key is missing (a list of rules)");
+  for (ConfigMap& rc : top.MapList("rules")) LoadRule(rc, ctx);
+  top.Finish();
+}
+
+void RuleEngine::LoadRule(ConfigMap& rc, ComponentContext& ctx) {
+  ConfigErrors* errors = rc.errors();
+  size_t before = errors->list().size();
+  auto spec = std::make_unique<RuleSpec>();
+  spec->file = rc.file();
+  spec->line = rc.line();
+  spec->name = rc.RequiredString("name");
+  for (const auto& [name, where] : rule_names_) {
+    if (!spec->name.empty() && name == spec->name) {
+      rc.Error("name", StrCat("duplicate rule name \"", name, "\" (first defined at ", where, ")"));
+    }
+  }
+  if (!spec->name.empty()) rule_names_.emplace_back(spec->name, StrCat(spec->file, ":", spec->line));
+  spec->type = rc.RequiredString("type");
+  const DetectorFactory* factory = nullptr;
+  if (!spec->type.empty()) {
+    factory = DetectorRegistry::Get().Find(spec->type);
+    if (!factory) {
+      rc.Error("type", StrCat("unknown rule type \"", spec->type, "\" (known: ",
+                              StrJoin(DetectorRegistry::Get().Names(), ", "), ")"));
+    }
+  }
+  YAML::Node match = rc.Raw("match");
+  if (!match.IsDefined() || match.IsNull()) {
+    rc.Error("match", "required key is missing (a map of field: condition)");
+  } else {
+    spec->match = Condition::Compile(match, rc.file(), ctx.fields, errors);
+  }
+  spec->group_by = rc.StringList("group_by");
+  for (const std::string& g : spec->group_by) {
+    if (g.empty()) {
+      rc.Error("group_by", "empty field path");
+      continue;
+    }
+    spec->group_fields.push_back(ctx.fields->Register(g));
+    spec->group_label_names.push_back(LabelName(g));
+  }
+  spec->for_ms = rc.DurationMs("for", 0);
+  spec->severity = rc.String("severity", "warning");
+  ReadTemplates(rc, "labels", true, &spec->labels);
+  ReadTemplates(rc, "annotations", false, &spec->annotations);
+
+  Rule r;
+  if (!spec->name.empty()) {
+    Labels l = {{"rule", spec->name}};
+    r.matched = ctx.metrics->GetCounter("sluice_rule_events_matched_total", "Events that matched a rule.", l);
+    r.evictions = ctx.metrics->GetCounter("sluice_rule_evictions_total",
+                                          "Groups or fingerprints evicted because a rule reached its cap.", l);
+    r.late = ctx.metrics->GetCounter("sluice_rule_late_events_total",
+                                     "Matching events older than the rule's windows still hold.", l);
+    r.groups = ctx.metrics->GetGauge("sluice_rule_groups", "Groups or fingerprints a rule tracks.", l);
+    r.state_bytes = ctx.metrics->GetGauge("sluice_rule_state_bytes", "Approximate memory of a rule's state.", l);
+    r.firing = ctx.metrics->GetGauge("sluice_rule_alerts_firing", "Firing alerts of a rule.", l);
+    r.pending = ctx.metrics->GetGauge("sluice_rule_alerts_pending", "Pending alerts of a rule.", l);
+  }
+  if (factory) {
+    DetectorEnv env;
+    env.fields = ctx.fields;
+    env.allowed_lateness_ms = opts_.allowed_lateness_ms;
+    env.max_groups = opts_.max_groups_per_rule;
+    env.evictions = r.evictions;
+    env.late_events = r.late;
+    r.detector = (*factory)(rc, spec.get(), env);
+  }
+  // With an unknown type, its parameters would only add noise as unknown keys.
+  if (factory || spec->type.empty()) rc.Finish();
+  if (errors->list().size() != before || !r.detector || !spec->match) return;
+  YAML::Emitter out;
+  out << rc.node();
+  char hash[17];
+  std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(HashBytes(out.c_str(), 0x52554c45ull)));
+  spec->hash = hash;
+  r.tracker = std::make_unique<AlertTracker>(spec.get());
+  r.samples = std::make_unique<SampleStore>();
+  r.spec = std::move(spec);
+  rules_.push_back(std::move(r));
+}
+
+Detector* RuleEngine::detector(std::string_view name) const {
+  for (const Rule& r : rules_) {
+    if (r.spec->name == name) return r.detector.get();
+  }
+  return nullptr;
+}
+
+namespace {
+struct ObserveScratch {
+  std::vector<Update> updates, by_shard;
+  std::vector<SampleCandidate> samples;
+};
+}  // namespace
+
+void RuleEngine::Observe(const Batch& batch) {
+  if (rules_.empty()) return;
+  thread_local ObserveScratch scratch;
+  const auto& events = batch.events();
+  const uint32_t n = static_cast<uint32_t>(events.size());
+  metrics_->received_events->Inc(n);
+  const int64_t wall = last_wall_.load(std::memory_order_relaxed);
+  const int64_t max_ts = wall > 0 ? wall + kMaxFutureMs : INT64_MAX;
+  int64_t newest = INT64_MIN;
+  uint64_t future = 0;
+  for (const Event& e : events) {
+    if (e.flags & kEventInvalid) continue;
+    int64_t ts = e.timestamp_ms;
+    if (ts > max_ts) {
+      ts = wall;
+      ++future;
+    }
+    newest = std::max(newest, ts);
+  }
+  if (future) future_events_->Inc(future);
+
+  for (Rule& r : rules_) {
+    auto& ups = scratch.updates;
+    ups.clear();
+    const RuleSpec& spec = *r.spec;
+    const Detector& d = *r.detector;
+    for (uint32_t i = 0; i < n; ++i) {
+      const Event& e = events[i];
+      if (e.flags & kEventInvalid) continue;
+      if (!spec.match->Matches(batch, i)) continue;
+      uint64_t group = kGroupSeed;
+      for (int f : spec.group_fields) group = HashField(batch, batch.field(i, static_cast<size_t>(f)), group);
+      uint64_t key = group;
+      if (!d.key_fields().empty()) {
+        for (int f : d.key_fields()) key = HashField(batch, batch.field(i, static_cast<size_t>(f)), key);
+        key = Mix64(key ^ 0x66696e6765727072ull);
+      }
+      double value = 1;
+      if (d.value_source() == Detector::ValueSource::kField) {
+        if (!FieldNumber(batch, batch.field(i, static_cast<size_t>(d.value_field())), &value)) value = NAN;
+      } else if (d.value_source() == Detector::ValueSource::kEventBytes) {
+        value = static_cast<double>(batch.DocLength(e));
+      }
+      int64_t ts = e.timestamp_ms > max_ts ? wall : e.timestamp_ms;
+      ups.push_back(Update{i, group, key, ts, value});
+    }
+    if (ups.empty()) continue;
+    if (r.matched) r.matched->Inc(ups.size());
+    // Split by shard (counting sort) so each shard's lock is taken once per batch.
+    uint32_t counts[kShards + 1] = {};
+    for (const Update& u : ups) ++counts[ShardOf(u.key) + 1];
+    for (size_t s = 1; s <= kShards; ++s) counts[s] += counts[s - 1];
+    auto& sorted = scratch.by_shard;
+    sorted.resize(ups.size());
+    uint32_t pos[kShards];
+    std::copy(counts, counts + kShards, pos);
+    for (const Update& u : ups) sorted[pos[ShardOf(u.key)]++] = u;
+    scratch.samples.clear();
+    for (size_t s = 0; s < kShards; ++s) {
+      uint32_t count = counts[s + 1] - counts[s];
+      if (count) r.detector->Apply(s, sorted.data() + counts[s], count, batch, &scratch.samples);
+    }
+    if (!scratch.samples.empty()) r.samples->Record(batch, scratch.samples, opts_.sample_bytes, wall);
+  }
+
+  if (newest != INT64_MIN) {
+    int64_t cur = watermark_.load(std::memory_order_relaxed);
+    while (newest > cur && !watermark_.compare_exchange_weak(cur, newest, std::memory_order_relaxed)) {
+    }
+  }
+}
+
+void RuleEngine::Tick(int64_t now_ms) {
+  std::lock_guard<std::mutex> tl(tick_mu_);
+  last_wall_.store(now_ms, std::memory_order_relaxed);
+  const int64_t wm = watermark_.load(std::memory_order_relaxed);
+  if (wm != INT64_MIN && wm != last_wm_) {
+    last_wm_ = wm;
+    wm_wall_ = now_ms;
+  }
+  // Stream time: the newest event time, moved on by the wall clock while no
+  // newer event arrives.
+  const int64_t stream_now = last_wm_ == INT64_MIN ? now_ms : last_wm_ + std::max<int64_t>(0, now_ms - wm_wall_);
+  stream_now_.store(stream_now, std::memory_order_relaxed);
+  std::vector<GroupResult> active;
+  for (Rule& r : rules_) {
+    const int64_t eval = stream_now - r.detector->lateness_ms();
+    active.clear();
+    r.detector->Evaluate(eval, &active);
+    {
+      std::lock_guard<std::mutex> al(alerts_mu_);
+      r.tracker->Update(eval, active, &fanout_, [&r](uint64_t g) { return r.samples->Get(g); });
+      r.firing->Set(static_cast<int64_t>(r.tracker->firing()));
+      r.pending->Set(static_cast<int64_t>(r.tracker->pending()));
+    }
+    // Unpinned samples live long enough for their bucket to be evaluated.
+    r.samples->Retain(now_ms - r.detector->lateness_ms() - 60'000,
+                      [&r](uint64_t g) { return r.tracker->Has(g); });
+    r.groups->Set(static_cast<int64_t>(r.detector->groups()));
+    r.state_bytes->Set(static_cast<int64_t>(r.detector->state_bytes()));
+  }
+}
+
+void RuleEngine::StartTicking() {
+  ticker_ = std::thread([this] {
+    std::unique_lock<std::mutex> l(ticker_mu_);
+    while (!ticker_stop_) {
+      l.unlock();
+      Tick(NowMs());
+      l.lock();
+      ticker_cv_.wait_for(l, std::chrono::milliseconds(opts_.evaluation_interval_ms), [this] { return ticker_stop_; });
+    }
+  });
+}
+
+void RuleEngine::StopTicking() {
+  {
+    std::lock_guard<std::mutex> l(ticker_mu_);
+    ticker_stop_ = true;
+  }
+  ticker_cv_.notify_all();
+  if (ticker_.joinable()) ticker_.join();
+}
+
+std::vector<Alert> RuleEngine::ActiveAlerts() const {
+  std::lock_guard<std::mutex> l(alerts_mu_);
+  std::vector<Alert> out;
+  for (const Rule& r : rules_) r.tracker->Snapshot(&out);
+  return out;
+}
+
+}  // namespace sluice::detectors

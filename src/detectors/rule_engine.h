@@ -1,0 +1,124 @@
+#pragma once
+// The rules engine: loads rule files, feeds every parsed batch to the rules'
+// detectors (a BatchObserver on the pipeline workers), evaluates them on a
+// clock (Tick) and sends alert state changes to its AlertSinks.
+//
+// Time: windows follow event time (Event::timestamp_ms). The engine's stream
+// time is the newest event time seen (the watermark), advanced by the wall
+// clock while no newer event arrives, so a stream that stops still closes its
+// windows and a silent component is noticed. A rule is evaluated at stream
+// time minus the allowed lateness, so events up to that late still count.
+//
+// Lifecycle: Load (before the pipeline starts: it registers the fields the
+// rules read), then Observe from any number of workers and Tick from one
+// thread (StartTicking runs it on a timer).
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "common/config_reader.h"
+#include "common/metrics.h"
+#include "detectors/common/alert.h"
+#include "detectors/common/alert_sinks.h"
+#include "detectors/common/alert_tracker.h"
+#include "detectors/common/detector.h"
+#include "pipeline/component.h"
+
+namespace sluice::detectors {
+
+struct RuleEngineOptions {
+  std::string base_dir = ".";               // rule paths are relative to this (the config file's directory)
+  int64_t evaluation_interval_ms = 1000;    // how often StartTicking calls Tick
+  int64_t allowed_lateness_ms = 10'000;     // events up to this late still count in their window
+  size_t max_groups_per_rule = 100'000;     // groups (or fingerprints) tracked per rule; oldest evicted
+  size_t sample_bytes = 512;                // raw events in alerts are cut to this
+};
+
+// Reads the `rules:` section of the config (paths, evaluation_interval,
+// allowed_lateness, max_groups_per_rule) and calls Finish() on it.
+RuleEngineOptions ReadRuleEngineOptions(ConfigMap& cfg, const std::string& config_file,
+                                        std::vector<std::string>* paths);
+
+class RuleEngine : public BatchObserver {
+ public:
+  explicit RuleEngine(RuleEngineOptions opts = {});
+  ~RuleEngine() override;
+
+  // Loads and validates every rule file matching `paths` (globs, relative to
+  // base_dir), compiles the conditions and registers the fields they read with
+  // ctx.fields. Errors are `file:line: message`, appended to *errors; returns
+  // InvalidArgument if there were any. Call once, before the pipeline starts.
+  absl::Status Load(const std::vector<std::string>& paths, ComponentContext& ctx, ConfigErrors* errors);
+
+  // Alert sinks get every state change (pending, firing, resolved) from Tick's thread.
+  void AddSink(std::unique_ptr<AlertSink> sink);
+  void AddSink(AlertSink* sink);  // not owned
+  // Log + `<data_dir>/alerts/alerts.ndjson`.
+  absl::Status AddDefaultSinks(const std::string& data_dir);
+
+  void Observe(const Batch& batch) override;
+  // Evaluates every rule at wall-clock time `now_ms` (an injected clock in tests).
+  void Tick(int64_t now_ms);
+  // Runs Tick(NowMs()) every evaluation interval on a thread until StopTicking.
+  void StartTicking();
+  void StopTicking();
+
+  // Pending and firing alerts now (for Alertmanager re-sends and the admin API).
+  std::vector<Alert> ActiveAlerts() const;
+  size_t rule_count() const { return rules_.size(); }
+  const std::vector<std::string>& files() const { return files_; }
+  const RuleEngineOptions& options() const { return opts_; }
+  // The stream time of the last Tick.
+  int64_t stream_time_ms() const { return stream_now_; }
+
+  // Test access: the detector of rule `name` (nullptr if none).
+  Detector* detector(std::string_view name) const;
+
+ private:
+  class SampleStore;
+  struct Rule {
+    std::unique_ptr<RuleSpec> spec;
+    std::unique_ptr<Detector> detector;
+    std::unique_ptr<AlertTracker> tracker;
+    std::unique_ptr<SampleStore> samples;
+    Counter* matched = nullptr;
+    Counter* evictions = nullptr;
+    Counter* late = nullptr;
+    Gauge* groups = nullptr;
+    Gauge* state_bytes = nullptr;
+    Gauge* firing = nullptr;
+    Gauge* pending = nullptr;
+  };
+  void LoadFile(const std::string& path, ComponentContext& ctx, ConfigErrors* errors);
+  void LoadRule(ConfigMap& rc, ComponentContext& ctx);
+
+  RuleEngineOptions opts_;
+  std::vector<std::string> files_;
+  std::vector<Rule> rules_;
+  std::vector<std::pair<std::string, std::string>> rule_names_;  // name, "file:line"
+  std::unique_ptr<ComponentMetrics> metrics_;
+  Counter* future_events_ = nullptr;
+
+  FanoutAlertSink fanout_;
+  std::vector<std::unique_ptr<AlertSink>> owned_sinks_;
+
+  std::atomic<int64_t> watermark_{INT64_MIN};
+  std::atomic<int64_t> last_wall_{0};
+  std::mutex tick_mu_;
+  int64_t last_wm_ = INT64_MIN, wm_wall_ = 0;
+  std::atomic<int64_t> stream_now_{0};
+  mutable std::mutex alerts_mu_;  // trackers: written by Tick, read by ActiveAlerts
+
+  std::thread ticker_;
+  std::mutex ticker_mu_;
+  std::condition_variable ticker_cv_;
+  bool ticker_stop_ = false;
+};
+
+}  // namespace sluice::detectors

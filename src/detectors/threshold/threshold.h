@@ -1,0 +1,31 @@
+#pragma once
+// type: threshold — a count of matching events (or the sum / max / avg of a
+// numeric field) over a sliding event-time window, per group, compared with
+// `above` or `below`.
+//
+//   window: 5m          the sliding window (8 buckets of window/8)
+//   above: 100          fires when the value is > above   (or below: fires when < below)
+//   field: duration_ms  optional, with aggregate: sum | max | avg
+//
+// `below` notices silence: a group seen once stays tracked (up to the group
+// cap), so when it stops sending its count falls to 0. A group is only judged
+// by `below` once a whole window has passed since it was first seen; a rule
+// without group_by has its single group from the start.
+
+#include "detectors/common/detector.h"
+
+namespace sluice::detectors {
+
+enum class Aggregate : uint8_t { kCount, kSum, kMax, kAvg };
+
+struct ThresholdParams {
+  int64_t window_ms = 0;
+  bool above = true;  // false: below
+  double limit = 0;
+  Aggregate aggregate = Aggregate::kCount;
+  int field = -1;
+};
+
+std::unique_ptr<Detector> NewThresholdDetector(ConfigMap& cfg, const RuleSpec* spec, const DetectorEnv& env);
+
+}  // namespace sluice::detectors
