@@ -7,6 +7,8 @@
 
 #include "common/log.h"
 #include "common/timeutil.h"
+#include "detectors/common/alert_sinks.h"
+#include "sinks/alertmanager/alertmanager_alert_sink.h"
 
 namespace sluice {
 
@@ -63,8 +65,11 @@ absl::StatusOr<std::unique_ptr<App>> App::Load(const std::string& yaml_text, con
     o.dead_letter.max_total_bytes = d->Bytes("max_bytes", o.dead_letter.max_total_bytes, 4096);
     d->Finish();
   }
-  if (top.Has("alerting")) top.Error("alerting", "is not implemented in this version of sluice yet");
-  top.Raw("alerting");
+  if (auto al = top.Map("alerting")) {
+    o.alerts_index = al->String("index", o.alerts_index);
+    if (auto am = al->Map("alertmanager")) app->alertmanager_opts_ = ReadAlertmanagerOptions(*am);
+    al->Finish();
+  }
 
   app->dlq_ = std::make_unique<DeadLetterQueue>(o.dead_letter, &app->metrics_);
   app->ctx_.metrics = &app->metrics_;
@@ -125,13 +130,21 @@ absl::Status App::Start() {
   std::vector<Sink*> sinks;
   for (auto& s : sinks_) sinks.push_back(s.get());
   std::vector<BatchObserver*> observers;
+  if (rules_) observers.push_back(rules_.get());
+  pipeline_ = std::make_unique<Pipeline>(opts_.pipeline, &ctx_, std::move(sinks), std::move(observers));
   if (rules_) {
+    // Alerts go to the log, <data_dir>/alerts/alerts.ndjson, the outputs (as
+    // documents in the alerts index) and, when configured, Alertmanager.
     if (auto st = rules_->AddDefaultSinks(opts_.data_dir); !st.ok()) return st;
-    observers.push_back(rules_.get());
+    rules_->AddSink(std::make_unique<detectors::AlertDocumentSink>(opts_.alerts_index, pipeline_.get(), &metrics_));
+    if (alertmanager_opts_) {
+      alertmanager_ = std::make_unique<AlertmanagerNotifier>(*alertmanager_opts_, &metrics_);
+      if (auto st = alertmanager_->Start(); !st.ok()) return st;
+      rules_->AddSink(std::make_unique<AlertmanagerAlertSink>(alertmanager_.get()));
+    }
     rules_->StartTicking();
     SLUICE_LOG_INFO("app", rules_->rule_count(), " rules loaded from ", rules_->files().size(), " files");
   }
-  pipeline_ = std::make_unique<Pipeline>(opts_.pipeline, &ctx_, std::move(sinks), std::move(observers));
   pipeline_->Start();
   started_ = true;
   for (auto& in : inputs_) {
@@ -156,6 +169,7 @@ void App::Shutdown() {
   for (auto& in : inputs_) in->StopAccepting();
   if (pipeline_) pipeline_->Drain(deadline);
   if (rules_) rules_->StopTicking();
+  if (alertmanager_) alertmanager_->Stop();
   for (auto& s : sinks_) s->Stop(deadline);
   for (auto& in : inputs_) in->Stop();
   if (admin_) admin_->Stop();

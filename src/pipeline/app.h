@@ -13,6 +13,9 @@
 #include "pipeline/component.h"
 #include "pipeline/dead_letter.h"
 #include "pipeline/pipeline.h"
+#include "sinks/alertmanager/alertmanager.h"
+
+#include <optional>
 
 namespace sluice {
 
@@ -27,6 +30,7 @@ struct AppOptions {
   int64_t shutdown_timeout_ms = 30'000;
   PipelineOptions pipeline;
   DeadLetterOptions dead_letter;
+  std::string alerts_index = "sluice-alerts";  // alert documents go through the outputs with this index
 };
 
 class App {
@@ -63,6 +67,8 @@ class App {
   std::unique_ptr<DeadLetterQueue> dlq_;
   std::vector<std::unique_ptr<Input>> inputs_;
   std::vector<std::unique_ptr<Sink>> sinks_;
+  std::optional<AlertmanagerOptions> alertmanager_opts_;
+  std::unique_ptr<AlertmanagerNotifier> alertmanager_;
   std::unique_ptr<detectors::RuleEngine> rules_;  // before pipeline_: workers observe it
   std::unique_ptr<Pipeline> pipeline_;
   std::unique_ptr<AdminHttpServer> admin_;

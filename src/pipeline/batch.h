@@ -102,6 +102,9 @@ class Batch {
   // documents): valid, without @metadata, with timestamp_ms already set. The
   // pipeline then parses them only when some component needs extracted fields.
   bool trusted_json = false;
+  // Made by sluice about itself (alert documents): delivered by the sinks but
+  // not shown to the detectors.
+  bool internal = false;
 
   // Approximate memory held, for the byte-bounded queues.
   size_t MemoryBytes() const;

@@ -70,7 +70,9 @@ void Pipeline::Process(BatchPtr& batch, EventParser* parser) {
     invalid_events_->Inc(invalid);
     metrics_.dead_lettered_events->Inc(invalid);
   }
-  for (BatchObserver* o : observers_) o->Observe(*batch);
+  if (!batch->internal) {
+    for (BatchObserver* o : observers_) o->Observe(*batch);
+  }
   metrics_.sent_events->Inc(batch->size() - invalid);
   batch->AddHolds(static_cast<int>(sinks_.size()));
   for (Sink* s : sinks_) s->Submit(batch);

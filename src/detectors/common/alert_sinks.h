@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "detectors/common/alert.h"
+#include "pipeline/component.h"
 
 namespace sluice::detectors {
 
@@ -30,6 +31,29 @@ class FileAlertSink : public AlertSink {
   std::string path_;
   std::mutex mu_;
   FILE* f_ = nullptr;
+};
+
+// Alert documents through the outputs, like events: each state change becomes
+// one JSON document (AlertToJson plus @timestamp) with @metadata.index set to
+// the alerts index, so the Elasticsearch output puts it there and the file
+// output writes it beside the events. Batches are marked internal, so rules
+// never see them. When the pipeline is full, documents wait in a bounded list
+// (oldest dropped beyond `max_pending`, counted) and go with the next push.
+class AlertDocumentSink : public AlertSink {
+ public:
+  AlertDocumentSink(std::string index, BatchReceiver* receiver, MetricsRegistry* metrics, size_t max_pending = 10'000);
+  void Emit(const Alert& alert) override;
+  // Pushes what waits (called on Emit and when the pipeline has room again).
+  void Flush();
+
+ private:
+  std::string index_;
+  BatchReceiver* receiver_;
+  ComponentMetrics metrics_;
+  size_t max_pending_;
+  std::mutex mu_;
+  std::vector<std::string> pending_;
+  bool waiting_ = false;
 };
 
 // Sends every alert to each of several sinks (not owned).

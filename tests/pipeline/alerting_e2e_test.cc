@@ -1,0 +1,79 @@
+// Whole path for alerts: syslog messages into a running sluice, a rule fires,
+// the alert reaches a real Alertmanager (and its webhook), and an alert
+// document goes through the outputs (the file output here).
+#include <gtest/gtest.h>
+
+#include "common/peers.h"
+#include "common/strings.h"
+#include "common/test_util.h"
+#include "pipeline/app.h"
+
+namespace sluice {
+namespace {
+
+TEST(AlertingE2ETest, RuleFiresToAlertmanagerAndOutputs) {
+  testing::TempDir dir;
+  testing::Webhook hook;
+  testing::RealAlertmanager am(dir, hook.address(), testing::FreeTcpPort());
+  testing::WriteFile(dir.File("rules.yml"), R"(rules:
+  - name: CriticalSyslog
+    type: threshold
+    match:
+      log.syslog.severity.code: {lte: 2}
+    group_by: [host.hostname]
+    window: 1m
+    above: 2
+    severity: critical
+    annotations:
+      summary: "{{ $labels.host_hostname }}: {{ $value }} critical messages"
+)");
+  std::string yaml = StrCat("data_dir: ", dir.File("data"), R"(
+http: {listen: "127.0.0.1:0"}
+inputs:
+  - {type: syslog, protocol: tcp, listen: "127.0.0.1:0"}
+outputs:
+  - {type: file, path: )", dir.File("out.ndjson"), R"(}
+rules:
+  paths: [rules.yml]
+  evaluation_interval: 100ms
+  allowed_lateness: 0s
+alerting:
+  index: test-alerts
+  alertmanager:
+    urls: ["http://)", am.address(), R"("]
+    resend_interval: 1s
+)");
+  testing::WriteFile(dir.File("sluice.yml"), yaml);
+  auto app = App::LoadFile(dir.File("sluice.yml"), false);
+  ASSERT_TRUE(app.ok()) << app.status();
+  ASSERT_TRUE((*app)->Start().ok());
+  testing::TcpClient c;
+  ASSERT_TRUE(c.Connect("127.0.0.1", testing::PortOf((*app)->inputs()[0]->bound_address())));
+  std::string lines;
+  for (int i = 0; i < 5; ++i) lines += StrCat("<10>Nov 21 05:31:12 mes-core-1 mes[42]: calculation crashed ", i, "\n");
+  lines += "<134>Nov 21 05:31:12 mes-core-1 mes[42]: just info\n";
+  ASSERT_TRUE(c.WriteAll(lines));
+
+  ASSERT_TRUE(testing::WaitFor([&] {
+    return am.Alerts().find("\"alertname\":\"CriticalSyslog\"") != std::string::npos;
+  })) << am.Alerts();
+  std::string alerts = am.Alerts();
+  EXPECT_NE(alerts.find("\"host_hostname\":\"mes-core-1\""), std::string::npos) << alerts;
+  EXPECT_NE(alerts.find("\"summary\":\"mes-core-1: 5 critical messages\""), std::string::npos) << alerts;
+  EXPECT_NE(alerts.find("\"rule_hash\""), std::string::npos) << alerts;
+  ASSERT_TRUE(testing::WaitFor([&] { return hook.All().find("CriticalSyslog") != std::string::npos; }));
+
+  // The six syslog events and an alert document went through the file output.
+  ASSERT_TRUE(testing::WaitFor([&] {
+    return testing::ReadFile(dir.File("out.ndjson")).find("\"alertname\":\"CriticalSyslog\"") != std::string::npos;
+  }));
+  auto lines_out = testing::ReadLines(dir.File("out.ndjson"));
+  int events = 0;
+  for (const auto& l : lines_out) events += l.find("\"log\":{\"syslog\"") != std::string::npos ||
+                                             l.find("\"syslog\":") != std::string::npos;
+  EXPECT_EQ(events, 6);
+  (*app)->Shutdown();
+}
+
+}  // namespace
+}  // namespace sluice
