@@ -6,7 +6,10 @@
 #include <vector>
 
 #include "common/log.h"
+#include "detectors/rule_test_runner.h"
 #include "pipeline/app.h"
+
+#include <iostream>
 
 namespace {
 
@@ -18,6 +21,7 @@ int Usage(FILE* out) {
                "  run [--config FILE]     run the pipeline (no --config: the embedded default,\n"
                "                          Beats on 127.0.0.1:5044 to ./data/out/events.ndjson)\n"
                "  check --config FILE     validate the config and exit non-zero on errors\n"
+               "  test RULE_TEST_FILE...  run rule unit tests (see rules/tests/)\n"
                "  print-default-config    print the embedded default config\n"
                "  version                 print the version\n");
   return out == stderr ? 2 : 0;
@@ -93,6 +97,13 @@ int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 2, argv + argc);
   if (cmd == "run") return Run(args);
   if (cmd == "check") return Check(args);
+  if (cmd == "test") {
+    if (args.empty()) {
+      std::fprintf(stderr, "sluice test: give one or more rule test files\n");
+      return 2;
+    }
+    return sluice::detectors::RunRuleTestFiles(args, std::cout);
+  }
   if (cmd == "version" || cmd == "--version") {
     std::printf("sluice %s\n", SLUICE_VERSION);
     return 0;

@@ -26,6 +26,7 @@ absl::Status FileSink::Start() {
 
 void FileSink::Submit(BatchPtr batch) {
   size_t n = 0;
+  size_t bytes = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
     buf_.clear();
@@ -46,9 +47,10 @@ void FileSink::Submit(BatchPtr batch) {
       std::clearerr(file_);
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
+    bytes = buf_.size();
   }
   metrics_.sent_events->Inc(n);
-  metrics_.sent_bytes->Inc(buf_.size());
+  metrics_.sent_bytes->Inc(bytes);
   batch->Release();
 }
 
