@@ -228,6 +228,32 @@ bool TcpClient::WaitClosed(std::chrono::milliseconds timeout) {
   return false;
 }
 
+int HttpRequest(const std::string& address, const std::string& method, const std::string& path, std::string* body,
+                const std::string& request_body, const std::vector<std::string>& headers) {
+  size_t c = address.rfind(':');
+  TcpClient client;
+  if (!client.Connect(address.substr(0, c), PortOf(address))) return 0;
+  std::string req = method + " " + path + " HTTP/1.1\r\nHost: " + address + "\r\nConnection: close\r\n";
+  for (const auto& h : headers) req += h + "\r\n";
+  req += "Content-Length: " + std::to_string(request_body.size()) + "\r\n\r\n" + request_body;
+  if (!client.WriteAll(req)) return 0;
+  std::string resp;
+  char buf[65536];
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    pollfd p{client.fd(), POLLIN, 0};
+    if (poll(&p, 1, 100) <= 0) continue;
+    ssize_t r = recv(client.fd(), buf, sizeof buf, 0);
+    if (r <= 0) break;
+    resp.append(buf, r);
+  }
+  size_t sp = resp.find(' ');
+  size_t hdr_end = resp.find("\r\n\r\n");
+  if (sp == std::string::npos || hdr_end == std::string::npos) return 0;
+  if (body) *body = resp.substr(hdr_end + 4);
+  return std::atoi(resp.c_str() + sp + 1);
+}
+
 int PortOf(const std::string& address) {
   size_t c = address.rfind(':');
   return c == std::string::npos ? -1 : std::atoi(address.c_str() + c + 1);

@@ -79,6 +79,12 @@ class TcpClient {
   int fd_ = -1;
 };
 
+// A minimal blocking HTTP/1.1 request (Connection: close). Returns the status
+// code (0 on a connection error) and fills *body.
+int HttpRequest(const std::string& address, const std::string& method, const std::string& path,
+                std::string* body, const std::string& request_body = "",
+                const std::vector<std::string>& headers = {});
+
 // Parses "host:port".
 int PortOf(const std::string& address);
 

@@ -1,0 +1,62 @@
+#include "pipeline/app.h"
+
+#include <gtest/gtest.h>
+
+#include "common/strings.h"
+#include "common/test_util.h"
+
+namespace sluice {
+namespace {
+
+std::string Errors(const std::string& yaml) {
+  auto app = App::Load(yaml, "cfg.yml", true);
+  return app.ok() ? "" : std::string(MessageOf(app.status().message()));
+}
+
+TEST(AppConfigTest, EmbeddedDefaultIsValid) {
+  auto app = App::Load(kEmbeddedDefaultConfig, "<embedded default>", true);
+  ASSERT_TRUE(app.ok()) << app.status();
+}
+
+TEST(AppConfigTest, ErrorsNameFileAndLine) {
+  EXPECT_EQ(Errors("outputs:\n  - type: file\n    path: /tmp/x\nbogus: 1\n").rfind("cfg.yml:4: unknown key \"bogus\"", 0),
+            0u);
+  std::string e = Errors("outputs:\n  - type: nosuch\n");
+  EXPECT_NE(e.find("cfg.yml:2: outputs[0].type: unknown output type \"nosuch\""), std::string::npos) << e;
+  e = Errors("outputs:\n  - type: file\n");
+  EXPECT_NE(e.find("cfg.yml:2: outputs[0].path: required key is missing"), std::string::npos) << e;
+  e = Errors("pipeline:\n  workers: -3\noutputs:\n  - {type: file, path: /tmp/x}\n");
+  EXPECT_NE(e.find("cfg.yml:2: pipeline.workers: -3 is out of range"), std::string::npos) << e;
+  e = Errors("pipeline:\n  queue: {type: memory, max_bytes: lots}\noutputs:\n  - {type: file, path: /tmp/x}\n");
+  EXPECT_NE(e.find("cfg.yml:2: pipeline.queue.max_bytes: invalid size"), std::string::npos) << e;
+  e = Errors("outputs: [\n");
+  EXPECT_EQ(e.rfind("cfg.yml:", 0), 0u) << e;
+  EXPECT_NE(Errors("inputs: []\n").find("at least one output"), std::string::npos);
+}
+
+TEST(AppConfigTest, ReportsAllErrorsAtOnce) {
+  std::string e = Errors("log_level: loud\nshutdown_timeout: soon\noutputs:\n  - {type: file, path: /tmp/x, extra: 1}\n");
+  EXPECT_NE(e.find("cfg.yml:1: log_level"), std::string::npos) << e;
+  EXPECT_NE(e.find("cfg.yml:2: shutdown_timeout"), std::string::npos) << e;
+  EXPECT_NE(e.find("cfg.yml:4: unknown key \"outputs[0].extra\""), std::string::npos) << e;
+}
+
+TEST(AppTest, ServesMetricsAndHealth) {
+  testing::TempDir dir;
+  std::string yaml = StrCat("data_dir: ", dir.path(), "\nhttp: {listen: 127.0.0.1:0}\noutputs:\n  - {type: file, path: ",
+                            dir.File("out.ndjson"), "}\n");
+  auto app = App::Load(yaml, "cfg.yml", false);
+  ASSERT_TRUE(app.ok()) << app.status();
+  ASSERT_TRUE((*app)->Start().ok());
+  std::string body;
+  EXPECT_EQ(testing::HttpRequest((*app)->admin_address(), "GET", "/healthz", &body), 200);
+  EXPECT_EQ(body, "ok\n");
+  EXPECT_EQ(testing::HttpRequest((*app)->admin_address(), "GET", "/metrics", &body), 200);
+  EXPECT_NE(body.find("# TYPE sluice_component_received_events_total counter"), std::string::npos) << body;
+  EXPECT_NE(body.find("sluice_queue_bytes{queue=\"pipeline\"} 0"), std::string::npos) << body;
+  EXPECT_EQ(testing::HttpRequest((*app)->admin_address(), "GET", "/nope", &body), 404);
+  (*app)->Shutdown();
+}
+
+}  // namespace
+}  // namespace sluice
