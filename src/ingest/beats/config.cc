@@ -37,7 +37,7 @@ std::optional<TlsOptions> ReadTls(ConfigMap& t) {
   CheckReadableFile(t, "key", o.key);
   CheckReadableFile(t, "client_ca", o.client_ca);
   if (o.client_auth != ClientAuth::kNone && o.client_ca.empty()) {
-    t.Error("client_auth", StrCat("client_auth: ", auth, " needs client_ca (the CA that signs client certificates)"));
+    t.Error("client_auth", StrCat("\"", auth, "\" needs client_ca (the CA that signs client certificates)"));
   }
   t.Finish();
   return o;
