@@ -3,6 +3,13 @@
 
 #include "ingest/beats/beats_input.h"
 
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/write.hpp>
+
 #include <gtest/gtest.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -399,6 +406,170 @@ TEST_F(BeatsInputTest, StopClosesConnectionsWithoutAckingPendingWindows) {
   // Closed, and whatever came before the close is only heartbeats, never ACK 1.
   EXPECT_TRUE(c.WaitClosed(5s));
   GateSink::last->ReleaseAll();  // safe after the input stopped: must not crash
+}
+
+// --- real encoder -----------------------------------------------------------
+
+// Runs tests/peers/lumberjack_send.js (npm lumberjack-client) against the
+// input and checks every window was ACKed and every event stored byte-equal.
+void RunLumberjackClient(int port, const TempDir& dir, int count, int batch, bool tls, const std::string& ca = "") {
+  std::string script = sluice::testing::SourceDir() + "/tests/peers/lumberjack_send.js";
+  std::string expected = dir.File(tls ? "expected_tls.ndjson" : "expected.ndjson");
+  std::string log = dir.File("node.log");
+  std::vector<std::string> argv = {"node", script, "127.0.0.1", std::to_string(port), std::to_string(count),
+                                   std::to_string(batch), tls ? "1" : "0", expected};
+  if (!ca.empty()) argv.push_back(ca);
+  sluice::testing::Subprocess node(argv, log);
+  ASSERT_TRUE(node.ok());
+  int rc = node.Wait(90s);
+  std::string out = sluice::testing::ReadFile(log);
+  ASSERT_EQ(rc, 0) << out;
+  int windows = (count + batch - 1) / batch;
+  EXPECT_NE(out.find(StrCat("sent ", count, " events in ", windows, " windows, acked ", windows)), std::string::npos)
+      << out;
+}
+
+TEST_F(BeatsInputTest, RealLumberjackClientPipelinedCompressedWindows) {
+  StartApp();
+  const int kCount = 10000, kBatch = 512;
+  RunLumberjackClient(port_, dir_, kCount, kBatch, false);
+  std::vector<std::string> want = ReadLines(dir_.File("expected.ndjson"));
+  ASSERT_EQ(want.size(), static_cast<size_t>(kCount));
+  std::vector<std::string> got = OutLines();
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) ASSERT_EQ(got[i], want[i]) << "event " << i;
+  EXPECT_EQ(Metric("sluice_component_received_events_total"), kCount);
+  EXPECT_EQ(Metric("sluice_component_errors_total"), 0);
+}
+
+// --- TLS --------------------------------------------------------------------
+
+// A CA, a server certificate for localhost/127.0.0.1, a client certificate
+// from that CA and one from another CA, made with the openssl CLI.
+struct TestPki {
+  explicit TestPki(const TempDir& dir) : d(dir) {
+    auto run = [&](const std::vector<std::string>& argv) {
+      std::string out;
+      int rc = sluice::testing::RunCommand(argv, &out);
+      EXPECT_EQ(rc, 0) << StrJoin(argv, " ") << "\n" << out;
+    };
+    auto ca = [&](const std::string& name) {
+      run({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+           "-keyout", d.File(name + ".key"), "-out", d.File(name + ".pem"), "-days", "2", "-subj",
+           "/CN=" + name});
+    };
+    auto leaf = [&](const std::string& name, const std::string& signer, const std::string& ext) {
+      sluice::testing::WriteFile(d.File(name + ".ext"), ext + "\n");
+      run({"openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
+           d.File(name + ".key"), "-out", d.File(name + ".csr"), "-subj", "/CN=" + name});
+      run({"openssl", "x509", "-req", "-in", d.File(name + ".csr"), "-CA", d.File(signer + ".pem"), "-CAkey",
+           d.File(signer + ".key"), "-CAcreateserial", "-out", d.File(name + ".pem"), "-days", "2", "-extfile",
+           d.File(name + ".ext")});
+    };
+    ca("ca");
+    ca("other-ca");
+    leaf("server", "ca", "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth");
+    leaf("client", "ca", "extendedKeyUsage=clientAuth");
+    leaf("stranger", "other-ca", "extendedKeyUsage=clientAuth");
+  }
+  std::string File(const std::string& name) const { return d.File(name); }
+  const TempDir& d;
+};
+
+// A TLS client on Asio, every step bounded in time.
+class TlsClient {
+ public:
+  // `cert` empty: no client certificate.
+  bool Connect(int port, const std::string& ca, const std::string& cert = "", const std::string& key = "") {
+    namespace ssl = boost::asio::ssl;
+    ctx_.load_verify_file(ca);
+    ctx_.set_verify_mode(ssl::verify_peer);
+    if (!cert.empty()) {
+      ctx_.use_certificate_chain_file(cert);
+      ctx_.use_private_key_file(key, ssl::context::pem);
+    }
+    stream_ = std::make_unique<ssl::stream<boost::asio::ip::tcp::socket>>(io_, ctx_);
+    SSL_set_tlsext_host_name(stream_->native_handle(), "localhost");
+    stream_->set_verify_callback(ssl::host_name_verification("localhost"));
+    boost::system::error_code ec;
+    stream_->lowest_layer().connect({boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)},
+                                    ec);
+    if (ec) return false;
+    stream_->async_handshake(ssl::stream_base::client, [&](const boost::system::error_code& e) { ec = e; });
+    return Run() && !ec;
+  }
+  bool Write(const std::string& data) {
+    boost::system::error_code ec;
+    boost::asio::async_write(*stream_, boost::asio::buffer(data),
+                             [&](const boost::system::error_code& e, size_t) { ec = e; });
+    return Run() && !ec;
+  }
+  // The next ACK's seq, or -1 on error/close/timeout.
+  int64_t ReadAck() {
+    char f[6];
+    boost::system::error_code ec;
+    boost::asio::async_read(*stream_, boost::asio::buffer(f), [&](const boost::system::error_code& e, size_t) { ec = e; });
+    if (!Run() || ec || f[0] != '2' || f[1] != 'A') return -1;
+    return (int64_t{static_cast<unsigned char>(f[2])} << 24) | (static_cast<unsigned char>(f[3]) << 16) |
+           (static_cast<unsigned char>(f[4]) << 8) | static_cast<unsigned char>(f[5]);
+  }
+
+ private:
+  bool Run() {
+    io_.restart();
+    io_.run_for(10s);
+    return io_.stopped();
+  }
+  boost::asio::io_context io_;
+  boost::asio::ssl::context ctx_{boost::asio::ssl::context::tls_client};
+  std::unique_ptr<boost::asio::ssl::stream<boost::asio::ip::tcp::socket>> stream_;
+};
+
+class BeatsTlsTest : public BeatsInputTest {
+ protected:
+  void StartTls(const std::string& client_auth) {
+    pki_ = std::make_unique<TestPki>(dir_);
+    StartApp(StrCat("    tls:\n      certificate: ", pki_->File("server.pem"), "\n      key: ", pki_->File("server.key"),
+                    "\n      client_ca: ", pki_->File("ca.pem"), "\n      client_auth: ", client_auth, "\n"));
+  }
+  // Sends one window over a new TLS connection; true if it was ACKed.
+  bool SendWindow(const std::string& cert_name) {
+    TlsClient c;
+    std::string cert = cert_name.empty() ? "" : pki_->File(cert_name + ".pem");
+    std::string key = cert_name.empty() ? "" : pki_->File(cert_name + ".key");
+    if (!c.Connect(port_, pki_->File("ca.pem"), cert, key)) return false;
+    if (!c.Write(JsonWindow({R"({"tls":true})", R"({"tls":2})"}, true))) return false;
+    return c.ReadAck() == 2;
+  }
+  std::unique_ptr<TestPki> pki_;
+};
+
+TEST_F(BeatsTlsTest, RequiredClientAuth) {
+  StartTls("required");
+  EXPECT_TRUE(SendWindow("client"));
+  EXPECT_FALSE(SendWindow(""));
+  EXPECT_FALSE(SendWindow("stranger"));
+  EXPECT_EQ(OutLines().size(), 2u);
+  EXPECT_GE(Errors("tls_handshake"), 2);
+  // Plain TCP on a TLS port: the handshake fails, the connection is closed.
+  TcpClient plain;
+  Connect(&plain);
+  ASSERT_TRUE(plain.WriteAll(JsonWindow({"{}"}, false)));
+  EXPECT_TRUE(plain.WaitClosed());
+}
+
+TEST_F(BeatsTlsTest, OptionalClientAuth) {
+  StartTls("optional");
+  EXPECT_TRUE(SendWindow("client"));
+  EXPECT_TRUE(SendWindow(""));
+  EXPECT_FALSE(SendWindow("stranger"));  // a certificate that is presented must verify
+  EXPECT_EQ(OutLines().size(), 4u);
+}
+
+TEST_F(BeatsTlsTest, RealLumberjackClientOverTls) {
+  StartTls("none");
+  RunLumberjackClient(port_, dir_, 3000, 1000, true, pki_->File("ca.pem"));
+  EXPECT_EQ(OutLines(), ReadLines(dir_.File("expected_tls.ndjson")));
 }
 
 // --- config -----------------------------------------------------------------
