@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -440,6 +441,46 @@ TEST_F(BeatsInputTest, RealLumberjackClientPipelinedCompressedWindows) {
   for (size_t i = 0; i < want.size(); ++i) ASSERT_EQ(got[i], want[i]) << "event " << i;
   EXPECT_EQ(Metric("sluice_component_received_events_total"), kCount);
   EXPECT_EQ(Metric("sluice_component_errors_total"), 0);
+}
+
+// End-to-end throughput (TCP -> decoder -> pipeline parse -> file output), in
+// CPU seconds of this process (client included). Not a regression test: run
+// with --gtest_also_run_disabled_tests --gtest_filter=*Throughput*.
+TEST_F(BeatsInputTest, DISABLED_Throughput) {
+  for (bool compress : {false, true}) {
+    StartApp("", "", "pipeline: {workers: 1}\n");
+    std::vector<std::string> events;
+    for (int i = 0; i < 2048; ++i) {
+      events.push_back(StrCat(
+          R"({"@timestamp":"2026-11-21T05:30:00.000Z","@metadata":{"beat":"filebeat","type":"_doc","version":"8.15.0"},)",
+          R"("message":"2026-11-21 05:30:00,123 INFO [mes] calculation stage )", i,
+          R"( finished for order 4711","log":{"file":{"path":"/var/log/mes/calc.log"},"offset":)", i * 97,
+          R"(},"host":{"name":"mes-01"}})"));
+    }
+    std::string window = JsonWindow(events, compress);
+    const int kWindows = 500;
+    TcpClient c;
+    Connect(&c);
+    rusage r0, r1;
+    getrusage(RUSAGE_SELF, &r0);
+    auto t0 = std::chrono::steady_clock::now();
+    std::thread writer([&] {
+      for (int i = 0; i < kWindows; ++i) c.WriteAll(window);
+    });
+    for (int i = 0; i < kWindows; ++i) ASSERT_EQ(ReadDataAck(c), 2048);
+    writer.join();
+    getrusage(RUSAGE_SELF, &r1);
+    double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    auto secs = [](const timeval& t) { return t.tv_sec + t.tv_usec / 1e6; };
+    double cpu = secs(r1.ru_utime) - secs(r0.ru_utime) + secs(r1.ru_stime) - secs(r0.ru_stime);
+    double n = 2048.0 * kWindows;
+    std::printf("%s: %.0f events, %.0f events/CPU-s, %.0f events/s wall\n", compress ? "zlib" : "plain", n, n / cpu,
+                n / wall);
+    c.Close();
+    app_->Shutdown();
+    app_.reset();
+    std::filesystem::remove(dir_.File("out.ndjson"));
+  }
 }
 
 // --- TLS --------------------------------------------------------------------

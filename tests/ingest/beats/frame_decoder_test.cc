@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <ctime>
 #include <string>
 #include <vector>
 
@@ -289,6 +290,45 @@ TEST(FrameDecoderTest, WindowsBeforeAnErrorInTheSameChunkAreReturned) {
   Result r = Decode(JsonWindow({"{}"}, false) + "2Q");
   EXPECT_EQ(r.error, reason::kUnknownFrameType);
   EXPECT_EQ(r.windows.size(), 1u);
+}
+
+}  // namespace
+}  // namespace sluice::beats
+
+namespace sluice::beats {
+namespace {
+
+// Not a regression test (timing on shared CI machines is noise): run with
+// --gtest_also_run_disabled_tests --gtest_filter=*Throughput* to measure.
+TEST(FrameDecoderBench, DISABLED_Throughput) {
+  using namespace sluice::beats::testing;
+  std::vector<std::string> events;
+  for (int i = 0; i < 2048; ++i) {
+    events.push_back(
+        "{\"@timestamp\":\"2026-11-21T05:30:00.000Z\",\"@metadata\":{\"beat\":\"filebeat\",\"type\":\"_doc\","
+        "\"version\":\"8.15.0\"},\"message\":\"2026-11-21 05:30:00,123 INFO [mes] calculation stage " +
+        std::to_string(i) + " finished for order 4711\",\"log\":{\"file\":{\"path\":\"/var/log/mes/calc.log\"},"
+        "\"offset\":" + std::to_string(i * 97) + "},\"host\":{\"name\":\"mes-01\"}}");
+  }
+  for (bool compress : {false, true}) {
+    std::string window = JsonWindow(events, compress);
+    std::string stream;
+    for (int i = 0; i < 50; ++i) stream += window;
+    FrameDecoder dec({});
+    std::vector<DecodedWindow> out;
+    auto c0 = std::clock();
+    size_t n = 0;
+    for (int rep = 0; rep < 10; ++rep) {
+      for (size_t off = 0; off < stream.size(); off += 65536) {
+        ASSERT_TRUE(dec.Feed(std::string_view(stream).substr(off, 65536), &out).ok());
+        for (auto& w : out) n += w.batch->size();
+        out.clear();
+      }
+    }
+    double cpu = double(std::clock() - c0) / CLOCKS_PER_SEC;
+    std::printf("%s: %zu events, %.0f events/CPU-s, %.0f MB/s wire\n", compress ? "zlib" : "plain", n, n / cpu,
+                10.0 * stream.size() / cpu / 1e6);
+  }
 }
 
 }  // namespace
