@@ -45,7 +45,7 @@ class Session : public std::enable_shared_from_this<Session> {
     });
   }
   void Respond() {
-    AdminResponse r = (*handler_)(std::string(req_.method_string()), std::string(req_.target()));
+    AdminResponse r = (*handler_)(std::string(req_.method_string()), std::string(req_.target()), req_.body());
     auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(r.status), req_.version());
     res->set(http::field::server, "sluice");
     res->set(http::field::content_type, r.content_type);

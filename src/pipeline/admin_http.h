@@ -1,6 +1,7 @@
 #pragma once
-// The self-monitoring HTTP endpoint (`http.listen`): /metrics, /healthz and
-// POST /-/reload. One thread, keep-alive HTTP/1.1 on Boost.Beast.
+// A small HTTP server: the self-monitoring endpoint (`http.listen`: /metrics,
+// /healthz, POST /-/reload) and test receivers. One thread, keep-alive
+// HTTP/1.1 on Boost.Beast.
 
 #include <functional>
 #include <memory>
@@ -17,7 +18,8 @@ struct AdminResponse {
   std::string body;
 };
 
-using AdminHandler = std::function<AdminResponse(const std::string& method, const std::string& target)>;
+using AdminHandler =
+    std::function<AdminResponse(const std::string& method, const std::string& target, const std::string& body)>;
 
 class AdminHttpServer {
  public:

@@ -128,7 +128,8 @@ absl::Status App::Start() {
   }
   if (!opts_.http_listen.empty()) {
     admin_ = std::make_unique<AdminHttpServer>(
-        opts_.http_listen, [this](const std::string& m, const std::string& t) { return HandleAdmin(m, t); });
+        opts_.http_listen,
+        [this](const std::string& m, const std::string& t, const std::string&) { return HandleAdmin(m, t); });
     if (auto st = admin_->Start(); !st.ok()) return st;
     SLUICE_LOG_INFO("app", "metrics on http://", admin_->bound_address(), "/metrics");
   }

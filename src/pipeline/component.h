@@ -82,6 +82,16 @@ class Sink {
   virtual size_t queued_bytes() const { return 0; }
 };
 
+// Sees every parsed batch, synchronously on the pipeline worker that parsed it,
+// before the batch goes to the sinks (detectors are observers). Must not keep
+// references into the batch after returning, and must be fast: it runs on the
+// data path. Called concurrently from several workers.
+class BatchObserver {
+ public:
+  virtual ~BatchObserver() = default;
+  virtual void Observe(const Batch& batch) = 0;
+};
+
 // Factories read their options from `cfg` (errors go to cfg.errors()) and must
 // call cfg.Finish(). They return nullptr when the options are invalid.
 using InputFactory = std::function<std::unique_ptr<Input>(ConfigMap& cfg, ComponentContext& ctx)>;

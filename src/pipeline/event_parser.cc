@@ -70,12 +70,42 @@ const char* SkipJsonMember(const char* p, const char* end) {
 
 EventParser::EventParser(const std::vector<std::string>& field_paths) : field_count_(field_paths.size()) {
   for (size_t i = 0; i < field_paths.size(); ++i) {
-    const std::string& p = field_paths[i];
-    paths_[p] = static_cast<int>(i);
-    for (size_t dot = p.find('.'); dot != std::string::npos; dot = p.find('.', dot + 1)) {
-      paths_.try_emplace(p.substr(0, dot), -1);
+    std::vector<std::string> parts;
+    std::string_view p = field_paths[i];
+    for (size_t dot; (dot = p.find('.')) != std::string_view::npos; p.remove_prefix(dot + 1)) {
+      parts.emplace_back(p.substr(0, dot));
+    }
+    parts.emplace_back(p);
+    Insert(&root_, parts, 0, static_cast<int>(i));
+  }
+}
+
+void EventParser::Insert(PathNode* node, const std::vector<std::string>& parts, size_t from, int index) {
+  std::string key;
+  for (size_t end = from; end < parts.size(); ++end) {
+    if (end > from) key += '.';
+    key += parts[end];
+    PathNode* child = nullptr;
+    for (auto& c : node->children) {
+      if (c.key == key) child = &c;
+    }
+    if (!child) {
+      node->children.push_back(PathNode{key, -1, {}});
+      child = &node->children.back();
+    }
+    if (end + 1 == parts.size()) {
+      child->index = index;
+    } else {
+      Insert(child, parts, end + 1, index);
     }
   }
+}
+
+const EventParser::PathNode* EventParser::Child(const PathNode& node, std::string_view key) {
+  for (const auto& c : node.children) {
+    if (c.key.size() == key.size() && std::memcmp(c.key.data(), key.data(), key.size()) == 0) return &c;
+  }
+  return nullptr;
 }
 
 void EventParser::ParseBatch(Batch* batch) {
@@ -87,37 +117,56 @@ void EventParser::ParseBatch(Batch* batch) {
   for (size_t i = 0; i < batch->size(); ++i) ParseEvent(batch, i);
 }
 
+// The key of `field` without copying: a view of the raw bytes when the key has
+// no escapes (nearly always), else the unescaped copy in the parser's buffer.
+static bool KeyOf(od::field& field, const char* end, std::string_view* key, const char** raw_start) {
+  const char* p = field.key().raw();
+  *raw_start = p;
+  // Keys are short: a plain loop beats a memchr call (BM_EventParse).
+  const char* q = p;
+  while (q < end && *q != '"' && *q != '\\') ++q;
+  if (q < end && *q == '"') {
+    *key = std::string_view(p, q - p);
+    return true;
+  }
+  return field.unescaped_key().get(*key) == simdjson::SUCCESS;
+}
+
 void EventParser::ReadMetadata(od::value v, Batch* batch, Event* e) {
   od::object meta;
   if (v.get_object().get(meta) != simdjson::SUCCESS) return;
-  for (auto field : meta) {
+  const char* end = batch->arena().data() + e->offset + e->length;
+  for (auto field_result : meta) {
+    od::field field;
+    if (std::move(field_result).get(field) != simdjson::SUCCESS) return;
     std::string_view key;
-    if (field.unescaped_key().get(key) != simdjson::SUCCESS) return;
+    const char* raw_key;
+    if (!KeyOf(field, end, &key, &raw_key)) return;
     Span* target = nullptr;
     if (key == "_id") target = &e->meta_id;
     else if (key == "pipeline") target = &e->meta_pipeline;
     else if (key == "op_type") target = &e->meta_op_type;
     else if (key == "index") target = &e->meta_index;
     if (!target) continue;
-    od::value fv;
-    if (field.value().get(fv) != simdjson::SUCCESS) return;
-    if (fv.type() != od::json_type::string) continue;
+    od::value& fv = field.value();
+    od::json_type t;
+    if (fv.type().get(t) != simdjson::SUCCESS || t != od::json_type::string) continue;
     std::string_view tok = TrimToken(fv.raw_json_token());
     if (tok.size() >= 2) *target = SpanOf(*batch, tok.substr(1, tok.size() - 2));
   }
 }
 
-bool EventParser::StoreValue(od::value v, int index, Batch* batch, size_t event, std::string* path, int depth) {
+bool EventParser::StoreValue(od::value v, const PathNode& node, Batch* batch, size_t event, int depth) {
   od::json_type t;
   if (v.type().get(t) != simdjson::SUCCESS) return false;
-  if (index < 0) {
+  if (node.index < 0) {
     // A prefix of a wanted path: descend.
     if (t != od::json_type::object || depth >= 16) return true;
     od::object child;
     if (v.get_object().get(child) != simdjson::SUCCESS) return false;
-    return Walk(child, batch, event, path, depth + 1);
+    return Walk(child, batch, event, node, depth + 1);
   }
-  FieldValue& fv = batch->field(event, index);
+  FieldValue& fv = batch->field(event, node.index);
   std::string_view tok = TrimToken(v.raw_json_token());
   switch (t) {
     case od::json_type::string:
@@ -142,41 +191,34 @@ bool EventParser::StoreValue(od::value v, int index, Batch* batch, size_t event,
   return true;
 }
 
-bool EventParser::Walk(od::object obj, Batch* batch, size_t event, std::string* path, int depth) {
-  const size_t base_len = path->size();
+bool EventParser::Walk(od::object obj, Batch* batch, size_t event, const PathNode& node, int depth) {
   Event& e = batch->events()[event];
   const char* base = batch->arena().data() + e.offset;
-  for (auto field : obj) {
-    od::raw_json_string raw_key;
-    if (field.key().get(raw_key) != simdjson::SUCCESS) return false;
+  const char* end = base + e.length;
+  for (auto field_result : obj) {
+    od::field field;
+    if (std::move(field_result).get(field) != simdjson::SUCCESS) return false;
     std::string_view key;
-    if (field.unescaped_key().get(key) != simdjson::SUCCESS) return false;
-    if (depth == 0 && key == "@metadata") {
-      CutMetadata(reinterpret_cast<const char*>(raw_key.raw()) - 1, base, &e);
-      od::value v;
-      if (field.value().get(v) != simdjson::SUCCESS) return false;
-      ReadMetadata(v, batch, &e);
-      continue;
-    }
-    if (depth == 0 && key == "@timestamp") {
-      od::value v;
-      if (field.value().get(v) != simdjson::SUCCESS) return false;
-      std::string_view ts;
-      if (v.get_string().get(ts) == simdjson::SUCCESS && ParseRfc3339Ms(ts, &e.timestamp_ms)) {
-        e.flags |= kEventHasTimestamp;
+    const char* raw_key;
+    if (!KeyOf(field, end, &key, &raw_key)) return false;
+    if (depth == 0 && !key.empty() && key[0] == '@') {
+      if (key == "@metadata") {
+        CutMetadata(raw_key - 1, base, &e);
+        ReadMetadata(field.value(), batch, &e);
+        continue;
       }
-      continue;
+      if (key == "@timestamp") {
+        std::string_view ts;
+        if (field.value().get_string().get(ts) == simdjson::SUCCESS && ParseRfc3339Ms(ts, &e.timestamp_ms)) {
+          e.flags |= kEventHasTimestamp;
+        }
+        continue;
+      }
     }
-    path->resize(base_len);
-    if (base_len) path->push_back('.');
-    path->append(key);
-    auto it = paths_.find(*path);
-    if (it == paths_.end()) continue;  // the value is skipped by On-Demand
-    od::value v;
-    if (field.value().get(v) != simdjson::SUCCESS) return false;
-    if (!StoreValue(v, it->second, batch, event, path, depth)) return false;
+    const PathNode* child = Child(node, key);
+    if (!child) continue;  // the value is skipped by On-Demand
+    if (!StoreValue(field.value(), *child, batch, event, depth)) return false;
   }
-  path->resize(base_len);
   return true;
 }
 
@@ -230,8 +272,7 @@ bool EventParser::ParseEvent(Batch* batch, size_t i) {
   if ((err = doc.get_object().get(obj))) {
     return fail(StrCat("invalid JSON: the event is not a JSON object (", simdjson::error_message(err), ")"));
   }
-  path_.clear();
-  if (!Walk(obj, batch, i, &path_, 0)) return fail("invalid JSON inside the event");
+  if (!Walk(obj, batch, i, root_, 0)) return fail("invalid JSON inside the event");
   // current_location() succeeds only if something follows the object.
   if (doc.current_location().error() == simdjson::SUCCESS) {
     return fail("invalid JSON: trailing content after the object");

@@ -13,7 +13,6 @@
 
 #include <simdjson.h>
 
-#include "absl/container/flat_hash_map.h"
 #include "pipeline/batch.h"
 
 namespace sluice {
@@ -29,17 +28,26 @@ class EventParser {
   bool ParseEvent(Batch* batch, size_t i);
 
  private:
-  bool Walk(simdjson::ondemand::object obj, Batch* batch, size_t event, std::string* path, int depth);
-  bool StoreValue(simdjson::ondemand::value v, int index, Batch* batch, size_t event, std::string* path, int depth);
+  // A trie of wanted paths over key names. "a.b.c" is reachable through every
+  // split of its components ("a"→"b"→"c", "a.b"→"c", "a"→"b.c", "a.b.c"), so
+  // nested objects and dotted keys both match.
+  struct PathNode {
+    std::string key;
+    int index = -1;  // field index when a wanted path ends here
+    std::vector<PathNode> children;
+  };
+  static void Insert(PathNode* node, const std::vector<std::string>& parts, size_t from, int index);
+  static const PathNode* Child(const PathNode& node, std::string_view key);
+
+  bool Walk(simdjson::ondemand::object obj, Batch* batch, size_t event, const PathNode& node, int depth);
+  bool StoreValue(simdjson::ondemand::value v, const PathNode& node, Batch* batch, size_t event, int depth);
   void ReadMetadata(simdjson::ondemand::value v, Batch* batch, Event* e);
   static void CutMetadata(const char* key_quote, const char* base, Event* e);
 
   size_t field_count_;
-  // Every registered path and every proper prefix of one (value -1).
-  absl::flat_hash_map<std::string, int> paths_;
+  PathNode root_;
   simdjson::ondemand::parser parser_;
   std::string scratch_;
-  std::string path_;
 };
 
 // Given `p` at the opening quote of a member's key inside a valid JSON object,

@@ -9,10 +9,12 @@
 
 namespace sluice {
 
-Pipeline::Pipeline(PipelineOptions opts, ComponentContext* ctx, std::vector<Sink*> sinks)
+Pipeline::Pipeline(PipelineOptions opts, ComponentContext* ctx, std::vector<Sink*> sinks,
+                   std::vector<BatchObserver*> observers)
     : opts_(opts),
       ctx_(ctx),
       sinks_(std::move(sinks)),
+      observers_(std::move(observers)),
       queue_(opts.queue_max_bytes),
       metrics_(ctx->metrics, "pipeline", "pipeline"),
       invalid_events_(metrics_.Errors("invalid_json")) {
@@ -64,6 +66,7 @@ void Pipeline::Process(BatchPtr& batch, EventParser* parser) {
     invalid_events_->Inc(invalid);
     metrics_.dead_lettered_events->Inc(invalid);
   }
+  for (BatchObserver* o : observers_) o->Observe(*batch);
   metrics_.sent_events->Inc(batch->size() - invalid);
   batch->AddHolds(static_cast<int>(sinks_.size()));
   for (Sink* s : sinks_) s->Submit(batch);

@@ -22,7 +22,8 @@ struct PipelineOptions {
 
 class Pipeline : public BatchReceiver {
  public:
-  Pipeline(PipelineOptions opts, ComponentContext* ctx, std::vector<Sink*> sinks);
+  Pipeline(PipelineOptions opts, ComponentContext* ctx, std::vector<Sink*> sinks,
+           std::vector<BatchObserver*> observers = {});
   ~Pipeline() override;
 
   void Start();
@@ -39,6 +40,7 @@ class Pipeline : public BatchReceiver {
   PipelineOptions opts_;
   ComponentContext* ctx_;
   std::vector<Sink*> sinks_;
+  std::vector<BatchObserver*> observers_;
   BatchQueue queue_;
   ComponentMetrics metrics_;
   Counter* invalid_events_;

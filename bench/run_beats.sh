@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# End-to-end Beats benchmark: lumberjack_loadgen (Filebeat-like) → sluice →
+# a fast local bulk endpoint (sluice-es-emulator --fast). Reports events/s,
+# ACK latency, and sluice's CPU seconds, events per CPU-second and peak RSS.
+#
+#   bench/run_beats.sh                         # 2M events, plain
+#   bench/run_beats.sh --compression 3         # zlib level 3, like Filebeat
+#   bench/run_beats.sh --duration 300          # RSS flatness over 5 minutes
+#   bench/run_beats.sh --output file           # to /dev/null through the file output
+#
+# Extra options are passed to lumberjack_loadgen.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BUILD_DIR:-build}
+OUTPUT=es
+ARGS=()
+while (($#)); do
+  case "$1" in
+    --output) OUTPUT=$2; shift 2 ;;
+    *) ARGS+=("$1"); shift ;;
+  esac
+done
+if [[ ! " ${ARGS[*]-} " =~ " --events " && ! " ${ARGS[*]-} " =~ " --duration " ]]; then
+  ARGS+=(--events 2000000)
+fi
+
+WORK=$(mktemp -d)
+cleanup() {
+  [[ -n ${SLUICE_PID:-} ]] && kill "$SLUICE_PID" 2>/dev/null || true
+  [[ -n ${ES_PID:-} ]] && kill "$ES_PID" 2>/dev/null || true
+  [[ -n ${RSS_PID:-} ]] && kill "$RSS_PID" 2>/dev/null || true
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+BEATS_PORT=$(free_port)
+HTTP_PORT=$(free_port)
+
+if [[ $OUTPUT == es ]]; then
+  "$BUILD/tests/common/sluice-es-emulator" --listen 127.0.0.1:0 --fast > "$WORK/es.out" 2>"$WORK/es.err" &
+  ES_PID=$!
+  for _ in $(seq 100); do [[ -s $WORK/es.out ]] && break; sleep 0.05; done
+  ES_PORT=$(head -1 "$WORK/es.out" | grep -o '[0-9]*$')
+  OUT_CFG="  - type: elasticsearch
+    hosts: [http://127.0.0.1:$ES_PORT]
+    index: bench"
+else
+  OUT_CFG="  - type: file
+    path: /dev/null"
+fi
+cat > "$WORK/sluice.yml" <<YAML
+data_dir: $WORK/data
+http: {listen: 127.0.0.1:$HTTP_PORT}
+log_level: warn
+inputs:
+  - type: beats
+    listen: 127.0.0.1:$BEATS_PORT
+outputs:
+$OUT_CFG
+YAML
+"$BUILD/sluice" run --config "$WORK/sluice.yml" 2>"$WORK/sluice.err" &
+SLUICE_PID=$!
+for _ in $(seq 200); do
+  curl -sf "http://127.0.0.1:$HTTP_PORT/healthz" >/dev/null 2>&1 && break
+  sleep 0.05
+done
+
+# RSS every 10 s, to show it stays flat.
+( while kill -0 "$SLUICE_PID" 2>/dev/null; do
+    awk '/VmRSS/ {print $2}' "/proc/$SLUICE_PID/status" >> "$WORK/rss.log" 2>/dev/null || true
+    sleep 10
+  done ) &
+RSS_PID=$!
+
+echo "bench: sluice pid $SLUICE_PID, beats :$BEATS_PORT, output $OUTPUT; $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" >&2
+"$BUILD/bench/lumberjack_loadgen" --port "$BEATS_PORT" --pid "$SLUICE_PID" "${ARGS[@]}" | tee "$WORK/result.json"
+if [[ -s $WORK/rss.log ]]; then
+  echo "bench: sluice RSS samples (MiB, every 10 s): $(awk '{printf "%.0f ", $1/1024}' "$WORK/rss.log")" >&2
+fi

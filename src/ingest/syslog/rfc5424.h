@@ -1,0 +1,57 @@
+#pragma once
+// RFC 5424 header and STRUCTURED-DATA parsing, in place (no allocation).
+
+#include <cstddef>
+#include <string_view>
+
+#include "ingest/syslog/syslog_message.h"
+
+namespace sluice::syslog {
+
+// Parses what follows `<PRI>` (`VERSION SP TIMESTAMP SP HOSTNAME ...`) into `m`
+// (all fields but `priority` and `format`). Tolerates several spaces between
+// header fields, as relays produce. Returns false if it is not RFC 5424.
+bool ParseRfc5424(std::string_view s, SyslogMessage* m);
+
+// Checks STRUCTURED-DATA elements at the start of `s` (`[id p="v"]...`, no
+// space between elements). Returns the length of the valid SD, or 0 if `s`
+// does not start with a valid element.
+size_t ScanStructuredData(std::string_view s);
+
+// Walks validated structured data (from ScanStructuredData). For each element
+// `on_element(id)` is called, then `on_param(name, raw_value)` for each of its
+// parameters, where raw_value still holds the `\"`, `\\`, `\]` escapes.
+template <typename OnElement, typename OnParam>
+void ForEachSdParam(std::string_view sd, OnElement on_element, OnParam on_param) {
+  size_t i = 0;
+  while (i < sd.size() && sd[i] == '[') {
+    size_t id_start = ++i;
+    while (i < sd.size() && sd[i] != ' ' && sd[i] != ']') ++i;
+    on_element(sd.substr(id_start, i - id_start));
+    while (i < sd.size() && sd[i] == ' ') {
+      size_t name_start = ++i;
+      while (sd[i] != '=') ++i;
+      std::string_view name = sd.substr(name_start, i - name_start);
+      i += 2;  // ="
+      size_t v = i;
+      while (sd[i] != '"') i += (sd[i] == '\\') ? 2 : 1;
+      on_param(name, sd.substr(v, i - v));
+      ++i;  // closing quote
+    }
+    ++i;  // ]
+  }
+}
+
+// Appends a PARAM-VALUE with its escapes resolved: `\"`, `\\` and `\]` lose the
+// backslash; a backslash before anything else is kept (RFC 5424 §6.3.3).
+template <typename Out>
+void UnescapeSdValue(std::string_view raw, Out* out) {
+  for (size_t i = 0; i < raw.size(); ++i) {
+    if (raw[i] == '\\' && i + 1 < raw.size() && (raw[i + 1] == '"' || raw[i + 1] == '\\' || raw[i + 1] == ']')) {
+      ++i;
+    }
+    out->push_back(raw[i]);
+  }
+}
+
+}  // namespace sluice::syslog
