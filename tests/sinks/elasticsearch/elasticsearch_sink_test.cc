@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
+
 #include <set>
 #include <thread>
 
@@ -423,6 +425,59 @@ TEST(ElasticsearchSinkAppTest, EndToEndThroughThePipeline) {
   EXPECT_EQ((*app)->dead_letters()->written(), 5u);  // the broken events, by the pipeline
   (*app)->Shutdown();
   EXPECT_EQ(acked.load(), kBatches);
+}
+
+}  // namespace
+}  // namespace sluice::testing
+
+namespace sluice::testing {
+namespace {
+
+// Throughput of the sink alone against the standalone fast emulator (a separate
+// process, so its CPU is not counted). Run by hand:
+//   elasticsearch_sink_test --gtest_also_run_disabled_tests --gtest_filter='*Throughput*'
+TEST(ElasticsearchSinkPerfTest, DISABLED_Throughput) {
+  TempDir dir;
+  Subprocess emu({BinaryDir() + "/tests/common/sluice-es-emulator", "--listen", "127.0.0.1:0", "--fast"},
+                 dir.File("emu.log"));
+  ASSERT_TRUE(WaitFor([&] { return !ReadLines(dir.File("emu.log")).empty(); }));
+  std::string port = ReadLines(dir.File("emu.log"))[0];
+  for (int level : {0, 1}) {
+    SinkHarness h;
+    ASSERT_TRUE(h.Start(StrCat("hosts: [http://127.0.0.1:", port, "]\nindex: \"logs-%{[event][dataset]}-%{+yyyy.MM.dd}\"\n",
+                               "compression_level: ", level, "\n")));
+    // Filebeat-like events (~400 bytes) in batches of 2048.
+    std::vector<std::string> lines;
+    for (int i = 0; i < 2048; ++i) {
+      lines.push_back(StrCat(
+          R"({"@timestamp":"2026-11-21T05:30:59.285Z","@metadata":{"beat":"filebeat","type":"_doc","version":"8.13.4"},)",
+          R"("message":"2026-11-21 05:30:59,285 INFO [mes.calc] order )", i,
+          R"( stage 3 finished in 41 ms","log":{"file":{"path":"/var/log/mes/calc.log"},"offset":)", i * 120,
+          R"(},"event":{"dataset":"mes.calc"},"input":{"type":"filestream"},"agent":{"name":"host-1","type":"filebeat",)",
+          R"("version":"8.13.4"},"ecs":{"version":"8.0.0"},"host":{"name":"host-1"}})"));
+    }
+    std::vector<BatchPtr> batches;
+    constexpr int kBatches = 500;
+    for (int b = 0; b < kBatches; ++b) batches.push_back(h.MakeBatch(lines));
+    rusage r0, r1;
+    getrusage(RUSAGE_SELF, &r0);
+    auto t0 = std::chrono::steady_clock::now();
+    for (auto& b : batches) {
+      h.submitted.fetch_add(1);
+      h.sink->Submit(std::move(b));
+    }
+    ASSERT_TRUE(h.WaitAllReleased());
+    auto t1 = std::chrono::steady_clock::now();
+    getrusage(RUSAGE_SELF, &r1);
+    auto cpu = [](const rusage& r) {
+      return r.ru_utime.tv_sec + r.ru_stime.tv_sec + (r.ru_utime.tv_usec + r.ru_stime.tv_usec) / 1e6;
+    };
+    const double events = 2048.0 * kBatches;
+    const double wall = std::chrono::duration<double>(t1 - t0).count();
+    std::printf("compression_level %d: %.0f events/s wall, %.2f M events per sink CPU-second\n", level, events / wall,
+                events / (cpu(r1) - cpu(r0)) / 1e6);
+    h.sink->Stop(NowMs() + 1000);
+  }
 }
 
 }  // namespace
