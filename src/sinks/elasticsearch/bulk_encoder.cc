@@ -1,0 +1,137 @@
+#include "sinks/elasticsearch/bulk_encoder.h"
+
+#include "common/strings.h"
+
+namespace sluice {
+namespace od = simdjson::ondemand;
+
+bool BulkEncoder::Append(const Batch& b, size_t i, std::string* body) const {
+  const Event& e = b.events()[i];
+  bool create = cfg_->action_create;
+  std::string_view op = b.View(e.meta_op_type);
+  if (!e.meta_id.empty()) create = true;
+  if (op == "index") create = false;
+  else if (op == "create") create = true;
+  if (cfg_->data_stream) create = true;
+
+  body->append(create ? "{\"create\":{\"_index\":\"" : "{\"index\":{\"_index\":\"");
+  if (!e.meta_index.empty()) {
+    size_t at = body->size();
+    body->append(b.View(e.meta_index));
+    for (size_t k = at; k < body->size(); ++k) {
+      char c = (*body)[k];
+      if (c >= 'A' && c <= 'Z') (*body)[k] = static_cast<char>(c + 32);
+    }
+  } else {
+    cfg_->index.AppendJson(b, i, /*lowercase=*/true, body);
+  }
+  body->push_back('"');
+  if (!e.meta_id.empty()) {
+    body->append(",\"_id\":\"");
+    body->append(b.View(e.meta_id));
+    body->push_back('"');
+  }
+  if (!e.meta_pipeline.empty()) {
+    body->append(",\"pipeline\":\"");
+    size_t at = body->size();
+    body->append(b.View(e.meta_pipeline));
+    for (size_t k = at; k < body->size(); ++k) {
+      char c = (*body)[k];
+      if (c >= 'A' && c <= 'Z') (*body)[k] = static_cast<char>(c + 32);
+    }
+    body->push_back('"');
+  } else if (!cfg_->pipeline.empty()) {
+    size_t at = body->size();
+    body->append(",\"pipeline\":\"");
+    size_t value_at = body->size();
+    cfg_->pipeline.AppendJson(b, i, /*lowercase=*/false, body);
+    if (body->size() == value_at) {
+      body->resize(at);  // empty after interpolation: no pipeline, like Logstash
+    } else {
+      body->push_back('"');
+    }
+  }
+  body->append("}}\n");
+  body->append(b.DocHead(e));
+  body->append(b.DocTail(e));
+  body->push_back('\n');
+  return create;
+}
+
+absl::Status BulkResponseParser::Parse(std::string* body, bool* errors, std::vector<BulkItemResult>* items) {
+  *errors = false;
+  items->clear();
+  const size_t len = body->size();
+  body->reserve(len + simdjson::SIMDJSON_PADDING);
+  od::document doc;
+  if (auto err = parser_.iterate(body->data(), len, body->capacity()).get(doc)) {
+    return absl::DataLossError(StrCat("bad bulk response: ", simdjson::error_message(err)));
+  }
+  od::object root;
+  if (auto err = doc.get_object().get(root)) {
+    return absl::DataLossError(StrCat("bad bulk response: ", simdjson::error_message(err)));
+  }
+  bool saw_errors = false;
+  for (auto field : root) {
+    std::string_view key;
+    if (field.unescaped_key().get(key)) return absl::DataLossError("bad bulk response: bad key");
+    if (key == "errors") {
+      if (field.value().get_bool().get(*errors)) return absl::DataLossError("bad bulk response: `errors` is not a bool");
+      saw_errors = true;
+      if (!*errors) return absl::OkStatus();  // the fast path: every item succeeded
+      continue;
+    }
+    if (key != "items") continue;
+    od::array arr;
+    if (field.value().get_array().get(arr)) return absl::DataLossError("bad bulk response: `items` is not an array");
+    for (auto elem : arr) {
+      od::object wrapper;
+      if (elem.get_object().get(wrapper)) return absl::DataLossError("bad bulk response: item is not an object");
+      BulkItemResult r;
+      for (auto action : wrapper) {  // one member: {"<action>": {...}}
+        od::object inner;
+        if (action.value().get_object().get(inner)) return absl::DataLossError("bad bulk response: bad item");
+        std::string type, reason;
+        for (auto f : inner) {
+          std::string_view k;
+          if (f.unescaped_key().get(k)) return absl::DataLossError("bad bulk response: bad item key");
+          if (k == "status") {
+            int64_t s;
+            if (f.value().get_int64().get(s)) return absl::DataLossError("bad bulk response: bad item status");
+            r.status = static_cast<int>(s);
+          } else if (k == "error") {
+            od::value ev;
+            if (f.value().get(ev)) return absl::DataLossError("bad bulk response: bad item error");
+            od::object eo;
+            if (ev.get_object().get(eo) == simdjson::SUCCESS) {
+              for (auto ef : eo) {
+                std::string_view ek;
+                if (ef.unescaped_key().get(ek)) break;
+                std::string_view sv;
+                if (ek == "type" && ef.value().get_string().get(sv) == simdjson::SUCCESS) type = std::string(sv);
+                else if (ek == "reason" && ef.value().get_string().get(sv) == simdjson::SUCCESS) reason = std::string(sv);
+              }
+            } else {
+              std::string_view sv;
+              if (ev.get_string().get(sv) == simdjson::SUCCESS) reason = std::string(sv);
+            }
+          }
+        }
+        if (r.status >= 300) {
+          r.error = type.empty() ? reason : StrCat(type, ": ", reason);
+        }
+      }
+      items->push_back(std::move(r));
+    }
+  }
+  if (!saw_errors && items->empty()) return absl::DataLossError("bad bulk response: no `errors` and no `items`");
+  if (!saw_errors) {
+    for (const auto& it : *items) {
+      if (it.status >= 300) *errors = true;
+    }
+    if (!*errors) *errors = true;  // items present without `errors`: check them one by one
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace sluice

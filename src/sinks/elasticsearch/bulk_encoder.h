@@ -1,0 +1,59 @@
+#pragma once
+// Encoding of `_bulk` request bodies and decoding of their responses.
+//
+// The body is NDJSON: per event one action line, then the document bytes
+// exactly as received minus the @metadata member (DocHead + DocTail), copied
+// once. No per-event allocation: everything is appended to a reused string.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <simdjson.h>
+
+#include "absl/status/status.h"
+#include "pipeline/batch.h"
+#include "sinks/elasticsearch/config.h"
+
+namespace sluice {
+
+class BulkEncoder {
+ public:
+  explicit BulkEncoder(const EsSinkConfig* cfg) : cfg_(cfg) {}
+
+  // Appends event `i` of `b` (action line + document + "\n") to `body`.
+  // Returns true if the action is `create` (a 409 then means "already there").
+  //
+  // The action follows Beats: @metadata._id sets `_id` and makes the action
+  // `create` unless @metadata.op_type is "index"; op_type create/index wins
+  // over the configured action; @metadata.pipeline (lower-cased) wins over the
+  // `pipeline` option; @metadata.index replaces the `index` pattern.
+  bool Append(const Batch& b, size_t i, std::string* body) const;
+
+  // An upper bound of the action line's size, to decide when a body is full.
+  static constexpr size_t kActionLineEstimate = 256;
+
+ private:
+  const EsSinkConfig* cfg_;
+};
+
+// One item of a bulk response.
+struct BulkItemResult {
+  int status = 0;
+  std::string error;  // "type: reason" for failures, else empty
+};
+
+// Parses a `_bulk` response body (with or without filter_path). The string's
+// capacity is grown for simdjson's padding. When `errors` is false the items
+// are not read (*items stays empty, every item succeeded). Otherwise *items
+// gets one entry per item in order.
+class BulkResponseParser {
+ public:
+  absl::Status Parse(std::string* body, bool* errors, std::vector<BulkItemResult>* items);
+
+ private:
+  simdjson::ondemand::parser parser_;
+};
+
+}  // namespace sluice

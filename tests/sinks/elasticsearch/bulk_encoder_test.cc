@@ -1,0 +1,151 @@
+#include "sinks/elasticsearch/bulk_encoder.h"
+
+#include <gtest/gtest.h>
+
+#include "es_test_util.h"
+
+namespace sluice::testing {
+namespace {
+
+// Encodes every event of `lines` with the sink options `yaml`.
+std::string Encode(const std::string& yaml, const std::vector<std::string>& lines) {
+  SinkHarness h;
+  EXPECT_TRUE(h.Configure(yaml)) << h.errors.ToString();
+  if (!h.cfg) return "";
+  BatchPtr b = h.MakeBatch(lines);
+  BulkEncoder enc(h.cfg.get());
+  std::string body;
+  for (size_t i = 0; i < b->size(); ++i) enc.Append(*b, i, &body);
+  return body;
+}
+
+TEST(BulkEncoderTest, IndexActionAndDocumentVerbatim) {
+  std::string body = Encode("index: logs\n", {R"({"@timestamp":"2026-11-21T05:30:59.285Z", "message":"héllo \"x\""})"});
+  EXPECT_EQ(body,
+            "{\"index\":{\"_index\":\"logs\"}}\n"
+            "{\"@timestamp\":\"2026-11-21T05:30:59.285Z\", \"message\":\"héllo \\\"x\\\"\"}\n");
+}
+
+TEST(BulkEncoderTest, MetadataHonouredAndStripped) {
+  std::string body = Encode(
+      "index: logs\n",
+      {R"({"@metadata":{"beat":"filebeat","_id":"abc","pipeline":"Nginx-Access"},"message":"a"})",
+       R"({"message":"b","@metadata":{"_id":"def","op_type":"index"}})",
+       R"({"message":"c","@metadata":{"index":"Other-Index"}})",
+       R"({"message":"d","@metadata":{"op_type":"create"}})"});
+  EXPECT_EQ(body,
+            "{\"create\":{\"_index\":\"logs\",\"_id\":\"abc\",\"pipeline\":\"nginx-access\"}}\n{\"message\":\"a\"}\n"
+            "{\"index\":{\"_index\":\"logs\",\"_id\":\"def\"}}\n{\"message\":\"b\"}\n"
+            "{\"index\":{\"_index\":\"other-index\"}}\n{\"message\":\"c\"}\n"
+            "{\"create\":{\"_index\":\"logs\"}}\n{\"message\":\"d\"}\n");
+}
+
+TEST(BulkEncoderTest, IndexDateMathAndFieldReferences) {
+  const std::string yaml = "index: \"logs-%{[event][dataset]}-%{+yyyy.MM.dd}\"\n";
+  std::string body = Encode(yaml, {R"({"@timestamp":"2026-11-21T05:30:59.285Z","event":{"dataset":"Nginx.Access"}})",
+                                   R"({"@timestamp":"2027-01-01T00:00:00Z","event.dataset":"x"})",
+                                   R"({"@timestamp":"2026-02-03T00:00:00Z","message":"no dataset"})"});
+  std::vector<std::string> lines;
+  for (size_t p = 0; p < body.size();) {
+    size_t nl = body.find('\n', p);
+    lines.push_back(body.substr(p, nl - p));
+    p = nl + 1;
+  }
+  ASSERT_EQ(lines.size(), 6u);
+  EXPECT_EQ(lines[0], R"({"index":{"_index":"logs-nginx.access-2026.11.21"}})");
+  EXPECT_EQ(lines[2], R"({"index":{"_index":"logs-x-2027.01.01"}})");
+  // A missing field stays as its reference, like Logstash.
+  EXPECT_EQ(lines[4], R"({"index":{"_index":"logs-%{[event][dataset]}-2026.02.03"}})");
+}
+
+TEST(BulkEncoderTest, DateTokens) {
+  std::string body = Encode("index: \"w-%{+xxxx.ww}-%{+yy}-%{+HH'h'mm}\"\n",
+                            {R"({"@timestamp":"2027-01-01T07:08:09Z"})", R"({"@timestamp":"2026-12-28T23:59:00Z"})"});
+  // 2027-01-01 is a Friday of ISO week 2026-W53; 2026-12-28 is the Monday of it.
+  EXPECT_NE(body.find(R"("_index":"w-2026.53-27-07h08")"), std::string::npos) << body;
+  EXPECT_NE(body.find(R"("_index":"w-2026.53-26-23h59")"), std::string::npos) << body;
+}
+
+TEST(BulkEncoderTest, CreateForDataStreamsAndConfiguredAction) {
+  EXPECT_EQ(Encode("data_stream: true\nindex: logs-app-default\n", {R"({"a":1})"}),
+            "{\"create\":{\"_index\":\"logs-app-default\"}}\n{\"a\":1}\n");
+  EXPECT_EQ(Encode("action: create\nindex: x\n", {R"({"a":1})"}), "{\"create\":{\"_index\":\"x\"}}\n{\"a\":1}\n");
+  // Data streams stay `create` even when the event asks for index.
+  EXPECT_EQ(Encode("data_stream: true\nindex: d\n", {R"({"a":1,"@metadata":{"op_type":"index"}})"}),
+            "{\"create\":{\"_index\":\"d\"}}\n{\"a\":1}\n");
+}
+
+TEST(BulkEncoderTest, PipelineOption) {
+  EXPECT_EQ(Encode("index: x\npipeline: \"%{[service][name]}-pipe\"\n", {R"({"service":{"name":"shop"}})"}),
+            "{\"index\":{\"_index\":\"x\",\"pipeline\":\"shop-pipe\"}}\n{\"service\":{\"name\":\"shop\"}}\n");
+  // @metadata.pipeline wins over the option.
+  EXPECT_EQ(Encode("index: x\npipeline: p\n", {R"({"@metadata":{"pipeline":"M"},"a":1})"}),
+            "{\"index\":{\"_index\":\"x\",\"pipeline\":\"m\"}}\n{\"a\":1}\n");
+}
+
+TEST(EsSinkConfigTest, ErrorsHaveFileAndLine) {
+  auto errors_of = [](const std::string& yaml) {
+    SinkHarness h;
+    EXPECT_FALSE(h.Configure(yaml));
+    return h.errors.ToString();
+  };
+  std::string e = errors_of("hosts: [\"localhost:9200\"]\n");
+  EXPECT_NE(e.find("test.yml:1"), std::string::npos) << e;
+  EXPECT_NE(e.find("http:// or https://"), std::string::npos) << e;
+  e = errors_of("hosts: [http://h:99999]\n");
+  EXPECT_NE(e.find("no valid port"), std::string::npos) << e;
+  e = errors_of("hosts: [http://h:9200]\nindex: \"logs-%{+yyyy.MM.dd\"\n");
+  EXPECT_NE(e.find("test.yml:2"), std::string::npos) << e;
+  EXPECT_NE(e.find("bad index pattern"), std::string::npos) << e;
+  e = errors_of("index: \"logs-%{+yyyy.QQ}\"\n");
+  EXPECT_NE(e.find("unsupported date pattern"), std::string::npos) << e;
+  e = errors_of("index: x\nbatch_size: 5\n");
+  EXPECT_NE(e.find("batch_size"), std::string::npos) << e;
+  e = errors_of("data_stream: true\naction: index\n");
+  EXPECT_NE(e.find("only `create`"), std::string::npos) << e;
+  e = errors_of("compression_level: 12\n");
+  EXPECT_NE(e.find("compression_level"), std::string::npos) << e;
+  e = errors_of("index: \"%{[@metadata][beat]}\"\n");
+  EXPECT_NE(e.find("@metadata"), std::string::npos) << e;
+}
+
+TEST(EsSinkConfigTest, DefaultsAndAuth) {
+  SinkHarness h;
+  ASSERT_TRUE(h.Configure("hosts: [http://a:9200, \"https://b:9243/es/\"]\nusername: elastic\npassword: changeme\n"))
+      << h.errors.ToString();
+  EXPECT_EQ(h.cfg->hosts.size(), 2u);
+  EXPECT_TRUE(h.cfg->hosts[1].tls);
+  EXPECT_EQ(h.cfg->hosts[1].path_prefix, "/es");
+  EXPECT_EQ(h.cfg->authorization, "Basic ZWxhc3RpYzpjaGFuZ2VtZQ==");
+  EXPECT_EQ(h.cfg->max_in_flight, 4);
+  EXPECT_EQ(h.cfg->flush_interval_ms, 1000);
+  EXPECT_FALSE(h.cfg->action_create);
+  SinkHarness k;
+  ASSERT_TRUE(k.Configure("api_key: \"id:secret\"\n"));
+  EXPECT_EQ(k.cfg->authorization, "ApiKey aWQ6c2VjcmV0");
+}
+
+TEST(BulkResponseParserTest, FilteredAndFullResponses) {
+  BulkResponseParser p;
+  bool errors = true;
+  std::vector<BulkItemResult> items;
+  std::string ok = R"({"errors":false,"items":[{"index":{"status":201}}]})";
+  ASSERT_TRUE(p.Parse(&ok, &errors, &items).ok());
+  EXPECT_FALSE(errors);
+  std::string mixed =
+      R"({"took":3,"errors":true,"items":[{"create":{"_index":"x","_id":"1","status":201}},)"
+      R"({"create":{"status":409,"error":{"type":"version_conflict_engine_exception","reason":"exists","caused_by":{"type":"x"}}}},)"
+      R"({"index":{"status":429,"error":{"type":"es_rejected_execution_exception","reason":"queue full"}}}]})";
+  ASSERT_TRUE(p.Parse(&mixed, &errors, &items).ok());
+  EXPECT_TRUE(errors);
+  ASSERT_EQ(items.size(), 3u);
+  EXPECT_EQ(items[0].status, 201);
+  EXPECT_EQ(items[1].status, 409);
+  EXPECT_EQ(items[1].error, "version_conflict_engine_exception: exists");
+  EXPECT_EQ(items[2].status, 429);
+  std::string bad = "not json";
+  EXPECT_FALSE(p.Parse(&bad, &errors, &items).ok());
+}
+
+}  // namespace
+}  // namespace sluice::testing
