@@ -58,7 +58,7 @@ std::string IpString(const asio::ip::address& a) {
 // Counters of one syslog input (the telemetry contract plus its own reasons).
 struct SyslogCounters {
   SyslogCounters(MetricsRegistry* r, const std::string& id)
-      : m(r, "input", id),
+      : m(r, "syslog", id),
         parse_failures(m.Errors("parse_failure")),
         truncated(m.Errors("message_truncated")),
         too_many_connections(m.Errors("too_many_connections")),

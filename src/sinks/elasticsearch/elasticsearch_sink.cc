@@ -98,7 +98,7 @@ ElasticsearchSink::ElasticsearchSink(std::shared_ptr<const EsSinkConfig> cfg, Co
     : cfg_(std::move(cfg)),
       dlq_(ctx.dead_letters),
       encoder_(cfg_.get()),
-      metrics_(ctx.metrics, "sink", cfg_->id),
+      metrics_(ctx.metrics, "elasticsearch", cfg_->id),
       io_(std::make_unique<Io>()) {
   MetricsRegistry* reg = ctx.metrics;
   duplicates_ = reg->GetCounter("sluice_elasticsearch_duplicate_events_total",
