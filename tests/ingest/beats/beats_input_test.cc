@@ -210,7 +210,8 @@ TEST_F(BeatsInputTest, CompressedWindowLikeFilebeat) {
 }
 
 TEST_F(BeatsInputTest, PipelinedWindowsAckedInOrderEvenWhenCompletedOutOfOrder) {
-  StartApp("", "{type: test_gate}");
+  // One worker, so the gate holds the windows in arrival order (held(i) = window i+1).
+  StartApp("", "{type: test_gate}", "pipeline: {workers: 1}\n");
   GateSink::last->SetHold(true);
   TcpClient c;
   Connect(&c);
