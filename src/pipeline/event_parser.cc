@@ -132,16 +132,16 @@ static bool KeyOf(od::field& field, const char* end, std::string_view* key, cons
   return field.unescaped_key().get(*key) == simdjson::SUCCESS;
 }
 
-void EventParser::ReadMetadata(od::value v, Batch* batch, Event* e) {
+bool EventParser::ReadMetadata(od::value v, Batch* batch, Event* e) {
   od::object meta;
-  if (v.get_object().get(meta) != simdjson::SUCCESS) return;
+  if (v.get_object().get(meta) != simdjson::SUCCESS) return false;
   const char* end = batch->arena().data() + e->offset + e->length;
   for (auto field_result : meta) {
     od::field field;
-    if (std::move(field_result).get(field) != simdjson::SUCCESS) return;
+    if (std::move(field_result).get(field) != simdjson::SUCCESS) return false;
     std::string_view key;
     const char* raw_key;
-    if (!KeyOf(field, end, &key, &raw_key)) return;
+    if (!KeyOf(field, end, &key, &raw_key)) return false;
     Span* target = nullptr;
     if (key == "_id") target = &e->meta_id;
     else if (key == "pipeline") target = &e->meta_pipeline;
@@ -154,6 +154,7 @@ void EventParser::ReadMetadata(od::value v, Batch* batch, Event* e) {
     std::string_view tok = TrimToken(fv.raw_json_token());
     if (tok.size() >= 2) *target = SpanOf(*batch, tok.substr(1, tok.size() - 2));
   }
+  return true;
 }
 
 bool EventParser::StoreValue(od::value v, const PathNode& node, Batch* batch, size_t event, int depth) {
@@ -203,8 +204,16 @@ bool EventParser::Walk(od::object obj, Batch* batch, size_t event, const PathNod
     if (!KeyOf(field, end, &key, &raw_key)) return false;
     if (depth == 0 && !key.empty() && key[0] == '@') {
       if (key == "@metadata") {
-        CutMetadata(raw_key - 1, base, &e);
-        ReadMetadata(field.value(), batch, &e);
+        // Once the @metadata object is read, the iterator stands on the token
+        // after it, which ends the member to cut: no second scan of the bytes
+        // (SkipJsonMember) unless the value was not an object.
+        const char* after = nullptr;
+        if (ReadMetadata(field.value(), batch, &e)) {
+          simdjson::simdjson_result<const char*> loc = doc_->current_location();
+          if (loc.error() == simdjson::SUCCESS) after = loc.value_unsafe();
+        }
+        if (!after) after = SkipJsonMember(raw_key - 1, end);
+        CutMetadata(raw_key - 1, after, base, &e);
         continue;
       }
       if (key == "@timestamp") {
@@ -222,9 +231,10 @@ bool EventParser::Walk(od::object obj, Batch* batch, size_t event, const PathNod
   return true;
 }
 
-void EventParser::CutMetadata(const char* key_quote, const char* base, Event* e) {
+void EventParser::CutMetadata(const char* key_quote, const char* after, const char* base, Event* e) {
   const char* end = base + e->length;
-  const char* after = SkipJsonMember(key_quote, end);
+  // `after` may stand past white space that follows the value: back up to the value's end.
+  while (after > key_quote && (after[-1] == ' ' || after[-1] == '\t' || after[-1] == '\r' || after[-1] == '\n')) --after;
   // Cut the member and one adjacent comma: the preceding one if any, else the following one.
   const char* cut_from = key_quote;
   const char* cut_to = after;
@@ -272,7 +282,10 @@ bool EventParser::ParseEvent(Batch* batch, size_t i) {
   if ((err = doc.get_object().get(obj))) {
     return fail(StrCat("invalid JSON: the event is not a JSON object (", simdjson::error_message(err), ")"));
   }
-  if (!Walk(obj, batch, i, root_, 0)) return fail("invalid JSON inside the event");
+  doc_ = &doc;
+  const bool walked = Walk(obj, batch, i, root_, 0);
+  doc_ = nullptr;
+  if (!walked) return fail("invalid JSON inside the event");
   // current_location() succeeds only if something follows the object.
   if (doc.current_location().error() == simdjson::SUCCESS) {
     return fail("invalid JSON: trailing content after the object");

@@ -41,12 +41,13 @@ class EventParser {
 
   bool Walk(simdjson::ondemand::object obj, Batch* batch, size_t event, const PathNode& node, int depth);
   bool StoreValue(simdjson::ondemand::value v, const PathNode& node, Batch* batch, size_t event, int depth);
-  void ReadMetadata(simdjson::ondemand::value v, Batch* batch, Event* e);
-  static void CutMetadata(const char* key_quote, const char* base, Event* e);
+  bool ReadMetadata(simdjson::ondemand::value v, Batch* batch, Event* e);
+  static void CutMetadata(const char* key_quote, const char* after, const char* base, Event* e);
 
   size_t field_count_;
   PathNode root_;
   simdjson::ondemand::parser parser_;
+  simdjson::ondemand::document* doc_ = nullptr;  // during ParseEvent
   std::string scratch_;
 };
 

@@ -16,6 +16,8 @@ TEST(EventParserTest, CutsMetadataAndReadsIt) {
   b.Append(R"({"message":"last", "@metadata" : {"a":[1,{"b":"}"}]} })");
   b.Append(R"({"@metadata":{}})");
   b.Append(R"({"message":"no meta"})");
+  b.Append(R"({"a":1, "@metadata" : "not an object" , "b":2})");
+  b.Append(R"({"@metadata" : {"_id":"z"}   , "b":2})");
   EventParser p({});
   p.ParseBatch(&b);
   const auto& ev = b.events();
@@ -31,6 +33,9 @@ TEST(EventParserTest, CutsMetadataAndReadsIt) {
   EXPECT_EQ(Doc(b, ev[2]), R"({"message":"last" })");
   EXPECT_EQ(Doc(b, ev[3]), R"({})");
   EXPECT_EQ(Doc(b, ev[4]), R"({"message":"no meta"})");
+  EXPECT_EQ(Doc(b, ev[5]), R"({"a":1 , "b":2})");
+  EXPECT_EQ(Doc(b, ev[6]), R"({ "b":2})");
+  EXPECT_EQ(b.View(ev[6].meta_id), "z");
   EXPECT_EQ(b.DocLength(ev[0]), Doc(b, ev[0]).size());
 }
 
