@@ -19,6 +19,9 @@ http:
 inputs:
   - type: beats
     listen: 127.0.0.1:5044
+  - type: syslog
+    protocol: tcp
+    listen: 127.0.0.1:5514
 outputs:
   - type: file
     path: ./data/out/events.ndjson
