@@ -325,6 +325,10 @@ EsEmulator::Response EsEmulator::Handle(const std::string& method, const std::st
   }
   if (path == "/") {
     r.body = kBanner;
+  } else if (path == "/_cat/health") {
+    // rsyslog's omelasticsearch checks this (HEAD) before it sends.
+    r.content_type = "text/plain";
+    r.body = "1700000000 00:00:00 sluice-emulator green 1 1 0 0 0 0 0 0 - 100.0%\n";
   } else if (path == "/_stats") {
     r.body = StatsJson();
   } else if (path == "/_count" || (path.size() > 7 && path.compare(path.size() - 7, 7, "/_count") == 0)) {

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# Syslog over TCP → Elasticsearch, sluice against rsyslog, same traffic, same
+# machine, same run. Each gets its own fast bulk endpoint
+# (sluice-es-emulator --fast); a sender (syslog_loadgen: ~250-byte lines, half
+# RFC 5424, half RFC 3164, LF framing) sends N messages; we wait until the
+# endpoint has N documents and read the receiver's CPU seconds and peak RSS
+# from /proc.
+#
+#   bench/run_syslog_vs_rsyslog.sh [MESSAGES]      (default 1000000)
+#
+# rsyslog: Debian rsyslog + rsyslog-elasticsearch, imtcp → omelasticsearch
+# (bulkmode, esVersion.major=8) with an ECS-shaped JSON template, in a private
+# instance (own config, pid file and work directory).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BUILD_DIR:-build}
+N=${1:-1000000}
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+cpu_of() { awk '{print $14 + $15}' "/proc/$1/stat"; }      # clock ticks, all threads
+hwm_of() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }    # KiB
+TICKS=$(getconf CLK_TCK)
+
+start_emulator() {  # $1 = name; sets EMU_PORT
+  "$BUILD/tests/common/sluice-es-emulator" --listen 127.0.0.1:0 --fast > "$WORK/$1.port" 2>"$WORK/$1.err" &
+  PIDS+=($!)
+  for _ in $(seq 200); do [[ -s $WORK/$1.port ]] && break; sleep 0.05; done
+  EMU_PORT=$(head -1 "$WORK/$1.port" | grep -o '[0-9]*$')
+}
+wait_items() {  # $1 = emulator port, $2 = count
+  for _ in $(seq 3000); do
+    local got
+    got=$(curl -s "http://127.0.0.1:$1/_stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["items_ok"])')
+    [[ $got -ge $2 ]] && return 0
+    sleep 0.1
+  done
+  echo "timeout waiting for $2 documents (have $got)" >&2
+  return 1
+}
+measure() {  # $1 = name, $2 = pid, $3 = syslog port, $4 = emulator port
+  local c0 c1 t0 t1
+  c0=$(cpu_of "$2"); t0=$(date +%s.%N)
+  "$BUILD/bench/syslog_loadgen" --port "$3" --messages "$N" 2>>"$WORK/loadgen.err"
+  wait_items "$4" "$N"
+  c1=$(cpu_of "$2"); t1=$(date +%s.%N)
+  python3 - "$1" "$c0" "$c1" "$TICKS" "$N" "$(hwm_of "$2")" "$t0" "$t1" <<'PY'
+import sys
+name, c0, c1, ticks, n, hwm, t0, t1 = sys.argv[1:]
+cpu = (float(c1) - float(c0)) / float(ticks)
+print(f'{{"receiver":"{name}","messages":{n},"cpu_seconds":{cpu:.2f},"messages_per_cpu_second":{int(n)/cpu:.0f},'
+      f'"wall_seconds":{float(t1)-float(t0):.2f},"peak_rss_mib":{int(hwm)/1024:.1f}}}')
+PY
+}
+
+echo "bench: $N messages; $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); rsyslogd $(rsyslogd -v | head -1 | awk '{print $2}')" >&2
+
+# sluice
+start_emulator es-sluice; SLUICE_ES=$EMU_PORT
+SLUICE_PORT=$(free_port)
+cat > "$WORK/sluice.yml" <<YAML
+data_dir: $WORK/sluice-data
+http: {listen: ""}
+log_level: warn
+inputs:
+  - {type: syslog, protocol: tcp, listen: "127.0.0.1:$SLUICE_PORT"}
+outputs:
+  - {type: elasticsearch, hosts: ["http://127.0.0.1:$SLUICE_ES"], index: "syslog-%{+yyyy.MM.dd}"}
+YAML
+"$BUILD/sluice" run --config "$WORK/sluice.yml" 2>"$WORK/sluice.err" &
+SLUICE_PID=$!; PIDS+=($SLUICE_PID)
+for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/$SLUICE_PORT) 2>/dev/null && break; sleep 0.05; done
+measure sluice "$SLUICE_PID" "$SLUICE_PORT" "$SLUICE_ES" | tee "$WORK/sluice.json"
+
+# rsyslog
+start_emulator es-rsyslog; RS_ES=$EMU_PORT
+RS_PORT=$(free_port)
+mkdir -p "$WORK/rsyslog-work"
+cat > "$WORK/rsyslog.conf" <<CONF
+global(workDirectory="$WORK/rsyslog-work" maxMessageSize="64k")
+module(load="imtcp")
+module(load="omelasticsearch")
+template(name="ecs" type="list") {
+  constant(value="{\"@timestamp\":\"") property(name="timereported" dateFormat="rfc3339")
+  constant(value="\",\"message\":\"") property(name="msg" format="json")
+  constant(value="\",\"host\":{\"hostname\":\"") property(name="hostname" format="json")
+  constant(value="\"},\"process\":{\"name\":\"") property(name="programname" format="json")
+  constant(value="\",\"pid\":\"") property(name="procid" format="json")
+  constant(value="\"},\"log\":{\"syslog\":{\"priority\":") property(name="pri")
+  constant(value=",\"facility\":{\"code\":") property(name="syslogfacility")
+  constant(value=",\"name\":\"") property(name="syslogfacility-text")
+  constant(value="\"},\"severity\":{\"code\":") property(name="syslogseverity")
+  constant(value=",\"name\":\"") property(name="syslogseverity-text")
+  constant(value="\"},\"appname\":\"") property(name="app-name" format="json")
+  constant(value="\",\"msgid\":\"") property(name="msgid" format="json")
+  constant(value="\"}}}")
+}
+ruleset(name="es") {
+  action(type="omelasticsearch" server="127.0.0.1" serverport="$RS_ES" template="ecs"
+         searchIndex="syslog" bulkmode="on" esVersion.major="8" maxbytes="10m"
+         action.resumeRetryCount="-1"
+         queue.type="LinkedList" queue.size="200000" queue.dequeueBatchSize="2048")
+}
+input(type="imtcp" port="$RS_PORT" ruleset="es")
+CONF
+rsyslogd -n -f "$WORK/rsyslog.conf" -i "$WORK/rsyslog.pid" 2>"$WORK/rsyslog.err" &
+RS_PID=$!; PIDS+=($RS_PID)
+for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/$RS_PORT) 2>/dev/null && break; sleep 0.05; done
+measure rsyslog "$RS_PID" "$RS_PORT" "$RS_ES" | tee "$WORK/rsyslog.json"
+
+python3 - "$WORK/sluice.json" "$WORK/rsyslog.json" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1])); r = json.load(open(sys.argv[2]))
+print(f'ratio: sluice handles {s["messages_per_cpu_second"]/r["messages_per_cpu_second"]:.2f}x the messages per CPU-second '
+      f'of rsyslog; peak RSS {s["peak_rss_mib"]} MiB vs {r["peak_rss_mib"]} MiB')
+PY
