@@ -9,7 +9,11 @@
 #include <string>
 #include <vector>
 
+#include "common/config_reader.h"
 #include "common/timeutil.h"
+#include "ingest/beats/frame_decoder.h"
+#include "sinks/elasticsearch/bulk_encoder.h"
+#include "sinks/elasticsearch/config.h"
 #include "pipeline/batch.h"
 #include "pipeline/event_parser.h"
 
@@ -74,6 +78,64 @@ void BM_InflateWindow(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * frames.size());
 }
 BENCHMARK(BM_InflateWindow);
+
+std::string U32(uint32_t v) {
+  return std::string{static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
+                     static_cast<char>(v)};
+}
+
+// Lumberjack frame decoding of plain windows (W + 2048 J frames) into batches,
+// fed in 64 KiB reads like the socket does.
+void BM_FrameDecode(benchmark::State& state) {
+  std::string frames;
+  for (int i = 0; i < 2048; ++i) {
+    std::string ev = FilebeatEvent(i);
+    frames += "2J" + U32(i + 1) + U32(ev.size()) + ev;
+  }
+  std::string stream = "2W" + U32(2048) + frames;
+  sluice::beats::FrameDecoder dec(sluice::beats::FrameDecoderLimits{});
+  std::vector<sluice::beats::DecodedWindow> out;
+  for (auto _ : state) {
+    for (size_t off = 0; off < stream.size(); off += 65536) {
+      (void)dec.Feed(std::string_view(stream).substr(off, 65536), &out);
+    }
+    out.clear();
+  }
+  state.SetItemsProcessed(state.iterations() * 2048);
+  state.SetBytesProcessed(state.iterations() * stream.size());
+}
+BENCHMARK(BM_FrameDecode);
+
+// Bulk body encoding: action line with date-math index + the document without @metadata.
+void BM_BulkEncode(benchmark::State& state) {
+  sluice::ConfigErrors errors;
+  sluice::MetricsRegistry metrics;
+  sluice::FieldRegistry fields;
+  sluice::ComponentContext ctx;
+  ctx.metrics = &metrics;
+  ctx.fields = &fields;
+  sluice::ConfigMap cfg(sluice::LoadYamlString("hosts: [\"http://127.0.0.1:9200\"]\nindex: \"logs-%{[event][dataset]}-%{+yyyy.MM.dd}\"\n",
+                                               "bench.yml", &errors),
+                        "bench.yml", &errors);
+  auto es = sluice::ParseEsSinkConfig(cfg, ctx);
+  if (!es) {
+    state.SkipWithError(errors.ToString().c_str());
+    return;
+  }
+  auto batch = MakeBatch(2048);
+  sluice::EventParser parser(fields.paths());
+  parser.ParseBatch(batch.get());
+  sluice::BulkEncoder enc(es.get());
+  std::string body;
+  for (auto _ : state) {
+    body.clear();
+    for (size_t i = 0; i < batch->size(); ++i) enc.Append(*batch, i, &body);
+    benchmark::DoNotOptimize(body.data());
+  }
+  state.SetItemsProcessed(state.iterations() * batch->size());
+  state.SetBytesProcessed(state.iterations() * body.size());
+}
+BENCHMARK(BM_BulkEncode);
 
 void BM_ParseTimestamp(benchmark::State& state) {
   int64_t ms = 0;
