@@ -146,12 +146,12 @@ std::vector<std::string> ReadLines(const std::string& path) {
 
 std::string SourceDir() {
   const char* s = std::getenv("SLUICE_SOURCE_DIR");
-  return s ? s : ".";
+  return s && *s ? s : SLUICE_TEST_SOURCE_DIR;
 }
 
 std::string BinaryDir() {
   const char* s = std::getenv("SLUICE_BINARY_DIR");
-  return s ? s : ".";
+  return s && *s ? s : SLUICE_TEST_BINARY_DIR;
 }
 
 int FreeTcpPort() {
