@@ -54,23 +54,6 @@ bool BatchQueue::Pop(BatchPtr* out) {
   return true;
 }
 
-bool BatchQueue::PopFor(BatchPtr* out, int64_t timeout_ms) {
-  std::vector<std::function<void()>> wake;
-  {
-    std::unique_lock<std::mutex> lock(mu_);
-    if (!not_empty_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] { return closed_ || !items_.empty(); })) {
-      return false;
-    }
-    if (items_.empty()) return false;
-    *out = std::move(items_.front().first);
-    bytes_ -= items_.front().second;
-    items_.pop_front();
-    AfterPopLocked(&wake);
-  }
-  for (auto& w : wake) w();
-  return true;
-}
-
 void BatchQueue::Close() {
   std::vector<std::function<void()>> wake;
   {

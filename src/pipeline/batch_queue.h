@@ -27,8 +27,6 @@ class BatchQueue {
   bool Push(BatchPtr batch);
   // Blocks until a batch is available; false once closed and empty.
   bool Pop(BatchPtr* out);
-  // Like Pop but gives up after `timeout_ms`; false on timeout or when closed and empty.
-  bool PopFor(BatchPtr* out, int64_t timeout_ms);
   // Wakes everyone; Push fails from now on, Pop drains what is left.
   void Close();
 
