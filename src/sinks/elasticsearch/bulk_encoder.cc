@@ -1,15 +1,53 @@
 #include "sinks/elasticsearch/bulk_encoder.h"
 
 #include "common/strings.h"
+#include "detectors/common/hash.h"  // header-only; the same hash as the detectors' group keys
 
 namespace sluice {
 namespace od = simdjson::ondemand;
+
+namespace {
+
+void AppendDocumentId(const Batch& b, size_t i, const EsSinkConfig& cfg, std::string* out) {
+  const Event& e = b.events()[i];
+  std::string_view key;
+  thread_local std::string origin;
+  if (b.field_count() > 0 && cfg.agent_id_field >= 0) {
+    const FieldValue& agent = b.field(i, cfg.agent_id_field);
+    const FieldValue& path = b.field(i, cfg.file_path_field);
+    const FieldValue& offset = b.field(i, cfg.offset_field);
+    if (agent.kind == FieldKind::kString && path.kind == FieldKind::kString && offset.kind == FieldKind::kNumber) {
+      origin.assign("filebeat\n");
+      origin.append(b.View(agent.span));
+      origin.push_back('\n');  // JSON-escaped values hold no raw newline
+      origin.append(b.View(path.span));
+      origin.push_back('\n');
+      origin.append(b.View(offset.span));
+      key = origin;
+    }
+  }
+  if (key.empty()) key = b.Raw(e);
+  const uint64_t h[2] = {detectors::HashBytes(key, 0x736c75696365ull), detectors::HashBytes(key, 0x646f635f6964ull)};
+  static const char kHex[] = "0123456789abcdef";
+  for (uint64_t v : h) {
+    for (int shift = 60; shift >= 0; shift -= 4) out->push_back(kHex[(v >> shift) & 15]);
+  }
+}
+
+}  // namespace
+
+std::string DocumentIdFor(const Batch& b, size_t i, const EsSinkConfig& cfg) {
+  std::string id;
+  AppendDocumentId(b, i, cfg, &id);
+  return id;
+}
 
 bool BulkEncoder::Append(const Batch& b, size_t i, std::string* body) const {
   const Event& e = b.events()[i];
   bool create = cfg_->action_create;
   std::string_view op = b.View(e.meta_op_type);
-  if (!e.meta_id.empty()) create = true;
+  const bool auto_id = e.meta_id.empty() && cfg_->auto_document_id;
+  if (!e.meta_id.empty() || auto_id) create = true;
   if (op == "index") create = false;
   else if (op == "create") create = true;
   if (cfg_->data_stream) create = true;
@@ -29,6 +67,10 @@ bool BulkEncoder::Append(const Batch& b, size_t i, std::string* body) const {
   if (!e.meta_id.empty()) {
     body->append(",\"_id\":\"");
     body->append(b.View(e.meta_id));
+    body->push_back('"');
+  } else if (auto_id) {
+    body->append(",\"_id\":\"");
+    AppendDocumentId(b, i, *cfg_, body);
     body->push_back('"');
   }
   if (!e.meta_pipeline.empty()) {
