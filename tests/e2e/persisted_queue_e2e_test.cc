@@ -10,9 +10,12 @@
 //   everything drains once Elasticsearch answers again.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/mount.h>
 
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <random>
 #include <set>
@@ -37,17 +40,21 @@ class BeatsSender {
   // Sends a window and waits for its full ACK (heartbeat ACKs are skipped).
   // False if the connection broke or `timeout` passed.
   bool SendWindow(const std::vector<std::string>& events, std::chrono::milliseconds timeout) {
-    if (!client_.WriteAll(beats::testing::JsonWindow(events, /*compress=*/true))) return false;
+    return client_.WriteAll(beats::testing::JsonWindow(events, /*compress=*/true)) && WaitAck(events.size(), timeout);
+  }
+  // Waits for the ACK of a window of `n` events.
+  bool WaitAck(size_t n, std::chrono::milliseconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
+    for (;;) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return false;
       std::string ack;
-      if (!client_.ReadExact(6, &ack, timeout)) return false;
+      if (!client_.ReadExact(6, &ack, left)) return false;
       if (ack[0] != '2' || ack[1] != 'A') return false;
       const auto* p = reinterpret_cast<const unsigned char*>(ack.data() + 2);
       const uint32_t seq = (uint32_t{p[0]} << 24) | (p[1] << 16) | (p[2] << 8) | p[3];
-      if (seq == events.size()) return true;
+      if (seq == n) return true;
     }
-    return false;
   }
 
  private:
@@ -87,9 +94,11 @@ double Scrape(const std::string& admin, const std::string& name, const std::stri
   if (testing::HttpRequest(admin, "GET", "/metrics", &body) != 200) return -1;
   size_t pos = 0;
   while ((pos = body.find(name, pos)) != std::string::npos) {
+    const bool line_start = pos == 0 || body[pos - 1] == '\n';  // not the # HELP / # TYPE lines
     size_t eol = body.find('\n', pos);
     std::string line = body.substr(pos, eol - pos);
     pos = eol;
+    if (!line_start) continue;
     if (line.size() > name.size() && (line[name.size()] == '{' || line[name.size()] == ' ') &&
         line.find(match) != std::string::npos) {
       return std::strtod(line.c_str() + line.rfind(' ') + 1, nullptr);
@@ -102,15 +111,17 @@ class PersistedQueueE2eTest : public ::testing::Test {
  protected:
   void SetUp() override { ASSERT_TRUE(es_.Start().ok()); }
 
-  std::string WriteConfig(const std::string& queue, const std::string& es_extra = "") {
+  std::string WriteConfig(const std::string& queue, const std::string& es_extra = "", std::string data_dir = "") {
+    if (data_dir.empty()) data_dir = dir_.File("data");
     beats_port_ = testing::FreeTcpPort();
     admin_ = StrCat("127.0.0.1:", testing::FreeTcpPort());
     std::string path = dir_.File("sluice.yml");
-    testing::WriteFile(path, StrCat("data_dir: ", dir_.File("data"), "\n",
+    testing::WriteFile(path, StrCat("data_dir: ", data_dir, "\n",
                                     "shutdown_timeout: 2s\n",
                                     "http: {listen: \"", admin_, "\"}\n",
                                     "pipeline:\n  workers: 2\n  queue: ", queue, "\n",
-                                    "inputs:\n  - {type: beats, listen: \"127.0.0.1:", beats_port_, "\"}\n",
+                                    "inputs:\n  - {type: beats, keepalive_interval: 200ms, listen: \"127.0.0.1:",
+                                    beats_port_, "\"}\n",
                                     "outputs:\n  - type: elasticsearch\n    hosts: [\"", es_.url(), "\"]\n",
                                     "    index: test\n    flush_interval: 20ms\n    retry_initial_interval: 20ms\n",
                                     "    retry_max_interval: 200ms\n", es_extra));
@@ -238,6 +249,55 @@ TEST_F(PersistedQueueE2eTest, LongElasticsearchOutageGrowsTheDiskNotTheMemoryAnd
   ASSERT_TRUE(WaitFor([&] { return Scrape(admin_, "sluice_queue_bytes", "persisted") <= 4.0 * 1048576; }, 10s));
   sluice->Kill(SIGTERM);
   EXPECT_EQ(sluice->Wait(20s), 0) << LogTail();
+}
+
+// The data directory on a real 2 MiB filesystem, Elasticsearch stalled: the
+// disk fills up, the input stops ACKing (heartbeats only), one clear error is
+// logged; once Elasticsearch answers, delivered segments are deleted, the
+// paused window is written and ACKed, everything is indexed, and a restart
+// finds nothing damaged.
+TEST_F(PersistedQueueE2eTest, FullDiskPausesTheInputAndRecoversWithoutDamage) {
+  const std::string mnt = dir_.File("small");
+  std::filesystem::create_directories(mnt);
+  if (mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=2m") != 0) {
+    GTEST_SKIP() << "cannot mount a 2 MiB tmpfs (" << std::strerror(errno) << "): needs root";
+  }
+  struct Unmount {
+    std::string dir;
+    ~Unmount() { umount2(dir.c_str(), MNT_DETACH); }
+  } unmount{mnt};
+  const std::string config = WriteConfig(
+      "{type: persisted, max_bytes: 1GiB, segment_bytes: 128KiB, memory_bytes: 1MiB}",
+      "    max_queue_bytes: 256KiB\n    batch_max_bytes: 256KiB\n    max_in_flight: 1\n", mnt + "/data");
+  es_.Stall();
+  auto sluice = StartSluice(config);
+  BeatsSender client;
+  ASSERT_TRUE(WaitFor([&] { return client.Connect(beats_port_); }, 10s)) << LogTail();
+  const size_t kWindow = 100, kPad = 900;  // ~100 KiB windows
+  uint64_t n = 0;
+  bool paused = false;
+  for (int w = 0; w < 40 && !paused; ++w) {
+    paused = !client.SendWindow(Window(n, kWindow, kPad), 2s);
+    n += kWindow;
+  }
+  ASSERT_TRUE(paused) << "2 MiB should fill up within 4 MiB of events";
+  EXPECT_NE(ReadFile(dir_.File("sluice.log")).find("cannot write ("), std::string::npos) << LogTail();
+  EXPECT_GT(Scrape(admin_, "sluice_queue_full_total", "persisted"), 0);
+  es_.Release();
+  ASSERT_TRUE(client.WaitAck(kWindow, 30s)) << "the paused window is ACKed once there is room\n" << LogTail();
+  for (int w = 0; w < 5; ++w, n += kWindow) ASSERT_TRUE(client.SendWindow(Window(n, kWindow, kPad), 10s));
+  ASSERT_TRUE(WaitFor([&] { return es_.Count() == n; }, 30s)) << es_.Count() << " of " << n << "\n" << LogTail();
+  ASSERT_TRUE(WaitFor([&] { return Scrape(admin_, "sluice_queue_records", "persisted") == 0; }, 10s));
+  sluice->Kill(SIGTERM);
+  ASSERT_EQ(sluice->Wait(20s), 0) << LogTail();
+  // A restart finds the queue intact.
+  auto again = StartSluice(config);
+  ASSERT_TRUE(WaitFor([&] { return Scrape(admin_, "sluice_queue_torn_tail_bytes_total", "persisted") == 0; }, 10s));
+  EXPECT_EQ(Scrape(admin_, "sluice_queue_corrupt_bytes_total", "persisted"), 0);
+  EXPECT_EQ(Scrape(admin_, "sluice_queue_recovered_records", "persisted"), 0);
+  again->Kill(SIGTERM);
+  EXPECT_EQ(again->Wait(20s), 0) << LogTail();
+  EXPECT_EQ(es_.Count(), n);
 }
 
 }  // namespace
