@@ -13,6 +13,7 @@
 
 #include "common/strings.h"
 #include "common/test_util.h"
+#include "pipeline/app.h"
 
 namespace sluice {
 namespace {
@@ -345,6 +346,42 @@ TEST_F(PersistedQueueTest, DiskFullOnSmallFilesystemPausesAndRecovers) {
   EXPECT_EQ(r.corrupt_bytes, 0u);
   EXPECT_EQ(r.torn_tail_bytes, 0u);
   EXPECT_EQ(r.records, 0u);
+}
+
+TEST(PersistedQueueConfigTest, OptionsAndErrors) {
+  auto app = App::Load(R"(data_dir: /var/lib/sluice
+pipeline:
+  queue: {type: persisted, max_bytes: 2GiB, segment_bytes: 32MiB, sync: interval, sync_interval: 50ms,
+          memory_bytes: 16MiB}
+inputs: [{type: beats, listen: "127.0.0.1:0"}]
+outputs: [{type: elasticsearch, hosts: ["http://127.0.0.1:9200"]}]
+)",
+                       "q.yml", /*check_only=*/true);
+  ASSERT_TRUE(app.ok()) << app.status();
+  const auto& o = (*app)->options();
+  ASSERT_TRUE(o.persisted_queue.has_value());
+  EXPECT_EQ(o.persisted_queue->dir, "/var/lib/sluice/queue");
+  EXPECT_EQ(o.persisted_queue->max_bytes, 2ull << 30);
+  EXPECT_EQ(o.persisted_queue->segment_bytes, 32ull << 20);
+  EXPECT_FALSE(o.persisted_queue->sync_every_batch);
+  EXPECT_EQ(o.persisted_queue->sync_interval_ms, 50);
+  EXPECT_EQ(o.pipeline.queue_max_bytes, 8ull << 20);  // half of memory_bytes
+  EXPECT_EQ(o.persisted_queue->pending_bytes, 4ull << 20);
+
+  auto bad = App::Load(R"(pipeline:
+  queue: {type: persisted, max_bytes: 1GiB, segment_bytes: 600MiB, sync: sometimes}
+outputs: [{type: file, path: /dev/null}]
+)",
+                       "bad.yml", true);
+  ASSERT_FALSE(bad.ok());
+  const std::string msg(MessageOf(bad.status().message()));
+  EXPECT_NE(msg.find("bad.yml:2:"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("segment_bytes"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("sync"), std::string::npos) << msg;
+  // The memory queue keeps its own max_bytes and has no persisted keys.
+  auto mem = App::Load("pipeline: {queue: {type: memory, sync: batch}}\noutputs: [{type: file, path: /dev/null}]\n",
+                       "mem.yml", true);
+  EXPECT_FALSE(mem.ok());
 }
 
 }  // namespace
