@@ -186,7 +186,8 @@ PersistedQueue::~PersistedQueue() { Close(); }
 
 void PersistedQueue::Start(BatchReceiver* downstream) {
   downstream_ = downstream;
-  last_commit_ms_ = last_sync_ms_ = NowMs();
+  last_commit_ms_ = NowMs();
+  last_sync_ms_ = 0;  // sync: interval — the first write after a quiet spell is synced at once
   tracker_->wake = true;  // the first round replays what the log holds
   thread_ = std::thread([this] { Run(); });
 }
@@ -223,14 +224,18 @@ void PersistedQueue::StopAccepting(int64_t deadline_ms) {
   t.wake = true;
   t.cv.notify_all();
   if (!thread_.joinable()) return;
-  // The queue thread notifies after every round.
-  while (!(pending_.empty() && !writing_ && flushed_)) {
+  // The queue thread notifies after every round. On a full disk the batches
+  // still pending are given up at once (not ACKed: the clients send them again)
+  // so that the sinks keep the shutdown time to deliver.
+  while (!((pending_.empty() || full_) && !writing_ && flushed_)) {
     if (t.done_cv.wait_until(lock, std::chrono::system_clock::time_point(std::chrono::milliseconds(deadline_ms))) ==
         std::cv_status::timeout) {
-      SLUICE_LOG_WARN("queue", "persisted queue: ", pending_.size(),
-                      " accepted batches could not be written before the shutdown deadline (not acknowledged)");
       break;
     }
+  }
+  if (!pending_.empty()) {
+    SLUICE_LOG_WARN("queue", "persisted queue: ", pending_.size(),
+                    " accepted batches could not be written before shutdown (not acknowledged)");
   }
 }
 

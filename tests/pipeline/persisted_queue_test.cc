@@ -13,6 +13,7 @@
 
 #include "common/strings.h"
 #include "common/test_util.h"
+#include "common/timeutil.h"
 #include "pipeline/app.h"
 
 namespace sluice {
@@ -252,6 +253,26 @@ TEST_F(PersistedQueueTest, DownstreamRefusalKeepsOrderAndMemoryBounded) {
   EXPECT_EQ(down_.Messages(), ExpectedMessages(0, 300, 3, 100));
   down_.Deliver();
   ASSERT_TRUE(WaitFor([&] { return q->records() == 0; }));
+}
+
+TEST_F(PersistedQueueTest, IntervalSyncAcksAtGroupCommitAndStopAcceptingFlushes) {
+  PersistedQueueOptions o = Options();
+  o.sync_every_batch = false;
+  o.sync_interval_ms = 60'000;  // no group commit during the test but the first
+  auto q = Open(o);
+  ASSERT_TRUE(Push(q.get(), 0));
+  ASSERT_TRUE(WaitFor([&] { return safe_ == 1; }));  // the first sync is due at once
+  for (int i = 1; i < 6; ++i) ASSERT_TRUE(Push(q.get(), i));
+  ASSERT_TRUE(WaitFor([&] { return down_.size() == 6; }));  // written and delivered, not yet synced
+  EXPECT_EQ(safe_.load(), 1);
+  q->StopAccepting(NowMs() + 5000);  // shutdown: syncs and ACKs what it took
+  EXPECT_EQ(safe_.load(), 6);
+  EXPECT_FALSE(Push(q.get(), 6));
+  down_.Deliver();
+  q->Close();
+  DiskLogRecovery r;
+  ASSERT_TRUE(DiskLog::Open({o.dir, o.segment_bytes, o.max_bytes}, &r).ok());
+  EXPECT_EQ(r.records, 0u);  // Close committed the delivered records
 }
 
 TEST_F(PersistedQueueTest, CorruptRecordAndTornTailAreReportedAndSkipped) {
