@@ -199,6 +199,14 @@ bool PersistedQueue::full() const {
 
 bool PersistedQueue::TryPush(BatchPtr& batch, std::function<void()> on_space) {
   Tracker& t = *tracker_;
+  if (batch->arena().size() + 4 * batch->size() + 1024 > opts_.max_bytes / 2) {
+    // A record this large might never fit next to the segment being written:
+    // rather than wedge the queue, this batch goes the memory-queue way (its
+    // input's ACK waits for the sinks).
+    log_limit_.Warn("queue", "persisted queue: a batch of ", batch->arena().size(), " bytes from ", batch->source,
+                    " is more than half of max_bytes (", opts_.max_bytes, "): delivered without persisting it");
+    return downstream_->TryPush(batch, std::move(on_space));
+  }
   const uint64_t bytes = batch->MemoryBytes();
   std::lock_guard<std::mutex> lock(t.mu);
   if (!accepting_ || full_ || (!pending_.empty() && pending_bytes_ + bytes > opts_.pending_bytes)) {

@@ -24,6 +24,9 @@
 //
 // On start, every record not yet delivered is replayed downstream before new
 // input. A torn tail or corrupt records are reported, never fatal.
+//
+// A batch larger than max_bytes / 2 is not persisted (it could wedge the
+// queue): it goes downstream directly and its input is ACKed by the sinks.
 
 #include <atomic>
 #include <condition_variable>

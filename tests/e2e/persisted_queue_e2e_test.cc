@@ -128,9 +128,15 @@ class PersistedQueueE2eTest : public ::testing::Test {
     return path;
   }
 
+  static std::string SluiceBinary() {
+    // CTest does not pass SLUICE_BINARY_DIR (gtest_discover_tests splits the
+    // ENVIRONMENT list in tests/CMakeLists.txt), hence the compiled-in default.
+    return (std::getenv("SLUICE_BINARY_DIR") ? testing::BinaryDir() : std::string(SLUICE_BUILD_DIR)) + "/sluice";
+  }
+
   std::unique_ptr<testing::Subprocess> StartSluice(const std::string& config) {
     return std::make_unique<testing::Subprocess>(
-        std::vector<std::string>{testing::BinaryDir() + "/sluice", "run", "--config", config},
+        std::vector<std::string>{SluiceBinary(), "run", "--config", config},
         dir_.File("sluice.log"));
   }
 

@@ -275,6 +275,21 @@ TEST_F(PersistedQueueTest, IntervalSyncAcksAtGroupCommitAndStopAcceptingFlushes)
   EXPECT_EQ(r.records, 0u);  // Close committed the delivered records
 }
 
+TEST_F(PersistedQueueTest, BatchLargerThanHalfTheQueueBypassesTheDisk) {
+  PersistedQueueOptions o = Options();
+  o.max_bytes = 64 << 10;
+  o.segment_bytes = 8 << 10;
+  auto q = Open(o);
+  ASSERT_TRUE(Push(q.get(), 0, 40 << 10));
+  ASSERT_EQ(down_.size(), 1u);
+  EXPECT_FALSE(WaitFor([&] { return safe_ > 0; }, 50ms));  // ACKed by the sinks, not by the disk
+  down_.Deliver();
+  EXPECT_EQ(safe_.load(), 1);
+  EXPECT_EQ(q->records(), 0u);
+  ASSERT_TRUE(Push(q.get(), 1));  // the queue still works
+  ASSERT_TRUE(WaitFor([&] { return safe_ == 2 && down_.size() == 2; }));
+}
+
 TEST_F(PersistedQueueTest, CorruptRecordAndTornTailAreReportedAndSkipped) {
   PersistedQueueOptions o = Options();
   {
