@@ -7,16 +7,22 @@
 #   bench/run_beats.sh --compression 3         # zlib level 3, like Filebeat
 #   bench/run_beats.sh --duration 300          # RSS flatness over 5 minutes
 #   bench/run_beats.sh --output file           # to /dev/null through the file output
+#   bench/run_beats.sh --queue persisted       # pipeline.queue.type: persisted (sync: batch)
+#   bench/run_beats.sh --queue persisted --sync interval
 #
 # Extra options are passed to lumberjack_loadgen.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD_DIR:-build}
 OUTPUT=es
+QUEUE=memory
+SYNC=batch
 ARGS=()
 while (($#)); do
   case "$1" in
     --output) OUTPUT=$2; shift 2 ;;
+    --queue) QUEUE=$2; shift 2 ;;
+    --sync) SYNC=$2; shift 2 ;;
     *) ARGS+=("$1"); shift ;;
   esac
 done
@@ -50,8 +56,14 @@ else
   OUT_CFG="  - type: file
     path: /dev/null"
 fi
+QUEUE_CFG=""
+if [[ $QUEUE == persisted ]]; then
+  QUEUE_CFG="pipeline:
+  queue: {type: persisted, sync: $SYNC}"
+fi
 cat > "$WORK/sluice.yml" <<YAML
-data_dir: $WORK/data
+data_dir: ${DATA_DIR:-$WORK/data}
+$QUEUE_CFG
 http: {listen: 127.0.0.1:$HTTP_PORT}
 log_level: warn
 inputs:
@@ -74,7 +86,7 @@ done
   done ) &
 RSS_PID=$!
 
-echo "bench: sluice pid $SLUICE_PID, beats :$BEATS_PORT, output $OUTPUT; $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" >&2
+echo "bench: sluice pid $SLUICE_PID, beats :$BEATS_PORT, output $OUTPUT, queue $QUEUE$([[ $QUEUE == persisted ]] && echo " (sync: $SYNC)"); $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" >&2
 "$BUILD/bench/lumberjack_loadgen" --port "$BEATS_PORT" --pid "$SLUICE_PID" "${ARGS[@]}" | tee "$WORK/result.json"
 if [[ -s $WORK/rss.log ]]; then
   echo "bench: sluice RSS samples (MiB, every 10 s): $(awk '{printf "%.0f ", $1/1024}' "$WORK/rss.log")" >&2

@@ -56,8 +56,11 @@ absl::StatusOr<std::unique_ptr<App>> App::Load(const std::string& yaml_text, con
   if (auto p = top.Map("pipeline")) {
     o.pipeline.workers = static_cast<int>(p->Int("workers", 0, 0, 256));
     if (auto q = p->Map("queue")) {
-      q->Enum("type", "memory", {"memory"});
-      o.pipeline.queue_max_bytes = q->Bytes("max_bytes", o.pipeline.queue_max_bytes, 1 << 20);
+      if (q->Enum("type", "memory", {"memory", "persisted"}) == "persisted") {
+        o.persisted_queue = ReadPersistedQueueOptions(*q, o.data_dir, &o.pipeline.queue_max_bytes);
+      } else {
+        o.pipeline.queue_max_bytes = q->Bytes("max_bytes", o.pipeline.queue_max_bytes, 1 << 20);
+      }
       q->Finish();
     }
     p->Finish();
@@ -80,6 +83,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Load(const std::string& yaml_text, con
   app->ctx_.dead_letters = app->dlq_.get();
   app->ctx_.data_dir = o.data_dir;
   app->ctx_.check_only = check_only;
+  app->ctx_.persisted_queue = o.persisted_queue.has_value();
 
   // Rules: loaded before the pipeline exists, so the fields they read are registered.
   if (auto r = top.Map("rules")) {
@@ -150,8 +154,16 @@ absl::Status App::Start() {
   }
   pipeline_->Start();
   started_ = true;
+  BatchReceiver* receiver = pipeline_.get();
+  if (opts_.persisted_queue) {
+    auto q = PersistedQueue::Open(*opts_.persisted_queue, &metrics_);
+    if (!q.ok()) return q.status();
+    persisted_queue_ = std::move(*q);
+    persisted_queue_->Start(pipeline_.get());
+    receiver = persisted_queue_.get();
+  }
   for (auto& in : inputs_) {
-    if (auto st = in->Start(pipeline_.get()); !st.ok()) return st;
+    if (auto st = in->Start(receiver); !st.ok()) return st;
     SLUICE_LOG_INFO("app", "input ", in->name(), " listening on ", in->bound_address());
   }
   if (!opts_.http_listen.empty()) {
@@ -170,10 +182,12 @@ void App::Shutdown() {
   const int64_t deadline = NowMs() + opts_.shutdown_timeout_ms;
   SLUICE_LOG_INFO("app", "shutting down: finishing in-flight events (up to ", opts_.shutdown_timeout_ms, " ms)");
   for (auto& in : inputs_) in->StopAccepting();
+  if (persisted_queue_) persisted_queue_->StopAccepting(deadline);  // what it took is on disk and ACKed
   if (pipeline_) pipeline_->Drain(deadline);
   if (rules_) rules_->StopTicking();
   if (alertmanager_) alertmanager_->Stop();
   for (auto& s : sinks_) s->Stop(deadline);
+  if (persisted_queue_) persisted_queue_->Close();  // commits what the sinks delivered
   for (auto& in : inputs_) in->Stop();
   if (admin_) admin_->Stop();
   (void)dlq_->Flush();

@@ -12,6 +12,7 @@
 #include "pipeline/admin_http.h"
 #include "pipeline/component.h"
 #include "pipeline/dead_letter.h"
+#include "pipeline/persisted_queue.h"
 #include "pipeline/pipeline.h"
 #include "sinks/alertmanager/alertmanager.h"
 
@@ -29,6 +30,7 @@ struct AppOptions {
   std::string log_level = "info";
   int64_t shutdown_timeout_ms = 30'000;
   PipelineOptions pipeline;
+  std::optional<PersistedQueueOptions> persisted_queue;  // pipeline.queue.type: persisted
   DeadLetterOptions dead_letter;
   std::string alerts_index = "sluice-alerts";  // alert documents go through the outputs with this index
 };
@@ -53,6 +55,8 @@ class App {
   const std::vector<std::unique_ptr<Sink>>& sinks() const { return sinks_; }
   std::string admin_address() const { return admin_ ? admin_->bound_address() : ""; }
   DeadLetterQueue* dead_letters() { return dlq_.get(); }
+  // The persisted queue, or nullptr with the memory queue.
+  PersistedQueue* persisted_queue() { return persisted_queue_.get(); }
   // The rules engine, or nullptr when the config has no `rules:`.
   detectors::RuleEngine* rules() { return rules_.get(); }
 
@@ -71,6 +75,7 @@ class App {
   std::unique_ptr<AlertmanagerNotifier> alertmanager_;
   std::unique_ptr<detectors::RuleEngine> rules_;  // before pipeline_: workers observe it
   std::unique_ptr<Pipeline> pipeline_;
+  std::unique_ptr<PersistedQueue> persisted_queue_;  // after pipeline_: feeds it
   std::unique_ptr<AdminHttpServer> admin_;
   bool started_ = false;
 };

@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace sluice {
@@ -111,6 +112,10 @@ class Batch {
 
   // Delivery tracking. A new batch has one hold (its creator's).
   void SetOnSafe(std::function<void()> fn) { on_safe_ = std::move(fn); }
+  // Takes the on-safe callback out of the batch (the persisted queue runs the
+  // input's callback itself once the batch is on disk, and gives the batch a
+  // new one that marks it delivered).
+  std::function<void()> TakeOnSafe() { return std::exchange(on_safe_, nullptr); }
   void AddHolds(int n) { holds_.fetch_add(n, std::memory_order_relaxed); }
   // Drops one hold; the last one runs the on-safe callback.
   void Release();

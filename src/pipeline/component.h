@@ -48,6 +48,9 @@ struct ComponentContext {
   FieldRegistry* fields = nullptr;
   DeadLetterQueue* dead_letters = nullptr;
   std::string data_dir;
+  // `pipeline.queue.type: persisted`: what is ACKed is on disk and may be
+  // replayed after a crash, so sinks default to deterministic document ids.
+  bool persisted_queue = false;
   // True for `sluice check`: build and validate, never bind or open anything.
   bool check_only = false;
 };

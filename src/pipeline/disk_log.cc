@@ -293,9 +293,13 @@ absl::Status DiskLog::Commit(uint64_t seq) {
   if (seq <= committed_) return absl::OkStatus();
   committed_ = seq;
   while (!index_.empty() && index_.front().seq < committed_) index_.pop_front();
-  if (auto s = WriteCheckpoint(); !s.ok()) return s;
+  absl::Status s = WriteCheckpoint();
+  // Safe without the new checkpoint too (a full disk may refuse it): the
+  // dropped segments hold only delivered records, and an older checkpoint only
+  // makes a restart replay delivered records of the remaining ones. Freeing
+  // them is what lets a full disk recover.
   DropDeliveredSegments();
-  return absl::OkStatus();
+  return s;
 }
 
 }  // namespace sluice

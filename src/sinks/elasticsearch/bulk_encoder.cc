@@ -1,15 +1,85 @@
 #include "sinks/elasticsearch/bulk_encoder.h"
 
+#include <cstring>
+
 #include "common/strings.h"
 
 namespace sluice {
 namespace od = simdjson::ondemand;
 
+namespace {
+
+// The hash of document ids. Frozen: changing it changes every id, so events
+// replayed by a newer sluice would be indexed twice (pinned by
+// BulkEncoderTest.DocumentIdsAreStable). 8 bytes per step, multiply-xorshift.
+uint64_t Mix64(uint64_t x) {
+  x ^= x >> 32;
+  x *= 0xd6e8feb86659fd93ull;
+  x ^= x >> 32;
+  x *= 0xd6e8feb86659fd93ull;
+  x ^= x >> 32;
+  return x;
+}
+
+uint64_t DocumentIdHash(std::string_view s, uint64_t seed) {
+  uint64_t h = seed ^ (0x9e3779b97f4a7c15ull * (s.size() + 1));
+  const char* p = s.data();
+  size_t n = s.size();
+  while (n >= 8) {
+    uint64_t w;
+    std::memcpy(&w, p, 8);
+    h = (h ^ Mix64(w + 0x9e3779b97f4a7c15ull)) * 0xff51afd7ed558ccdull;
+    p += 8;
+    n -= 8;
+  }
+  if (n) {
+    uint64_t w = 0;
+    std::memcpy(&w, p, n);
+    h = (h ^ Mix64(w ^ (static_cast<uint64_t>(n) << 56))) * 0xc4ceb9fe1a85ec53ull;
+  }
+  return Mix64(h);
+}
+
+void AppendDocumentId(const Batch& b, size_t i, const EsSinkConfig& cfg, std::string* out) {
+  const Event& e = b.events()[i];
+  std::string_view key;
+  thread_local std::string origin;
+  if (b.field_count() > 0 && cfg.agent_id_field >= 0) {
+    const FieldValue& agent = b.field(i, cfg.agent_id_field);
+    const FieldValue& path = b.field(i, cfg.file_path_field);
+    const FieldValue& offset = b.field(i, cfg.offset_field);
+    if (agent.kind == FieldKind::kString && path.kind == FieldKind::kString && offset.kind == FieldKind::kNumber) {
+      origin.assign("filebeat\n");
+      origin.append(b.View(agent.span));
+      origin.push_back('\n');  // JSON-escaped values hold no raw newline
+      origin.append(b.View(path.span));
+      origin.push_back('\n');
+      origin.append(b.View(offset.span));
+      key = origin;
+    }
+  }
+  if (key.empty()) key = b.Raw(e);
+  const uint64_t h[2] = {DocumentIdHash(key, 0x736c75696365ull), DocumentIdHash(key, 0x646f635f6964ull)};
+  static const char kHex[] = "0123456789abcdef";
+  for (uint64_t v : h) {
+    for (int shift = 60; shift >= 0; shift -= 4) out->push_back(kHex[(v >> shift) & 15]);
+  }
+}
+
+}  // namespace
+
+std::string DocumentIdFor(const Batch& b, size_t i, const EsSinkConfig& cfg) {
+  std::string id;
+  AppendDocumentId(b, i, cfg, &id);
+  return id;
+}
+
 bool BulkEncoder::Append(const Batch& b, size_t i, std::string* body) const {
   const Event& e = b.events()[i];
   bool create = cfg_->action_create;
   std::string_view op = b.View(e.meta_op_type);
-  if (!e.meta_id.empty()) create = true;
+  const bool auto_id = e.meta_id.empty() && cfg_->auto_document_id;
+  if (!e.meta_id.empty() || auto_id) create = true;
   if (op == "index") create = false;
   else if (op == "create") create = true;
   if (cfg_->data_stream) create = true;
@@ -29,6 +99,10 @@ bool BulkEncoder::Append(const Batch& b, size_t i, std::string* body) const {
   if (!e.meta_id.empty()) {
     body->append(",\"_id\":\"");
     body->append(b.View(e.meta_id));
+    body->push_back('"');
+  } else if (auto_id) {
+    body->append(",\"_id\":\"");
+    AppendDocumentId(b, i, *cfg_, body);
     body->push_back('"');
   }
   if (!e.meta_pipeline.empty()) {

@@ -38,6 +38,14 @@ class BulkEncoder {
   const EsSinkConfig* cfg_;
 };
 
+// The deterministic `_id` of event `i` (document_id: auto): 32 hex digits, a
+// 128-bit hash (two 64-bit hashes with different seeds) of the event's origin —
+// `agent.id`, `log.file.path` and `log.offset` for Filebeat events — or else of
+// the event's raw bytes. The same event replayed gets the same id. Not
+// cryptographic: two different events colliding would merge into one document
+// (about 2^-64 for a billion events).
+std::string DocumentIdFor(const Batch& b, size_t i, const EsSinkConfig& cfg);
+
 // One item of a bulk response.
 struct BulkItemResult {
   int status = 0;

@@ -332,6 +332,13 @@ std::shared_ptr<const EsSinkConfig> ParseEsSinkConfig(ConfigMap& cfg, ComponentC
     cfg.Error("index", StrCat("bad index pattern \"", index, "\": ", MessageOf(t.status().message())));
   }
   if (index.empty()) cfg.Error("index", "must not be empty");
+  c->auto_document_id =
+      cfg.Enum("document_id", ctx.persisted_queue ? "auto" : "none", {"auto", "none"}) == "auto";
+  if (c->auto_document_id) {
+    c->agent_id_field = ctx.fields->Register("agent.id");
+    c->file_path_field = ctx.fields->Register("log.file.path");
+    c->offset_field = ctx.fields->Register("log.offset");
+  }
   std::string pipeline = cfg.String("pipeline", "");
   if (auto t = EventTemplate::Compile(pipeline, ctx.fields); t.ok()) {
     c->pipeline = std::move(*t);

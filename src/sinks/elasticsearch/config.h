@@ -84,6 +84,13 @@ struct EsSinkConfig {
 
   std::string authorization;  // the Authorization header value, or ""
 
+  // `document_id: auto` (the default with the persisted queue): an event
+  // without @metadata._id gets a deterministic `_id` (DocumentIdFor in
+  // bulk_encoder.h) and the `create` action, so a replay after a crash is
+  // answered 409 (already there) instead of indexing a duplicate.
+  bool auto_document_id = false;
+  int agent_id_field = -1, file_path_field = -1, offset_field = -1;  // FieldRegistry indices
+
   std::string tls_ca;
   bool tls_verify = true;
   std::string tls_certificate, tls_key;

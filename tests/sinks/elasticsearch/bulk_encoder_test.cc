@@ -40,6 +40,59 @@ TEST(BulkEncoderTest, MetadataHonouredAndStripped) {
             "{\"create\":{\"_index\":\"logs\"}}\n{\"message\":\"d\"}\n");
 }
 
+TEST(BulkEncoderTest, AutoDocumentIdsFromFilebeatOriginElseBytes) {
+  SinkHarness h;
+  ASSERT_TRUE(h.Configure("index: logs\ndocument_id: auto\n")) << h.errors.ToString();
+  ASSERT_TRUE(h.cfg->auto_document_id);
+  const std::string a = R"({"message":"x","agent":{"id":"ag-1"},"log":{"offset":1200,"file":{"path":"/var/log/a.log"}}})";
+  // Same origin, different bytes (a resend after processing changed nothing of the origin).
+  const std::string a2 = R"({"agent":{"id":"ag-1"},"log":{"file":{"path":"/var/log/a.log"},"offset":1200},"message":"x"})";
+  const std::string b = R"({"message":"x","agent":{"id":"ag-1"},"log":{"offset":1201,"file":{"path":"/var/log/a.log"}}})";
+  const std::string plain = R"({"message":"no origin"})";
+  BatchPtr batch = h.MakeBatch({a, a2, b, plain, plain, R"({"message":"y","@metadata":{"_id":"given"}})"});
+  std::vector<std::string> ids;
+  for (size_t i = 0; i < 5; ++i) ids.push_back(DocumentIdFor(*batch, i, *h.cfg));
+  for (const auto& id : ids) EXPECT_EQ(id.size(), 32u) << id;
+  EXPECT_EQ(ids[0], ids[1]);
+  EXPECT_NE(ids[0], ids[2]);
+  EXPECT_EQ(ids[3], ids[4]);
+  EXPECT_NE(ids[3], ids[0]);
+  BulkEncoder enc(h.cfg.get());
+  std::string body;
+  enc.Append(*batch, 3, &body);
+  EXPECT_EQ(body, StrCat("{\"create\":{\"_index\":\"logs\",\"_id\":\"", ids[3], "\"}}\n", plain, "\n"));
+  body.clear();
+  enc.Append(*batch, 5, &body);  // @metadata._id wins
+  EXPECT_EQ(body, "{\"create\":{\"_index\":\"logs\",\"_id\":\"given\"}}\n{\"message\":\"y\"}\n");
+}
+
+TEST(BulkEncoderTest, DocumentIdsAreStable) {
+  // Pinned values: a different id for the same event after an upgrade would
+  // index replayed events twice.
+  SinkHarness h;
+  ASSERT_TRUE(h.Configure("index: logs\ndocument_id: auto\n"));
+  BatchPtr b = h.MakeBatch(
+      {R"({"agent":{"id":"3b7f0d3c-6c1e-4c0e-9d55-2f8f9e1a7a10"},"log":{"file":{"path":"/var/log/a.log"},"offset":517}})",
+       R"({"message":"no origin"})"});
+  EXPECT_EQ(DocumentIdFor(*b, 0, *h.cfg), "dfe37baa53d3743906db4dad5ec739a4");
+  EXPECT_EQ(DocumentIdFor(*b, 1, *h.cfg), "e8a8e6a7d63492c95d3e5b1de7e768d4");
+}
+
+TEST(BulkEncoderTest, DocumentIdDefaultsToAutoWithThePersistedQueueOnly) {
+  SinkHarness h;
+  ASSERT_TRUE(h.Configure("index: logs\n"));
+  EXPECT_FALSE(h.cfg->auto_document_id);
+  SinkHarness p;
+  p.ctx.persisted_queue = true;
+  ASSERT_TRUE(p.Configure("index: logs\n"));
+  EXPECT_TRUE(p.cfg->auto_document_id);
+  EXPECT_GE(p.fields.Find("log.offset"), 0);
+  SinkHarness off;
+  off.ctx.persisted_queue = true;
+  ASSERT_TRUE(off.Configure("index: logs\ndocument_id: none\n"));
+  EXPECT_FALSE(off.cfg->auto_document_id);
+}
+
 TEST(BulkEncoderTest, IndexDateMathAndFieldReferences) {
   const std::string yaml = "index: \"logs-%{[event][dataset]}-%{+yyyy.MM.dd}\"\n";
   std::string body = Encode(yaml, {R"({"@timestamp":"2026-11-21T05:30:59.285Z","event":{"dataset":"Nginx.Access"}})",
