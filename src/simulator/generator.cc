@@ -105,10 +105,15 @@ const char* const kShopPaths[] = {"/api/products", "/api/products/search", "/api
 const char* const kCrmPaths[] = {"/api/customers", "/api/customers/search", "/api/tickets", "/api/leads"};
 const char* const kMesPaths[] = {"/api/jobs", "/api/printers", "/api/calculations", "/api/queue"};
 
+Scenario ResolveStart(Scenario sc) {
+  if (sc.start_ms == 0) sc.start_ms = (NowMs() - sc.duration_ms) / 1000 * 1000;
+  return sc;
+}
+
 }  // namespace
 
 ShopGenerator::ShopGenerator(Scenario scenario, uint64_t seed)
-    : sc_(std::move(scenario)),
+    : sc_(ResolveStart(std::move(scenario))),
       rng_(seed),
       spawned_until_(sc_.start_ms - ((sc_.start_ms % 1000) + 1000) % 1000),
       emitted_until_(sc_.start_ms) {
@@ -232,43 +237,48 @@ void ShopGenerator::SpawnRequest(int64_t t, uint8_t svc, const std::string& sess
   Push(t + dur_ms, svc, SimEvent::kBeats, j.Done());
 }
 
-void ShopGenerator::SpawnInfraNoise(int64_t t) {
+void ShopGenerator::SpawnInfraNoise(int64_t sec) {
   std::uniform_real_distribution<double> u(0, 1);
-  const double shape = Shape(t);
+  const double shape = Shape(sec);
+  auto at = [&] { return sec + static_cast<int64_t>(rng_() % 1000); };
   // PostgreSQL and RabbitMQ chatter over syslog.
   for (uint8_t db : {kShopDb, kMesDb}) {
     if (u(rng_) < 0.2 * shape) {
-      Push(t + static_cast<int64_t>(rng_() % 1000), db, SimEvent::kSyslog,
+      int64_t t = at();
+      Push(t, db, SimEvent::kSyslog,
            SyslogLine(t, db, 6, "postgres", 2000 + static_cast<int>(rng_() % 500), "-", "",
                       StrCat("LOG:  connection authorized: user=", db == kShopDb ? "shop" : "mes", " database=",
                              db == kShopDb ? "shop" : "mes")));
     }
     if (u(rng_) < 0.01 + 0.02 * shape) {
+      int64_t t = at();
       int64_t ms = 1000 + static_cast<int64_t>(rng_() % 4000);
-      Push(t + static_cast<int64_t>(rng_() % 1000), db, SimEvent::kSyslog,
+      Push(t, db, SimEvent::kSyslog,
            SyslogLine(t, db, 4, "postgres", 2000 + static_cast<int>(rng_() % 500), "slow-query", "",
                       StrCat("LOG:  duration: ", ms, ".", rng_() % 1000,
                              " ms  statement: SELECT * FROM orders o JOIN order_items i ON i.order_id = o.id "
                              "WHERE o.status = 'pricing'")));
     }
     if (u(rng_) < 0.0005) {
-      Push(t + static_cast<int64_t>(rng_() % 1000), db, SimEvent::kSyslog,
+      int64_t t = at();
+      Push(t, db, SimEvent::kSyslog,
            SyslogLine(t, db, 3, "postgres", 2000 + static_cast<int>(rng_() % 500), "deadlock", "",
                       "ERROR:  deadlock detected DETAIL:  Process 2291 waits for ShareLock on transaction 88123; "
                       "blocked by process 2304."));
     }
   }
   if (u(rng_) < 0.05 * shape) {
-    Push(t + static_cast<int64_t>(rng_() % 1000), kRabbit, SimEvent::kSyslog,
+    int64_t t = at();
+    Push(t, kRabbit, SimEvent::kSyslog,
          SyslogLine(t, kRabbit, 6, "rabbitmq", 812, "connection", "",
                     StrCat("accepting AMQP connection <0.", rng_() % 9000, ".0> (10.0.3.", rng_() % 250,
                            ":", 40000 + rng_() % 20000, " -> 10.0.2.5:5672)")));
   }
   // TRACE from the calculation workers.
   if (u(rng_) < 0.5 * shape) {
-    Json j = BeatsEvent(t + static_cast<int64_t>(rng_() % 1000), kMesCore, "TRACE", "debug",
-                        StrCat("worker ", rng_() % 8, " polling queue mes.calculations"));
-    Push(t + static_cast<int64_t>(rng_() % 1000), kMesCore, SimEvent::kBeats, j.Done());
+    int64_t t = at();
+    Json j = BeatsEvent(t, kMesCore, "TRACE", "debug", StrCat("worker ", rng_() % 8, " polling queue mes.calculations"));
+    Push(t, kMesCore, SimEvent::kBeats, j.Done());
   }
 }
 
@@ -497,7 +507,7 @@ void ShopGenerator::SpawnSecond(int64_t s, std::vector<std::string>* truth) {
       int n = std::poisson_distribution<int>(f.rate)(rng_);
       for (int i = 0; i < n; ++i) {
         SpawnRequest(std::max(from, s + static_cast<int64_t>(rng_() % 1000)), svc == kServices ? uint8_t{kShopApi} : svc,
-                     "storm0000000000", "192.0.2.66");
+                     "storm00000000000", "192.0.2.66");
       }
     } else if (f.type == FaultType::kFatalBurst) {
       double per_s = static_cast<double>(f.count) * 1000.0 / static_cast<double>(f.duration_ms);

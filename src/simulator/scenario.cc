@@ -30,7 +30,7 @@ const char* DefaultExpectedAlert(FaultType t) {
     case FaultType::kRequestStorm: return "RequestStorm";
     case FaultType::kSilent: return "ServiceSilent";
     case FaultType::kFatalBurst: return "FatalErrors";
-    case FaultType::kFailedCalculations: return "OrderFailed";
+    case FaultType::kFailedCalculations: return "OrderStuck";  // reason=failed
   }
   return "";
 }
@@ -57,7 +57,7 @@ absl::StatusOr<Scenario> ParseScenario(const std::string& yaml, const std::strin
   sc.name = top.String("name", "default");
   std::string start = top.String("start");
   if (start.empty()) {
-    sc.start_ms = (NowMs() / 86'400'000) * 86'400'000 + 8 * 3'600'000;
+    sc.start_ms = 0;  // resolved by ShopGenerator: the run ends now
   } else if (!ParseRfc3339Ms(start, &sc.start_ms)) {
     top.Error("start", StrCat("invalid time \"", start, "\", expected RFC 3339 (2026-11-23T08:00:00Z)"));
   }

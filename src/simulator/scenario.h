@@ -3,7 +3,8 @@
 // inject, each at a time offset from the start (simulated time).
 //
 //   name: lost-orders
-//   start: 2026-11-23T08:00:00Z    # simulated start (default: today 08:00 UTC)
+//   start: 2026-11-23T08:00:00Z    # simulated start (default: so that the run ends now — sluice
+//                                   # clamps event times more than 5 minutes ahead of its clock)
 //   duration: 2h                    # simulated length (--duration overrides)
 //   orders_per_hour: 600            # at the daily peak (14:00); the day shapes it
 //   requests_per_second: 30         # background API traffic at the peak
@@ -22,7 +23,7 @@
 //     - {type: failed_calculations, at: 80m, count: 5}
 //
 // Every fault may set `expected_alert` (the alert a detector should raise;
-// each type has a default, see DefaultExpectedAlert).
+// each type has a default: the rules of rules/shop.yml, see DefaultExpectedAlert).
 
 #include <cstdint>
 #include <string>
@@ -54,7 +55,7 @@ struct Fault {
 
 struct Scenario {
   std::string name = "default";
-  int64_t start_ms = 0;
+  int64_t start_ms = 0;  // 0: the run ends at the current time (ShopGenerator resolves it)
   int64_t duration_ms = 3'600'000;
   double orders_per_hour = 600;
   double requests_per_second = 30;

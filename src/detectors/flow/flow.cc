@@ -101,7 +101,16 @@ class FlowDetector : public Detector {
   void Apply(size_t shard, const Update* u, size_t n, const Batch& batch,
              std::vector<SampleCandidate>* samples) override {
     Shard& s = shards_[shard];
-    const int64_t last_eval = last_eval_.load(std::memory_order_relaxed);
+    int64_t newest = INT64_MIN;
+    for (size_t i = 0; i < n; ++i) newest = std::max(newest, u[i].ts);
+    int64_t seen = newest_seen_.load(std::memory_order_relaxed);
+    while (newest > seen && !newest_seen_.compare_exchange_weak(seen, newest, std::memory_order_relaxed)) {
+    }
+    // Late: older than the last evaluation, and than the newest event seen
+    // minus the lateness (before the first events, an evaluation runs at the
+    // wall clock, which says nothing about a replay of older events).
+    const int64_t last_eval = std::min(last_eval_.load(std::memory_order_relaxed),
+                                       std::max(seen, newest) - lateness_ms_);
     std::lock_guard<std::mutex> lock(s.mu);
     for (size_t i = 0; i < n; ++i) {
       const Update& up = u[i];
@@ -138,7 +147,8 @@ class FlowDetector : public Detector {
       Flow& f = it->second;
       if (f.status == kDone) continue;  // a duplicate or late event of a completed order
       if (failed != kNone) {
-        if (f.status != kFailed) failed_total_->Inc();
+        if (f.status == kFailed) continue;  // the first failure says where it broke
+        failed_total_->Inc();
         f.status = kFailed;
         f.failed = failed;
         f.last_seen = up.ts;
@@ -447,6 +457,7 @@ class FlowDetector : public Detector {
   size_t max_alerts_;
   std::unique_ptr<Condition> implied_;
   std::atomic<int64_t> last_eval_{INT64_MIN};
+  std::atomic<int64_t> newest_seen_{INT64_MIN};
   mutable Shard shards_[kShards];
   MetricsRegistry own_metrics_;
   Counter *completed_, *failed_total_, *lost_, *unknown_, *no_key_;
