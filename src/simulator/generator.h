@@ -58,6 +58,9 @@ struct GeneratorStats {
 class ShopGenerator {
  public:
   ShopGenerator(Scenario scenario, uint64_t seed);
+  // Holds pointers into its scenario's faults.
+  ShopGenerator(const ShopGenerator&) = delete;
+  ShopGenerator& operator=(const ShopGenerator&) = delete;
 
   // Appends the events with simulated time < until_ms (and < the scenario's
   // end), in time order, and the ground-truth records (NDJSON lines, no

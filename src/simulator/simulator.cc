@@ -94,7 +94,13 @@ class SyslogSender {
   ~SyslogSender() {
     if (fd_ >= 0) close(fd_);
   }
+  bool connected() const { return fd_ >= 0; }
+  void Close() {
+    if (fd_ >= 0) close(fd_);
+    fd_ = -1;
+  }
   absl::Status Connect(const std::string& host_port) {
+    Close();
     std::string err;
     fd_ = ConnectTcp(host_port, 10'000, &err);
     return fd_ < 0 ? absl::UnavailableError(err) : absl::OkStatus();
@@ -164,6 +170,40 @@ absl::Status RunSimulation(const SimulatorOptions& opts, std::ostream& progress,
     last_sent = sent();
   };
 
+  // Like Filebeat, a window that was not ACKed is sent again after
+  // reconnecting (at least once), so sluice can be restarted mid-run.
+  auto retry = [&](const char* what, const std::function<absl::Status()>& attempt) -> absl::Status {
+    absl::Status st = attempt();
+    const auto give_up = Clock::now() + std::chrono::seconds(opts.retry_seconds);
+    int delay_ms = 100;
+    while (!st.ok() && Clock::now() < give_up) {
+      progress << "\nsimulate: " << what << ": " << MessageOf(st.message()) << "; retrying\n";
+      std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+      delay_ms = std::min(delay_ms * 2, 2000);
+      ++result->reconnects;
+      st = attempt();
+    }
+    return st;
+  };
+  auto send_window = [&] {
+    return retry("beats", [&]() -> absl::Status {
+      if (!beats.connected()) {
+        if (auto s = beats.Connect(opts.beats); !s.ok()) return s;
+      }
+      return beats.SendWindow(window);
+    });
+  };
+  auto send_lines = [&] {
+    return retry("syslog", [&]() -> absl::Status {
+      if (!syslog.connected()) {
+        if (auto s = syslog.Connect(opts.syslog); !s.ok()) return s;
+      }
+      auto s = syslog.Send(lines);
+      if (!s.ok()) syslog.Close();
+      return s;
+    });
+  };
+
   while (!gen.done()) {
     int64_t until;
     if (opts.speed > 0) {
@@ -195,18 +235,18 @@ absl::Status RunSimulation(const SimulatorOptions& opts, std::ostream& progress,
       } else if (!opts.beats.empty()) {
         window.push_back(std::move(e.text));
         if (window.size() >= static_cast<size_t>(opts.window)) {
-          if (auto s = beats.SendWindow(window); !s.ok()) return s;
+          if (auto s = send_window(); !s.ok()) return s;
           ++result->windows;
           window.clear();
         }
       }
     }
     if (!window.empty()) {
-      if (auto s = beats.SendWindow(window); !s.ok()) return s;
+      if (auto s = send_window(); !s.ok()) return s;
       ++result->windows;
     }
     if (!lines.empty()) {
-      if (auto s = syslog.Send(lines); !s.ok()) return s;
+      if (auto s = send_lines(); !s.ok()) return s;
     }
     if (opts.progress && Clock::now() - last_progress >= std::chrono::seconds(1)) report(false);
   }

@@ -37,12 +37,14 @@ struct SimulatorOptions {
   int window = 1024;          // events per Lumberjack window
   int compression = 3;
   bool progress = true;       // a status line on stderr every second
+  int retry_seconds = 60;     // reconnect and resend for this long before giving up
   bool print = false;         // also print every event on stdout (beats JSON or syslog line)
 };
 
 struct SimulatorResult {
   GeneratorStats stats;
   uint64_t windows = 0;
+  uint64_t reconnects = 0;
   double wall_seconds = 0;
   double events_per_second = 0;
 };

@@ -153,6 +153,24 @@ TEST(FlowTest, OutOfOrderStagesKeepTheFurthest) {
   EXPECT_EQ(h.sink.alerts().size(), 1u);
 }
 
+TEST(FlowTest, ReplayOfOlderEventsIsNotLateButStragglersAre) {
+  RulesHarness h;
+  ASSERT_TRUE(h.Load(kFlowRule).ok()) << h.errors.ToString();
+  h.engine->Tick(kT0 + 3'600'000);  // before any event, stream time is the wall clock
+  h.Feed({Stage(kT0, "R-1", "order-created")});  // a replay an hour behind: still tracked
+  At(h, kT0 + 10'000);
+  EXPECT_EQ(h.engine->detector("OrderStuck")->groups(), 1u);
+  // A new order whose first event is older than the last evaluation (and
+  // than the newest stage event, minus the lateness): it may have completed
+  // already, so it is counted as late and not tracked.
+  h.Feed({Stage(kT0 - 5'000, "R-2", "order-created")});
+  EXPECT_EQ(h.engine->detector("OrderStuck")->groups(), 1u);
+  EXPECT_EQ(h.Metric("sluice_rule_late_events_total", "OrderStuck"), 1);
+  At(h, kT0 + 31'000);
+  ASSERT_EQ(h.sink.alerts().size(), 1u);
+  EXPECT_EQ(Label(h.sink.alerts()[0], "order_id"), "R-1");
+}
+
 TEST(FlowTest, EvictsTheOldestAtTheCapAsUnknown) {
   RulesHarness h;
   std::string rule = kFlowRule;
