@@ -217,6 +217,7 @@ TEST(FlowTest, StateSurvivesRestart) {
   // Every order in flight misses its next deadline after the restart: one alert each, none lost.
   At(h, kT0 + 400'000);
   EXPECT_EQ(h.sink.alerts().size(), 1000u);  // max_alerts
+  EXPECT_EQ(h.metrics.Value("sluice_flow_overdue", {{"rule", "OrderStuck"}}), static_cast<double>(in_flight));
   EXPECT_EQ(h.metrics.Value("sluice_flow_missed_deadlines_total", {{"rule", "OrderStuck"}, {"stage", "published"}}) +
                 h.metrics.Value("sluice_flow_missed_deadlines_total", {{"rule", "OrderStuck"}, {"stage", "stored"}}) +
                 h.metrics.Value("sluice_flow_missed_deadlines_total", {{"rule", "OrderStuck"}, {"stage", "completed"}}),

@@ -91,6 +91,9 @@ class FlowDetector : public Detector {
     failed_total_ = outcome("failed");
     lost_ = outcome("lost");
     unknown_ = outcome("unknown");
+    overdue_ = m->GetGauge("sluice_flow_overdue",
+                           "Flows past a stage deadline or failed, not yet given up (alerted up to max_alerts).",
+                           {{"rule", rule}});
     no_key_ = m->GetCounter("sluice_flow_events_without_key_total", "Stage events without the flow's key field.",
                             {{"rule", rule}});
   }
@@ -224,6 +227,7 @@ class FlowDetector : public Detector {
       }
     }
     for (size_t j = 0; j < stages_.size(); ++j) stages_[j].in_flight->Set(in_flight[j]);
+    overdue_->Set(static_cast<int64_t>(cands.size()));
     if (cands.size() > max_alerts_) {
       // The earliest deadlines first: the same orders stay alerted from one evaluation to the next.
       std::nth_element(cands.begin(), cands.begin() + static_cast<ptrdiff_t>(max_alerts_), cands.end(),
@@ -461,6 +465,7 @@ class FlowDetector : public Detector {
   mutable Shard shards_[kShards];
   MetricsRegistry own_metrics_;
   Counter *completed_, *failed_total_, *lost_, *unknown_, *no_key_;
+  Gauge* overdue_;
 };
 
 // Reads `stages:` or `failed:`: a list of {name, match[, within]}.

@@ -41,9 +41,25 @@
 // * Events older than the last evaluation for an order not tracked are late
 //   (counted, ignored): they would otherwise start flows already overdue.
 //
+// Metrics (labels rule, and stage where given):
+//   sluice_flow_stage_latency_seconds{rule,stage}  time from the previous stage seen to this one
+//   sluice_flow_in_flight{rule,stage}              flows whose furthest stage is this one
+//   sluice_flow_missed_deadlines_total{rule,stage} flows that missed the deadline to reach `stage`
+//   sluice_flow_overdue{rule}                      flows overdue or failed, not yet given up
+//   sluice_flow_outcomes_total{rule,outcome}       completed | failed | lost | unknown (evicted)
+//   sluice_flow_events_without_key_total{rule}     stage events without the key field
+// plus the engine's sluice_rule_evictions_total and sluice_rule_late_events_total.
+//
+// State: saved to <data_dir>/state/flow-<rule>.bin (tmp + fsync + rename) every
+// 10 s by the engine's Tick and at shutdown, loaded at start; stages are mapped
+// by name, so editing a rule keeps the orders at the stages it still has. A file
+// that cannot be read is logged and ignored.
+//
 // Memory: 56 bytes per tracked order in the hash table (48-byte state with the
 // key inline up to 36 bytes, plus the 8-byte hash) and one control byte;
-// flows_test's MemoryPerFlow measures the whole cost.
+// FlowTest.MemoryPerFlow measures the whole cost: 120.6 bytes per flow at
+// 1M orders (115 MiB, the tables half full just after growing; keys over 36
+// bytes cost one more heap string each).
 
 #include "detectors/common/detector.h"
 
