@@ -109,11 +109,7 @@ class FlowDetector : public Detector {
     int64_t seen = newest_seen_.load(std::memory_order_relaxed);
     while (newest > seen && !newest_seen_.compare_exchange_weak(seen, newest, std::memory_order_relaxed)) {
     }
-    // Late: older than the last evaluation, and than the newest event seen
-    // minus the lateness (before the first events, an evaluation runs at the
-    // wall clock, which says nothing about a replay of older events).
-    const int64_t last_eval = std::min(last_eval_.load(std::memory_order_relaxed),
-                                       std::max(seen, newest) - lateness_ms_);
+    const int64_t late_before = late_before_.load(std::memory_order_relaxed);
     std::lock_guard<std::mutex> lock(s.mu);
     for (size_t i = 0; i < n; ++i) {
       const Update& up = u[i];
@@ -138,7 +134,7 @@ class FlowDetector : public Detector {
       }
       auto it = s.map.find(up.key);
       if (it == s.map.end()) {
-        if (up.ts < last_eval) {
+        if (up.ts < late_before) {
           // Too late to tell: the order may have completed and been freed.
           if (env_.late_events) env_.late_events->Inc();
           continue;
@@ -175,7 +171,13 @@ class FlowDetector : public Detector {
   }
 
   void Evaluate(int64_t eval_ms, std::vector<GroupResult>* active) override {
-    last_eval_.store(eval_ms, std::memory_order_relaxed);
+    // New flows older than this are late: older than this evaluation and than
+    // the newest stage event seen before it, minus the lateness. (Before any
+    // event, an evaluation runs at the wall clock, which says nothing about a
+    // replay of older events.)
+    const int64_t seen = newest_seen_.load(std::memory_order_relaxed);
+    late_before_.store(seen == INT64_MIN ? INT64_MIN : std::min(eval_ms, seen - lateness_ms_),
+                       std::memory_order_relaxed);
     std::vector<int64_t> in_flight(stages_.size(), 0);
     struct Candidate {
       int64_t deadline;
@@ -460,7 +462,7 @@ class FlowDetector : public Detector {
   size_t cap_per_shard_;
   size_t max_alerts_;
   std::unique_ptr<Condition> implied_;
-  std::atomic<int64_t> last_eval_{INT64_MIN};
+  std::atomic<int64_t> late_before_{INT64_MIN};
   std::atomic<int64_t> newest_seen_{INT64_MIN};
   mutable Shard shards_[kShards];
   MetricsRegistry own_metrics_;
