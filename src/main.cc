@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "detectors/rule_test_runner.h"
 #include "pipeline/app.h"
+#include "simulator/simulator.h"
 
 #include <iostream>
 
@@ -24,6 +25,8 @@ int Usage(FILE* out) {
                "                          Beats on 127.0.0.1:5044 to ./data/out/events.ndjson)\n"
                "  check --config FILE     validate the config and exit non-zero on errors\n"
                "  test RULE_TEST_FILE...  run rule unit tests (see rules/tests/)\n"
+               "  simulate [options]      play the 3D-print shop's logs with injected faults\n"
+               "                          (--help for the options)\n"
                "  print-default-config    print the embedded default config\n"
                "  version                 print the version\n");
   return out == stderr ? 2 : 0;
@@ -75,6 +78,28 @@ int Run(const std::vector<std::string>& args) {
   return 0;
 }
 
+int Simulate(const std::vector<std::string>& args) {
+  for (const auto& a : args) {
+    if (a == "--help" || a == "-h") {
+      std::fputs(sluice::simulator::kSimulateUsage, stdout);
+      return 0;
+    }
+  }
+  sluice::simulator::SimulatorOptions opts;
+  std::string error;
+  if (!sluice::simulator::ParseSimulateArgs(args, &opts, &error)) {
+    std::fprintf(stderr, "sluice simulate: %s\n%s", error.c_str(), sluice::simulator::kSimulateUsage);
+    return 2;
+  }
+  std::signal(SIGPIPE, SIG_IGN);
+  sluice::simulator::SimulatorResult result;
+  if (auto s = sluice::simulator::RunSimulation(opts, std::cerr, &result); !s.ok()) {
+    std::fprintf(stderr, "sluice simulate: %s\n", std::string(s.message()).c_str());
+    return 1;
+  }
+  return 0;
+}
+
 int Check(const std::vector<std::string>& args) {
   std::string config = FlagValue(args, "--config");
   if (config.empty()) {
@@ -104,6 +129,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 2, argv + argc);
   if (cmd == "run") return Run(args);
   if (cmd == "check") return Check(args);
+  if (cmd == "simulate") return Simulate(args);
   if (cmd == "test") {
     if (args.empty()) {
       std::fprintf(stderr, "sluice test: give one or more rule test files\n");

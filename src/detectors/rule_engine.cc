@@ -198,7 +198,46 @@ absl::Status RuleEngine::Load(const std::vector<std::string>& paths, ComponentCo
   for (const std::string& f : files) LoadFile(f, ctx, errors);
   files_ = std::move(files);
   if (errors->list().size() != before) return absl::InvalidArgumentError(errors->ToString());
+  if (!ctx.check_only && !ctx.data_dir.empty()) {
+    state_dir_ = StrCat(ctx.data_dir, "/state");
+    for (Rule& r : rules_) {
+      if (!r.detector->persistent()) continue;
+      std::string path = StatePath(r);
+      if (!std::filesystem::exists(path)) continue;
+      // A state file that cannot be read is reported and ignored: losing the
+      // flows in flight is better than not starting.
+      if (auto st = r.detector->LoadState(path); !st.ok()) {
+        SLUICE_LOG_WARN("rules", "rule ", r.spec->name, ": ignoring saved state ", path, ": ", MessageOf(st.message()));
+      }
+    }
+  }
   return absl::OkStatus();
+}
+
+std::string RuleEngine::StatePath(const Rule& r) const {
+  std::string name = r.spec->name;
+  for (char& c : name) {
+    if (c == '/' || c == '\\' || c == '\0') c = '_';
+  }
+  return StrCat(state_dir_, "/", r.spec->type, "-", name, ".bin");
+}
+
+absl::Status RuleEngine::SaveState() {
+  if (state_dir_.empty()) return absl::OkStatus();
+  std::lock_guard<std::mutex> l(save_mu_);
+  std::error_code ec;
+  absl::Status result = absl::OkStatus();
+  for (Rule& r : rules_) {
+    if (!r.detector->persistent()) continue;
+    if (ec = {}; !std::filesystem::exists(state_dir_) && !std::filesystem::create_directories(state_dir_, ec) && ec) {
+      return absl::InternalError(StrCat("cannot create ", state_dir_, ": ", ec.message()));
+    }
+    if (auto st = r.detector->SaveState(StatePath(r)); !st.ok()) {
+      SLUICE_LOG_WARN("rules", "rule ", r.spec->name, ": cannot save state: ", MessageOf(st.message()));
+      result = st;
+    }
+  }
+  return result;
 }
 
 void RuleEngine::LoadFile(const std::string& path, ComponentContext& ctx, ConfigErrors* errors) {
@@ -238,10 +277,11 @@ void RuleEngine::LoadRule(ConfigMap& rc, ComponentContext& ctx) {
     }
   }
   YAML::Node match = rc.Raw("match");
-  if (!match.IsDefined() || match.IsNull()) {
-    rc.Error("match", "required key is missing (a map of field: condition)");
-  } else {
+  const bool has_match = match.IsDefined() && !match.IsNull();
+  if (has_match) {
     spec->match = Condition::Compile(match, rc.file(), ctx.fields, errors);
+  } else if (!DetectorRegistry::Get().SelectsOwnEvents(spec->type)) {
+    rc.Error("match", "required key is missing (a map of field: condition)");
   }
   spec->group_by = rc.StringList("group_by");
   for (const std::string& g : spec->group_by) {
@@ -277,8 +317,10 @@ void RuleEngine::LoadRule(ConfigMap& rc, ComponentContext& ctx) {
     env.max_groups = opts_.max_groups_per_rule;
     env.evictions = r.evictions;
     env.late_events = r.late;
+    env.metrics = ctx.metrics;
     r.detector = (*factory)(rc, spec.get(), env);
   }
+  if (!has_match && r.detector) spec->match = r.detector->TakeImpliedMatch();
   // With an unknown type, its parameters would only add noise as unknown keys.
   if (factory || spec->type.empty()) rc.Finish();
   if (errors->list().size() != before || !r.detector || !spec->match) return;
@@ -408,6 +450,10 @@ void RuleEngine::Tick(int64_t now_ms) {
     r.groups->Set(static_cast<int64_t>(r.detector->groups()));
     r.state_bytes->Set(static_cast<int64_t>(r.detector->state_bytes()));
   }
+  if (!state_dir_.empty() && now_ms - last_save_ms_ >= opts_.state_save_interval_ms) {
+    if (last_save_ms_ != 0) (void)SaveState();  // the first Tick only starts the clock
+    last_save_ms_ = now_ms;
+  }
 }
 
 void RuleEngine::StartTicking() {
@@ -429,6 +475,7 @@ void RuleEngine::StopTicking() {
   }
   ticker_cv_.notify_all();
   if (ticker_.joinable()) ticker_.join();
+  (void)SaveState();
 }
 
 std::vector<Alert> RuleEngine::ActiveAlerts() const {

@@ -38,6 +38,7 @@ struct RuleEngineOptions {
   int64_t allowed_lateness_ms = 10'000;     // events up to this late still count in their window
   size_t max_groups_per_rule = 100'000;     // groups (or fingerprints) tracked per rule; oldest evicted
   size_t sample_bytes = 512;                // raw events in alerts are cut to this
+  int64_t state_save_interval_ms = 10'000;  // persistent detector state (flow) is saved this often by Tick
 };
 
 // Reads the `rules:` section of the config (paths, evaluation_interval,
@@ -67,7 +68,11 @@ class RuleEngine : public BatchObserver {
   void Tick(int64_t now_ms);
   // Runs Tick(NowMs()) every evaluation interval on a thread until StopTicking.
   void StartTicking();
+  // Stops the ticker and saves persistent detector state (flow).
   void StopTicking();
+  // Saves every persistent detector's state under <data_dir>/state/ (atomically:
+  // tmp + rename). A no-op without a data_dir or for `sluice check`.
+  absl::Status SaveState();
 
   // Pending and firing alerts now (for Alertmanager re-sends and the admin API).
   std::vector<Alert> ActiveAlerts() const;
@@ -97,6 +102,7 @@ class RuleEngine : public BatchObserver {
   };
   void LoadFile(const std::string& path, ComponentContext& ctx, ConfigErrors* errors);
   void LoadRule(ConfigMap& rc, ComponentContext& ctx);
+  std::string StatePath(const Rule& r) const;
 
   RuleEngineOptions opts_;
   std::vector<std::string> files_;
@@ -104,6 +110,10 @@ class RuleEngine : public BatchObserver {
   std::vector<std::pair<std::string, std::string>> rule_names_;  // name, "file:line"
   std::unique_ptr<ComponentMetrics> metrics_;
   Counter* future_events_ = nullptr;
+
+  std::string state_dir_;    // <data_dir>/state, empty: no persistence
+  int64_t last_save_ms_ = 0;  // wall clock of the last periodic save
+  std::mutex save_mu_;
 
   FanoutAlertSink fanout_;
   std::vector<std::unique_ptr<AlertSink>> owned_sinks_;

@@ -87,7 +87,7 @@ TEST(RuleFileTest, EveryMistakeIsReportedWithFileAndLine) {
   std::vector<std::string> want = {
       f + ":7: unknown key \"rules[0].bogus\" (expected one of: above, aggregate, annotations, below, field, for, "
           "group_by, labels, match, name, severity, type, window)",
-      f + ":9: rules[1].type: unknown rule type \"nosuch\" (known: duplicate, frequency, payload_size, threshold)",
+      f + ":9: rules[1].type: unknown rule type \"nosuch\" (known: duplicate, flow, frequency, payload_size, threshold)",
       f + ":10: match: url.path: bad regex \"(\": missing ): (",
       f + ":11: rules[2].window: required parameter is missing (a duration such as 5m)",
       f + ":15: rules[3].name: duplicate rule name \"A\" (first defined at " + f + ":2)",

@@ -15,10 +15,12 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
 #include "common/config_reader.h"
 #include "common/metrics.h"
 #include "detectors/common/condition.h"
@@ -79,6 +81,7 @@ struct DetectorEnv {
   size_t max_groups = 100'000;  // per rule: groups or fingerprints
   Counter* evictions = nullptr;
   Counter* late_events = nullptr;
+  MetricsRegistry* metrics = nullptr;  // for detector-specific series (flow stage latencies)
 };
 
 class Detector {
@@ -104,6 +107,16 @@ class Detector {
   virtual size_t state_bytes() const = 0;
   // Allowed lateness for this rule (may be less than asked: see MakeLayout).
   int64_t lateness_ms() const { return lateness_ms_; }
+
+  // A detector that selects its events by its own parameters (flow: any of its
+  // stages) returns that condition, once; the rule's `match:` is then optional.
+  virtual std::unique_ptr<Condition> TakeImpliedMatch() { return nullptr; }
+  // State that must survive a restart (flow: orders in flight). The engine
+  // loads it from <data_dir>/state/<type>-<rule>.bin before the pipeline
+  // starts, and saves it periodically and at shutdown.
+  virtual bool persistent() const { return false; }
+  virtual absl::Status SaveState(const std::string& /*path*/) { return absl::OkStatus(); }
+  virtual absl::Status LoadState(const std::string& /*path*/) { return absl::OkStatus(); }
 
  protected:
   // Group label values of `event`, joined with '\0' (what a group stores).
@@ -229,9 +242,14 @@ class DetectorRegistry {
   bool Register(std::string type, DetectorFactory f);
   const DetectorFactory* Find(const std::string& type) const;
   std::vector<std::string> Names() const;
+  // Types whose rules select their own events (flow: by its stages), so
+  // `match:` is optional (see Detector::TakeImpliedMatch).
+  bool MarkSelectsOwnEvents(std::string type) { return own_events_.insert(std::move(type)).second; }
+  bool SelectsOwnEvents(const std::string& type) const { return own_events_.count(type) != 0; }
 
  private:
   std::map<std::string, DetectorFactory> factories_;
+  std::set<std::string> own_events_;
 };
 
 #define SLUICE_REGISTER_DETECTOR(type_name, factory) \
