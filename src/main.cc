@@ -9,6 +9,7 @@
 
 #include "common/log.h"
 #include "detectors/rule_test_runner.h"
+#include "simulator/scorecard.h"
 #include "pipeline/app.h"
 #include "simulator/simulator.h"
 
@@ -26,6 +27,7 @@ int Usage(FILE* out) {
                "  check --config FILE     validate the config and exit non-zero on errors\n"
                "  test RULE_TEST_FILE...  run rule unit tests (see rules/tests/)\n"
                "  simulate [options]      play the 3D-print shop's logs with injected faults\n"
+               "  scorecard --truth F --alerts F  injected faults against the alerts raised\n"
                "                          (--help for the options)\n"
                "  print-default-config    print the embedded default config\n"
                "  version                 print the version\n");
@@ -130,6 +132,15 @@ int main(int argc, char** argv) {
   if (cmd == "run") return Run(args);
   if (cmd == "check") return Check(args);
   if (cmd == "simulate") return Simulate(args);
+  if (cmd == "scorecard") {
+    std::string truth = FlagValue(args, "--truth"), alerts = FlagValue(args, "--alerts");
+    if (truth.empty() || alerts.empty()) {
+      std::fprintf(stderr, "usage: sluice scorecard --truth TRUTH.ndjson --alerts ALERTS.ndjson\n");
+      return 2;
+    }
+    auto r = sluice::simulator::WriteScorecard(truth, alerts, std::cout);
+    return r.faults > 0 && r.caught == r.faults ? 0 : 1;
+  }
   if (cmd == "test") {
     if (args.empty()) {
       std::fprintf(stderr, "sluice test: give one or more rule test files\n");
