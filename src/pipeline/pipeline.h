@@ -33,14 +33,24 @@ class Pipeline : public BatchReceiver {
 
   uint64_t queued_bytes() const { return queue_.bytes(); }
 
+  // Replaces observer `index` (of those given to the constructor) while the
+  // workers run: each worker picks it up at its next batch; a batch already
+  // being observed finishes with the old one, which lives until then.
+  // Register the fields the new observer reads before calling this: a worker
+  // that sees the new observer also sees those fields (it reloads the observer
+  // before checking the field registry's generation).
+  void SetObserver(size_t index, std::shared_ptr<BatchObserver> observer);
+
  private:
   void WorkerLoop();
-  void Process(BatchPtr& batch, class EventParser* parser);
+  struct WorkerParser;
+  void Process(BatchPtr& batch, WorkerParser* parser);
 
   PipelineOptions opts_;
   ComponentContext* ctx_;
   std::vector<Sink*> sinks_;
-  std::vector<BatchObserver*> observers_;
+  size_t observer_count_;
+  std::unique_ptr<std::atomic<std::shared_ptr<BatchObserver>>[]> observers_;
   BatchQueue queue_;
   ComponentMetrics metrics_;
   Counter* invalid_events_;
