@@ -162,10 +162,69 @@ RuleEngine::~RuleEngine() { StopTicking(); }
 
 void RuleEngine::AddSink(std::unique_ptr<AlertSink> sink) {
   fanout_.Add(sink.get());
-  owned_sinks_.push_back(std::move(sink));
+  owned_sinks_.emplace_back(std::move(sink));
 }
 
 void RuleEngine::AddSink(AlertSink* sink) { fanout_.Add(sink); }
+
+RuleEngine::TakeOverSummary RuleEngine::TakeOver(RuleEngine& old) {
+  TakeOverSummary sum;
+  fanout_ = old.fanout_;
+  owned_sinks_ = old.owned_sinks_;
+  {
+    std::lock_guard<std::mutex> ol(old.tick_mu_);
+    std::lock_guard<std::mutex> nl(tick_mu_);
+    last_wm_ = old.last_wm_;
+    wm_wall_ = old.wm_wall_;
+    last_wall_.store(old.last_wall_.load());
+    stream_now_.store(old.stream_now_.load());
+  }
+  MergeWatermark(old);
+  std::vector<bool> taken(old.rules_.size(), false);
+  for (Rule& r : rules_) {
+    bool found = false;
+    for (size_t i = 0; i < old.rules_.size(); ++i) {
+      Rule& o = old.rules_[i];
+      if (o.spec->name != r.spec->name) continue;
+      found = true;
+      if (o.spec->hash == r.spec->hash) {
+        // Same definition: same field indexes (the registry only appends) and
+        // the same metric series, so the old rule moves over as it is.
+        r = o;
+        taken[i] = true;
+        ++sum.kept;
+      } else {
+        ++sum.changed;
+      }
+      break;
+    }
+    if (!found) ++sum.added;
+  }
+  std::lock_guard<std::mutex> al(old.alerts_mu_);
+  const int64_t now = old.stream_now_.load();
+  for (size_t i = 0; i < old.rules_.size(); ++i) {
+    if (taken[i]) continue;
+    Rule& o = old.rules_[i];
+    sum.resolved_alerts += o.tracker->ResolveAll(now, &fanout_);
+    bool renamed_away = true;
+    for (const Rule& r : rules_) renamed_away &= r.spec->name != o.spec->name;
+    if (renamed_away) {
+      ++sum.removed;
+      // Its series stay (the registry never forgets one) but read 0.
+      for (Gauge* g : {o.groups, o.state_bytes, o.firing, o.pending}) {
+        if (g) g->Set(0);
+      }
+    }
+  }
+  return sum;
+}
+
+void RuleEngine::MergeWatermark(const RuleEngine& old) {
+  const int64_t wm = old.watermark_.load(std::memory_order_relaxed);
+  int64_t cur = watermark_.load(std::memory_order_relaxed);
+  while (wm > cur && !watermark_.compare_exchange_weak(cur, wm, std::memory_order_relaxed)) {
+  }
+}
 
 absl::Status RuleEngine::AddDefaultSinks(const std::string& data_dir) {
   auto file = std::make_unique<FileAlertSink>(data_dir + "/alerts/alerts.ndjson");
@@ -179,6 +238,7 @@ absl::Status RuleEngine::Load(const std::vector<std::string>& paths, ComponentCo
   size_t before = errors->list().size();
   metrics_ = std::make_unique<ComponentMetrics>(ctx.metrics, "detector", "rules");
   future_events_ = metrics_->Discarded("future_timestamp");
+  short_batches_ = metrics_->Errors("fields_not_extracted");
   std::vector<std::string> files;
   for (const std::string& pattern : paths) {
     std::string full = !pattern.empty() && pattern[0] == '/' ? pattern : StrCat(opts_.base_dir, "/", pattern);
@@ -197,6 +257,7 @@ absl::Status RuleEngine::Load(const std::vector<std::string>& paths, ComponentCo
   files.erase(std::unique(files.begin(), files.end()), files.end());
   for (const std::string& f : files) LoadFile(f, ctx, errors);
   files_ = std::move(files);
+  fields_needed_ = ctx.fields->size();
   if (errors->list().size() != before) return absl::InvalidArgumentError(errors->ToString());
   return absl::OkStatus();
 }
@@ -218,7 +279,7 @@ void RuleEngine::LoadFile(const std::string& path, ComponentContext& ctx, Config
 void RuleEngine::LoadRule(ConfigMap& rc, ComponentContext& ctx) {
   ConfigErrors* errors = rc.errors();
   size_t before = errors->list().size();
-  auto spec = std::make_unique<RuleSpec>();
+  auto spec = std::make_shared<RuleSpec>();
   spec->file = rc.file();
   spec->line = rc.line();
   spec->name = rc.RequiredString("name");
@@ -287,8 +348,8 @@ void RuleEngine::LoadRule(ConfigMap& rc, ComponentContext& ctx) {
   char hash[17];
   std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(HashBytes(out.c_str(), 0x52554c45ull)));
   spec->hash = hash;
-  r.tracker = std::make_unique<AlertTracker>(spec.get());
-  r.samples = std::make_unique<SampleStore>();
+  r.tracker = std::make_shared<AlertTracker>(spec.get());
+  r.samples = std::make_shared<SampleStore>();
   r.spec = std::move(spec);
   rules_.push_back(std::move(r));
 }
@@ -309,6 +370,12 @@ struct ObserveScratch {
 
 void RuleEngine::Observe(const Batch& batch) {
   if (rules_.empty()) return;
+  if (batch.field_count() < fields_needed_ && !batch.events().empty()) {
+    // Cannot happen through the pipeline (a worker rebuilds its parser before
+    // it sees a newly loaded engine); counted rather than read out of bounds.
+    short_batches_->Inc();
+    return;
+  }
   thread_local ObserveScratch scratch;
   const auto& events = batch.events();
   const uint32_t n = static_cast<uint32_t>(events.size());

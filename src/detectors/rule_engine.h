@@ -9,9 +9,17 @@
 // windows and a silent component is noticed. A rule is evaluated at stream
 // time minus the allowed lateness, so events up to that late still count.
 //
-// Lifecycle: Load (before the pipeline starts: it registers the fields the
-// rules read), then Observe from any number of workers and Tick from one
-// thread (StartTicking runs it on a timer).
+// Lifecycle: Load (it registers the fields the rules read), then Observe from
+// any number of workers and Tick from one thread (StartTicking runs it on a
+// timer).
+//
+// Reload: a new engine is loaded beside the running one, then TakeOver moves
+// the running engine's alert sinks, stream clock and the state of every rule
+// whose name and definition are unchanged into it, before the pipeline is
+// pointed at it (Pipeline::SetObserver). Kept rules share their detector,
+// alert tracker and samples between the two engines, so events the old engine
+// still sees while workers switch over are not lost, and firing alerts stay
+// firing without being sent again.
 
 #include <atomic>
 #include <condition_variable>
@@ -56,6 +64,19 @@ class RuleEngine : public BatchObserver {
   // InvalidArgument if there were any. Call once, before the pipeline starts.
   absl::Status Load(const std::vector<std::string>& paths, ComponentContext& ctx, ConfigErrors* errors);
 
+  // Takes over from `old` (which no longer ticks; workers may still call its
+  // Observe): its alert sinks (replacing any added to this engine), its stream
+  // clock, and the detector, alert tracker and samples of every rule with the
+  // same name and definition hash. Firing alerts of old rules not taken over
+  // (removed or changed) are resolved through the sinks.
+  struct TakeOverSummary {
+    size_t kept = 0, added = 0, changed = 0, removed = 0, resolved_alerts = 0;
+  };
+  TakeOverSummary TakeOver(RuleEngine& old);
+  // Raises the watermark to `old`'s (after the pipeline switched over, for
+  // the events the old engine saw meanwhile).
+  void MergeWatermark(const RuleEngine& old);
+
   // Alert sinks get every state change (pending, firing, resolved) from Tick's thread.
   void AddSink(std::unique_ptr<AlertSink> sink);
   void AddSink(AlertSink* sink);  // not owned
@@ -82,11 +103,12 @@ class RuleEngine : public BatchObserver {
 
  private:
   class SampleStore;
+  // The state parts are shared so that a reload can hand them to the next engine.
   struct Rule {
-    std::unique_ptr<RuleSpec> spec;
-    std::unique_ptr<Detector> detector;
-    std::unique_ptr<AlertTracker> tracker;
-    std::unique_ptr<SampleStore> samples;
+    std::shared_ptr<RuleSpec> spec;
+    std::shared_ptr<Detector> detector;
+    std::shared_ptr<AlertTracker> tracker;
+    std::shared_ptr<SampleStore> samples;
     Counter* matched = nullptr;
     Counter* evictions = nullptr;
     Counter* late = nullptr;
@@ -104,9 +126,11 @@ class RuleEngine : public BatchObserver {
   std::vector<std::pair<std::string, std::string>> rule_names_;  // name, "file:line"
   std::unique_ptr<ComponentMetrics> metrics_;
   Counter* future_events_ = nullptr;
+  Counter* short_batches_ = nullptr;
+  size_t fields_needed_ = 0;  // batches must carry at least the fields registered at Load
 
   FanoutAlertSink fanout_;
-  std::vector<std::unique_ptr<AlertSink>> owned_sinks_;
+  std::vector<std::shared_ptr<AlertSink>> owned_sinks_;  // shared with engines that take over
 
   std::atomic<int64_t> watermark_{INT64_MIN};
   std::atomic<int64_t> last_wall_{0};
