@@ -175,6 +175,7 @@ RuleEngine::TakeOverSummary RuleEngine::TakeOver(RuleEngine& old) {
     std::lock_guard<std::mutex> ol(old.tick_mu_);
     std::lock_guard<std::mutex> nl(tick_mu_);
     last_wm_ = old.last_wm_;
+    wm_base_ = old.wm_base_;
     wm_wall_ = old.wm_wall_;
     last_wall_.store(old.last_wall_.load());
     stream_now_.store(old.stream_now_.load());
@@ -451,12 +452,16 @@ void RuleEngine::Tick(int64_t now_ms) {
   last_wall_.store(now_ms, std::memory_order_relaxed);
   const int64_t wm = watermark_.load(std::memory_order_relaxed);
   if (wm != INT64_MIN && wm != last_wm_) {
+    // Never backwards: an event newer than the last one but older than the
+    // stream time the wall clock has moved on to does not pull it back (that
+    // reopened closed buckets and made firing alerts resolve and fire again).
+    wm_base_ = last_wm_ == INT64_MIN ? wm : std::max(wm, wm_base_ + std::max<int64_t>(0, now_ms - wm_wall_));
     last_wm_ = wm;
     wm_wall_ = now_ms;
   }
   // Stream time: the newest event time, moved on by the wall clock while no
   // newer event arrives.
-  const int64_t stream_now = last_wm_ == INT64_MIN ? now_ms : last_wm_ + std::max<int64_t>(0, now_ms - wm_wall_);
+  const int64_t stream_now = last_wm_ == INT64_MIN ? now_ms : wm_base_ + std::max<int64_t>(0, now_ms - wm_wall_);
   stream_now_.store(stream_now, std::memory_order_relaxed);
   std::vector<GroupResult> active;
   for (Rule& r : rules_) {

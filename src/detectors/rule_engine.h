@@ -136,6 +136,7 @@ class RuleEngine : public BatchObserver {
   std::atomic<int64_t> last_wall_{0};
   std::mutex tick_mu_;
   int64_t last_wm_ = INT64_MIN, wm_wall_ = 0;
+  int64_t wm_base_ = 0;  // stream time at wm_wall_
   std::atomic<int64_t> stream_now_{0};
   mutable std::mutex alerts_mu_;  // trackers: written by Tick, read by ActiveAlerts
 
