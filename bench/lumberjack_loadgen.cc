@@ -28,11 +28,14 @@
 #include <sstream>
 #include <string>
 #include <thread>
+
+#include "bench/loadgen_event.h"
 #include <vector>
 
 #include "bench/proc_stats.h"
 
 namespace {
+using sluice::bench::MakeEvent;
 
 struct Options {
   std::string host = "127.0.0.1";
@@ -56,41 +59,6 @@ void PutU32(std::string* s, uint32_t v) {
 }
 
 // One Filebeat-shaped event, padded to about `target` bytes.
-// A Filebeat-shaped event of about `target` bytes. Hosts, services, levels,
-// status codes and durations vary (deterministically in n) so that rules
-// (bench/rules/thirty-rules.yml) see several groups and some matches.
-std::string MakeEvent(uint64_t n, int target) {
-  static const char* const kServices[] = {"shop-api", "shop-web", "payments", "inventory"};
-  static const char* const kPaths[] = {"/var/log/shop/api.log", "/var/log/shop/web.log", "/var/log/pay/pay.log",
-                                       "/var/log/inv/inv.log"};
-  const int svc = static_cast<int>(n % 4);
-  const uint64_t h = (n * 0x9E3779B97F4A7C15ull) >> 40;  // spreads the rarer values
-  const char* level = h % 100 == 0 ? "ERROR" : h % 20 == 0 ? "WARN" : "INFO";
-  const int status = h % 200 == 3 ? 503 : h % 50 == 1 ? 404 : h % 500 == 7 ? 500 : 200;
-  char ts[64];
-  std::snprintf(ts, sizeof ts, "2026-11-21T05:%02d:%02d.%03dZ", static_cast<int>(n / 60000 % 60),
-                static_cast<int>(n / 1000 % 60), static_cast<int>(n % 1000));
-  const std::string host = std::string(kServices[svc]) + "-" + std::to_string(1 + (n / 4) % 4);
-  std::string e = std::string("{\"@timestamp\":\"") + ts +
-                  "\",\"@metadata\":{\"beat\":\"filebeat\",\"type\":\"_doc\",\"version\":\"8.15.0\"},"
-                  "\"log\":{\"offset\":" + std::to_string(n * 517) +
-                  ",\"level\":\"" + level + "\",\"file\":{\"path\":\"" + kPaths[svc] +
-                  "\"}},\"input\":{\"type\":\"filestream\"},"
-                  "\"agent\":{\"type\":\"filebeat\",\"version\":\"8.15.0\",\"name\":\"" + host +
-                  "\",\"id\":\"3b7f0d3c-6c1e-4c0e-9d55-2f8f9e1a7a10\",\"ephemeral_id\":\"b1f0c7a2-0d1e-4d1b-8f8e-5a2c1d3e4f5a\"},"
-                  "\"ecs\":{\"version\":\"8.0.0\"},\"host\":{\"name\":\"" + host +
-                  "\"},\"service\":{\"name\":\"" + kServices[svc] + "\"},"
-                  "\"http\":{\"response\":{\"status_code\":" + std::to_string(status) +
-                  "}},\"event\":{\"duration_ms\":" + std::to_string(h % 997 == 0 ? 4000 + n % 3000 : n % 250) +
-                  "},\"message\":\"";
-  std::string msg = std::string(level) + " order " + std::to_string(100000 + n % 900000) +
-                    " status=created user=" + std::to_string(n % 7919) + " path=/api/orders method=POST took_ms=" +
-                    std::to_string(n % 250);
-  while (e.size() + msg.size() + 3 < static_cast<size_t>(target)) msg += " x";
-  e += msg + "\"}";
-  return e;
-}
-
 // A window on the wire: W, then J frames (plain) or one C frame wrapping them.
 std::string EncodeWindow(uint64_t first, int count, const Options& o, libdeflate_compressor* comp) {
   std::string frames;

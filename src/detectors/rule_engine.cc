@@ -102,9 +102,6 @@ bool ValidLabelName(std::string_view s) {
   return true;
 }
 
-inline uint64_t HashField(const Batch& batch, const FieldValue& v, uint64_t seed) {
-  return HashBytes(batch.View(v.span), seed + static_cast<uint64_t>(v.kind));
-}
 
 // Reads `labels:` / `annotations:` (a map of name → template).
 void ReadTemplates(ConfigMap& rc, const char* key, bool check_names,
@@ -201,6 +198,7 @@ RuleEngine::TakeOverSummary RuleEngine::TakeOver(RuleEngine& old) {
     }
     if (!found) ++sum.added;
   }
+  IndexHashedFields();  // same fields as loaded; rebuilt for clarity
   std::lock_guard<std::mutex> al(old.alerts_mu_);
   const int64_t now = old.stream_now_.load();
   for (size_t i = 0; i < old.rules_.size(); ++i) {
@@ -259,6 +257,7 @@ absl::Status RuleEngine::Load(const std::vector<std::string>& paths, ComponentCo
   for (const std::string& f : files) LoadFile(f, ctx, errors);
   files_ = std::move(files);
   fields_needed_ = ctx.fields->size();
+  IndexHashedFields();
   if (errors->list().size() != before) return absl::InvalidArgumentError(errors->ToString());
   return absl::OkStatus();
 }
@@ -363,11 +362,39 @@ Detector* RuleEngine::detector(std::string_view name) const {
 }
 
 namespace {
+// Events are taken kChunk at a time for every rule (not every event for one
+// rule, then the next rule): a chunk of a batch stays in cache while 30 rules
+// read it. detectors_bench BM_ThirtyRulesObserve.
+constexpr uint32_t kChunk = 256;
+
 struct ObserveScratch {
-  std::vector<Update> updates, by_shard;
+  std::vector<std::vector<Update>> per_rule;
+  std::vector<Update> by_shard;
   std::vector<SampleCandidate> samples;
+  std::vector<uint64_t> field_hashes;  // [slot * kChunk + event in chunk]
 };
+
+inline uint64_t FieldHash(const Batch& batch, const FieldValue& v) {
+  return HashBytes(batch.View(v.span), 0x6669656c64ull + static_cast<uint64_t>(v.kind));
+}
+inline uint64_t Combine(uint64_t h, uint64_t field_hash) { return Mix64(h ^ field_hash) + 0x9e3779b97f4a7c15ull; }
 }  // namespace
+
+void RuleEngine::IndexHashedFields() {
+  hashed_fields_.clear();
+  slot_of_.clear();
+  auto add = [this](int f) {
+    if (f < 0) return;
+    if (static_cast<size_t>(f) >= slot_of_.size()) slot_of_.resize(static_cast<size_t>(f) + 1, -1);
+    if (slot_of_[static_cast<size_t>(f)] >= 0) return;
+    slot_of_[static_cast<size_t>(f)] = static_cast<int>(hashed_fields_.size());
+    hashed_fields_.push_back(f);
+  };
+  for (const Rule& r : rules_) {
+    for (int f : r.spec->group_fields) add(f);
+    for (int f : r.detector->key_fields()) add(f);
+  }
+}
 
 void RuleEngine::Observe(const Batch& batch) {
   if (rules_.empty()) return;
@@ -396,31 +423,50 @@ void RuleEngine::Observe(const Batch& batch) {
   }
   if (future) future_events_->Inc(future);
 
-  for (Rule& r : rules_) {
-    auto& ups = scratch.updates;
-    ups.clear();
-    const RuleSpec& spec = *r.spec;
-    const Detector& d = *r.detector;
-    for (uint32_t i = 0; i < n; ++i) {
-      const Event& e = events[i];
-      if (e.flags & kEventInvalid) continue;
-      if (!spec.match->Matches(batch, i)) continue;
-      uint64_t group = kGroupSeed;
-      for (int f : spec.group_fields) group = HashField(batch, batch.field(i, static_cast<size_t>(f)), group);
-      uint64_t key = group;
-      if (!d.key_fields().empty()) {
-        for (int f : d.key_fields()) key = HashField(batch, batch.field(i, static_cast<size_t>(f)), key);
-        key = Mix64(key ^ 0x66696e6765727072ull);
-      }
-      double value = 1;
-      if (d.value_source() == Detector::ValueSource::kField) {
-        if (!FieldNumber(batch, batch.field(i, static_cast<size_t>(d.value_field())), &value)) value = NAN;
-      } else if (d.value_source() == Detector::ValueSource::kEventBytes) {
-        value = static_cast<double>(batch.DocLength(e));
-      }
-      int64_t ts = e.timestamp_ms > max_ts ? wall : e.timestamp_ms;
-      ups.push_back(Update{i, group, key, ts, value});
+  if (scratch.per_rule.size() < rules_.size()) scratch.per_rule.resize(rules_.size());
+  for (size_t ri = 0; ri < rules_.size(); ++ri) scratch.per_rule[ri].clear();
+  const size_t slots = hashed_fields_.size();
+  scratch.field_hashes.resize(slots * kChunk);
+  uint64_t* fh = scratch.field_hashes.data();
+  for (uint32_t base = 0; base < n; base += kChunk) {
+    const uint32_t m = std::min(kChunk, n - base);
+    // Each field any rule groups or fingerprints by is hashed once per event.
+    for (size_t s = 0; s < slots; ++s) {
+      const size_t f = static_cast<size_t>(hashed_fields_[s]);
+      for (uint32_t j = 0; j < m; ++j) fh[s * kChunk + j] = FieldHash(batch, batch.field(base + j, f));
     }
+    for (size_t ri = 0; ri < rules_.size(); ++ri) {
+      const Rule& r = rules_[ri];
+      auto& ups = scratch.per_rule[ri];
+      const RuleSpec& spec = *r.spec;
+      const Detector& d = *r.detector;
+      for (uint32_t j = 0; j < m; ++j) {
+        const uint32_t i = base + j;
+        const Event& e = events[i];
+        if (e.flags & kEventInvalid) continue;
+        if (!spec.match->Matches(batch, i)) continue;
+        uint64_t group = kGroupSeed;
+        for (int f : spec.group_fields) group = Combine(group, fh[static_cast<size_t>(slot_of_[f]) * kChunk + j]);
+        uint64_t key = group;
+        if (!d.key_fields().empty()) {
+          for (int f : d.key_fields()) key = Combine(key, fh[static_cast<size_t>(slot_of_[f]) * kChunk + j]);
+          key = Mix64(key ^ 0x66696e6765727072ull);
+        }
+        double value = 1;
+        if (d.value_source() == Detector::ValueSource::kField) {
+          if (!FieldNumber(batch, batch.field(i, static_cast<size_t>(d.value_field())), &value)) value = NAN;
+        } else if (d.value_source() == Detector::ValueSource::kEventBytes) {
+          value = static_cast<double>(batch.DocLength(e));
+        }
+        int64_t ts = e.timestamp_ms > max_ts ? wall : e.timestamp_ms;
+        ups.push_back(Update{i, group, key, ts, value});
+      }
+    }
+  }
+
+  for (size_t ri = 0; ri < rules_.size(); ++ri) {
+    const Rule& r = rules_[ri];
+    auto& ups = scratch.per_rule[ri];
     if (ups.empty()) continue;
     if (r.matched) r.matched->Inc(ups.size());
     // Split by shard (counting sort) so each shard's lock is taken once per batch.

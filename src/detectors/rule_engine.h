@@ -128,6 +128,11 @@ class RuleEngine : public BatchObserver {
   Counter* future_events_ = nullptr;
   Counter* short_batches_ = nullptr;
   size_t fields_needed_ = 0;  // batches must carry at least the fields registered at Load
+  // Fields that some rule groups or fingerprints by (hashed once per event), and
+  // each field index's position in that list (-1: not hashed).
+  void IndexHashedFields();
+  std::vector<int> hashed_fields_;
+  std::vector<int> slot_of_;
 
   FanoutAlertSink fanout_;
   std::vector<std::shared_ptr<AlertSink>> owned_sinks_;  // shared with engines that take over
