@@ -3,6 +3,7 @@
 // the batch parsed beforehand (the pipeline parses once for every consumer).
 //
 //   build/bench/detectors_bench --benchmark_min_time=1
+//   build/bench/detectors_bench --benchmark_filter='Thirty|Parse'   # bench/RESULTS.md, 30 rules
 
 #include <benchmark/benchmark.h>
 
