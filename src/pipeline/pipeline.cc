@@ -15,7 +15,7 @@ Pipeline::Pipeline(PipelineOptions opts, ComponentContext* ctx, std::vector<Sink
       ctx_(ctx),
       sinks_(std::move(sinks)),
       observer_count_(observers.size()),
-      observers_(std::make_unique<std::atomic<std::shared_ptr<BatchObserver>>[]>(observers.size())),
+      observers_(std::make_unique<ObserverSlot[]>(observers.size())),
       queue_(opts.queue_max_bytes),
       metrics_(ctx->metrics, "pipeline", "pipeline"),
       invalid_events_(metrics_.Errors("invalid_json")) {
@@ -25,12 +25,17 @@ Pipeline::Pipeline(PipelineOptions opts, ComponentContext* ctx, std::vector<Sink
                                   {{"queue", "pipeline"}}, [this] { return static_cast<double>(queue_.max_bytes()); });
   // Observers given here are not owned.
   for (size_t i = 0; i < observers.size(); ++i) {
-    observers_[i].store(std::shared_ptr<BatchObserver>(observers[i], [](BatchObserver*) {}));
+    observers_[i].observer = std::shared_ptr<BatchObserver>(observers[i], [](BatchObserver*) {});
+    observers_[i].version.store(1);
   }
 }
 
 void Pipeline::SetObserver(size_t index, std::shared_ptr<BatchObserver> observer) {
-  if (index < observer_count_) observers_[index].store(std::move(observer), std::memory_order_release);
+  if (index >= observer_count_) return;
+  ObserverSlot& slot = observers_[index];
+  std::lock_guard<std::mutex> l(slot.mu);
+  slot.observer = std::move(observer);
+  slot.version.fetch_add(1, std::memory_order_release);
 }
 
 // A worker's parser, rebuilt when the field registry grows (a rules reload).
@@ -38,7 +43,8 @@ struct Pipeline::WorkerParser {
   uint64_t generation = 0;
   size_t field_count = 0;
   std::unique_ptr<EventParser> parser;
-  std::vector<std::shared_ptr<BatchObserver>> observers;  // this batch's (reused)
+  std::vector<std::shared_ptr<BatchObserver>> observers;  // this worker's copies
+  std::vector<uint64_t> versions;                         // of these
 
   void Refresh(const FieldRegistry& fields) {
     if (parser && fields.generation() == generation) return;
@@ -67,6 +73,7 @@ bool Pipeline::TryPush(BatchPtr& batch, std::function<void()> on_space) {
 void Pipeline::WorkerLoop() {
   WorkerParser parser;
   parser.observers.resize(observer_count_);
+  parser.versions.resize(observer_count_, 0);
   BatchPtr batch;
   while (queue_.Pop(&batch)) {
     Process(batch, &parser);
@@ -80,7 +87,13 @@ void Pipeline::Process(BatchPtr& batch, WorkerParser* parser) {
   // registered before it was published, so this batch extracts them.
   auto& observers = parser->observers;
   if (!batch->internal) {
-    for (size_t i = 0; i < observer_count_; ++i) observers[i] = observers_[i].load(std::memory_order_acquire);
+    for (size_t i = 0; i < observer_count_; ++i) {
+      ObserverSlot& slot = observers_[i];
+      if (slot.version.load(std::memory_order_acquire) == parser->versions[i]) continue;
+      std::lock_guard<std::mutex> l(slot.mu);
+      observers[i] = slot.observer;
+      parser->versions[i] = slot.version.load(std::memory_order_relaxed);
+    }
   }
   parser->Refresh(*ctx_->fields);
   if (batch->trusted_json && parser->field_count == 0) {
@@ -104,8 +117,7 @@ void Pipeline::Process(BatchPtr& batch, WorkerParser* parser) {
   }
   if (!batch->internal) {
     for (size_t i = 0; i < observer_count_; ++i) {
-      observers[i]->Observe(*batch);
-      observers[i].reset();  // an old observer goes as soon as no worker uses it
+      if (observers[i]) observers[i]->Observe(*batch);
     }
   }
   metrics_.sent_events->Inc(batch->size() - invalid);
