@@ -3,6 +3,7 @@
 // the batch parsed beforehand (the pipeline parses once for every consumer).
 //
 //   build/bench/detectors_bench --benchmark_min_time=1
+//   build/bench/detectors_bench --benchmark_filter='Thirty|Parse'   # bench/RESULTS.md, 30 rules
 
 #include <benchmark/benchmark.h>
 
@@ -11,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/loadgen_event.h"
 #include "common/metrics.h"
 #include "common/strings.h"
 #include "common/timeutil.h"
@@ -78,6 +80,49 @@ void BM_ConditionOnly(benchmark::State& state) {
   Run(state, "  - {name: C, type: threshold, match: {any: [{service.name: {regex: \"^nomatch\"}}, "
              "{file.size: {gt: 1e9}}]}, window: 5m, above: 1}\n");
 }
+
+// The 30-rule set of the Beats end-to-end benchmark over the load generator's
+// events (bench/rules/thirty-rules.yml, bench/RESULTS.md), and the parse the
+// pipeline does for every batch with and without those rules' fields: the
+// rules' share of the per-event cost.
+struct ThirtyRules {
+  MetricsRegistry metrics;
+  FieldRegistry fields;
+  ComponentContext ctx;
+  std::unique_ptr<detectors::RuleEngine> engine;
+  std::vector<std::shared_ptr<Batch>> batches;
+
+  explicit ThirtyRules(bool load_rules) {
+    ctx.metrics = &metrics;
+    ctx.fields = &fields;
+    engine = std::make_unique<detectors::RuleEngine>(detectors::RuleEngineOptions{.base_dir = SLUICE_SOURCE_DIR});
+    ConfigErrors errors;
+    if (load_rules && !engine->Load({"bench/rules/thirty-rules.yml"}, ctx, &errors).ok()) std::abort();
+    EventParser parser(fields.paths());
+    for (uint64_t b = 0; b < 16; ++b) {
+      auto batch = std::make_shared<Batch>();
+      for (uint64_t i = 0; i < 2048; ++i) batch->Append(bench::MakeEvent(b * 2048 + i, 500));
+      parser.ParseBatch(batch.get());
+      batches.push_back(batch);
+    }
+  }
+};
+
+void BM_ThirtyRulesObserve(benchmark::State& state) {
+  ThirtyRules s(true);
+  size_t i = 0;
+  for (auto _ : state) s.engine->Observe(*s.batches[i++ % s.batches.size()]);
+  state.SetItemsProcessed(state.iterations() * 2048);
+}
+void BM_ParseBatch(benchmark::State& state) {
+  ThirtyRules s(state.range(0) != 0);
+  EventParser parser(s.fields.paths());
+  size_t i = 0;
+  for (auto _ : state) parser.ParseBatch(s.batches[i++ % s.batches.size()].get());
+  state.SetItemsProcessed(state.iterations() * 2048);
+}
+BENCHMARK(BM_ThirtyRulesObserve);
+BENCHMARK(BM_ParseBatch)->Arg(0)->Arg(1);
 
 BENCHMARK(BM_Threshold)->Arg(10)->Arg(10000);
 BENCHMARK(BM_Frequency)->Arg(10)->Arg(10000);

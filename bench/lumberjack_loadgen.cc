@@ -28,11 +28,14 @@
 #include <sstream>
 #include <string>
 #include <thread>
+
+#include "bench/loadgen_event.h"
 #include <vector>
 
 #include "bench/proc_stats.h"
 
 namespace {
+using sluice::bench::MakeEvent;
 
 struct Options {
   std::string host = "127.0.0.1";
@@ -56,25 +59,6 @@ void PutU32(std::string* s, uint32_t v) {
 }
 
 // One Filebeat-shaped event, padded to about `target` bytes.
-std::string MakeEvent(uint64_t n, int target) {
-  char ts[64];
-  std::snprintf(ts, sizeof ts, "2026-11-21T05:%02d:%02d.%03dZ", static_cast<int>(n / 60000 % 60),
-                static_cast<int>(n / 1000 % 60), static_cast<int>(n % 1000));
-  std::string e = std::string("{\"@timestamp\":\"") + ts +
-                  "\",\"@metadata\":{\"beat\":\"filebeat\",\"type\":\"_doc\",\"version\":\"8.15.0\"},"
-                  "\"log\":{\"offset\":" + std::to_string(n * 517) +
-                  ",\"file\":{\"path\":\"/var/log/shop/api.log\"}},\"input\":{\"type\":\"filestream\"},"
-                  "\"agent\":{\"type\":\"filebeat\",\"version\":\"8.15.0\",\"name\":\"shop-api-1\","
-                  "\"id\":\"3b7f0d3c-6c1e-4c0e-9d55-2f8f9e1a7a10\",\"ephemeral_id\":\"b1f0c7a2-0d1e-4d1b-8f8e-5a2c1d3e4f5a\"},"
-                  "\"ecs\":{\"version\":\"8.0.0\"},\"host\":{\"name\":\"shop-api-1\"},"
-                  "\"service\":{\"name\":\"shop-api\"},\"message\":\"";
-  std::string msg = "INFO order " + std::to_string(100000 + n % 900000) + " status=created user=" +
-                    std::to_string(n % 7919) + " path=/api/orders method=POST took_ms=" + std::to_string(n % 250);
-  while (e.size() + msg.size() + 3 < static_cast<size_t>(target)) msg += " x";
-  e += msg + "\"}";
-  return e;
-}
-
 // A window on the wire: W, then J frames (plain) or one C frame wrapping them.
 std::string EncodeWindow(uint64_t first, int count, const Options& o, libdeflate_compressor* comp) {
   std::string frames;

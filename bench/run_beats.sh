@@ -9,6 +9,7 @@
 #   bench/run_beats.sh --output file           # to /dev/null through the file output
 #   bench/run_beats.sh --queue persisted       # pipeline.queue.type: persisted (sync: batch)
 #   bench/run_beats.sh --queue persisted --sync interval
+#   bench/run_beats.sh --rules bench/rules/thirty-rules.yml   # with a rule set (rules: {paths: [FILE]})
 #
 # Extra options are passed to lumberjack_loadgen.
 set -euo pipefail
@@ -17,12 +18,14 @@ BUILD=${BUILD_DIR:-build}
 OUTPUT=es
 QUEUE=memory
 SYNC=batch
+RULES=
 ARGS=()
 while (($#)); do
   case "$1" in
     --output) OUTPUT=$2; shift 2 ;;
     --queue) QUEUE=$2; shift 2 ;;
     --sync) SYNC=$2; shift 2 ;;
+    --rules) RULES=$(realpath "$2"); shift 2 ;;
     *) ARGS+=("$1"); shift ;;
   esac
 done
@@ -72,6 +75,9 @@ inputs:
 outputs:
 $OUT_CFG
 YAML
+if [[ -n $RULES ]]; then
+  printf 'rules:\n  paths: [%s]\n' "$RULES" >> "$WORK/sluice.yml"
+fi
 "$BUILD/sluice" run --config "$WORK/sluice.yml" 2>"$WORK/sluice.err" &
 SLUICE_PID=$!
 for _ in $(seq 200); do
@@ -88,6 +94,10 @@ RSS_PID=$!
 
 echo "bench: sluice pid $SLUICE_PID, beats :$BEATS_PORT, output $OUTPUT, queue $QUEUE$([[ $QUEUE == persisted ]] && echo " (sync: $SYNC)"); $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" >&2
 "$BUILD/bench/lumberjack_loadgen" --port "$BEATS_PORT" --pid "$SLUICE_PID" "${ARGS[@]}" | tee "$WORK/result.json"
+if [[ -n $RULES ]]; then
+  curl -sf "http://127.0.0.1:$HTTP_PORT/metrics" > "$WORK/metrics.txt" || true
+  echo "bench: rules: $(grep -c '^sluice_rule_events_matched_total' "$WORK/metrics.txt") with matches, $(awk '/^sluice_rule_events_matched_total/ {s+=$2} END {print s+0}' "$WORK/metrics.txt") matches, $(awk '/^sluice_rule_alerts_firing/ {s+=$2} END {print s+0}' "$WORK/metrics.txt") alerts firing" >&2
+fi
 if [[ -s $WORK/rss.log ]]; then
   echo "bench: sluice RSS samples (MiB, every 10 s): $(awk '{printf "%.0f ", $1/1024}' "$WORK/rss.log")" >&2
 fi

@@ -70,7 +70,9 @@ int Run(const std::vector<std::string>& args) {
     int sig = 0;
     sigwait(&set, &sig);
     if (sig == SIGHUP) {
-      SLUICE_LOG_INFO("app", "SIGHUP: nothing to reload yet (rules arrive with the detectors)");
+      // Rules only; the outcome is logged and counted by ReloadRules.
+      SLUICE_LOG_INFO("app", "SIGHUP: reloading the rule files");
+      (void)(*app)->ReloadRules();
       continue;
     }
     SLUICE_LOG_INFO("app", "received ", strsignal(sig));

@@ -102,9 +102,6 @@ bool ValidLabelName(std::string_view s) {
   return true;
 }
 
-inline uint64_t HashField(const Batch& batch, const FieldValue& v, uint64_t seed) {
-  return HashBytes(batch.View(v.span), seed + static_cast<uint64_t>(v.kind));
-}
 
 // Reads `labels:` / `annotations:` (a map of name → template).
 void ReadTemplates(ConfigMap& rc, const char* key, bool check_names,
@@ -162,10 +159,71 @@ RuleEngine::~RuleEngine() { StopTicking(); }
 
 void RuleEngine::AddSink(std::unique_ptr<AlertSink> sink) {
   fanout_.Add(sink.get());
-  owned_sinks_.push_back(std::move(sink));
+  owned_sinks_.emplace_back(std::move(sink));
 }
 
 void RuleEngine::AddSink(AlertSink* sink) { fanout_.Add(sink); }
+
+RuleEngine::TakeOverSummary RuleEngine::TakeOver(RuleEngine& old) {
+  TakeOverSummary sum;
+  fanout_ = old.fanout_;
+  owned_sinks_ = old.owned_sinks_;
+  {
+    std::lock_guard<std::mutex> ol(old.tick_mu_);
+    std::lock_guard<std::mutex> nl(tick_mu_);
+    last_wm_ = old.last_wm_;
+    wm_base_ = old.wm_base_;
+    wm_wall_ = old.wm_wall_;
+    last_wall_.store(old.last_wall_.load());
+    stream_now_.store(old.stream_now_.load());
+  }
+  MergeWatermark(old);
+  std::vector<bool> taken(old.rules_.size(), false);
+  for (Rule& r : rules_) {
+    bool found = false;
+    for (size_t i = 0; i < old.rules_.size(); ++i) {
+      Rule& o = old.rules_[i];
+      if (o.spec->name != r.spec->name) continue;
+      found = true;
+      if (o.spec->hash == r.spec->hash) {
+        // Same definition: same field indexes (the registry only appends) and
+        // the same metric series, so the old rule moves over as it is.
+        r = o;
+        taken[i] = true;
+        ++sum.kept;
+      } else {
+        ++sum.changed;
+      }
+      break;
+    }
+    if (!found) ++sum.added;
+  }
+  IndexHashedFields();  // same fields as loaded; rebuilt for clarity
+  std::lock_guard<std::mutex> al(old.alerts_mu_);
+  const int64_t now = old.stream_now_.load();
+  for (size_t i = 0; i < old.rules_.size(); ++i) {
+    if (taken[i]) continue;
+    Rule& o = old.rules_[i];
+    sum.resolved_alerts += o.tracker->ResolveAll(now, &fanout_);
+    bool renamed_away = true;
+    for (const Rule& r : rules_) renamed_away &= r.spec->name != o.spec->name;
+    if (renamed_away) {
+      ++sum.removed;
+      // Its series stay (the registry never forgets one) but read 0.
+      for (Gauge* g : {o.groups, o.state_bytes, o.firing, o.pending}) {
+        if (g) g->Set(0);
+      }
+    }
+  }
+  return sum;
+}
+
+void RuleEngine::MergeWatermark(const RuleEngine& old) {
+  const int64_t wm = old.watermark_.load(std::memory_order_relaxed);
+  int64_t cur = watermark_.load(std::memory_order_relaxed);
+  while (wm > cur && !watermark_.compare_exchange_weak(cur, wm, std::memory_order_relaxed)) {
+  }
+}
 
 absl::Status RuleEngine::AddDefaultSinks(const std::string& data_dir) {
   auto file = std::make_unique<FileAlertSink>(data_dir + "/alerts/alerts.ndjson");
@@ -179,6 +237,7 @@ absl::Status RuleEngine::Load(const std::vector<std::string>& paths, ComponentCo
   size_t before = errors->list().size();
   metrics_ = std::make_unique<ComponentMetrics>(ctx.metrics, "detector", "rules");
   future_events_ = metrics_->Discarded("future_timestamp");
+  short_batches_ = metrics_->Errors("fields_not_extracted");
   std::vector<std::string> files;
   for (const std::string& pattern : paths) {
     std::string full = !pattern.empty() && pattern[0] == '/' ? pattern : StrCat(opts_.base_dir, "/", pattern);
@@ -197,6 +256,8 @@ absl::Status RuleEngine::Load(const std::vector<std::string>& paths, ComponentCo
   files.erase(std::unique(files.begin(), files.end()), files.end());
   for (const std::string& f : files) LoadFile(f, ctx, errors);
   files_ = std::move(files);
+  fields_needed_ = ctx.fields->size();
+  IndexHashedFields();
   if (errors->list().size() != before) return absl::InvalidArgumentError(errors->ToString());
   if (!ctx.check_only && !ctx.data_dir.empty()) {
     state_dir_ = StrCat(ctx.data_dir, "/state");
@@ -257,7 +318,7 @@ void RuleEngine::LoadFile(const std::string& path, ComponentContext& ctx, Config
 void RuleEngine::LoadRule(ConfigMap& rc, ComponentContext& ctx) {
   ConfigErrors* errors = rc.errors();
   size_t before = errors->list().size();
-  auto spec = std::make_unique<RuleSpec>();
+  auto spec = std::make_shared<RuleSpec>();
   spec->file = rc.file();
   spec->line = rc.line();
   spec->name = rc.RequiredString("name");
@@ -329,8 +390,8 @@ void RuleEngine::LoadRule(ConfigMap& rc, ComponentContext& ctx) {
   char hash[17];
   std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(HashBytes(out.c_str(), 0x52554c45ull)));
   spec->hash = hash;
-  r.tracker = std::make_unique<AlertTracker>(spec.get());
-  r.samples = std::make_unique<SampleStore>();
+  r.tracker = std::make_shared<AlertTracker>(spec.get());
+  r.samples = std::make_shared<SampleStore>();
   r.spec = std::move(spec);
   rules_.push_back(std::move(r));
 }
@@ -343,14 +404,48 @@ Detector* RuleEngine::detector(std::string_view name) const {
 }
 
 namespace {
+// Events are taken kChunk at a time for every rule (not every event for one
+// rule, then the next rule): a chunk of a batch stays in cache while 30 rules
+// read it. detectors_bench BM_ThirtyRulesObserve.
+constexpr uint32_t kChunk = 256;
+
 struct ObserveScratch {
-  std::vector<Update> updates, by_shard;
+  std::vector<std::vector<Update>> per_rule;
+  std::vector<Update> by_shard;
   std::vector<SampleCandidate> samples;
+  std::vector<uint64_t> field_hashes;  // [slot * kChunk + event in chunk]
 };
+
+inline uint64_t FieldHash(const Batch& batch, const FieldValue& v) {
+  return HashBytes(batch.View(v.span), 0x6669656c64ull + static_cast<uint64_t>(v.kind));
+}
+inline uint64_t Combine(uint64_t h, uint64_t field_hash) { return Mix64(h ^ field_hash) + 0x9e3779b97f4a7c15ull; }
 }  // namespace
+
+void RuleEngine::IndexHashedFields() {
+  hashed_fields_.clear();
+  slot_of_.clear();
+  auto add = [this](int f) {
+    if (f < 0) return;
+    if (static_cast<size_t>(f) >= slot_of_.size()) slot_of_.resize(static_cast<size_t>(f) + 1, -1);
+    if (slot_of_[static_cast<size_t>(f)] >= 0) return;
+    slot_of_[static_cast<size_t>(f)] = static_cast<int>(hashed_fields_.size());
+    hashed_fields_.push_back(f);
+  };
+  for (const Rule& r : rules_) {
+    for (int f : r.spec->group_fields) add(f);
+    for (int f : r.detector->key_fields()) add(f);
+  }
+}
 
 void RuleEngine::Observe(const Batch& batch) {
   if (rules_.empty()) return;
+  if (batch.field_count() < fields_needed_ && !batch.events().empty()) {
+    // Cannot happen through the pipeline (a worker rebuilds its parser before
+    // it sees a newly loaded engine); counted rather than read out of bounds.
+    short_batches_->Inc();
+    return;
+  }
   thread_local ObserveScratch scratch;
   const auto& events = batch.events();
   const uint32_t n = static_cast<uint32_t>(events.size());
@@ -370,31 +465,50 @@ void RuleEngine::Observe(const Batch& batch) {
   }
   if (future) future_events_->Inc(future);
 
-  for (Rule& r : rules_) {
-    auto& ups = scratch.updates;
-    ups.clear();
-    const RuleSpec& spec = *r.spec;
-    const Detector& d = *r.detector;
-    for (uint32_t i = 0; i < n; ++i) {
-      const Event& e = events[i];
-      if (e.flags & kEventInvalid) continue;
-      if (!spec.match->Matches(batch, i)) continue;
-      uint64_t group = kGroupSeed;
-      for (int f : spec.group_fields) group = HashField(batch, batch.field(i, static_cast<size_t>(f)), group);
-      uint64_t key = group;
-      if (!d.key_fields().empty()) {
-        for (int f : d.key_fields()) key = HashField(batch, batch.field(i, static_cast<size_t>(f)), key);
-        key = Mix64(key ^ 0x66696e6765727072ull);
-      }
-      double value = 1;
-      if (d.value_source() == Detector::ValueSource::kField) {
-        if (!FieldNumber(batch, batch.field(i, static_cast<size_t>(d.value_field())), &value)) value = NAN;
-      } else if (d.value_source() == Detector::ValueSource::kEventBytes) {
-        value = static_cast<double>(batch.DocLength(e));
-      }
-      int64_t ts = e.timestamp_ms > max_ts ? wall : e.timestamp_ms;
-      ups.push_back(Update{i, group, key, ts, value});
+  if (scratch.per_rule.size() < rules_.size()) scratch.per_rule.resize(rules_.size());
+  for (size_t ri = 0; ri < rules_.size(); ++ri) scratch.per_rule[ri].clear();
+  const size_t slots = hashed_fields_.size();
+  scratch.field_hashes.resize(slots * kChunk);
+  uint64_t* fh = scratch.field_hashes.data();
+  for (uint32_t base = 0; base < n; base += kChunk) {
+    const uint32_t m = std::min(kChunk, n - base);
+    // Each field any rule groups or fingerprints by is hashed once per event.
+    for (size_t s = 0; s < slots; ++s) {
+      const size_t f = static_cast<size_t>(hashed_fields_[s]);
+      for (uint32_t j = 0; j < m; ++j) fh[s * kChunk + j] = FieldHash(batch, batch.field(base + j, f));
     }
+    for (size_t ri = 0; ri < rules_.size(); ++ri) {
+      const Rule& r = rules_[ri];
+      auto& ups = scratch.per_rule[ri];
+      const RuleSpec& spec = *r.spec;
+      const Detector& d = *r.detector;
+      for (uint32_t j = 0; j < m; ++j) {
+        const uint32_t i = base + j;
+        const Event& e = events[i];
+        if (e.flags & kEventInvalid) continue;
+        if (!spec.match->Matches(batch, i)) continue;
+        uint64_t group = kGroupSeed;
+        for (int f : spec.group_fields) group = Combine(group, fh[static_cast<size_t>(slot_of_[f]) * kChunk + j]);
+        uint64_t key = group;
+        if (!d.key_fields().empty()) {
+          for (int f : d.key_fields()) key = Combine(key, fh[static_cast<size_t>(slot_of_[f]) * kChunk + j]);
+          key = Mix64(key ^ 0x66696e6765727072ull);
+        }
+        double value = 1;
+        if (d.value_source() == Detector::ValueSource::kField) {
+          if (!FieldNumber(batch, batch.field(i, static_cast<size_t>(d.value_field())), &value)) value = NAN;
+        } else if (d.value_source() == Detector::ValueSource::kEventBytes) {
+          value = static_cast<double>(batch.DocLength(e));
+        }
+        int64_t ts = e.timestamp_ms > max_ts ? wall : e.timestamp_ms;
+        ups.push_back(Update{i, group, key, ts, value});
+      }
+    }
+  }
+
+  for (size_t ri = 0; ri < rules_.size(); ++ri) {
+    const Rule& r = rules_[ri];
+    auto& ups = scratch.per_rule[ri];
     if (ups.empty()) continue;
     if (r.matched) r.matched->Inc(ups.size());
     // Split by shard (counting sort) so each shard's lock is taken once per batch.
@@ -426,12 +540,16 @@ void RuleEngine::Tick(int64_t now_ms) {
   last_wall_.store(now_ms, std::memory_order_relaxed);
   const int64_t wm = watermark_.load(std::memory_order_relaxed);
   if (wm != INT64_MIN && wm != last_wm_) {
+    // Never backwards: an event newer than the last one but older than the
+    // stream time the wall clock has moved on to does not pull it back (that
+    // reopened closed buckets and made firing alerts resolve and fire again).
+    wm_base_ = last_wm_ == INT64_MIN ? wm : std::max(wm, wm_base_ + std::max<int64_t>(0, now_ms - wm_wall_));
     last_wm_ = wm;
     wm_wall_ = now_ms;
   }
   // Stream time: the newest event time, moved on by the wall clock while no
   // newer event arrives.
-  const int64_t stream_now = last_wm_ == INT64_MIN ? now_ms : last_wm_ + std::max<int64_t>(0, now_ms - wm_wall_);
+  const int64_t stream_now = last_wm_ == INT64_MIN ? now_ms : wm_base_ + std::max<int64_t>(0, now_ms - wm_wall_);
   stream_now_.store(stream_now, std::memory_order_relaxed);
   std::vector<GroupResult> active;
   for (Rule& r : rules_) {

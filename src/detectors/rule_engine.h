@@ -9,9 +9,17 @@
 // windows and a silent component is noticed. A rule is evaluated at stream
 // time minus the allowed lateness, so events up to that late still count.
 //
-// Lifecycle: Load (before the pipeline starts: it registers the fields the
-// rules read), then Observe from any number of workers and Tick from one
-// thread (StartTicking runs it on a timer).
+// Lifecycle: Load (it registers the fields the rules read), then Observe from
+// any number of workers and Tick from one thread (StartTicking runs it on a
+// timer).
+//
+// Reload: a new engine is loaded beside the running one, then TakeOver moves
+// the running engine's alert sinks, stream clock and the state of every rule
+// whose name and definition are unchanged into it, before the pipeline is
+// pointed at it (Pipeline::SetObserver). Kept rules share their detector,
+// alert tracker and samples between the two engines, so events the old engine
+// still sees while workers switch over are not lost, and firing alerts stay
+// firing without being sent again.
 
 #include <atomic>
 #include <condition_variable>
@@ -57,6 +65,19 @@ class RuleEngine : public BatchObserver {
   // InvalidArgument if there were any. Call once, before the pipeline starts.
   absl::Status Load(const std::vector<std::string>& paths, ComponentContext& ctx, ConfigErrors* errors);
 
+  // Takes over from `old` (which no longer ticks; workers may still call its
+  // Observe): its alert sinks (replacing any added to this engine), its stream
+  // clock, and the detector, alert tracker and samples of every rule with the
+  // same name and definition hash. Firing alerts of old rules not taken over
+  // (removed or changed) are resolved through the sinks.
+  struct TakeOverSummary {
+    size_t kept = 0, added = 0, changed = 0, removed = 0, resolved_alerts = 0;
+  };
+  TakeOverSummary TakeOver(RuleEngine& old);
+  // Raises the watermark to `old`'s (after the pipeline switched over, for
+  // the events the old engine saw meanwhile).
+  void MergeWatermark(const RuleEngine& old);
+
   // Alert sinks get every state change (pending, firing, resolved) from Tick's thread.
   void AddSink(std::unique_ptr<AlertSink> sink);
   void AddSink(AlertSink* sink);  // not owned
@@ -87,11 +108,12 @@ class RuleEngine : public BatchObserver {
 
  private:
   class SampleStore;
+  // The state parts are shared so that a reload can hand them to the next engine.
   struct Rule {
-    std::unique_ptr<RuleSpec> spec;
-    std::unique_ptr<Detector> detector;
-    std::unique_ptr<AlertTracker> tracker;
-    std::unique_ptr<SampleStore> samples;
+    std::shared_ptr<RuleSpec> spec;
+    std::shared_ptr<Detector> detector;
+    std::shared_ptr<AlertTracker> tracker;
+    std::shared_ptr<SampleStore> samples;
     Counter* matched = nullptr;
     Counter* evictions = nullptr;
     Counter* late = nullptr;
@@ -110,18 +132,26 @@ class RuleEngine : public BatchObserver {
   std::vector<std::pair<std::string, std::string>> rule_names_;  // name, "file:line"
   std::unique_ptr<ComponentMetrics> metrics_;
   Counter* future_events_ = nullptr;
+  Counter* short_batches_ = nullptr;
+  size_t fields_needed_ = 0;  // batches must carry at least the fields registered at Load
+  // Fields that some rule groups or fingerprints by (hashed once per event), and
+  // each field index's position in that list (-1: not hashed).
+  void IndexHashedFields();
+  std::vector<int> hashed_fields_;
+  std::vector<int> slot_of_;
 
   std::string state_dir_;    // <data_dir>/state, empty: no persistence
   int64_t last_save_ms_ = 0;  // wall clock of the last periodic save
   std::mutex save_mu_;
 
   FanoutAlertSink fanout_;
-  std::vector<std::unique_ptr<AlertSink>> owned_sinks_;
+  std::vector<std::shared_ptr<AlertSink>> owned_sinks_;  // shared with engines that take over
 
   std::atomic<int64_t> watermark_{INT64_MIN};
   std::atomic<int64_t> last_wall_{0};
   std::mutex tick_mu_;
   int64_t last_wm_ = INT64_MIN, wm_wall_ = 0;
+  int64_t wm_base_ = 0;  // stream time at wm_wall_
   std::atomic<int64_t> stream_now_{0};
   mutable std::mutex alerts_mu_;  // trackers: written by Tick, read by ActiveAlerts
 

@@ -87,9 +87,16 @@ absl::StatusOr<std::unique_ptr<App>> App::Load(const std::string& yaml_text, con
 
   // Rules: loaded before the pipeline exists, so the fields they read are registered.
   if (auto r = top.Map("rules")) {
-    std::vector<std::string> paths;
-    app->rules_ = std::make_unique<detectors::RuleEngine>(detectors::ReadRuleEngineOptions(*r, file_name, &paths));
-    (void)app->rules_->Load(paths, app->ctx_, &errors);
+    app->rules_opts_ = detectors::ReadRuleEngineOptions(*r, file_name, &app->rules_paths_);
+    app->rules_ = std::make_shared<detectors::RuleEngine>(app->rules_opts_);
+    (void)app->rules_->Load(app->rules_paths_, app->ctx_, &errors);
+    app->reloads_ok_ = app->metrics_.GetCounter("sluice_rules_reload_total", "Rule reloads (SIGHUP, POST /-/reload).",
+                                                {{"result", "success"}});
+    app->reloads_failed_ = app->metrics_.GetCounter("sluice_rules_reload_total",
+                                                    "Rule reloads (SIGHUP, POST /-/reload).", {{"result", "failure"}});
+    app->last_reload_ok_ = app->metrics_.GetGauge(
+        "sluice_rules_last_reload_success", "1 if the last rule reload (or the initial load) succeeded.");
+    app->last_reload_ok_->Set(1);
   }
 
   const auto& reg = ComponentRegistry::Get();
@@ -139,7 +146,9 @@ absl::Status App::Start() {
   std::vector<BatchObserver*> observers;
   if (rules_) observers.push_back(rules_.get());
   pipeline_ = std::make_unique<Pipeline>(opts_.pipeline, &ctx_, std::move(sinks), std::move(observers));
+  std::lock_guard<std::mutex> reload_lock(reload_mu_);
   if (rules_) {
+    pipeline_->SetObserver(0, rules_);  // shared: a reload may drop the App's reference
     // Alerts go to the log, <data_dir>/alerts/alerts.ndjson, the outputs (as
     // documents in the alerts index) and, when configured, Alertmanager.
     if (auto st = rules_->AddDefaultSinks(opts_.data_dir); !st.ok()) return st;
@@ -184,7 +193,11 @@ void App::Shutdown() {
   for (auto& in : inputs_) in->StopAccepting();
   if (persisted_queue_) persisted_queue_->StopAccepting(deadline);  // what it took is on disk and ACKed
   if (pipeline_) pipeline_->Drain(deadline);
-  if (rules_) rules_->StopTicking();
+  {
+    std::lock_guard<std::mutex> l(reload_mu_);
+    rules_stopped_ = true;
+    if (auto r = rules()) r->StopTicking();
+  }
   if (alertmanager_) alertmanager_->Stop();
   for (auto& s : sinks_) s->Stop(deadline);
   if (persisted_queue_) persisted_queue_->Close();  // commits what the sinks delivered
@@ -194,9 +207,81 @@ void App::Shutdown() {
   SLUICE_LOG_INFO("app", "stopped");
 }
 
+std::shared_ptr<detectors::RuleEngine> App::rules() const {
+  std::lock_guard<std::mutex> l(rules_mu_);
+  return rules_;
+}
+
+absl::Status App::ReloadRules() {
+  std::lock_guard<std::mutex> l(reload_mu_);
+  absl::Status st = ReloadRulesLocked();
+  if (reloads_ok_) {
+    (st.ok() ? reloads_ok_ : reloads_failed_)->Inc();
+    last_reload_ok_->Set(st.ok() ? 1 : 0);
+  }
+  if (!st.ok()) SLUICE_LOG_ERROR("rules", "reload failed, the running rules stay:\n", MessageOf(st.message()));
+  return st;
+}
+
+absl::Status App::ReloadRulesLocked() {
+  std::shared_ptr<detectors::RuleEngine> current = rules();
+  if (!current) {
+    return absl::FailedPreconditionError(
+        "no `rules:` section in the config; the config file itself is not reloaded (restart sluice to add one)");
+  }
+  if (rules_stopped_) return absl::FailedPreconditionError("sluice is shutting down");
+  // Validate the whole set against scratch registries first, so that a broken
+  // set leaves no trace: no field extracted for nothing, no metric series.
+  {
+    FieldRegistry scratch_fields(fields_);
+    MetricsRegistry scratch_metrics;
+    ComponentContext scratch = ctx_;
+    scratch.fields = &scratch_fields;
+    scratch.metrics = &scratch_metrics;
+    detectors::RuleEngine probe(rules_opts_);
+    ConfigErrors errors;
+    if (!probe.Load(rules_paths_, scratch, &errors).ok()) return absl::InvalidArgumentError(errors.ToString());
+  }
+  // The real load registers the new rules' fields: workers extract them from
+  // their next batch on, before they can see the new engine (SetObserver).
+  auto next = std::make_shared<detectors::RuleEngine>(rules_opts_);
+  ConfigErrors errors;
+  if (!next->Load(rules_paths_, ctx_, &errors).ok()) return absl::InvalidArgumentError(errors.ToString());
+  const bool ticking = pipeline_ != nullptr;
+  if (ticking) current->StopTicking();
+  const auto sum = next->TakeOver(*current);
+  if (pipeline_) pipeline_->SetObserver(0, next);
+  next->MergeWatermark(*current);  // what the old engine saw while workers switched
+  {
+    std::lock_guard<std::mutex> l(rules_mu_);
+    rules_ = next;
+  }
+  if (ticking) next->StartTicking();
+  SLUICE_LOG_INFO("rules", "reloaded ", next->rule_count(), " rules from ", next->files().size(), " files: ", sum.kept,
+                  " kept with their state, ", sum.added, " added, ", sum.changed, " changed, ", sum.removed,
+                  " removed (", sum.resolved_alerts, " alerts resolved)");
+  return absl::OkStatus();
+}
+
 AdminResponse App::HandleAdmin(const std::string& method, const std::string& target) {
   AdminResponse r;
   std::string path = target.substr(0, target.find('?'));
+  if (path == "/-/reload") {
+    if (method != "POST") {
+      r.status = 405;
+      r.body = "use POST\n";
+      return r;
+    }
+    absl::Status st = ReloadRules();
+    if (st.ok()) {
+      auto rules = this->rules();
+      r.body = StrCat("rules reloaded: ", rules->rule_count(), " rules from ", rules->files().size(), " files\n");
+    } else {
+      r.status = 400;
+      r.body = StrCat(MessageOf(st.message()), "\n");
+    }
+    return r;
+  }
   if (path == "/metrics") {
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
     r.body = metrics_.RenderPrometheus();

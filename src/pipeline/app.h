@@ -3,6 +3,7 @@
 // `sluice run` = Load + Start + wait for a signal + Shutdown; `sluice check` = Load(check_only).
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -57,12 +58,21 @@ class App {
   DeadLetterQueue* dead_letters() { return dlq_.get(); }
   // The persisted queue, or nullptr with the memory queue.
   PersistedQueue* persisted_queue() { return persisted_queue_.get(); }
-  // The rules engine, or nullptr when the config has no `rules:`.
-  detectors::RuleEngine* rules() { return rules_.get(); }
+  // The running rules engine, or nullptr when the config has no `rules:`.
+  // A reload replaces it: hold the pointer, do not cache the engine.
+  std::shared_ptr<detectors::RuleEngine> rules() const;
+
+  // Re-reads the rule files named by the running config's `rules.paths` (the
+  // config file itself is not re-read). The new set is validated completely
+  // first; if it is invalid the running set stays and the error lists every
+  // `file:line: message`. Rules whose name and definition are unchanged keep
+  // their state and alerts. SIGHUP and `POST /-/reload` call this.
+  absl::Status ReloadRules();
 
  private:
   App() = default;
   AdminResponse HandleAdmin(const std::string& method, const std::string& target);
+  absl::Status ReloadRulesLocked();
 
   AppOptions opts_;
   MetricsRegistry metrics_;
@@ -73,7 +83,17 @@ class App {
   std::vector<std::unique_ptr<Sink>> sinks_;
   std::optional<AlertmanagerOptions> alertmanager_opts_;
   std::unique_ptr<AlertmanagerNotifier> alertmanager_;
-  std::unique_ptr<detectors::RuleEngine> rules_;  // before pipeline_: workers observe it
+  // Rules: the engine is shared with the pipeline's workers (observer 0),
+  // swapped by ReloadRules under reload_mu_; rules_mu_ guards the pointer.
+  std::vector<std::string> rules_paths_;
+  detectors::RuleEngineOptions rules_opts_;
+  mutable std::mutex rules_mu_;
+  std::shared_ptr<detectors::RuleEngine> rules_;  // before pipeline_: workers observe it
+  std::mutex reload_mu_;
+  bool rules_stopped_ = false;  // by Shutdown (under reload_mu_): no reload starts a ticker after it
+  Counter* reloads_ok_ = nullptr;
+  Counter* reloads_failed_ = nullptr;
+  Gauge* last_reload_ok_ = nullptr;
   std::unique_ptr<Pipeline> pipeline_;
   std::unique_ptr<PersistedQueue> persisted_queue_;  // after pipeline_: feeds it
   std::unique_ptr<AdminHttpServer> admin_;

@@ -34,6 +34,9 @@ enum class FieldKind : uint8_t { kMissing = 0, kString, kNumber, kTrue, kFalse, 
 struct FieldValue {
   Span span;
   FieldKind kind = FieldKind::kMissing;
+  // kString: the content has a backslash escape (checked once by the parser,
+  // so that consumers need not scan it again: detectors_bench BM_ThirtyRulesObserve).
+  bool escaped = false;
 };
 
 enum EventFlags : uint32_t {

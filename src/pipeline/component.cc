@@ -2,18 +2,38 @@
 
 namespace sluice {
 
+FieldRegistry::FieldRegistry() : paths_(std::make_shared<const Paths>()) {}
+
+FieldRegistry::FieldRegistry(const FieldRegistry& other) : paths_(other.Snapshot()) {
+  size_.store(paths_->size());
+}
+
 int FieldRegistry::Register(std::string_view path) {
-  int i = Find(path);
-  if (i >= 0) return i;
-  paths_.emplace_back(path);
-  return static_cast<int>(paths_.size() - 1);
+  std::lock_guard<std::mutex> l(mu_);
+  for (size_t i = 0; i < paths_->size(); ++i) {
+    if ((*paths_)[i] == path) return static_cast<int>(i);
+  }
+  auto next = std::make_shared<Paths>(*paths_);
+  next->emplace_back(path);
+  paths_ = std::move(next);
+  size_.store(paths_->size(), std::memory_order_release);
+  // Published after the list: a reader that sees the new generation gets the new list.
+  generation_.fetch_add(1, std::memory_order_acq_rel);
+  return static_cast<int>(paths_->size() - 1);
 }
 
 int FieldRegistry::Find(std::string_view path) const {
-  for (size_t i = 0; i < paths_.size(); ++i) {
-    if (paths_[i] == path) return static_cast<int>(i);
+  auto snap = Snapshot();
+  for (size_t i = 0; i < snap->size(); ++i) {
+    if ((*snap)[i] == path) return static_cast<int>(i);
   }
   return -1;
+}
+
+std::shared_ptr<const FieldRegistry::Paths> FieldRegistry::Snapshot(uint64_t* generation) const {
+  std::lock_guard<std::mutex> l(mu_);
+  if (generation) *generation = generation_.load(std::memory_order_relaxed);
+  return paths_;
 }
 
 ComponentRegistry& ComponentRegistry::Get() {

@@ -2,9 +2,11 @@
 // The component interfaces (Input, Sink), the context factories get, and the
 // registry that finds a component by its `type:` name in the config.
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,17 +21,37 @@ namespace sluice {
 class DeadLetterQueue;
 
 // The dotted field paths the pipeline extracts from every event, registered by
-// components while they are built (before the pipeline starts). A field's index
-// is its position in Batch::field().
+// components while they are built, and by a rules reload while the pipeline
+// runs. A field's index is its position in Batch::field(); paths are only ever
+// appended, so an index stays valid for the registry's lifetime.
+//
+// Thread-safe: Register appends under a lock to a copy-on-write list and bumps
+// the generation; readers take an immutable snapshot. Pipeline workers compare
+// generation() (one atomic load) once per batch and rebuild their parser when
+// it changed.
 class FieldRegistry {
  public:
+  using Paths = std::vector<std::string>;
+  FieldRegistry();
+  FieldRegistry(const FieldRegistry& other);
+
   // Returns the index of `path` (registering it if new).
   int Register(std::string_view path);
-  const std::vector<std::string>& paths() const { return paths_; }
   int Find(std::string_view path) const;
+  // A copy of the paths, in index order.
+  Paths paths() const { return *Snapshot(); }
+  // The paths now (immutable; valid as long as the pointer is held), and the
+  // generation they belong to.
+  std::shared_ptr<const Paths> Snapshot(uint64_t* generation = nullptr) const;
+  // Changes (grows) whenever a path is added.
+  uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
+  size_t size() const { return size_.load(std::memory_order_acquire); }
 
  private:
-  std::vector<std::string> paths_;
+  mutable std::mutex mu_;
+  std::shared_ptr<const Paths> paths_;
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<size_t> size_{0};
 };
 
 // Where inputs push their batches: the pipeline's bounded queue.

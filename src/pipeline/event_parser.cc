@@ -174,6 +174,7 @@ bool EventParser::StoreValue(od::value v, const PathNode& node, Batch* batch, si
       if (tok.size() < 2) return false;
       fv.kind = FieldKind::kString;
       fv.span = SpanOf(*batch, tok.substr(1, tok.size() - 2));
+      fv.escaped = std::memchr(tok.data() + 1, '\\', tok.size() - 2) != nullptr;
       break;
     case od::json_type::number:
       fv.kind = FieldKind::kNumber;

@@ -14,7 +14,8 @@ Pipeline::Pipeline(PipelineOptions opts, ComponentContext* ctx, std::vector<Sink
     : opts_(opts),
       ctx_(ctx),
       sinks_(std::move(sinks)),
-      observers_(std::move(observers)),
+      observer_count_(observers.size()),
+      observers_(std::make_unique<ObserverSlot[]>(observers.size())),
       queue_(opts.queue_max_bytes),
       metrics_(ctx->metrics, "pipeline", "pipeline"),
       invalid_events_(metrics_.Errors("invalid_json")) {
@@ -22,7 +23,36 @@ Pipeline::Pipeline(PipelineOptions opts, ComponentContext* ctx, std::vector<Sink
                                   [this] { return static_cast<double>(queue_.bytes()); });
   ctx_->metrics->AddCallbackGauge("sluice_queue_max_bytes", "Capacity of the pipeline queue in bytes.",
                                   {{"queue", "pipeline"}}, [this] { return static_cast<double>(queue_.max_bytes()); });
+  // Observers given here are not owned.
+  for (size_t i = 0; i < observers.size(); ++i) {
+    observers_[i].observer = std::shared_ptr<BatchObserver>(observers[i], [](BatchObserver*) {});
+    observers_[i].version.store(1);
+  }
 }
+
+void Pipeline::SetObserver(size_t index, std::shared_ptr<BatchObserver> observer) {
+  if (index >= observer_count_) return;
+  ObserverSlot& slot = observers_[index];
+  std::lock_guard<std::mutex> l(slot.mu);
+  slot.observer = std::move(observer);
+  slot.version.fetch_add(1, std::memory_order_release);
+}
+
+// A worker's parser, rebuilt when the field registry grows (a rules reload).
+struct Pipeline::WorkerParser {
+  uint64_t generation = 0;
+  size_t field_count = 0;
+  std::unique_ptr<EventParser> parser;
+  std::vector<std::shared_ptr<BatchObserver>> observers;  // this worker's copies
+  std::vector<uint64_t> versions;                         // of these
+
+  void Refresh(const FieldRegistry& fields) {
+    if (parser && fields.generation() == generation) return;
+    auto paths = fields.Snapshot(&generation);
+    field_count = paths->size();
+    parser = std::make_unique<EventParser>(*paths);
+  }
+};
 
 Pipeline::~Pipeline() {
   queue_.Close();
@@ -41,7 +71,9 @@ bool Pipeline::TryPush(BatchPtr& batch, std::function<void()> on_space) {
 }
 
 void Pipeline::WorkerLoop() {
-  EventParser parser(ctx_->fields->paths());
+  WorkerParser parser;
+  parser.observers.resize(observer_count_);
+  parser.versions.resize(observer_count_, 0);
   BatchPtr batch;
   while (queue_.Pop(&batch)) {
     Process(batch, &parser);
@@ -49,12 +81,25 @@ void Pipeline::WorkerLoop() {
   }
 }
 
-void Pipeline::Process(BatchPtr& batch, EventParser* parser) {
+void Pipeline::Process(BatchPtr& batch, WorkerParser* parser) {
   if (batch->received_ms == 0) batch->received_ms = NowMs();
-  if (batch->trusted_json && ctx_->fields->paths().empty()) {
+  // Observers first, then the registry: a new observer's fields were
+  // registered before it was published, so this batch extracts them.
+  auto& observers = parser->observers;
+  if (!batch->internal) {
+    for (size_t i = 0; i < observer_count_; ++i) {
+      ObserverSlot& slot = observers_[i];
+      if (slot.version.load(std::memory_order_acquire) == parser->versions[i]) continue;
+      std::lock_guard<std::mutex> l(slot.mu);
+      observers[i] = slot.observer;
+      parser->versions[i] = slot.version.load(std::memory_order_relaxed);
+    }
+  }
+  parser->Refresh(*ctx_->fields);
+  if (batch->trusted_json && parser->field_count == 0) {
     batch->ResizeFields(0);  // nothing to extract: skip the simdjson pass (bench/RESULTS.md, syslog)
   } else {
-    parser->ParseBatch(batch.get());
+    parser->parser->ParseBatch(batch.get());
   }
   metrics_.received_events->Inc(batch->size());
   size_t invalid = 0;
@@ -71,7 +116,9 @@ void Pipeline::Process(BatchPtr& batch, EventParser* parser) {
     metrics_.dead_lettered_events->Inc(invalid);
   }
   if (!batch->internal) {
-    for (BatchObserver* o : observers_) o->Observe(*batch);
+    for (size_t i = 0; i < observer_count_; ++i) {
+      if (observers[i]) observers[i]->Observe(*batch);
+    }
   }
   metrics_.sent_events->Inc(batch->size() - invalid);
   batch->AddHolds(static_cast<int>(sinks_.size()));

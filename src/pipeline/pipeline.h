@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -33,14 +34,34 @@ class Pipeline : public BatchReceiver {
 
   uint64_t queued_bytes() const { return queue_.bytes(); }
 
+  // Replaces observer `index` (of those given to the constructor) while the
+  // workers run: each worker picks it up at its next batch; a batch already
+  // being observed finishes with the old one, which is freed once every
+  // worker has started a batch since (workers keep their copy between batches).
+  // Register the fields the new observer reads before calling this: a worker
+  // that sees the new observer also sees those fields (it reloads the observer
+  // before checking the field registry's generation).
+  void SetObserver(size_t index, std::shared_ptr<BatchObserver> observer);
+
  private:
   void WorkerLoop();
-  void Process(BatchPtr& batch, class EventParser* parser);
+  struct WorkerParser;
+  void Process(BatchPtr& batch, WorkerParser* parser);
 
   PipelineOptions opts_;
   ComponentContext* ctx_;
   std::vector<Sink*> sinks_;
-  std::vector<BatchObserver*> observers_;
+  // A version counter read once per batch (one atomic load); the mutex only
+  // when it changed. (std::atomic<std::shared_ptr> in libstdc++ 12 unlocks its
+  // load with a relaxed store: ThreadSanitizer reports it, and rightly so in
+  // the abstract memory model.)
+  struct ObserverSlot {
+    std::mutex mu;
+    std::shared_ptr<BatchObserver> observer;
+    std::atomic<uint64_t> version{0};
+  };
+  size_t observer_count_;
+  std::unique_ptr<ObserverSlot[]> observers_;
   BatchQueue queue_;
   ComponentMetrics metrics_;
   Counter* invalid_events_;

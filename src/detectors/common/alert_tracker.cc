@@ -64,6 +64,21 @@ void AlertTracker::Render(Alert* a) const {
   }
 }
 
+size_t AlertTracker::ResolveAll(int64_t eval_ms, AlertSink* sink) {
+  size_t n = 0;
+  for (auto& [g, e] : alerts_) {
+    Alert& a = e.alert;
+    if (a.state != AlertState::kFiring) continue;
+    a.state = AlertState::kResolved;
+    a.ends_at_ms = eval_ms;
+    Render(&a);
+    if (sink) sink->Emit(a);
+    ++n;
+  }
+  alerts_.clear();
+  return n;
+}
+
 void AlertTracker::Update(int64_t eval_ms, std::vector<GroupResult>& active, AlertSink* sink, const SampleFn& samples) {
   ++generation_;
   for (GroupResult& r : active) {

@@ -21,6 +21,10 @@ class AlertTracker {
   // One evaluation at event time `eval_ms`: emits every state change to `sink`.
   void Update(int64_t eval_ms, std::vector<GroupResult>& active, AlertSink* sink, const SampleFn& samples);
 
+  // Resolves every firing alert (its rule is gone) and forgets the pending
+  // ones; returns how many were resolved.
+  size_t ResolveAll(int64_t eval_ms, AlertSink* sink);
+
   bool Has(uint64_t group) const { return alerts_.contains(group); }
   size_t firing() const;
   size_t pending() const { return alerts_.size() - firing(); }

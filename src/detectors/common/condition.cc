@@ -2,6 +2,9 @@
 
 #include <charconv>
 #include <cstring>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include <re2/re2.h>
 
@@ -17,6 +20,21 @@ bool ParseNumber(std::string_view s, double* out) {
   const char* b = s.data();
   const char* e = b + s.size();
   if (*b == '+') ++b;
+  // Plain integers (status codes, durations, offsets) without from_chars:
+  // detectors_bench BM_ThirtyRulesObserve.
+  if (e - b <= 15 && b < e) {
+    const char* p = b;
+    const bool neg = *p == '-';
+    if (neg) ++p;
+    if (p < e) {
+      uint64_t v = 0;
+      while (p < e && static_cast<unsigned>(*p - '0') < 10) v = v * 10 + static_cast<unsigned>(*p++ - '0');
+      if (p == e) {
+        *out = neg ? -static_cast<double>(v) : static_cast<double>(v);
+        return true;
+      }
+    }
+  }
   auto r = std::from_chars(b, e, *out);
   return r.ec == std::errc() && r.ptr == e;
 }
@@ -196,6 +214,7 @@ int Condition::CompileField(const std::string& path, const YAML::Node& value, co
         errors->Add(file, arg.Mark(), StrCat("match: ", path, ": bad regex \"", pattern, "\": ", leaf.re->error()));
         return -1;
       }
+      LiteralAlternatives(pattern, &leaf.literals);
     } else if (op == "exists") {
       bool b;
       if (!arg.IsScalar() || !YAML::convert<bool>::decode(arg, b)) {
@@ -234,6 +253,64 @@ int Condition::CompileField(const std::string& path, const YAML::Node& value, co
   return self;
 }
 
+namespace {
+// Substring search comparing the needle's first and last bytes 16 positions
+// at a time (W. Muła, "SIMD-friendly algorithms for substring searching"):
+// glibc's memmem was a quarter of BM_ThirtyRulesObserve; this is ~4x faster on
+// log messages, where the first byte of a needle is common.
+bool ContainsLiteral(std::string_view s, std::string_view needle) {
+  const size_t n = s.size(), k = needle.size();
+  if (k == 0) return true;
+  if (n < k) return false;
+  if (k == 1) return std::memchr(s.data(), needle[0], n) != nullptr;
+  const char* p = s.data();
+#if defined(__SSE2__)
+  const __m128i first = _mm_set1_epi8(needle[0]);
+  const __m128i last = _mm_set1_epi8(needle[k - 1]);
+  size_t i = 0;
+  for (; i + k - 1 + 16 <= n; i += 16) {
+    const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i + k - 1));
+    unsigned mask =
+        static_cast<unsigned>(_mm_movemask_epi8(_mm_and_si128(_mm_cmpeq_epi8(a, first), _mm_cmpeq_epi8(b, last))));
+    while (mask) {
+      const unsigned bit = static_cast<unsigned>(__builtin_ctz(mask));
+      if (std::memcmp(p + i + bit + 1, needle.data() + 1, k - 2) == 0) return true;
+      mask &= mask - 1;
+    }
+  }
+  for (; i + k <= n; ++i) {
+    if (p[i] == needle[0] && p[i + k - 1] == needle[k - 1] && std::memcmp(p + i + 1, needle.data() + 1, k - 2) == 0) {
+      return true;
+    }
+  }
+  return false;
+#else
+  return memmem(p, n, needle.data(), k) != nullptr;
+#endif
+}
+}  // namespace
+
+// "abc", "a b|c=d": alternatives of plain text (no metacharacter), found with
+// memmem instead of RE2. Anything else leaves *out empty.
+void Condition::LiteralAlternatives(const std::string& pattern, std::vector<Literal>* out) {
+  std::vector<Literal> alts(1);
+  for (char c : pattern) {
+    if (c == '|') {
+      alts.emplace_back();
+      continue;
+    }
+    const bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                       std::strchr(" =_-/:,;'\"<>@#%&!~`", c) != nullptr;
+    if (!plain || c == '\0') return;
+    alts.back().text.push_back(c);
+  }
+  for (const Literal& a : alts) {
+    if (a.text.empty()) return;  // an empty alternative matches everything: leave it to RE2
+  }
+  *out = std::move(alts);
+}
+
 bool Condition::LiteralEquals(const Literal& lit, const FieldValue& v, std::string_view text) {
   switch (v.kind) {
     case FieldKind::kMissing:
@@ -253,7 +330,7 @@ bool Condition::LiteralEquals(const Literal& lit, const FieldValue& v, std::stri
       return lit.kind != FieldKind::kNull && text == lit.text;
     case FieldKind::kString:
       if (lit.kind == FieldKind::kNull) return false;
-      if (std::memchr(text.data(), '\\', text.size()) == nullptr) return text == lit.text;
+      if (!v.escaped) return text == lit.text;
       {
         std::string u;
         return UnescapeJsonString(text, &u) && u == lit.text;
@@ -306,10 +383,18 @@ bool Condition::Eval(uint32_t i, const Batch& batch, size_t event) const {
     case Op::kRegex: {
       if (v.kind != FieldKind::kString && v.kind != FieldKind::kNumber) return false;
       std::string_view text = batch.View(v.span);
-      if (v.kind == FieldKind::kString && std::memchr(text.data(), '\\', text.size()) != nullptr) {
-        std::string u;
+      std::string u;
+      if (v.kind == FieldKind::kString && v.escaped) {
         if (!UnescapeJsonString(text, &u)) return false;
-        return RE2::PartialMatch(re2::StringPiece(u.data(), u.size()), *n.re);
+        text = u;
+      }
+      if (!n.literals.empty()) {
+        // A regex that is only literal alternatives: a substring search beats
+        // RE2's scan several times over (detectors_bench BM_ThirtyRulesObserve).
+        for (const Literal& lit : n.literals) {
+          if (ContainsLiteral(text, lit.text)) return true;
+        }
+        return false;
       }
       return RE2::PartialMatch(re2::StringPiece(text.data(), text.size()), *n.re);
     }

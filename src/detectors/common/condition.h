@@ -57,7 +57,7 @@ class Condition {
     Op op;
     int field = -1;                    // leaf: field index
     std::vector<uint32_t> children;    // kAll / kAny / kNot
-    std::vector<Literal> literals;     // kEquals (one) / kOneOf
+    std::vector<Literal> literals;     // kEquals (one) / kOneOf; kRegex: its literal alternatives, if it is only that
     double number = 0;                 // comparisons
     std::unique_ptr<re2::RE2> re;      // kRegex
   };
@@ -69,6 +69,7 @@ class Condition {
   int CompileList(Op op, const YAML::Node& value, const std::string& file, FieldRegistry* fields,
                   ConfigErrors* errors);
   bool Eval(uint32_t i, const Batch& batch, size_t event) const;
+  static void LiteralAlternatives(const std::string& pattern, std::vector<Literal>* out);
   static bool LiteralEquals(const Literal& lit, const FieldValue& v, std::string_view text);
 
   std::vector<Node> nodes_;

@@ -14,13 +14,13 @@ std::string Detector::GroupBlob(const Batch& batch, uint32_t event) const {
   return blob;
 }
 
-Labels Detector::GroupLabels(const std::string& blob) const {
+Labels Detector::GroupLabels(std::string_view blob) const {
   Labels out;
   size_t pos = 0;
   for (size_t i = 0; i < spec_->group_label_names.size(); ++i) {
     size_t end = blob.find('\0', pos);
     if (end == std::string::npos) end = blob.size();
-    out.emplace_back(spec_->group_label_names[i], blob.substr(std::min(pos, blob.size()), end - std::min(pos, end)));
+    out.emplace_back(spec_->group_label_names[i], std::string(blob.substr(std::min(pos, blob.size()), end - std::min(pos, end))));
     pos = end + 1;
   }
   return out;

@@ -23,6 +23,7 @@
 #include "absl/status/status.h"
 #include "common/config_reader.h"
 #include "common/metrics.h"
+#include "detectors/common/compact_string.h"
 #include "detectors/common/condition.h"
 #include "detectors/common/label_template.h"
 #include "pipeline/batch.h"
@@ -121,7 +122,7 @@ class Detector {
  protected:
   // Group label values of `event`, joined with '\0' (what a group stores).
   std::string GroupBlob(const Batch& batch, uint32_t event) const;
-  Labels GroupLabels(const std::string& blob) const;
+  Labels GroupLabels(std::string_view blob) const;
 
   const RuleSpec* spec_;
   DetectorEnv env_;

@@ -18,7 +18,7 @@ struct Fingerprint {
   int64_t first = 0;      // first request of the current window
   int64_t last_seen = 0;  // newest request
   uint32_t count = 0;
-  std::string labels;
+  CompactString labels;  // group label values, \0-separated
 };
 
 class DuplicateDetector : public Detector {
@@ -64,7 +64,7 @@ class DuplicateDetector : public Detector {
       uint32_t max_count = 0;
       uint64_t wasted = 0;
       uint32_t fingerprints = 0;
-      const std::string* labels = nullptr;
+      const CompactString* labels = nullptr;
     };
     absl::flat_hash_map<uint64_t, Agg> by_group;
     std::vector<std::unique_lock<std::mutex>> locks;  // labels are read after the loop

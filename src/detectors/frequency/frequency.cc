@@ -25,8 +25,12 @@ struct FrequencyGroup {
   // Bias-corrected EWMA of the window count: baseline = ewma / weight.
   float ewma = 0, weight = 0;
   float base_at_step = 0;  // the baseline the newest window is judged against
-  std::string labels;
+  CompactString labels;  // group label values, \0-separated
 };
+
+// Key + state per tracked group (tests/detectors/state_size_test.cc): was 136
+// bytes with a std::string for the labels.
+static_assert(sizeof(std::pair<uint64_t, FrequencyGroup>) <= 120);
 
 class FrequencyDetector : public Detector {
  public:

@@ -55,7 +55,7 @@ struct PayloadGroup {
   int64_t last_outlier = INT64_MIN;
   double outlier_value = 0, outlier_limit = 0;
   uint32_t outliers = 0;  // in the current active period
-  std::string labels;
+  CompactString labels;  // group label values, \0-separated
 };
 
 class PayloadSizeDetector : public Detector {

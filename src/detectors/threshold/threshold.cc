@@ -9,13 +9,20 @@
 namespace sluice::detectors {
 namespace {
 
-constexpr int kSlots = 12;
+// 10 slots: 8 buckets per window plus the allowed lateness for windows of
+// 80 s and more at the default 10 s lateness (a 1m window gets 7 buckets).
+// Was 12; with float sums this keeps an aggregate group at 128 bytes
+// (tests/detectors/state_size_test.cc).
+constexpr int kSlots = 10;
 
 struct CountCell {
   uint32_t n = 0;
 };
+// The per-bucket value is a float (24-bit mantissa): exact for integers up to
+// 16.7 million per bucket, otherwise within ~1e-7 relative per addition; the
+// window total is summed in double.
 struct AggCell {
-  double v = 0;
+  float v = 0;
   uint32_t n = 0;
 };
 
@@ -24,8 +31,13 @@ struct ThresholdGroup {
   BucketRing<Cell, kSlots> ring;
   int64_t first_seen = 0;
   int64_t last_seen = 0;
-  std::string labels;
+  CompactString labels;  // group label values, \0-separated
 };
+
+// Key + state per tracked group (tests/detectors/state_size_test.cc): was 256
+// (aggregate) and 144 (count) bytes with double cells, 12 slots, std::string.
+static_assert(sizeof(std::pair<uint64_t, ThresholdGroup<AggCell>>) <= 128);
+static_assert(sizeof(std::pair<uint64_t, ThresholdGroup<CountCell>>) <= 88);
 
 template <typename Cell>
 class ThresholdDetector : public Detector {
@@ -70,9 +82,9 @@ class ThresholdDetector : public Detector {
         ++c->n;
       } else {
         if (c->n == 0 || p_.aggregate != Aggregate::kMax) {
-          c->v = (p_.aggregate == Aggregate::kMax || c->n == 0) ? up.value : c->v + up.value;
+          c->v = static_cast<float>((p_.aggregate == Aggregate::kMax || c->n == 0) ? up.value : c->v + up.value);
         } else if (up.value > c->v) {
-          c->v = up.value;
+          c->v = static_cast<float>(up.value);
         }
         ++c->n;
       }
@@ -107,7 +119,7 @@ class ThresholdDetector : public Detector {
           if constexpr (std::is_same_v<Cell, CountCell>) {
             value += c->n;
           } else if (p_.aggregate == Aggregate::kMax) {
-            value = any_value ? std::max(value, c->v) : c->v;
+            value = any_value ? std::max(value, static_cast<double>(c->v)) : c->v;
           } else {
             value += c->v;
           }

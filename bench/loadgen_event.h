@@ -1,0 +1,45 @@
+#pragma once
+// The events lumberjack_loadgen sends (also used by detectors_bench).
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+
+namespace sluice::bench {
+
+// A Filebeat-shaped event of about `target` bytes. Hosts, services, levels,
+// status codes and durations vary (deterministically in n) so that rules
+// (bench/rules/thirty-rules.yml) see several groups and some matches.
+inline std::string MakeEvent(uint64_t n, int target) {
+  static const char* const kServices[] = {"shop-api", "shop-web", "payments", "inventory"};
+  static const char* const kPaths[] = {"/var/log/shop/api.log", "/var/log/shop/web.log", "/var/log/pay/pay.log",
+                                       "/var/log/inv/inv.log"};
+  const int svc = static_cast<int>(n % 4);
+  const uint64_t h = (n * 0x9E3779B97F4A7C15ull) >> 40;  // spreads the rarer values
+  const char* level = h % 100 == 0 ? "ERROR" : h % 20 == 0 ? "WARN" : "INFO";
+  const int status = h % 200 == 3 ? 503 : h % 50 == 1 ? 404 : h % 500 == 7 ? 500 : 200;
+  char ts[64];
+  std::snprintf(ts, sizeof ts, "2026-11-21T05:%02d:%02d.%03dZ", static_cast<int>(n / 60000 % 60),
+                static_cast<int>(n / 1000 % 60), static_cast<int>(n % 1000));
+  const std::string host = std::string(kServices[svc]) + "-" + std::to_string(1 + (n / 4) % 4);
+  std::string e = std::string("{\"@timestamp\":\"") + ts +
+                  "\",\"@metadata\":{\"beat\":\"filebeat\",\"type\":\"_doc\",\"version\":\"8.15.0\"},"
+                  "\"log\":{\"offset\":" + std::to_string(n * 517) +
+                  ",\"level\":\"" + level + "\",\"file\":{\"path\":\"" + kPaths[svc] +
+                  "\"}},\"input\":{\"type\":\"filestream\"},"
+                  "\"agent\":{\"type\":\"filebeat\",\"version\":\"8.15.0\",\"name\":\"" + host +
+                  "\"},"
+                  "\"ecs\":{\"version\":\"8.0.0\"},\"host\":{\"name\":\"" + host +
+                  "\"},\"service\":{\"name\":\"" + kServices[svc] + "\"},"
+                  "\"http\":{\"response\":{\"status_code\":" + std::to_string(status) +
+                  "}},\"event\":{\"duration_ms\":" + std::to_string(h % 997 == 0 ? 4000 + n % 3000 : n % 250) +
+                  "},\"message\":\"";
+  std::string msg = std::string(level) + " order " + std::to_string(100000 + n % 900000) +
+                    " status=created user=" + std::to_string(n % 7919) + " path=/api/orders method=POST took_ms=" +
+                    std::to_string(n % 250);
+  while (e.size() + msg.size() + 3 < static_cast<size_t>(target)) msg += " x";
+  e += msg + "\"}";
+  return e;
+}
+
+}  // namespace sluice::bench
