@@ -10,7 +10,7 @@
 #include "common/log.h"
 #include "common/strings.h"
 #include "common/timeutil.h"
-#include "detectors/common/hash.h"
+#include "common/hash.h"
 
 namespace sluice::detectors {
 

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "detectors/common/hash.h"
+#include "common/hash.h"
 
 namespace sluice::detectors {
 

@@ -10,7 +10,7 @@
 #include "common/strings.h"
 #include "common/timeutil.h"
 #include "detectors/common/alert_tracker.h"
-#include "detectors/common/hash.h"
+#include "common/hash.h"
 #include "detectors/common/label_template.h"
 #include "pipeline/component.h"
 

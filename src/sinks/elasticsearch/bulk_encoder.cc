@@ -1,5 +1,7 @@
 #include "sinks/elasticsearch/bulk_encoder.h"
 
+#include "common/hash.h"
+
 #include <cstring>
 
 #include "common/strings.h"
@@ -12,34 +14,6 @@ namespace {
 // The hash of document ids. Frozen: changing it changes every id, so events
 // replayed by a newer sluice would be indexed twice (pinned by
 // BulkEncoderTest.DocumentIdsAreStable). 8 bytes per step, multiply-xorshift.
-uint64_t Mix64(uint64_t x) {
-  x ^= x >> 32;
-  x *= 0xd6e8feb86659fd93ull;
-  x ^= x >> 32;
-  x *= 0xd6e8feb86659fd93ull;
-  x ^= x >> 32;
-  return x;
-}
-
-uint64_t DocumentIdHash(std::string_view s, uint64_t seed) {
-  uint64_t h = seed ^ (0x9e3779b97f4a7c15ull * (s.size() + 1));
-  const char* p = s.data();
-  size_t n = s.size();
-  while (n >= 8) {
-    uint64_t w;
-    std::memcpy(&w, p, 8);
-    h = (h ^ Mix64(w + 0x9e3779b97f4a7c15ull)) * 0xff51afd7ed558ccdull;
-    p += 8;
-    n -= 8;
-  }
-  if (n) {
-    uint64_t w = 0;
-    std::memcpy(&w, p, n);
-    h = (h ^ Mix64(w ^ (static_cast<uint64_t>(n) << 56))) * 0xc4ceb9fe1a85ec53ull;
-  }
-  return Mix64(h);
-}
-
 void AppendDocumentId(const Batch& b, size_t i, const EsSinkConfig& cfg, std::string* out) {
   const Event& e = b.events()[i];
   std::string_view key;
@@ -59,7 +33,7 @@ void AppendDocumentId(const Batch& b, size_t i, const EsSinkConfig& cfg, std::st
     }
   }
   if (key.empty()) key = b.Raw(e);
-  const uint64_t h[2] = {DocumentIdHash(key, 0x736c75696365ull), DocumentIdHash(key, 0x646f635f6964ull)};
+  const uint64_t h[2] = {HashBytes(key, 0x736c75696365ull), HashBytes(key, 0x646f635f6964ull)};
   static const char kHex[] = "0123456789abcdef";
   for (uint64_t v : h) {
     for (int shift = 60; shift >= 0; shift -= 4) out->push_back(kHex[(v >> shift) & 15]);

@@ -1,12 +1,12 @@
 #pragma once
-// A small, fast 64-bit hash for group keys and fingerprints (8 bytes per step,
+// A small, fast 64-bit hash for group keys, fingerprints and document ids (8 bytes per step,
 // multiply-xorshift mixing). Not cryptographic; collisions merge two groups.
 
 #include <cstdint>
 #include <cstring>
 #include <string_view>
 
-namespace sluice::detectors {
+namespace sluice {
 
 inline uint64_t Mix64(uint64_t x) {
   x ^= x >> 32;
@@ -36,4 +36,4 @@ inline uint64_t HashBytes(std::string_view s, uint64_t seed) {
   return Mix64(h);
 }
 
-}  // namespace sluice::detectors
+}  // namespace sluice
