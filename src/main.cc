@@ -11,6 +11,7 @@
 #include "detectors/rule_test_runner.h"
 #include "simulator/scorecard.h"
 #include "pipeline/app.h"
+#include "pipeline/dlq_tool.h"
 #include "simulator/simulator.h"
 
 #include <iostream>
@@ -26,6 +27,7 @@ int Usage(FILE* out) {
                "                          Beats on 127.0.0.1:5044 to ./data/out/events.ndjson)\n"
                "  check --config FILE     validate the config and exit non-zero on errors\n"
                "  test RULE_TEST_FILE...  run rule unit tests (see rules/tests/)\n"
+               "  dlq list|show|replay --config FILE   the dead-letter queue\n"
                "  simulate [options]      play the 3D-print shop's logs with injected faults\n"
                "  scorecard --truth F --alerts F  injected faults against the alerts raised\n"
                "                          (--help for the options)\n"
@@ -134,6 +136,7 @@ int main(int argc, char** argv) {
   if (cmd == "run") return Run(args);
   if (cmd == "check") return Check(args);
   if (cmd == "simulate") return Simulate(args);
+  if (cmd == "dlq") return sluice::RunDlqCommand(args, std::cout, std::cerr);
   if (cmd == "scorecard") {
     std::string truth = FlagValue(args, "--truth"), alerts = FlagValue(args, "--alerts");
     if (truth.empty() || alerts.empty()) {

@@ -185,6 +185,16 @@ absl::Status App::Start() {
   return absl::OkStatus();
 }
 
+void App::KeepOutputsOnly() {
+  inputs_.clear();
+  rules_.reset();
+  alertmanager_opts_.reset();
+  opts_.http_listen.clear();
+  opts_.persisted_queue.reset();
+}
+
+BatchReceiver* App::receiver() { return pipeline_.get(); }
+
 void App::Shutdown() {
   if (!started_) return;
   started_ = false;

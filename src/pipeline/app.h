@@ -46,6 +46,11 @@ class App {
   ~App();
 
   absl::Status Start();
+  // For tools that feed the outputs themselves (`sluice dlq replay`): before
+  // Start, drops the inputs, the rules, the admin endpoint and the persisted
+  // queue; after Start, receiver() takes batches straight into the pipeline.
+  void KeepOutputsOnly();
+  BatchReceiver* receiver();
   // Graceful stop: stop accepting, deliver what is in flight within the
   // shutdown timeout, ACK it, close.
   void Shutdown();

@@ -1,5 +1,7 @@
 #include "pipeline/dead_letter.h"
 
+#include <sys/file.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <vector>
@@ -35,6 +37,8 @@ absl::Status DeadLetterQueue::RotateLocked() {
   path_ = StrCat(opts_.dir, "/dlq-", absl::StrFormat("%013d", NowMs()), "-", seq_++, ".ndjson");
   file_ = std::fopen(path_.c_str(), "ae");
   if (!file_) return absl::InternalError(StrCat("cannot open dead-letter file ", path_));
+  // Held while the file is being written, so `sluice dlq replay` leaves it alone.
+  flock(fileno(file_), LOCK_EX | LOCK_NB);
   file_bytes_ = 0;
   EnforceTotalLocked();
   return absl::OkStatus();
