@@ -6,20 +6,6 @@
 #include "detectors/common/label_template.h"
 
 namespace sluice::detectors {
-namespace {
-void AppendMap(const Labels& m, std::string* out) {
-  out->push_back('{');
-  bool first = true;
-  for (const auto& [k, v] : m) {
-    if (!first) out->push_back(',');
-    first = false;
-    AppendJsonString(k, out);
-    out->push_back(':');
-    AppendJsonString(v, out);
-  }
-  out->push_back('}');
-}
-}  // namespace
 
 const char* AlertStateName(AlertState s) {
   switch (s) {
@@ -35,9 +21,9 @@ const char* AlertStateName(AlertState s) {
 
 std::string AlertToJson(const Alert& a) {
   std::string out = "{\"labels\":";
-  AppendMap(a.labels, &out);
+  AppendJsonStringMap(a.labels, &out);
   out += ",\"annotations\":";
-  AppendMap(a.annotations, &out);
+  AppendJsonStringMap(a.annotations, &out);
   StrAppend(&out, ",\"state\":\"", AlertStateName(a.state), "\",\"activeAt\":\"");
   AppendRfc3339Ms(a.active_at_ms, &out);
   out += "\",\"startsAt\":\"";
@@ -49,7 +35,7 @@ std::string AlertToJson(const Alert& a) {
     out += "\"";
   }
   StrAppend(&out, ",\"value\":", FormatValue(a.value), ",\"threshold\":", FormatValue(a.threshold), ",\"evidence\":");
-  AppendMap(a.evidence, &out);
+  AppendJsonStringMap(a.evidence, &out);
   out += ",\"rule\":{\"name\":";
   AppendJsonString(a.rule_name, &out);
   out += ",\"file\":";

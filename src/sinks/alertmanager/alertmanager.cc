@@ -40,18 +40,6 @@ std::string LabelKey(const std::map<std::string, std::string>& labels) {
   for (const auto& [n, v] : labels) StrAppend(&k, n, "\x1f", v, "\x1e");
   return k;
 }
-void AppendMap(const std::map<std::string, std::string>& m, std::string* out) {
-  out->push_back('{');
-  bool first = true;
-  for (const auto& [k, v] : m) {
-    if (!first) out->push_back(',');
-    first = false;
-    AppendJsonString(k, out);
-    out->push_back(':');
-    AppendJsonString(v, out);
-  }
-  out->push_back('}');
-}
 }  // namespace
 
 std::string EncodeAlertmanagerAlerts(const std::vector<const AlertmanagerAlert*>& alerts, int64_t now_ms,
@@ -61,9 +49,9 @@ std::string EncodeAlertmanagerAlerts(const std::vector<const AlertmanagerAlert*>
     const AlertmanagerAlert& a = *alerts[i];
     if (i) out.push_back(',');
     out += "{\"labels\":";
-    AppendMap(a.labels, &out);
+    AppendJsonStringMap(a.labels, &out);
     out += ",\"annotations\":";
-    AppendMap(a.annotations, &out);
+    AppendJsonStringMap(a.annotations, &out);
     out += ",\"startsAt\":\"";
     AppendRfc3339Ms(a.starts_at_ms > 0 ? a.starts_at_ms : now_ms, &out);
     out += "\",\"endsAt\":\"";
