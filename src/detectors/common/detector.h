@@ -184,7 +184,7 @@ template <typename State>
 class GroupTable {
  public:
   struct Shard {
-    std::mutex mu;
+    mutable std::mutex mu;
     absl::flat_hash_map<uint64_t, State> map;
   };
   explicit GroupTable(size_t max_total) : cap_(std::max<size_t>(1, max_total / kShards)) {}
@@ -209,18 +209,18 @@ class GroupTable {
     *created = true;
     return s.map[key];
   }
-  size_t size() {
+  size_t size() const {
     size_t n = 0;
-    for (auto& s : shards_) {
+    for (const auto& s : shards_) {
       std::lock_guard<std::mutex> l(s.mu);
       n += s.map.size();
     }
     return n;
   }
   // Approximate bytes: entries (key + state + control byte) over the table capacity.
-  size_t bytes() {
+  size_t bytes() const {
     size_t n = 0;
-    for (auto& s : shards_) {
+    for (const auto& s : shards_) {
       std::lock_guard<std::mutex> l(s.mu);
       n += s.map.capacity() * (sizeof(std::pair<uint64_t, State>) + 1);
     }

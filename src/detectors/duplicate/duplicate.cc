@@ -100,8 +100,8 @@ class DuplicateDetector : public Detector {
     }
   }
 
-  size_t groups() const override { return const_cast<GroupTable<Fingerprint>&>(table_).size(); }
-  size_t state_bytes() const override { return const_cast<GroupTable<Fingerprint>&>(table_).bytes(); }
+  size_t groups() const override { return table_.size(); }
+  size_t state_bytes() const override { return table_.bytes(); }
 
  private:
   DuplicateParams p_;

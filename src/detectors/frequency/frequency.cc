@@ -134,8 +134,8 @@ class FrequencyDetector : public Detector {
     }
   }
 
-  size_t groups() const override { return const_cast<GroupTable<FrequencyGroup>&>(table_).size(); }
-  size_t state_bytes() const override { return const_cast<GroupTable<FrequencyGroup>&>(table_).bytes(); }
+  size_t groups() const override { return table_.size(); }
+  size_t state_bytes() const override { return table_.bytes(); }
 
  private:
   FrequencyParams p_;

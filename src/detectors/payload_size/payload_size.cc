@@ -121,8 +121,8 @@ class PayloadSizeDetector : public Detector {
     }
   }
 
-  size_t groups() const override { return const_cast<GroupTable<PayloadGroup>&>(table_).size(); }
-  size_t state_bytes() const override { return const_cast<GroupTable<PayloadGroup>&>(table_).bytes(); }
+  size_t groups() const override { return table_.size(); }
+  size_t state_bytes() const override { return table_.bytes(); }
 
  private:
   PayloadParams p_;

@@ -154,8 +154,8 @@ class ThresholdDetector : public Detector {
     }
   }
 
-  size_t groups() const override { return const_cast<GroupTable<Group>&>(table_).size(); }
-  size_t state_bytes() const override { return const_cast<GroupTable<Group>&>(table_).bytes(); }
+  size_t groups() const override { return table_.size(); }
+  size_t state_bytes() const override { return table_.bytes(); }
 
  private:
   ThresholdParams p_;
