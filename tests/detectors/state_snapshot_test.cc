@@ -242,14 +242,22 @@ void SaveTwoRules(const std::string& data_dir) {
   ASSERT_TRUE(h.engine->SaveState().ok());
 }
 
+// An engine loading `rules` with the state in `data_dir`.
+std::unique_ptr<RulesHarness> Restore(const std::string& data_dir, const std::string& rules = kTwoRules,
+                                      RuleEngineOptions o = {.allowed_lateness_ms = 0}) {
+  auto h = std::make_unique<RulesHarness>();
+  h->ctx.data_dir = data_dir;
+  EXPECT_TRUE(h->Load(rules, o).ok()) << h->errors.ToString();
+  return h;
+}
+
 TEST(StateSnapshotTest, ChangedRuleStartsFreshOthersKeepTheirState) {
   sluice::testing::TempDir data;
   SaveTwoRules(data.path());
   std::string changed = kTwoRules;
   changed.replace(changed.rfind("above: 100"), 10, "above: 50");
-  RulesHarness h;
-  h.ctx.data_dir = data.path();
-  ASSERT_TRUE(h.Load(changed).ok());
+  auto restored = Restore(data.path(), changed);
+  RulesHarness& h = *restored;
   EXPECT_EQ(h.engine->detector("ErrorsA")->groups(), 1u);
   EXPECT_EQ(h.engine->detector("ErrorsB")->groups(), 0u);
   EXPECT_EQ(h.metrics.Value("sluice_rules_state_discarded_total", {{"reason", "changed"}}), 1);
@@ -265,20 +273,16 @@ TEST(StateSnapshotTest, DamagedSnapshotStartsFreshAndIsCounted) {
     std::string flipped = bytes;
     flipped[at] ^= 0x20;
     sluice::testing::WriteFile(path, flipped);
-    RulesHarness h;
-    h.ctx.data_dir = data.path();
-    ASSERT_TRUE(h.Load(kTwoRules).ok());
-    EXPECT_EQ(h.engine->detector("ErrorsA")->groups(), 0u) << "flipped byte " << at;
-    EXPECT_EQ(h.metrics.Value("sluice_rules_state_discarded_total", {{"reason", "damaged"}}), 2);
-    EXPECT_EQ(h.engine->restored_position().below, 0u);
+    auto h = Restore(data.path());
+    EXPECT_EQ(h->engine->detector("ErrorsA")->groups(), 0u) << "flipped byte " << at;
+    EXPECT_EQ(h->metrics.Value("sluice_rules_state_discarded_total", {{"reason", "damaged"}}), 2);
+    EXPECT_EQ(h->engine->restored_position().below, 0u);
   }
   for (std::string cut : {bytes.substr(0, bytes.size() - 5), bytes.substr(0, 10), std::string()}) {
     sluice::testing::WriteFile(path, cut);
-    RulesHarness h;
-    h.ctx.data_dir = data.path();
-    ASSERT_TRUE(h.Load(kTwoRules).ok());
-    EXPECT_EQ(h.engine->detector("ErrorsA")->groups(), 0u);
-    EXPECT_EQ(h.metrics.Value("sluice_rules_state_discarded_total", {{"reason", "damaged"}}), 2);
+    auto h = Restore(data.path());
+    EXPECT_EQ(h->engine->detector("ErrorsA")->groups(), 0u);
+    EXPECT_EQ(h->metrics.Value("sluice_rules_state_discarded_total", {{"reason", "damaged"}}), 2);
   }
 }
 
@@ -286,11 +290,9 @@ TEST(StateSnapshotTest, OtherVersionStartsFreshAndIsCounted) {
   sluice::testing::TempDir data;
   SaveTwoRules(data.path());
   ASSERT_TRUE(WriteStateFile(data.path() + "/state/detectors.bin", "SLUDETS1", 999, "from the future").ok());
-  RulesHarness h;
-  h.ctx.data_dir = data.path();
-  ASSERT_TRUE(h.Load(kTwoRules).ok());
-  EXPECT_EQ(h.engine->detector("ErrorsA")->groups(), 0u);
-  EXPECT_EQ(h.metrics.Value("sluice_rules_state_discarded_total", {{"reason", "version"}}), 2);
+  auto h = Restore(data.path());
+  EXPECT_EQ(h->engine->detector("ErrorsA")->groups(), 0u);
+  EXPECT_EQ(h->metrics.Value("sluice_rules_state_discarded_total", {{"reason", "version"}}), 2);
 }
 
 // A blob whose layout is not this build's (here: another bucket width, as
@@ -298,13 +300,37 @@ TEST(StateSnapshotTest, OtherVersionStartsFreshAndIsCounted) {
 TEST(StateSnapshotTest, OtherLayoutStartsFresh) {
   sluice::testing::TempDir data;
   SaveTwoRules(data.path());
-  RulesHarness h;
-  h.ctx.data_dir = data.path();
-  sluice::testing::WriteFile(h.dir.File("rules.yml"), kTwoRules);
-  RuleEngineOptions o{.allowed_lateness_ms = 30'000};
-  ASSERT_TRUE(h.Load(kTwoRules, o).ok());
-  EXPECT_EQ(h.engine->detector("ErrorsA")->groups(), 0u);
-  EXPECT_EQ(h.metrics.Value("sluice_rules_state_discarded_total", {{"reason", "damaged"}}), 2);
+  auto h = Restore(data.path(), kTwoRules, {.allowed_lateness_ms = 30'000});
+  EXPECT_EQ(h->engine->detector("ErrorsA")->groups(), 0u);
+  EXPECT_EQ(h->metrics.Value("sluice_rules_state_discarded_total", {{"reason", "damaged"}}), 2);
+}
+
+// A flow-<rule>.bin of earlier versions (the flow blob alone) is read when
+// there is no snapshot yet.
+TEST(StateSnapshotTest, EarlierFlowStateFileIsRead) {
+  const char* rule = R"yaml(rules:
+  - name: OrderStuck
+    type: flow
+    key: order.id
+    stages:
+      - name: created
+        match: {event.action: order-created}
+      - name: published
+        match: {event.action: published}
+        within: 30s
+)yaml";
+  sluice::testing::TempDir data;
+  StateWriter blob;
+  {
+    RulesHarness h;
+    ASSERT_TRUE(h.Load(rule).ok());
+    h.Feed({Ev(kT0, R"("event":{"action":"order-created"},"order":{"id":"A"})")});
+    h.engine->detector("OrderStuck")->SaveState(blob);
+  }
+  std::filesystem::create_directories(data.path() + "/state");
+  sluice::testing::WriteFile(data.path() + "/state/flow-OrderStuck.bin", blob.buffer());
+  auto h = Restore(data.path(), rule);
+  EXPECT_EQ(h->engine->detector("OrderStuck")->groups(), 1u);
 }
 
 TEST(StateFileTest, CrcVersionAndMagicAreChecked) {
