@@ -6,6 +6,7 @@
 #include "common/peers.h"
 #include "common/strings.h"
 #include "common/test_util.h"
+#include "common/timeutil.h"
 #include "pipeline/app.h"
 
 namespace sluice {
@@ -128,8 +129,12 @@ alerting:
     ASSERT_TRUE((*app)->Start().ok());
     testing::TcpClient c;
     ASSERT_TRUE(c.Connect("127.0.0.1", testing::PortOf((*app)->inputs()[0]->bound_address())));
+    // Event times of now: the notifier forgets a resolved alert whose resolve
+    // time is older than resolved_retention before sending it.
     std::string lines;
-    for (int i = 0; i < 5; ++i) lines += StrCat("<10>Nov 21 05:31:12 mes-core-1 mes[42]: calculation crashed ", i, "\n");
+    for (int i = 0; i < 5; ++i) {
+      lines += StrCat("<10>1 ", FormatRfc3339Ms(NowMs()), " mes-core-1 mes 42 - - calculation crashed ", i, "\n");
+    }
     ASSERT_TRUE(c.WriteAll(lines));
     ASSERT_TRUE(testing::WaitFor([&] { return !EndsAt(am, "CriticalSyslog").empty(); })) << am.Alerts();
     ends_before = EndsAt(am, "CriticalSyslog");
