@@ -166,7 +166,7 @@ class RuleEngine : public BatchObserver {
   int64_t last_save_ms_ = 0;  // wall clock of the last periodic save
   std::mutex save_mu_;
   std::shared_ptr<ObserveLedger> ledger_;
-  bool saving_ = true;
+  std::atomic<bool> saving_{true};
   uint64_t saved_alert_changes_ = 0;
   QueuePosition restored_position_;
   std::vector<Alert> orphaned_alerts_;  // firing before a restart, their rule changed or gone: resolved at the first Tick

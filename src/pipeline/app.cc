@@ -134,6 +134,9 @@ absl::StatusOr<std::unique_ptr<App>> App::Load(const std::string& yaml_text, con
 
 App::~App() {
   if (started_) Shutdown();
+  // The engine may outlive the persisted queue its snapshots notify (it is
+  // freed after it): its last snapshot was written by Shutdown.
+  if (auto r = rules()) r->StopSaving();
 }
 
 absl::Status App::Start() {
