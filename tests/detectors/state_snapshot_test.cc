@@ -165,8 +165,7 @@ TEST(StateSnapshotTest, PayloadSizeKeepsItsMedian) {
                               {{{up(kT0 + 8000, 50'000)}, kT0 + 9000}, {{Other(kT0 + 10'000)}, kT0 + 10'000}});
 }
 
-TEST(StateSnapshotTest, FlowKeepsOrdersInFlight) {
-  const char* rule = R"yaml(rules:
+constexpr char kFlowRule[] = R"yaml(rules:
   - name: OrderStuck
     type: flow
     key: order.id
@@ -178,6 +177,9 @@ TEST(StateSnapshotTest, FlowKeepsOrdersInFlight) {
         within: 30s
     retention: 1h
 )yaml";
+
+TEST(StateSnapshotTest, FlowKeepsOrdersInFlight) {
+  const char* rule = kFlowRule;
   auto stage = [](int64_t ts, const std::string& order, const std::string& action) {
     return Ev(ts, StrCat(R"("event":{"action":")", action, R"("},"order":{"id":")", order, R"("})"));
   };
@@ -311,17 +313,7 @@ TEST(StateSnapshotTest, OtherLayoutStartsFresh) {
 // A flow-<rule>.bin of earlier versions (the flow blob alone) is read when
 // there is no snapshot yet.
 TEST(StateSnapshotTest, EarlierFlowStateFileIsRead) {
-  const char* rule = R"yaml(rules:
-  - name: OrderStuck
-    type: flow
-    key: order.id
-    stages:
-      - name: created
-        match: {event.action: order-created}
-      - name: published
-        match: {event.action: published}
-        within: 30s
-)yaml";
+  const char* rule = kFlowRule;
   sluice::testing::TempDir data;
   StateWriter blob;
   {

@@ -12,6 +12,26 @@
 namespace sluice {
 namespace {
 
+// sluice.yml in `dir`: syslog over TCP in, the file output, rules.yml, alerts
+// to `am` re-sent every `resend_interval`, `alerting_extra` under `alerting:`.
+void WriteConfig(const testing::TempDir& dir, testing::RealAlertmanager& am, const std::string& resend_interval,
+                 const std::string& alerting_extra = "") {
+  testing::WriteFile(dir.File("sluice.yml"), StrCat("data_dir: ", dir.File("data"), R"(
+http: {listen: "127.0.0.1:0"}
+inputs:
+  - {type: syslog, protocol: tcp, listen: "127.0.0.1:0"}
+outputs:
+  - {type: file, path: )", dir.File("out.ndjson"), R"(}
+rules:
+  paths: [rules.yml]
+  evaluation_interval: 100ms
+  allowed_lateness: 0s
+alerting:
+)", alerting_extra, R"(  alertmanager:
+    urls: ["http://)", am.address(), R"("]
+    resend_interval: )", resend_interval, "\n"));
+}
+
 TEST(AlertingE2ETest, RuleFiresToAlertmanagerAndOutputs) {
   testing::TempDir dir;
   testing::Webhook hook;
@@ -28,23 +48,7 @@ TEST(AlertingE2ETest, RuleFiresToAlertmanagerAndOutputs) {
     annotations:
       summary: "{{ $labels.host_hostname }}: {{ $value }} critical messages"
 )");
-  std::string yaml = StrCat("data_dir: ", dir.File("data"), R"(
-http: {listen: "127.0.0.1:0"}
-inputs:
-  - {type: syslog, protocol: tcp, listen: "127.0.0.1:0"}
-outputs:
-  - {type: file, path: )", dir.File("out.ndjson"), R"(}
-rules:
-  paths: [rules.yml]
-  evaluation_interval: 100ms
-  allowed_lateness: 0s
-alerting:
-  index: test-alerts
-  alertmanager:
-    urls: ["http://)", am.address(), R"("]
-    resend_interval: 1s
-)");
-  testing::WriteFile(dir.File("sluice.yml"), yaml);
+  WriteConfig(dir, am, "1s", "  index: test-alerts\n");
   auto app = App::LoadFile(dir.File("sluice.yml"), false);
   ASSERT_TRUE(app.ok()) << app.status();
   ASSERT_TRUE((*app)->Start().ok());
@@ -101,21 +105,7 @@ TEST(AlertingE2ETest, FiringAlertSurvivesARestartAndIsResolved) {
     above: 2
     severity: critical
 )");
-  testing::WriteFile(dir.File("sluice.yml"), StrCat("data_dir: ", dir.File("data"), R"(
-http: {listen: "127.0.0.1:0"}
-inputs:
-  - {type: syslog, protocol: tcp, listen: "127.0.0.1:0"}
-outputs:
-  - {type: file, path: )", dir.File("out.ndjson"), R"(}
-rules:
-  paths: [rules.yml]
-  evaluation_interval: 100ms
-  allowed_lateness: 0s
-alerting:
-  alertmanager:
-    urls: ["http://)", am.address(), R"("]
-    resend_interval: 1m
-)"));
+  WriteConfig(dir, am, "1m");
   const std::string alerts_file = dir.File("data/alerts/alerts.ndjson");
   auto count = [&](const std::string& state) {
     size_t n = 0;
