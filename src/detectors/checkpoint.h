@@ -18,6 +18,7 @@
 // that was in the log at start (bounded by a deadline), so that a partly
 // replayed state never resolves an alert that is still firing.
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -76,6 +77,9 @@ class ObserveLedger : public QueueObserverLink {
   // QueueObserverLink (the persisted queue's thread).
   void Feeding(uint64_t seq, bool observed) override;
   void ObserveOnly(BatchPtr batch) override;
+  void SnapshotWanted() override { snapshot_wanted_.store(true, std::memory_order_relaxed); }
+  // True once after SnapshotWanted (the engine's Tick then snapshots at once).
+  bool TakeSnapshotRequest() { return snapshot_wanted_.exchange(false, std::memory_order_relaxed); }
 
  private:
   QueuePosition PositionLocked() const;
@@ -92,6 +96,7 @@ class ObserveLedger : public QueueObserverLink {
   uint64_t hold_until_seq_ = 0;
   int64_t hold_deadline_ms_ = 0;
   std::function<void(uint64_t)> on_snapshot_;
+  std::atomic<bool> snapshot_wanted_{false};
   std::shared_ptr<BatchObserver> observer_;  // under mu_
   FieldRegistry* fields_;
   std::unique_ptr<EventParser> parser_;  // ObserveOnly (queue thread)

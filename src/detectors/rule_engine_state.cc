@@ -150,6 +150,12 @@ void RuleEngine::AfterTick(int64_t now_ms) {
     orphaned_alerts_.clear();
   }
   if (state_dir_.empty() || !saving_) return;
+  if (ledger_ && ledger_->TakeSnapshotRequest() && last_save_ms_ != 0) {
+    // The persisted queue is full of delivered records kept for this snapshot.
+    (void)SaveState();
+    last_save_ms_ = now_ms;
+    return;
+  }
   if (now_ms - last_save_ms_ >= opts_.state_save_interval_ms) {
     if (last_save_ms_ != 0) {
       (void)SaveState();  // the first Tick only starts the clock

@@ -399,6 +399,8 @@ void PersistedQueue::WritePending(std::deque<Pending>* todo) {
     }
     full_total_->Inc();
     full_ = true;
+    // Delivered records kept for the detectors may be what fills it.
+    if (link_ && log_->first_readable() < log_->committed()) link_->SnapshotWanted();
     last_retry_ms_ = NowMs();
     for (size_t k = todo->size(); k > i; --k) pending_.push_front(std::move((*todo)[k - 1]));
   } else if (full_) {

@@ -77,6 +77,9 @@ class QueueObserverLink {
   // A delivered record for the detectors only (queue thread, at start, in
   // sequence order, before anything is fed).
   virtual void ObserveOnly(BatchPtr batch) = 0;
+  // The queue is full while it keeps delivered records for the detectors: a
+  // snapshot now would let them go (RetainFrom).
+  virtual void SnapshotWanted() {}
 };
 
 // Reads the persisted queue's keys of `pipeline.queue` (type already read).

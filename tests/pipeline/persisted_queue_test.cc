@@ -409,6 +409,8 @@ class RecordingLink : public QueueObserverLink {
     std::lock_guard<std::mutex> lock(mu_);
     return messages_;
   }
+  void SnapshotWanted() override { snapshot_wanted = true; }
+  std::atomic<bool> snapshot_wanted{false};
 
  private:
   std::mutex mu_;
@@ -461,6 +463,34 @@ TEST_F(PersistedQueueTest, DeliveredRecordsAreKeptForTheDetectorsAndReplayedToTh
   fresh.Deliver();
   (*reopened)->RetainFrom(62);
   ASSERT_TRUE(WaitFor([&] { return SegmentFiles(o.dir) == 1; }));
+}
+
+// Full because of delivered records kept for the detectors: the queue asks for
+// a snapshot, and the inputs resume once it is durable.
+TEST_F(PersistedQueueTest, FullOfRecordsKeptForTheDetectorsAsksForASnapshot) {
+  PersistedQueueOptions o = Options();
+  o.max_bytes = 20'000;
+  o.detectors_from = 1;
+  RecordingLink link;
+  auto q = PersistedQueue::Open(o, &metrics_);
+  ASSERT_TRUE(q.ok());
+  (*q)->SetObserverLink(&link);
+  (*q)->Start(&down_);
+  int pushed = 0;
+  while (pushed < 50 && Push(q->get(), pushed, 1000)) {
+    ++pushed;
+    down_.Deliver();  // every sink has it at once: only the detectors' snapshot holds it
+  }
+  ASSERT_LT(pushed, 50) << "20 kB should fill up";
+  ASSERT_TRUE(WaitFor([&] { return (*q)->full(); }));
+  ASSERT_TRUE(WaitFor([&] { return link.snapshot_wanted.load(); }));
+  ASSERT_TRUE(WaitFor([&] {
+    down_.Deliver();
+    return (*q)->committed_seq() == down_.size() + 1;
+  }));
+  (*q)->RetainFrom((*q)->committed_seq());
+  ASSERT_TRUE(WaitFor([&] { return !(*q)->full(); }));
+  EXPECT_TRUE(WaitFor([&] { return Push(q->get(), 100, 1000); }));
 }
 
 TEST(PersistedQueueConfigTest, OptionsAndErrors) {
