@@ -474,6 +474,21 @@ TEST_F(PersistedQueueE2eTest, DetectorStateSurvivesKillNineWithoutMissedOrRepeat
   for (uint64_t n : acked) ASSERT_TRUE(indexed.count(n)) << "ACKed event " << n << " is not in Elasticsearch";
   const std::string log = ReadFile(dir_.File("sluice.log"));
   EXPECT_NE(log.find("restored the state of 2 rules"), std::string::npos);
+
+  // A damaged snapshot: the real binary starts fresh, says so and counts it.
+  const std::string snapshot = dir_.File("data/state/detectors.bin");
+  std::string bytes = ReadFile(snapshot);
+  ASSERT_GT(bytes.size(), 100u);
+  bytes[bytes.size() / 2] ^= 0x5a;
+  testing::WriteFile(snapshot, bytes);
+  {
+    auto sluice = StartSluice(config);
+    ASSERT_TRUE(WaitFor([&] { return Scrape(admin_, "sluice_rules_state_discarded_total", "damaged") == 2; }, 10s))
+        << LogTail();
+    sluice->Kill(SIGTERM);
+    EXPECT_EQ(sluice->Wait(20s), 0) << LogTail();
+  }
+  EXPECT_NE(ReadFile(dir_.File("sluice.log")).find("ignoring the saved detector state"), std::string::npos);
   std::printf("detector state: kill -9 x%d, %zu events, alerts exact\n", kills + 1, acked.size());
 }
 
