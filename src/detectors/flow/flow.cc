@@ -178,13 +178,6 @@ class FlowDetector : public Detector {
     const int64_t seen = newest_seen_.load(std::memory_order_relaxed);
     late_before_.store(seen == INT64_MIN ? INT64_MIN : std::min(eval_ms, seen - lateness_ms_),
                        std::memory_order_relaxed);
-    // Flows loaded at start are judged no later than the newest of them until
-    // a stage event says where the stream is: before that the engine's clock
-    // is the wall clock, and a stream catching up after a restart (Filebeat
-    // resending a backlog, a replay) is behind it — every flow would look
-    // overdue. ShopScenarioTest.RestartLosesNoOrderInFlight.
-    const int64_t loaded = loaded_newest_.load(std::memory_order_relaxed);
-    if (seen == INT64_MIN && loaded != INT64_MIN) eval_ms = std::min(eval_ms, loaded);
     std::vector<int64_t> in_flight(stages_.size(), 0);
     struct Candidate {
       int64_t deadline;
@@ -405,9 +398,7 @@ class FlowDetector : public Detector {
     }
     uint64_t end[2];
     if (!get(end, sizeof end) || end[0] != kEndMagic) return bad("no end marker");
-    int64_t newest = loaded_newest_.load(std::memory_order_relaxed);
     for (Rec& r : recs) {
-      newest = std::max(newest, r.fl.last_seen);
       Shard& s = shards_[ShardOf(r.h)];
       std::lock_guard<std::mutex> l(s.mu);
       if (s.map.contains(r.h)) continue;
@@ -415,7 +406,6 @@ class FlowDetector : public Detector {
       Flow& fl = s.map.emplace(r.h, r.fl).first->second;
       SetKey(s, r.h, &fl, r.key);
     }
-    loaded_newest_.store(newest, std::memory_order_relaxed);
     return absl::OkStatus();
   }
 
@@ -474,7 +464,6 @@ class FlowDetector : public Detector {
   std::unique_ptr<Condition> implied_;
   std::atomic<int64_t> late_before_{INT64_MIN};
   std::atomic<int64_t> newest_seen_{INT64_MIN};
-  std::atomic<int64_t> loaded_newest_{INT64_MIN};  // the newest last_seen of the flows loaded at start
   mutable Shard shards_[kShards];
   MetricsRegistry own_metrics_;
   Counter *completed_, *failed_total_, *lost_, *unknown_, *no_key_;
