@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # What the order-flow rule costs (issue 5): `sluice simulate` unpaced (--speed 0)
-# into sluice (Beats + syslog over TCP in, the file output to /dev/null) with
-# the shop's rule pack, without and then with the flow rule (rules/shop/orders.yml),
-# alternating, RUNS times each. Prints sluice's CPU seconds (utime + stime from
-# /proc, whole process) and events per CPU-second per run, then the medians.
+# into sluice (Beats + syslog over TCP in, the file output to /dev/null) in four
+# configurations, alternating, RUNS times each: no rules, the flow rule alone
+# (rules/shop/orders.yml), the shop's rule pack without it, the whole pack.
+# Prints sluice's CPU seconds (utime + stime from /proc, whole process) and
+# events per CPU-second per run, then the medians.
 #
 #   bench/run_flow_cost.sh                     # 3 runs each, a 24 h quiet day (~1.3M events)
-#   RUNS=5 bench/run_flow_cost.sh --duration 6h --compression 0
+#   RUNS=5 CONFIGS="no-rules flow-only" bench/run_flow_cost.sh --duration 6h --compression 0
+#   SLUICE=/tmp/sluice-before bench/run_flow_cost.sh   # another sluice binary (A/B)
 #
 # Extra options are passed to `sluice simulate` (default: rules/scenarios/quiet-day.yml, seed 1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD_DIR:-build}
+SLUICE=${SLUICE:-$BUILD/sluice}   # the binary measured (the simulator is always $BUILD/sluice)
 RUNS=${RUNS:-3}
 SIM_ARGS=("$@")
 WORK=$(mktemp -d)
@@ -39,15 +42,17 @@ run() {
     echo "  - {type: syslog, protocol: tcp, listen: 127.0.0.1:$syslog}"
     echo "outputs:"
     echo "  - {type: file, path: /dev/null}"
-    echo "rules:"
-    echo "  paths: [$(IFS=,; echo "$*")]"
+    if (($#)); then
+      echo "rules:"
+      echo "  paths: [$(IFS=,; echo "$*")]"
+    fi
   } > "$WORK/sluice.yml"
-  "$BUILD/sluice" run --config "$WORK/sluice.yml" 2>"$WORK/sluice.err" &
+  "$SLUICE" run --config "$WORK/sluice.yml" 2>"$WORK/sluice.err" &
   SLUICE_PID=$!
   for _ in $(seq 200); do curl -sf "http://127.0.0.1:$http/healthz" >/dev/null 2>&1 && break; sleep 0.05; done
   local cpu0 cpu1 events
   cpu0=$(cpu_seconds "$SLUICE_PID")
-  "$BUILD/sluice" simulate --scenario rules/scenarios/quiet-day.yml --seed 1 --speed 0 --quiet \
+  "$BUILD/sluice" simulate --scenario rules/scenarios/quiet-day.yml --seed 1 --speed 0 \
     --beats "127.0.0.1:$beats" --syslog "127.0.0.1:$syslog" "${SIM_ARGS[@]}" > "$WORK/sim.out" 2>&1
   events=$(grep -o 'events [0-9]*' "$WORK/sim.out" | tail -1 | cut -d' ' -f2)
   # Syslog has no ACK: wait until the file output has every event.
@@ -68,10 +73,17 @@ run() {
 
 NO_FLOW=(rules/shop/calculations.yml rules/shop/traffic.yml rules/shop/queue_and_databases.yml rules/shop/levels.yml)
 echo "flow cost: $RUNS runs each, alternating; $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" >&2
+CONFIGS=${CONFIGS:-no-rules flow-only pack-no-flow pack}
 for i in $(seq "$RUNS"); do
-  run "without-flow" "${NO_FLOW[@]/#/$PWD/}"
-  run "with-flow" "${NO_FLOW[@]/#/$PWD/}" "$PWD/rules/shop/orders.yml"
+  for c in $CONFIGS; do
+    case $c in
+      no-rules) run "$c" ;;
+      flow-only) run "$c" "$PWD/rules/shop/orders.yml" ;;
+      pack-no-flow) run "$c" "${NO_FLOW[@]/#/$PWD/}" ;;
+      pack) run "$c" "${NO_FLOW[@]/#/$PWD/}" "$PWD/rules/shop/orders.yml" ;;
+    esac
+  done
 done
-for l in without-flow with-flow; do
+for l in $CONFIGS; do
   grep "^$l " "$WORK/results.txt" | awk '{print $8}' | sort -n | awk -v l="$l" '{a[NR]=$1} END {printf "median %-12s %.0f events/CPU-s (%d runs)\n", l, a[int((NR+1)/2)], NR}'
 done
