@@ -172,6 +172,12 @@ std::string ShopGenerator::TruthRecord(const Fault& f, int64_t start, int64_t en
   AppendJsonString(key, &s);
   s += ",\"expected_alert\":";
   AppendJsonString(f.expected_alert, &s);
+  s += ",\"side_effect_alerts\":[";
+  for (size_t i = 0; i < f.side_effect_alerts.size(); ++i) {
+    if (i > 0) s += ',';
+    AppendJsonString(f.side_effect_alerts[i], &s);
+  }
+  s += "]";
   s += ",\"scenario_line\":" + std::to_string(f.line);
   s += extra_json;
   s += "}";

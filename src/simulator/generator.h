@@ -24,7 +24,7 @@
 // writes with [order@32473 id="..."], slow queries, deadlocks, connections)
 // and RabbitMQ (connections, queue alarms).
 //
-// An order's stages (rules/shop.yml follows them): created (shop-db
+// An order's stages (rules/shop/orders.yml follows them, with the calculation stages): created (shop-db
 // order-created) → published (rabbitmq) → delivered (rabbitmq, to the MES) →
 // model_stored (storage-3d) → calculated (mes-core calculation-completed) →
 // status_changed (mes-db order-status-changed).

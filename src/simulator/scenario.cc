@@ -21,7 +21,7 @@ const char* FaultTypeName(FaultType t) {
   return "?";
 }
 
-// The alert names of rules/shop.yml.
+// The alert names of rules/shop/*.yml.
 const char* DefaultExpectedAlert(FaultType t) {
   switch (t) {
     case FaultType::kLostOrders: return "OrderStuck";
@@ -33,6 +33,21 @@ const char* DefaultExpectedAlert(FaultType t) {
     case FaultType::kFailedCalculations: return "OrderStuck";  // reason=failed
   }
   return "";
+}
+
+// What else the pack rightly raises for a fault: the same trouble seen by a
+// broader rule (rules/README.md, "Faults and the alerts they raise").
+std::vector<std::string> DefaultSideEffectAlerts(FaultType t) {
+  switch (t) {
+    case FaultType::kLostOrders: return {"OrderEventsDropped"};  // when most orders stop at one stage
+    case FaultType::kDuplicateCalculation: return {};
+    case FaultType::kOversizeModel: return {"ModelSizeOutlier"};
+    case FaultType::kRequestStorm: return {"RequestRateSpike", "ApiOverloaded", "ApiServerErrors"};
+    case FaultType::kSilent: return {"RequestRateDrop"};
+    case FaultType::kFatalBurst: return {};
+    case FaultType::kFailedCalculations: return {"MessagesDeadLettered"};
+  }
+  return {};
 }
 
 const std::vector<std::string>& OrderStages() {
@@ -75,6 +90,8 @@ absl::StatusOr<Scenario> ParseScenario(const std::string& yaml, const std::strin
     if (!fc.Has("at")) fc.Error("at", "required key is missing (offset from the start, e.g. 10m)");
     f.at_ms = fc.DurationMs("at", 0);
     f.expected_alert = fc.String("expected_alert", DefaultExpectedAlert(f.type));
+    f.side_effect_alerts = fc.Has("side_effect_alerts") ? fc.StringList("side_effect_alerts")
+                                                        : DefaultSideEffectAlerts(f.type);
     auto need_service = [&](const char* def) {
       f.service = fc.Enum("service", def, kServices);
     };

@@ -23,7 +23,9 @@
 //     - {type: failed_calculations, at: 80m, count: 5}
 //
 // Every fault may set `expected_alert` (the alert a detector should raise;
-// each type has a default: the rules of rules/shop.yml, see DefaultExpectedAlert).
+// each type has a default: the rules of rules/shop/, see DefaultExpectedAlert)
+// and `side_effect_alerts` (other alerts the fault may rightly raise too, e.g.
+// RequestRateSpike beside RequestStorm; see DefaultSideEffectAlerts).
 
 #include <cstdint>
 #include <string>
@@ -37,6 +39,7 @@ enum class FaultType { kLostOrders, kDuplicateCalculation, kOversizeModel, kRequ
                        kFailedCalculations };
 const char* FaultTypeName(FaultType t);
 const char* DefaultExpectedAlert(FaultType t);
+std::vector<std::string> DefaultSideEffectAlerts(FaultType t);
 
 struct Fault {
   FaultType type = FaultType::kLostOrders;
@@ -50,6 +53,7 @@ struct Fault {
   uint64_t size_bytes = 0;  // oversize_model
   double rate = 0;          // request_storm: requests/s
   std::string expected_alert;
+  std::vector<std::string> side_effect_alerts;
   int line = 0;
 };
 

@@ -216,7 +216,9 @@ absl::Status RunSimulation(const SimulatorOptions& opts, std::ostream& progress,
         continue;
       }
     } else {
-      until = cursor + 10'000;
+      // Unpaced (a throughput test): slices long enough to fill whole
+      // Lumberjack windows, as Filebeat's bulk_max_size does under load.
+      until = cursor + 120'000;
     }
     events.clear();
     truth.clear();

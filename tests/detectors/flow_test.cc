@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <map>
 
 #include "detectors/rules_harness.h"
 
@@ -151,6 +152,52 @@ TEST(FlowTest, OutOfOrderStagesKeepTheFurthest) {
   h.Feed({Stage(kT0 + 310'000, "C-4", "calculation-completed"), Stage(kT0 + 309'000, "C-4", "order-created")});
   At(h, kT0 + 400'000);
   EXPECT_EQ(h.sink.alerts().size(), 1u);
+}
+
+// The implied match tests the equality fields every stage shares first
+// (flow.cc SharedEqualityTests): a field missing from one stage, compared with
+// a range, or listed in one stage only must not narrow what reaches the stages.
+TEST(FlowTest, SharedEqualityTestsKeepEveryStagesEvents) {
+  RulesHarness h;
+  ASSERT_TRUE(h.Load(R"yaml(rules:
+  - name: OrderStuck
+    type: flow
+    key: order.id
+    stages:
+      - name: created
+        match: {service.name: shop-db, event.action: order-created, level: {gte: 0}}
+      - name: priced
+        match: {service.name: [mes-core, mes-db], event.action: priced, calc.stage: 3}
+        within: 1m
+      - name: shipped
+        match: {service.name: shop-api, event.action: shipped, level: 1}
+        within: 1m
+    failed:
+      - name: rejected
+        match: {event.action: rejected}
+)yaml")
+                  .ok())
+      << h.errors.ToString();
+  auto ev = [](int64_t ts, const std::string& order, const std::string& members) {
+    return Ev(ts, StrCat(R"("order":{"id":")", order, R"("},)", members));
+  };
+  h.Feed({
+      ev(kT0, "O-1", R"("service":{"name":"shop-db"},"event":{"action":"order-created"},"level":5)"),
+      ev(kT0 + 1000, "O-1", R"("service":{"name":"mes-db"},"event":{"action":"priced"},"calc":{"stage":3})"),
+      ev(kT0 + 2000, "O-1", R"("service":{"name":"shop-api"},"event":{"action":"shipped"},"level":1)"),
+      // Failed, from a service no stage names.
+      ev(kT0, "O-2", R"("service":{"name":"shop-db"},"event":{"action":"order-created"},"level":0)"),
+      ev(kT0 + 1000, "O-2", R"("service":{"name":"billing"},"event":{"action":"rejected"})"),
+      // The right action from a service no stage lists for it: no stage.
+      ev(kT0, "O-3", R"("service":{"name":"shop-db"},"event":{"action":"order-created"},"level":0)"),
+      ev(kT0 + 1000, "O-3", R"("service":{"name":"crm-api"},"event":{"action":"priced"},"calc":{"stage":3})"),
+  });
+  At(h, kT0 + 90'000);
+  EXPECT_EQ(Outcome(h, "completed"), 1);
+  EXPECT_EQ(Outcome(h, "failed"), 1);
+  std::map<std::string, std::string> alerts;
+  for (const Alert& a : h.sink.alerts()) alerts[Label(a, "order_id")] = Label(a, "stage");
+  EXPECT_EQ(alerts, (std::map<std::string, std::string>{{"O-2", "rejected"}, {"O-3", "created"}}));
 }
 
 TEST(FlowTest, ReplayOfOlderEventsIsNotLateButStragglersAre) {

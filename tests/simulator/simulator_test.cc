@@ -238,7 +238,7 @@ TEST(SimulatorTest, ParsesItsCommandLine) {
 }
 
 // A short scenario into an in-process sluice (Beats + syslog inputs, file
-// output, rules/shop.yml): every event arrives, and the lost orders raise
+// output, rules/shop/*.yml): every event arrives, and the lost orders raise
 // OrderStuck naming them.
 TEST(SimulatorTest, IntoARunningSluice) {
   testing::TempDir dir;
@@ -260,7 +260,7 @@ inputs:
 outputs:
   - {type: file, path: )", dir.File("out.ndjson"), R"(}
 rules:
-  paths: [)", testing::SourceDir(), R"(/rules/shop.yml]
+  paths: [)", testing::SourceDir(), R"(/rules/shop/*.yml]
   evaluation_interval: 50ms
   allowed_lateness: 0s
 )");
