@@ -166,7 +166,9 @@ void AlertmanagerNotifier::SendDue(int64_t now_ms) {
       std::lock_guard<std::mutex> lock(mu_);
       for (auto it = alerts_.begin(); it != alerts_.end();) {
         Entry& e = it->second;
-        if (e.alert.resolved && now_ms - e.alert.resolved_at_ms > opts_.resolved_retention_ms) {
+        // Retention runs from when the resolve reached the notifier (wall clock):
+        // resolved_at_ms is event time, hours old when logs are replayed or late.
+        if (e.alert.resolved && now_ms - e.updated_ms > opts_.resolved_retention_ms) {
           it = alerts_.erase(it);
           continue;
         }

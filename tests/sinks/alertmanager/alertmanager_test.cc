@@ -86,6 +86,33 @@ TEST(AlertmanagerTest, FiresResolvesAndSurvivesRestart) {
   n.Stop();
 }
 
+// Logs replayed or shipped late: the alert's times are event times, hours
+// old. Its resolve must still be sent (retention counts from when the
+// notifier learned it, not from the resolve's event time), and re-sent.
+TEST(AlertmanagerTest, ResolveWithOldEventTimeIsSent) {
+  Webhook am;  // stands in for Alertmanager: records every POST body
+  MetricsRegistry metrics;
+  AlertmanagerOptions opts;
+  opts.urls = {"http://" + am.address()};
+  opts.resend_interval_ms = 200;
+  opts.resolved_retention_ms = 60'000;
+  AlertmanagerNotifier n(opts, &metrics);
+  ASSERT_TRUE(n.Start().ok());
+  AlertmanagerAlert a = MakeAlert("mes-core");
+  a.starts_at_ms = NowMs() - 3 * 3600'000;
+  a.resolved = true;
+  a.resolved_at_ms = NowMs() - 2 * 3600'000;
+  n.Update(a);
+  const std::string ends_at = StrCat("\"endsAt\":\"", FormatRfc3339Ms(a.resolved_at_ms), "\"");
+  ASSERT_TRUE(WaitFor([&] {
+    std::string all = am.All();
+    size_t first = all.find(ends_at);
+    return first != std::string::npos && all.find(ends_at, first + 1) != std::string::npos;  // sent, then re-sent
+  })) << am.All();
+  EXPECT_EQ(n.tracked(), 1u);
+  n.Stop();
+}
+
 TEST(AlertmanagerTest, BoundedWhileDown) {
   MetricsRegistry metrics;
   AlertmanagerOptions opts;
