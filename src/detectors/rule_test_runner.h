@@ -1,7 +1,7 @@
 #pragma once
 // `sluice test FILE...`: rule unit tests in the spirit of `promtool test rules`.
 //
-//   rule_files: [../shop.yml]            # relative to the test file
+//   rule_files: [../shop/orders.yml]     # relative to the test file
 //   evaluation_interval: 1s              # optional
 //   allowed_lateness: 0s                 # optional
 //   tests:

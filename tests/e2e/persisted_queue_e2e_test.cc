@@ -130,9 +130,7 @@ class PersistedQueueE2eTest : public ::testing::Test {
   }
 
   static std::string SluiceBinary() {
-    // CTest does not pass SLUICE_BINARY_DIR (gtest_discover_tests splits the
-    // ENVIRONMENT list in tests/CMakeLists.txt), hence the compiled-in default.
-    return (std::getenv("SLUICE_BINARY_DIR") ? testing::BinaryDir() : std::string(SLUICE_BUILD_DIR)) + "/sluice";
+    return testing::BinaryDir() + "/sluice";
   }
 
   std::unique_ptr<testing::Subprocess> StartSluice(const std::string& config) {

@@ -35,9 +35,7 @@ namespace {
 using namespace std::chrono_literals;
 using testing::WaitFor;
 
-std::string SluiceBinary() {
-  return (std::getenv("SLUICE_BINARY_DIR") ? testing::BinaryDir() : std::string(SLUICE_BUILD_DIR)) + "/sluice";
-}
+std::string SluiceBinary() { return testing::BinaryDir() + "/sluice"; }
 
 // A value of the admin endpoint's /metrics: the sum of the series of `name`
 // whose labels contain `filter`; -1 when the endpoint does not answer.
