@@ -1,5 +1,7 @@
 #include "pipeline/event_parser.h"
 
+#include <algorithm>
+#include <bit>
 #include <cstring>
 
 #include "common/strings.h"
@@ -54,6 +56,15 @@ Span SpanOf(const Batch& b, std::string_view v) {
   return Span{static_cast<uint32_t>(v.data() - b.arena().data()), static_cast<uint32_t>(v.size())};
 }
 
+bool IsJsonWs(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+// Batches up to this size go through one stage 1 (ParseBatchAtOnce). The
+// parser then holds about 4 bytes of structural index and 1.7 bytes of string
+// buffer per byte of capacity (mostly untouched virtual memory); larger
+// batches are parsed event by event.
+constexpr size_t kMaxBatchStage1Bytes = 4u << 20;
+constexpr int64_t kNoTimestamp = INT64_MIN;
+
 // raw_json_token() of a scalar may carry trailing whitespace; strings keep their quotes.
 std::string_view TrimToken(std::string_view t) {
   while (!t.empty() && (t.back() == ' ' || t.back() == '\n' || t.back() == '\r' || t.back() == '\t')) t.remove_suffix(1);
@@ -69,6 +80,10 @@ const char* SkipJsonMember(const char* p, const char* end) {
 }
 
 EventParser::EventParser(const std::vector<std::string>& field_paths) : field_count_(field_paths.size()) {
+#ifdef SIMDJSON_THREADS_ENABLED
+  // iterate_many gets the whole batch as one window: no look-ahead thread.
+  parser_.threaded = false;
+#endif
   for (size_t i = 0; i < field_paths.size(); ++i) {
     std::vector<std::string> parts;
     std::string_view p = field_paths[i];
@@ -114,7 +129,82 @@ void EventParser::ParseBatch(Batch* batch) {
   // the arena has them after the last one. The bytes of the next event serve
   // as padding for the previous ones.
   batch->arena().reserve(batch->arena().size() + simdjson::SIMDJSON_PADDING);
+  if (batch->size() >= 2 && ParseBatchAtOnce(batch)) return;
   for (size_t i = 0; i < batch->size(); ++i) ParseEvent(batch, i);
+}
+
+bool EventParser::ParseBatchAtOnce(Batch* batch) {
+  std::vector<Event>& events = batch->events();
+  const size_t n = events.size();
+  const char* arena = batch->arena().data();
+  const uint32_t first = events[0].offset;
+  uint32_t next = first;
+  for (const Event& e : events) {
+    if (e.offset != next) return false;
+    next = e.offset + e.length;
+  }
+  const size_t total = next - first;
+  if (total > kMaxBatchStage1Bytes || next > batch->arena().size()) return false;
+  // A line feed needs the event-by-event pass (minified rewrite, or an error).
+  if (std::memchr(arena + first, '\n', total) != nullptr) return false;
+  // iterate_many reallocates the parser unless batch_size equals its
+  // capacity: grow in powers of two, keep the size.
+  if (stream_capacity_ < total) stream_capacity_ = std::bit_ceil(std::max<size_t>(total, 64u << 10));
+  od::document_stream stream;
+  if (parser_.iterate_many(arena + first, total, stream_capacity_).get(stream) != simdjson::SUCCESS) return false;
+  if (batch_ts_.size() < n) batch_ts_.resize(n);
+
+  bool ok = true;
+  size_t i = 0;
+  for (auto it = stream.begin(); it != stream.end(); ++it) {
+    od::document_reference doc;
+    if (i == n || (*it).get(doc) != simdjson::SUCCESS) {
+      ok = false;
+      break;
+    }
+    // Each document must start where its event starts (after white space):
+    // then no document spans two events and no event holds two documents.
+    const Event& e = events[i];
+    const char* start = arena + e.offset;
+    const char* end = start + e.length;
+    while (start < end && IsJsonWs(*start)) ++start;
+    od::object obj;
+    if (arena + first + it.current_index() != start || doc.get_object().get(obj) != simdjson::SUCCESS) {
+      ok = false;
+      break;
+    }
+    doc_ = doc;
+    walk_has_ts_ = false;
+    if (!Walk(obj, batch, i, root_, 0)) {
+      ok = false;
+      break;
+    }
+    batch_ts_[i] = walk_has_ts_ ? walk_ts_ : kNoTimestamp;
+    ++i;
+  }
+  doc_ = od::document_reference();
+  if (ok && i == n && stream.truncated_bytes() == 0) {
+    for (size_t k = 0; k < n; ++k) {
+      Event& e = events[k];
+      e.flags &= ~kEventInvalid;
+      if (batch_ts_[k] != kNoTimestamp) {
+        e.timestamp_ms = batch_ts_[k];
+        e.flags |= kEventHasTimestamp;
+      } else if (!(e.flags & kEventHasTimestamp)) {
+        e.timestamp_ms = batch->received_ms;
+      }
+    }
+    ++batches_at_once_;
+    return true;
+  }
+  // Undo what the walk wrote; the event-by-event pass starts from scratch.
+  for (size_t k = 0; k < std::min(i + 1, n); ++k) {
+    Event& e = events[k];
+    e.cut_begin = e.cut_end = 0;
+    e.meta_id = e.meta_pipeline = e.meta_op_type = e.meta_index = Span{};
+  }
+  batch->ResizeFields(field_count_);
+  return false;
 }
 
 // The key of `field` without copying: a view of the raw bytes when the key has
@@ -210,7 +300,7 @@ bool EventParser::Walk(od::object obj, Batch* batch, size_t event, const PathNod
         // (SkipJsonMember) unless the value was not an object.
         const char* after = nullptr;
         if (ReadMetadata(field.value(), batch, &e)) {
-          simdjson::simdjson_result<const char*> loc = doc_->current_location();
+          simdjson::simdjson_result<const char*> loc = doc_.current_location();
           if (loc.error() == simdjson::SUCCESS) after = loc.value_unsafe();
         }
         if (!after) after = SkipJsonMember(raw_key - 1, end);
@@ -219,8 +309,8 @@ bool EventParser::Walk(od::object obj, Batch* batch, size_t event, const PathNod
       }
       if (key == "@timestamp") {
         std::string_view ts;
-        if (field.value().get_string().get(ts) == simdjson::SUCCESS && ParseRfc3339Ms(ts, &e.timestamp_ms)) {
-          e.flags |= kEventHasTimestamp;
+        if (field.value().get_string().get(ts) == simdjson::SUCCESS && ParseRfc3339Ms(ts, &walk_ts_)) {
+          walk_has_ts_ = true;
         }
         continue;
       }
@@ -283,9 +373,14 @@ bool EventParser::ParseEvent(Batch* batch, size_t i) {
   if ((err = doc.get_object().get(obj))) {
     return fail(StrCat("invalid JSON: the event is not a JSON object (", simdjson::error_message(err), ")"));
   }
-  doc_ = &doc;
+  doc_ = od::document_reference(doc);
+  walk_has_ts_ = false;
   const bool walked = Walk(obj, batch, i, root_, 0);
-  doc_ = nullptr;
+  doc_ = od::document_reference();
+  if (walk_has_ts_) {
+    e.timestamp_ms = walk_ts_;
+    e.flags |= kEventHasTimestamp;
+  }
   if (!walked) return fail("invalid JSON inside the event");
   // current_location() succeeds only if something follows the object.
   if (doc.current_location().error() == simdjson::SUCCESS) {
