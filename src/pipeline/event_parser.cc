@@ -308,16 +308,47 @@ bool EventParser::Walk(od::object obj, Batch* batch, size_t event, const PathNod
         continue;
       }
       if (key == "@timestamp") {
-        std::string_view ts;
-        if (field.value().get_string().get(ts) == simdjson::SUCCESS && ParseRfc3339Ms(ts, &walk_ts_)) {
-          walk_has_ts_ = true;
+        // The raw token unless the string has escapes (never, in practice):
+        // no unescaped copy.
+        std::string_view ts = TrimToken(field.value().raw_json_token());
+        if (ts.size() < 2 || ts.front() != '"') continue;
+        ts = ts.substr(1, ts.size() - 2);
+        if (std::memchr(ts.data(), '\\', ts.size()) != nullptr && field.value().get_string().get(ts) != simdjson::SUCCESS) {
+          continue;
         }
+        walk_has_ts_ = ParseTimestamp(ts, &walk_ts_);
         continue;
       }
     }
     const PathNode* child = Child(node, key);
     if (!child) continue;  // the value is skipped by On-Demand
     if (!StoreValue(field.value(), *child, batch, event, depth)) return false;
+  }
+  return true;
+}
+
+bool EventParser::ParseTimestamp(std::string_view ts, int64_t* ms) {
+  // Beats' form, "2026-11-21T05:30:59.285Z", and events of one batch nearly
+  // always share the minute: then only the seconds and milliseconds are read
+  // (ParseRfc3339Ms was 3% of the Beats profile, bench/RESULTS.md).
+  auto digit = [&](size_t i) { return static_cast<unsigned>(ts[i] - '0'); };
+  const bool beats_form = ts.size() == 24 && ts[16] == ':' && ts[19] == '.' && ts[23] == 'Z';
+  if (beats_form && ts_minute_valid_ && std::memcmp(ts.data(), ts_minute_, 16) == 0) {
+    const unsigned d[5] = {digit(17), digit(18), digit(20), digit(21), digit(22)};
+    if (d[0] <= 6 && d[1] <= 9 && d[2] <= 9 && d[3] <= 9 && d[4] <= 9) {
+      const unsigned sec = d[0] * 10 + d[1];
+      if (sec <= 60) {
+        *ms = ts_minute_ms_ + sec * 1000 + d[2] * 100 + d[3] * 10 + d[4];
+        return true;
+      }
+    }
+  }
+  if (!ParseRfc3339Ms(ts, ms)) return false;
+  if (beats_form) {
+    // A valid timestamp: its first 16 bytes are a valid minute.
+    std::memcpy(ts_minute_, ts.data(), 16);
+    ts_minute_ms_ = *ms - ((digit(17) * 10 + digit(18)) * 1000 + digit(20) * 100 + digit(21) * 10 + digit(22));
+    ts_minute_valid_ = true;
   }
   return true;
 }

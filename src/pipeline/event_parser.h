@@ -57,6 +57,8 @@ class EventParser {
   bool Walk(simdjson::ondemand::object obj, Batch* batch, size_t event, const PathNode& node, int depth);
   bool StoreValue(simdjson::ondemand::value v, const PathNode& node, Batch* batch, size_t event, int depth);
   bool ReadMetadata(simdjson::ondemand::value v, Batch* batch, Event* e);
+  // RFC 3339 → ms, with a fast path for the minute of the previous one.
+  bool ParseTimestamp(std::string_view ts, int64_t* ms);
   static void CutMetadata(const char* key_quote, const char* after, const char* base, Event* e);
 
   size_t field_count_;
@@ -64,6 +66,9 @@ class EventParser {
   simdjson::ondemand::parser parser_;
   simdjson::ondemand::document_reference doc_;  // the document being walked
   int64_t walk_ts_ = 0;
+  char ts_minute_[16] = {};  // "2026-11-21T05:30" of the last Beats-form @timestamp
+  int64_t ts_minute_ms_ = 0;
+  bool ts_minute_valid_ = false;
   bool walk_has_ts_ = false;
   uint64_t batches_at_once_ = 0;
   size_t stream_capacity_ = 0;  // the parser's capacity for iterate_many (see ParseBatchAtOnce)

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include "common/json_util.h"
+#include "common/timeutil.h"
+
 namespace sluice {
 namespace {
 
@@ -225,6 +228,41 @@ TEST(EventParserTest, TimestampsSetByTheInputStay) {
   EventParser p({"message"});
   p.ParseBatch(&b);
   for (int i = 0; i < 3; ++i) EXPECT_EQ(b.events()[i].timestamp_ms, 1000 + i);
+}
+
+// @timestamp of the same minute as the previous event takes a shortcut; every
+// form must give what ParseRfc3339Ms gives, and bad ones none.
+TEST(EventParserTest, TimestampsOfOneMinuteAndOthers) {
+  const std::vector<std::string> stamps = {
+      "2026-11-21T05:30:59.285Z", "2026-11-21T05:30:00.000Z", "2026-11-21T05:30:07.009Z",
+      "2026-11-21T05:30:60.500Z",  // leap second, as ParseRfc3339Ms reads it
+      "2026-11-21T05:30:61.000Z", "2026-11-21T05:30:5x.285Z", "2026-11-21T05:30:59.2a5Z",
+      "2026-11-21T05:31:00.001Z", "2026-11-21T05:30:59.285+01:00", "2026-11-21T05:30:59Z",
+      "2026-11-21T05:30:59.285123Z", "1969-12-31T23:59:59.999Z", "1969-12-31T23:59:00.001Z",
+      "2026-11-21T05:30:59.285Z", "2026-11-21 05:30:59.285Z", "2026-13-21T05:30:59.285Z",
+      "2026-11-21T05:30:59.285z", "2026-11-21T05:30:\\u0035\\u0039.285Z"};
+  Batch b;
+  for (const auto& ts : stamps) b.Append(R"({"@timestamp":")" + ts + R"(","m":1})");
+  b.Append(R"({"@timestamp":12,"m":1})");
+  b.received_ms = 42;
+  EventParser p({});
+  p.ParseBatch(&b);
+  for (size_t i = 0; i < stamps.size(); ++i) {
+    const Event& e = b.events()[i];
+    ASSERT_FALSE(e.flags & kEventInvalid) << stamps[i];
+    std::string plain;
+    ASSERT_TRUE(UnescapeJsonString(stamps[i], &plain));
+    int64_t want = 0;
+    if (ParseRfc3339Ms(plain, &want)) {
+      EXPECT_TRUE(e.flags & kEventHasTimestamp) << stamps[i];
+      EXPECT_EQ(e.timestamp_ms, want) << stamps[i];
+    } else {
+      EXPECT_FALSE(e.flags & kEventHasTimestamp) << stamps[i];
+      EXPECT_EQ(e.timestamp_ms, 42) << stamps[i];
+    }
+  }
+  EXPECT_FALSE(b.events().back().flags & kEventHasTimestamp);
+  EXPECT_EQ(b.events().back().timestamp_ms, 42);
 }
 
 TEST(EventParserTest, SkipJsonMember) {
