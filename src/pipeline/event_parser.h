@@ -25,7 +25,8 @@ class EventParser {
   // kEventInvalid and an error message. Not thread-safe: one parser per worker.
   //
   // Events laid out back to back in the arena (a Lumberjack window) go
-  // through one simdjson stage 1 for the whole batch (iterate_many); each
+  // through simdjson's iterate_many: stage 1 over 128 KiB of the batch at a
+  // time instead of once per event; each
   // document must then start exactly where its event starts and there must be
   // one document per event, else (an invalid event, a pretty-printed one) the
   // batch is parsed event by event, with the same result as if it had been

@@ -158,9 +158,12 @@ void ExpectBatchEqualsAlone(const std::vector<std::string>& events, const std::v
     one.received_ms = 777;
     one.Append(events[i]);
     alone_parser.ParseBatch(&one);
-    std::string context;
-    for (const auto& e : events) context += "[" + e + "]";
-    EXPECT_EQ(Outcome(all, i), Outcome(one, 0)) << "event " << i << " of " << context;
+    auto context = [&] {  // only evaluated when the expectation fails
+      std::string c;
+      for (const auto& e : events) c += "[" + e.substr(0, 200) + "]";
+      return c;
+    };
+    EXPECT_EQ(Outcome(all, i), Outcome(one, 0)) << "event " << i << " of " << context();
   }
 }
 
@@ -175,6 +178,31 @@ TEST(EventParserTest, OneStage1PerBatchDecidesLikeEventByEvent) {
   std::vector<std::string> every(kTrickyEvents, kTrickyEvents + n);
   ExpectBatchEqualsAlone(every, fields);
   ExpectBatchEqualsAlone(every, {});
+}
+
+// Stage 1 runs over 128 KiB of the batch at a time: events across those
+// boundaries, one larger than a window, and invalid events in later windows
+// come out as they do alone.
+TEST(EventParserTest, BatchesLargerThanTheStage1Window) {
+  std::vector<std::string> events;
+  for (int i = 0; i < 3000; ++i) {
+    std::string e = R"({"@timestamp":"2026-11-21T05:30:59.285Z","@metadata":{"_id":"e)" + std::to_string(i) +
+                    R"("},"service":{"name":"s"},"m":")" + std::string(static_cast<size_t>(i % 97) * 3, 'x') + "\"}";
+    if (i == 1500) e = R"({"big":")" + std::string(200000, 'b') + "\"}";
+    events.push_back(std::move(e));
+  }
+  ExpectBatchEqualsAlone(events, {"service.name", "m"});
+  events[2500] = R"({"m":"unterminated})";
+  events[2900] = R"({"a":1}{"b":2})";
+  ExpectBatchEqualsAlone(events, {"service.name", "m"});
+  EventParser p({});
+  Batch b;
+  events[2500] = events[2501];
+  events[2900] = events[2901];
+  for (const auto& e : events) b.Append(e);
+  p.ParseBatch(&b);
+  EXPECT_EQ(p.batches_at_once(), 1u);
+  for (const Event& e : b.events()) EXPECT_FALSE(e.flags & kEventInvalid);
 }
 
 TEST(EventParserTest, CleanWindowsTakeOneStage1AndInvalidOnesFallBack) {
