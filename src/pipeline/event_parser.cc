@@ -295,9 +295,17 @@ bool EventParser::Walk(od::object obj, Batch* batch, size_t event, const PathNod
   Event& e = batch->events()[event];
   const char* base = batch->arena().data() + e.offset;
   const char* end = base + e.length;
+  // Nothing registered (the default): only @metadata and @timestamp matter,
+  // so a key whose first byte is neither '@' nor an escape is not read
+  // further (KeyOf was 3.6% of the Beats profile).
+  const bool only_at_keys = node.children.empty();
   for (auto field_result : obj) {
     od::field field;
     if (std::move(field_result).get(field) != simdjson::SUCCESS) return false;
+    if (only_at_keys) {
+      const char first = *field.key().raw();
+      if (first != '@' && first != '\\') continue;
+    }
     std::string_view key;
     const char* raw_key;
     if (!KeyOf(field, end, &key, &raw_key)) return false;

@@ -142,6 +142,8 @@ const char* const kTrickyEvents[] = {
     "{\"bad\":\"\xff\"}",
     R"({"@timestamp":"not a time","service":{"name":7}})",
     R"({"x":{"y":{"z":[[[{}]]]}},"service":{"name":null}})",
+    R"({"a":1,"\u0040metadata":{"_id":"esc"},"\u0040timestamp":"2026-11-21T05:30:59.285Z"})",
+    R"({"@meta\u0064ata":{"index":"i"},"@":1,"":2,"\\":3})",
     "{\"ctl\":\"a\tb\"}",
 };
 
@@ -203,6 +205,24 @@ TEST(EventParserTest, BatchesLargerThanTheStage1Window) {
   p.ParseBatch(&b);
   EXPECT_EQ(p.batches_at_once(), 1u);
   for (const Event& e : b.events()) EXPECT_FALSE(e.flags & kEventInvalid);
+}
+
+// Keys written with escapes are keys all the same, with or without fields
+// registered (without, most keys are skipped on their first byte).
+TEST(EventParserTest, EscapedMetadataKeys) {
+  for (const std::vector<std::string>& fields : {std::vector<std::string>{}, std::vector<std::string>{"a"}}) {
+    Batch b;
+    b.Append(R"({"a":1,"\u0040metadata":{"_id":"esc"},"\u0040timestamp":"2026-11-21T05:30:59.285Z"})");
+    b.Append(R"({"@meta\u0064ata":{"index":"i"},"a":2})");
+    EventParser p(fields);
+    p.ParseBatch(&b);
+    const auto& ev = b.events();
+    EXPECT_EQ(Doc(b, ev[0]), R"({"a":1,"\u0040timestamp":"2026-11-21T05:30:59.285Z"})");
+    EXPECT_EQ(b.View(ev[0].meta_id), "esc");
+    EXPECT_EQ(ev[0].timestamp_ms, 1795239059285);
+    EXPECT_EQ(Doc(b, ev[1]), R"({"a":2})");
+    EXPECT_EQ(b.View(ev[1].meta_index), "i");
+  }
 }
 
 TEST(EventParserTest, CleanWindowsTakeOneStage1AndInvalidOnesFallBack) {
