@@ -86,7 +86,9 @@ const char* SkipJsonMember(const char* p, const char* end) {
 
 EventParser::EventParser(const std::vector<std::string>& field_paths) : field_count_(field_paths.size()) {
 #ifdef SIMDJSON_THREADS_ENABLED
-  // iterate_many gets the whole batch as one window: no look-ahead thread.
+  // iterate_many runs stage 1 of the next 128 KiB window on this thread when
+  // the walk gets there, not on a look-ahead thread (the workers already use
+  // every core).
   parser_.threaded = false;
 #endif
   for (size_t i = 0; i < field_paths.size(); ++i) {
