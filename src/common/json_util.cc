@@ -1,6 +1,11 @@
 #include "common/json_util.h"
 
 #include <cstdint>
+#include <cstring>
+
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
 
 namespace sluice {
 namespace {
@@ -30,16 +35,43 @@ size_t Utf8Len(std::string_view s, size_t i) {
 }
 }  // namespace
 
+size_t JsonPlainPrefix(std::string_view s) {
+  const char* p = s.data();
+  const size_t n = s.size();
+  size_t i = 0;
+#ifdef __AVX2__
+  // Signed bytes: 0x20 > c holds for control bytes and for every byte >= 0x80.
+  const __m256i space = _mm256_set1_epi8(0x20), quote = _mm256_set1_epi8('"'), backslash = _mm256_set1_epi8('\\');
+  for (; i + 32 <= n; i += 32) {
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i));
+    const __m256i bad = _mm256_or_si256(_mm256_cmpgt_epi8(space, v),
+                                        _mm256_or_si256(_mm256_cmpeq_epi8(v, quote), _mm256_cmpeq_epi8(v, backslash)));
+    if (const uint32_t mask = static_cast<uint32_t>(_mm256_movemask_epi8(bad))) return i + __builtin_ctz(mask);
+  }
+#endif
+  // 8 bytes at a time: any byte < 0x20, '"', '\\' or >= 0x80 ("has zero byte" tests).
+  constexpr uint64_t kOnes = 0x0101010101010101ULL, kHigh = 0x8080808080808080ULL;
+  auto zero_byte = [](uint64_t v) { return (v - kOnes) & ~v & kHigh; };
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    std::memcpy(&w, p + i, 8);
+    if ((w & kHigh) | ((w - 0x2020202020202020ULL) & ~w & kHigh) | zero_byte(w ^ (kOnes * '"')) |
+        zero_byte(w ^ (kOnes * '\\'))) {
+      break;
+    }
+  }
+  for (; i < n; ++i) {
+    const unsigned char c = static_cast<unsigned char>(p[i]);
+    if (c < 0x20 || c == '"' || c == '\\' || c >= 0x80) break;
+  }
+  return i;
+}
+
 void AppendJsonEscaped(std::string_view s, std::string* out) {
   size_t i = 0;
   while (i < s.size()) {
     // Copy the longest run that needs no escaping in one append.
-    size_t run = i;
-    while (run < s.size()) {
-      unsigned char c = s[run];
-      if (c < 0x20 || c == '"' || c == '\\' || c >= 0x80) break;
-      ++run;
-    }
+    const size_t run = i + JsonPlainPrefix(s.substr(i));
     out->append(s.data() + i, run - i);
     i = run;
     if (i >= s.size()) break;

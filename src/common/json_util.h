@@ -6,6 +6,9 @@
 
 namespace sluice {
 
+// Length of the longest prefix of `s` that a JSON string holds as is:
+// printable ASCII without '"' and '\\' (32 bytes per step with AVX2).
+size_t JsonPlainPrefix(std::string_view s);
 // Appends `s` as the contents of a JSON string (without quotes), escaping as needed.
 // Invalid UTF-8 bytes are replaced by U+FFFD so the output is always valid JSON.
 void AppendJsonEscaped(std::string_view s, std::string* out);

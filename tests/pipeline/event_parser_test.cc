@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include "common/json_util.h"
+#include "common/timeutil.h"
+
 namespace sluice {
 namespace {
 
@@ -92,6 +95,222 @@ TEST(EventParserTest, PrettyPrintedEventsAreMinified) {
   EXPECT_EQ(b.View(ev[0].meta_id), "x");
   EXPECT_EQ(b.View(b.field(0, 0).span), "a b");
   EXPECT_TRUE(ev[1].flags & kEventInvalid);
+}
+
+// What parsing decided for one event, with spans relative to the event, so
+// that an event parsed alone and the same event parsed inside a batch compare.
+std::string Outcome(const Batch& b, size_t i) {
+  const Event& e = b.events()[i];
+  auto rel = [&](Span s) { return s.empty() ? std::string("-") : std::to_string(s.off - e.offset) + "+" + std::to_string(s.len); };
+  std::string out = (e.flags & kEventInvalid) ? "invalid" : "valid";
+  if (e.flags & kEventInvalid) return out;
+  out += " doc=" + Doc(b, e) + " ts=" + std::to_string(e.timestamp_ms) +
+         ((e.flags & kEventHasTimestamp) ? "(event)" : "(received)") + " id=" + rel(e.meta_id) +
+         " pipeline=" + rel(e.meta_pipeline) + " op=" + rel(e.meta_op_type) + " index=" + rel(e.meta_index);
+  for (size_t f = 0; f < b.field_count(); ++f) {
+    const FieldValue& v = b.field(i, f);
+    out += " f" + std::to_string(f) + "=" + std::to_string(static_cast<int>(v.kind)) + ":" +
+           (v.kind == FieldKind::kString || v.kind == FieldKind::kNumber ? std::string(b.View(v.span)) : "");
+  }
+  return out;
+}
+
+// Events that are fine alone and events that are not, several of them built
+// to look valid once concatenated with their neighbours (one stage 1 for the
+// whole batch must never accept what the event alone would not).
+const char* const kTrickyEvents[] = {
+    R"({"@timestamp":"2026-11-21T05:30:59.285Z","@metadata":{"_id":"i1","index":"x"},"service":{"name":"a"},"m":"ok"})",
+    R"(  {"service.name":"b", "@metadata":{"pipeline":"p"}}  )",
+    R"({"a":)",
+    R"(1})",
+    R"({"a":1}")",
+    R"("{"b":2})",
+    R"({"a":1}{"b":2})",
+    R"({"a":1},)",
+    R"({"a":1}\)",
+    R"({"a":[1,2}})",
+    R"(])",
+    R"({"a":"x\)",
+    R"(")",
+    R"(42)",
+    R"("just a string")",
+    R"([{"a":1}])",
+    "",
+    "   ",
+    "{\"u\":\"\xc3",
+    "\xa9\"}",
+    "{\"bad\":\"\xff\"}",
+    R"({"@timestamp":"not a time","service":{"name":7}})",
+    R"({"x":{"y":{"z":[[[{}]]]}},"service":{"name":null}})",
+    R"({"a":1,"\u0040metadata":{"_id":"esc"},"\u0040timestamp":"2026-11-21T05:30:59.285Z"})",
+    R"({"@meta\u0064ata":{"index":"i"},"@":1,"":2,"\\":3})",
+    "{\"ctl\":\"a\tb\"}",
+};
+
+// Parses `events` one batch each (the event-by-event path) and all in one
+// batch; every event must come out the same.
+void ExpectBatchEqualsAlone(const std::vector<std::string>& events, const std::vector<std::string>& fields) {
+  EventParser alone_parser(fields), batch_parser(fields);
+  Batch all;
+  all.received_ms = 777;
+  for (const auto& e : events) all.Append(e);
+  batch_parser.ParseBatch(&all);
+  for (size_t i = 0; i < events.size(); ++i) {
+    Batch one;
+    one.received_ms = 777;
+    one.Append(events[i]);
+    alone_parser.ParseBatch(&one);
+    auto context = [&] {  // only evaluated when the expectation fails
+      std::string c;
+      for (const auto& e : events) c += "[" + e.substr(0, 200) + "]";
+      return c;
+    };
+    EXPECT_EQ(Outcome(all, i), Outcome(one, 0)) << "event " << i << " of " << context();
+  }
+}
+
+TEST(EventParserTest, OneStage1PerBatchDecidesLikeEventByEvent) {
+  const std::vector<std::string> fields = {"service.name", "m"};
+  const size_t n = sizeof(kTrickyEvents) / sizeof(kTrickyEvents[0]);
+  for (size_t a = 0; a < n; ++a) {
+    for (size_t b = 0; b < n; ++b) {
+      ExpectBatchEqualsAlone({kTrickyEvents[0], kTrickyEvents[a], kTrickyEvents[b], kTrickyEvents[1]}, fields);
+    }
+  }
+  std::vector<std::string> every(kTrickyEvents, kTrickyEvents + n);
+  ExpectBatchEqualsAlone(every, fields);
+  ExpectBatchEqualsAlone(every, {});
+}
+
+// Stage 1 runs over 128 KiB of the batch at a time: events across those
+// boundaries, one larger than a window, and invalid events in later windows
+// come out as they do alone.
+TEST(EventParserTest, BatchesLargerThanTheStage1Window) {
+  std::vector<std::string> events;
+  for (int i = 0; i < 3000; ++i) {
+    std::string e = R"({"@timestamp":"2026-11-21T05:30:59.285Z","@metadata":{"_id":"e)" + std::to_string(i) +
+                    R"("},"service":{"name":"s"},"m":")" + std::string(static_cast<size_t>(i % 97) * 3, 'x') + "\"}";
+    if (i == 1500) e = R"({"big":")" + std::string(200000, 'b') + "\"}";
+    events.push_back(std::move(e));
+  }
+  ExpectBatchEqualsAlone(events, {"service.name", "m"});
+  events[2500] = R"({"m":"unterminated})";
+  events[2900] = R"({"a":1}{"b":2})";
+  ExpectBatchEqualsAlone(events, {"service.name", "m"});
+  EventParser p({});
+  Batch b;
+  events[2500] = events[2501];
+  events[2900] = events[2901];
+  for (const auto& e : events) b.Append(e);
+  p.ParseBatch(&b);
+  EXPECT_EQ(p.batches_at_once(), 1u);
+  for (const Event& e : b.events()) EXPECT_FALSE(e.flags & kEventInvalid);
+}
+
+// Keys written with escapes are keys all the same, with or without fields
+// registered (without, most keys are skipped on their first byte).
+TEST(EventParserTest, EscapedMetadataKeys) {
+  for (const std::vector<std::string>& fields : {std::vector<std::string>{}, std::vector<std::string>{"a"}}) {
+    Batch b;
+    b.Append(R"({"a":1,"\u0040metadata":{"_id":"esc"},"\u0040timestamp":"2026-11-21T05:30:59.285Z"})");
+    b.Append(R"({"@meta\u0064ata":{"index":"i"},"a":2})");
+    EventParser p(fields);
+    p.ParseBatch(&b);
+    const auto& ev = b.events();
+    EXPECT_EQ(Doc(b, ev[0]), R"({"a":1,"\u0040timestamp":"2026-11-21T05:30:59.285Z"})");
+    EXPECT_EQ(b.View(ev[0].meta_id), "esc");
+    EXPECT_EQ(ev[0].timestamp_ms, 1795239059285);
+    EXPECT_EQ(Doc(b, ev[1]), R"({"a":2})");
+    EXPECT_EQ(b.View(ev[1].meta_index), "i");
+  }
+}
+
+TEST(EventParserTest, CleanWindowsTakeOneStage1AndInvalidOnesFallBack) {
+  EventParser p({"service.name"});
+  Batch clean;
+  for (int i = 0; i < 100; ++i) {
+    clean.Append(R"({"@timestamp":"2026-11-21T05:30:59.285Z","@metadata":{"beat":"filebeat"},"service":{"name":"s"},"n":)" +
+                 std::to_string(i) + "}");
+  }
+  p.ParseBatch(&clean);
+  EXPECT_EQ(p.batches_at_once(), 1u);
+  for (size_t i = 0; i < clean.size(); ++i) {
+    const Event& e = clean.events()[i];
+    EXPECT_FALSE(e.flags & kEventInvalid);
+    EXPECT_EQ(Doc(clean, e), R"({"@timestamp":"2026-11-21T05:30:59.285Z","service":{"name":"s"},"n":)" +
+                                 std::to_string(i) + "}");
+    EXPECT_EQ(clean.View(clean.field(i, 0).span), "s");
+  }
+  // The 60th event breaks the batch pass after 59 events were walked: those
+  // are parsed again, event by event, and come out the same.
+  Batch broken;
+  for (int i = 0; i < 100; ++i) {
+    broken.Append(i == 59 ? std::string(R"({"@metadata":{"_id":"x"},"a":)")
+                          : R"({"@metadata":{"_id":"e)" + std::to_string(i) + R"("},"service":{"name":"s"}})");
+  }
+  p.ParseBatch(&broken);
+  EXPECT_EQ(p.batches_at_once(), 1u);
+  for (size_t i = 0; i < broken.size(); ++i) {
+    const Event& e = broken.events()[i];
+    if (i == 59) {
+      EXPECT_TRUE(e.flags & kEventInvalid);
+      continue;
+    }
+    EXPECT_FALSE(e.flags & kEventInvalid) << i;
+    EXPECT_EQ(Doc(broken, e), R"({"service":{"name":"s"}})") << i;
+    EXPECT_EQ(broken.View(e.meta_id), "e" + std::to_string(i));
+    EXPECT_EQ(broken.View(broken.field(i, 0).span), "s");
+  }
+}
+
+// Syslog's own documents arrive with their time set and no @timestamp to
+// overwrite it... when they have none, the time they carry stays.
+TEST(EventParserTest, TimestampsSetByTheInputStay) {
+  Batch b;
+  b.received_ms = 5;
+  for (int i = 0; i < 3; ++i) {
+    uint32_t k = b.Append(R"({"message":"m"})");
+    b.events()[k].timestamp_ms = 1000 + i;
+    b.events()[k].flags |= kEventHasTimestamp;
+  }
+  EventParser p({"message"});
+  p.ParseBatch(&b);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(b.events()[i].timestamp_ms, 1000 + i);
+}
+
+// @timestamp of the same minute as the previous event takes a shortcut; every
+// form must give what ParseRfc3339Ms gives, and bad ones none.
+TEST(EventParserTest, TimestampsOfOneMinuteAndOthers) {
+  const std::vector<std::string> stamps = {
+      "2026-11-21T05:30:59.285Z", "2026-11-21T05:30:00.000Z", "2026-11-21T05:30:07.009Z",
+      "2026-11-21T05:30:60.500Z",  // leap second, as ParseRfc3339Ms reads it
+      "2026-11-21T05:30:61.000Z", "2026-11-21T05:30:5x.285Z", "2026-11-21T05:30:59.2a5Z",
+      "2026-11-21T05:31:00.001Z", "2026-11-21T05:30:59.285+01:00", "2026-11-21T05:30:59Z",
+      "2026-11-21T05:30:59.285123Z", "1969-12-31T23:59:59.999Z", "1969-12-31T23:59:00.001Z",
+      "2026-11-21T05:30:59.285Z", "2026-11-21 05:30:59.285Z", "2026-13-21T05:30:59.285Z",
+      "2026-11-21T05:30:59.285z", "2026-11-21T05:30:\\u0035\\u0039.285Z"};
+  Batch b;
+  for (const auto& ts : stamps) b.Append(R"({"@timestamp":")" + ts + R"(","m":1})");
+  b.Append(R"({"@timestamp":12,"m":1})");
+  b.received_ms = 42;
+  EventParser p({});
+  p.ParseBatch(&b);
+  for (size_t i = 0; i < stamps.size(); ++i) {
+    const Event& e = b.events()[i];
+    ASSERT_FALSE(e.flags & kEventInvalid) << stamps[i];
+    std::string plain;
+    ASSERT_TRUE(UnescapeJsonString(stamps[i], &plain));
+    int64_t want = 0;
+    if (ParseRfc3339Ms(plain, &want)) {
+      EXPECT_TRUE(e.flags & kEventHasTimestamp) << stamps[i];
+      EXPECT_EQ(e.timestamp_ms, want) << stamps[i];
+    } else {
+      EXPECT_FALSE(e.flags & kEventHasTimestamp) << stamps[i];
+      EXPECT_EQ(e.timestamp_ms, 42) << stamps[i];
+    }
+  }
+  EXPECT_FALSE(b.events().back().flags & kEventHasTimestamp);
+  EXPECT_EQ(b.events().back().timestamp_ms, 42);
 }
 
 TEST(EventParserTest, SkipJsonMember) {

@@ -1,11 +1,14 @@
 #include "ingest/syslog/ecs_writer.h"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
+#include <cstdint>
 #include <cstring>
 #include <vector>
 
 #include "common/json_util.h"
+#include "common/strings.h"
 #include "common/timeutil.h"
 #include "ingest/syslog/rfc5424.h"
 
@@ -19,12 +22,6 @@ constexpr std::array<std::string_view, 24> kFacilities = {
 constexpr std::array<std::string_view, 8> kSeverities = {"Emergency", "Alert",   "Critical",      "Error",
                                                         "Warning",   "Notice",  "Informational", "Debug"};
 
-void AppendInt(int64_t v, std::string* out) {
-  char buf[24];
-  auto r = std::to_chars(buf, buf + sizeof buf, v);
-  out->append(buf, r.ptr);
-}
-
 void Pad(unsigned v, int width, char* p) {
   for (int i = width - 1; i >= 0; --i) {
     p[i] = static_cast<char>('0' + v % 10);
@@ -32,43 +29,114 @@ void Pad(unsigned v, int width, char* p) {
   }
 }
 
-// True if any of the 8 bytes in `w` is < 0x20, '"', '\\' or >= 0x80 (needs
-// escaping or UTF-8 validation). SWAR "has zero byte" tests.
-inline bool NeedsCare8(uint64_t w) {
-  constexpr uint64_t kOnes = 0x0101010101010101ULL, kHigh = 0x8080808080808080ULL;
-  auto zero_byte = [&](uint64_t v) { return (v - kOnes) & ~v & kHigh; };
-  return ((w & kHigh) | ((w - 0x2020202020202020ULL) & ~w & kHigh) | zero_byte(w ^ (kOnes * '"')) |
-          zero_byte(w ^ (kOnes * '\\'))) != 0;
+// Writes to a buffer sized for the worst case (EcsBound): no capacity check
+// per piece, and constant pieces are fixed-size copies the compiler inlines.
+// The std::string appends this replaced (some 25 per message, each a call to
+// memmove) were, with the escaping scan, ~30% of sluice's CPU on the syslog →
+// Elasticsearch path (bench/RESULTS.md, issue 3).
+class Writer {
+ public:
+  explicit Writer(char* p) : p_(p) {}
+  template <size_t N>
+  void Lit(const char (&s)[N]) {
+    std::memcpy(p_, s, N - 1);
+    p_ += N - 1;
+  }
+  void Raw(std::string_view s) {
+    std::memcpy(p_, s.data(), s.size());
+    p_ += s.size();
+  }
+  void Char(char c) { *p_++ = c; }
+  void Int(int64_t v) { p_ = std::to_chars(p_, p_ + 24, v).ptr; }
+  // `"v"`, escaped. The plain prefix (all of it, nearly always) is found by a
+  // SIMD scan and copied at once.
+  void Str(std::string_view v) {
+    *p_++ = '"';
+    const size_t plain = JsonPlainPrefix(v);
+    Raw(v.substr(0, plain));
+    if (plain < v.size()) {
+      thread_local std::string escaped;
+      escaped.clear();
+      AppendJsonEscaped(v.substr(plain), &escaped);
+      Raw(escaped);
+    }
+    *p_++ = '"';
+  }
+  void KeyStr(std::string_view key, std::string_view value) {
+    Raw(key);
+    Str(value);
+  }
+  char* pos() const { return p_; }
+
+ private:
+  char* p_;
+};
+
+// An upper bound of what AppendEcsEvent writes for `m`: escaping makes a byte
+// at most 6 (\u00XX); hostname and appname are written twice; structured
+// data is re-shaped (quotes, braces, colons for ids and names: at most 6 more
+// bytes per SD byte).
+size_t EcsBound(const SyslogMessage& m, const EcsFrame& frame, bool keep_original) {
+  size_t variable = m.message.size() + 2 * m.hostname.size() + 2 * m.appname.size() + m.procid.size() +
+                    m.msgid.size() + m.version.size() + 2 * m.structured_data.size() + frame.source_ip.size();
+  if (keep_original) variable += frame.raw.size();
+  return 6 * variable + 640;
 }
 
-// AppendJsonString with a fast path for the common case (printable ASCII
-// without quotes or backslashes): scanned 8 bytes at a time and copied in one
-// append. AppendJsonEscaped, a byte loop, was 17.5% of syslog_bench's
-// end-to-end profile; this raised syslog_bench's frame+parse+ECS write stage
-// from 1.50M to 2.35M events/CPU-s (bench/RESULTS-syslog.md).
-void AppendJsonStr(std::string_view v, std::string* out) {
-  out->push_back('"');
-  size_t i = 0;
-  const size_t n = v.size();
-  while (i + 8 <= n) {
-    uint64_t w;
-    std::memcpy(&w, v.data() + i, 8);
-    if (NeedsCare8(w)) break;
-    i += 8;
-  }
-  while (i < n) {
-    unsigned char c = static_cast<unsigned char>(v[i]);
-    if (c < 0x20 || c == '"' || c == '\\' || c >= 0x80) break;
-    ++i;
-  }
-  out->append(v.data(), i);
-  if (i < n) AppendJsonEscaped(v.substr(i), out);
-  out->push_back('"');
+// `,"log":{"syslog":{"priority":134,"facility":{"code":16,"name":"local0"},"severity":{"code":6,"name":"Informational"}`
+// for each of the 192 priorities, made once.
+const std::string& PriorityFragment(int priority) {
+  static const std::array<std::string, 192> table = [] {
+    std::array<std::string, 192> t;
+    for (int p = 0; p < 192; ++p) {
+      t[p] = StrCat(",\"log\":{\"syslog\":{\"priority\":", p, ",\"facility\":{\"code\":", p >> 3, ",\"name\":\"",
+                    kFacilities[p >> 3], "\"},\"severity\":{\"code\":", p & 7, ",\"name\":\"", kSeverities[p & 7],
+                    "\"}");
+    }
+    return t;
+  }();
+  return table[priority >= 0 && priority < 192 ? priority : 13];
 }
 
-void AppendKeyString(std::string_view key, std::string_view value, std::string* out) {
-  out->append(key);
-  AppendJsonStr(value, out);
+// "2026-11-21T05:30:59." for the second of `us`; the date is computed once
+// per second per thread (messages of one read nearly always share it).
+void WriteTimestampUs(int64_t us, Writer* w) {
+  int64_t secs = us >= 0 ? us / 1'000'000 : -((-us + 999'999) / 1'000'000);
+  const unsigned frac = static_cast<unsigned>(us - secs * 1'000'000);
+  struct Second {
+    int64_t secs = INT64_MIN;
+    char text[20];
+  };
+  thread_local Second cached;
+  if (cached.secs != secs) {
+    int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
+    unsigned rem = static_cast<unsigned>(secs - days * 86400);
+    int y;
+    unsigned mo, d;
+    CivilFromDays(days, &y, &mo, &d);
+    if (y < 0 || y > 9999) y = y < 0 ? 0 : 9999;
+    char* t = cached.text;
+    std::memcpy(t, "0000-00-00T00:00:00.", 20);
+    Pad(static_cast<unsigned>(y), 4, t);
+    Pad(mo, 2, t + 5);
+    Pad(d, 2, t + 8);
+    Pad(rem / 3600, 2, t + 11);
+    Pad(rem / 60 % 60, 2, t + 14);
+    Pad(rem % 60, 2, t + 17);
+    cached.secs = secs;
+  }
+  char buf[28];
+  std::memcpy(buf, cached.text, 20);
+  size_t n = 20;
+  if (frac % 1000 == 0) {
+    Pad(frac / 1000, 3, buf + n);
+    n += 3;
+  } else {
+    Pad(frac, 6, buf + n);
+    n += 6;
+  }
+  buf[n++] = 'Z';
+  w->Raw(std::string_view(buf, n));
 }
 
 bool AllDigits(std::string_view s) {
@@ -82,27 +150,27 @@ bool AllDigits(std::string_view s) {
 // Structured data as {"SD-ID":{"name":"value"}}. Repeated SD-IDs (forbidden by
 // RFC 5424) and repeated parameter names within an element (allowed) keep the
 // first occurrence only: Elasticsearch rejects a document with duplicate keys.
-void AppendStructuredData(std::string_view sd, std::string* out) {
+void WriteStructuredData(std::string_view sd, Writer* w) {
   thread_local std::vector<std::string_view> ids, names;
   thread_local std::string value;
   ids.clear();
-  out->append(",\"structured_data\":{");
+  w->Lit(",\"structured_data\":{");
   bool skip = false, first_param = true;
   bool any = false;
   ForEachSdParam(
       sd,
       [&](std::string_view id) {
-        if (any && !skip) out->push_back('}');
+        if (any && !skip) w->Char('}');
         skip = false;
         for (auto prev : ids) skip |= prev == id;
         if (skip) return;
-        if (any) out->push_back(',');
+        if (any) w->Char(',');
         any = true;
         ids.push_back(id);
         names.clear();
         first_param = true;
-        AppendJsonStr(id, out);
-        out->append(":{");
+        w->Str(id);
+        w->Lit(":{");
       },
       [&](std::string_view name, std::string_view raw) {
         if (skip) return;
@@ -110,16 +178,16 @@ void AppendStructuredData(std::string_view sd, std::string* out) {
           if (prev == name) return;
         }
         names.push_back(name);
-        if (!first_param) out->push_back(',');
+        if (!first_param) w->Char(',');
         first_param = false;
-        AppendJsonStr(name, out);
-        out->push_back(':');
+        w->Str(name);
+        w->Char(':');
         value.clear();
         UnescapeSdValue(raw, &value);
-        AppendJsonStr(value, out);
+        w->Str(value);
       });
-  if (any && !skip) out->push_back('}');
-  out->push_back('}');
+  if (any && !skip) w->Char('}');
+  w->Char('}');
 }
 
 }  // namespace
@@ -128,94 +196,62 @@ std::string_view FacilityName(int code) { return code >= 0 && code < 24 ? kFacil
 std::string_view SeverityName(int code) { return code >= 0 && code < 8 ? kSeverities[code] : ""; }
 
 void AppendTimestampUs(int64_t us, std::string* out) {
-  int64_t secs = us >= 0 ? us / 1'000'000 : -((-us + 999'999) / 1'000'000);
-  unsigned frac = static_cast<unsigned>(us - secs * 1'000'000);
-  int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
-  unsigned rem = static_cast<unsigned>(secs - days * 86400);
-  int y;
-  unsigned mo, d;
-  CivilFromDays(days, &y, &mo, &d);
-  if (y < 0 || y > 9999) y = y < 0 ? 0 : 9999;
-  char buf[32] = "0000-00-00T00:00:00.";
-  Pad(static_cast<unsigned>(y), 4, buf);
-  Pad(mo, 2, buf + 5);
-  Pad(d, 2, buf + 8);
-  Pad(rem / 3600, 2, buf + 11);
-  Pad(rem / 60 % 60, 2, buf + 14);
-  Pad(rem % 60, 2, buf + 17);
-  size_t n = 20;
-  if (frac % 1000 == 0) {
-    Pad(frac / 1000, 3, buf + n);
-    n += 3;
-  } else {
-    Pad(frac, 6, buf + n);
-    n += 6;
-  }
-  buf[n++] = 'Z';
-  out->append(buf, n);
+  char buf[32];
+  Writer w(buf);
+  WriteTimestampUs(us, &w);
+  out->append(buf, w.pos());
 }
 
 void AppendEcsEvent(const SyslogMessage& m, const EcsFrame& frame, bool keep_original, std::string* out) {
-  out->append("{\"@timestamp\":\"");
-  AppendTimestampUs(m.has_timestamp ? m.timestamp_us : frame.received_us, out);
-  out->append("\",\"message\":");
-  AppendJsonStr(m.message, out);
-
-  out->append(",\"log\":{\"syslog\":{\"priority\":");
-  AppendInt(m.priority, out);
-  out->append(",\"facility\":{\"code\":");
-  AppendInt(m.facility(), out);
-  out->append(",\"name\":\"");
-  out->append(FacilityName(m.facility()));
-  out->append("\"},\"severity\":{\"code\":");
-  AppendInt(m.severity(), out);
-  out->append(",\"name\":\"");
-  out->append(SeverityName(m.severity()));
-  out->push_back('"');
-  out->push_back('}');
-  if (!m.hostname.empty()) AppendKeyString(",\"hostname\":", m.hostname, out);
-  if (!m.appname.empty()) AppendKeyString(",\"appname\":", m.appname, out);
-  if (!m.procid.empty()) AppendKeyString(",\"procid\":", m.procid, out);
-  if (!m.msgid.empty()) AppendKeyString(",\"msgid\":", m.msgid, out);
-  if (!m.version.empty()) AppendKeyString(",\"version\":", m.version, out);
-  if (!m.structured_data.empty()) AppendStructuredData(m.structured_data, out);
-  out->append("}}");
+  thread_local std::string scratch;
+  const size_t bound = EcsBound(m, frame, keep_original);
+  if (scratch.size() < bound) scratch.resize(std::max(bound, scratch.size() * 2));
+  Writer w(scratch.data());
+  w.Lit("{\"@timestamp\":\"");
+  WriteTimestampUs(m.has_timestamp ? m.timestamp_us : frame.received_us, &w);
+  w.Lit("\",\"message\":");
+  w.Str(m.message);
+  w.Raw(PriorityFragment(m.priority));
+  if (!m.hostname.empty()) w.KeyStr(",\"hostname\":", m.hostname);
+  if (!m.appname.empty()) w.KeyStr(",\"appname\":", m.appname);
+  if (!m.procid.empty()) w.KeyStr(",\"procid\":", m.procid);
+  if (!m.msgid.empty()) w.KeyStr(",\"msgid\":", m.msgid);
+  if (!m.version.empty()) w.KeyStr(",\"version\":", m.version);
+  if (!m.structured_data.empty()) WriteStructuredData(m.structured_data, &w);
+  w.Lit("}}");
 
   if (!m.hostname.empty()) {
-    out->append(",\"host\":{\"hostname\":");
-    AppendJsonStr(m.hostname, out);
-    out->push_back('}');
+    w.KeyStr(",\"host\":{\"hostname\":", m.hostname);
+    w.Char('}');
   }
   if (!m.appname.empty()) {
-    out->append(",\"process\":{\"name\":");
-    AppendJsonStr(m.appname, out);
+    w.KeyStr(",\"process\":{\"name\":", m.appname);
     if (AllDigits(m.procid)) {
       int64_t pid = 0;
       for (char c : m.procid) pid = pid * 10 + (c - '0');
-      out->append(",\"pid\":");
-      AppendInt(pid, out);
+      w.Lit(",\"pid\":");
+      w.Int(pid);
     }
-    out->push_back('}');
+    w.Char('}');
   }
   if (!frame.source_ip.empty()) {
-    out->append(",\"source\":{\"ip\":");
-    AppendJsonStr(frame.source_ip, out);
-    out->push_back('}');
+    w.KeyStr(",\"source\":{\"ip\":", frame.source_ip);
+    w.Char('}');
   }
   if (keep_original) {
-    out->append(",\"event\":{\"original\":");
-    AppendJsonStr(frame.raw, out);
-    out->push_back('}');
+    w.KeyStr(",\"event\":{\"original\":", frame.raw);
+    w.Char('}');
   }
   const bool failed = m.format == SyslogFormat::kUnparsed;
   if (failed || frame.truncated) {
-    out->append(",\"tags\":[");
-    if (failed) out->append("\"_syslogparsefailure\"");
-    if (failed && frame.truncated) out->push_back(',');
-    if (frame.truncated) out->append("\"_syslogtruncated\"");
-    out->push_back(']');
+    w.Lit(",\"tags\":[");
+    if (failed) w.Lit("\"_syslogparsefailure\"");
+    if (failed && frame.truncated) w.Char(',');
+    if (frame.truncated) w.Lit("\"_syslogtruncated\"");
+    w.Char(']');
   }
-  out->push_back('}');
+  w.Char('}');
+  out->append(scratch.data(), w.pos());
 }
 
 }  // namespace sluice::syslog

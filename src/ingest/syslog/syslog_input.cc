@@ -42,6 +42,12 @@ namespace {
 // is full) grow without bound.
 constexpr size_t kBatchBytes = 1 << 20;
 constexpr size_t kReadChunk = 64 * 1024;
+// While more bytes wait in the socket, a batch gathers the ECS documents of
+// several reads up to this size before it goes to the pipeline: every batch
+// costs a queue hand-off, a worker wake-up and the sinks' bookkeeping, which
+// at one 64 KiB read (~260 messages) per batch was a visible share of the
+// syslog → Elasticsearch CPU (bench/RESULTS.md, issue 3).
+constexpr size_t kGatherBytes = 256 * 1024;
 
 int64_t NowUs() {
   return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -305,13 +311,28 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       }
       break;
     }
-    if (!Push()) return;
+    if (batch_ && batch_->arena().size() < kGatherBytes && BytesWaiting()) {
+      if (batch_->arena().capacity() < kGatherBytes + kGatherBytes / 4) {
+        batch_->arena().reserve(kGatherBytes + kGatherBytes / 4);
+      }
+    } else if (!Push()) {
+      return;
+    }
     if (begin_ > 0) {
       std::memmove(buf_.get(), buf_.get() + begin_, end_ - begin_);
       end_ -= begin_;
       begin_ = 0;
     }
     Read();
+  }
+
+  // More bytes already wait in the socket (not counting TLS's own buffer):
+  // the next read completes at once.
+  bool BytesWaiting() {
+    if (eof_ || closed_) return false;
+    error_code ec;
+    const size_t n = stream_.lowest_layer().available(ec);
+    return !ec && n > 0;
   }
 
   void NewBatch(int64_t now_us) {

@@ -2,6 +2,7 @@
 
 #include "common/hash.h"
 
+#include <atomic>
 #include <cstring>
 
 #include "common/strings.h"
@@ -42,6 +43,12 @@ void AppendDocumentId(const Batch& b, size_t i, const EsSinkConfig& cfg, std::st
 
 }  // namespace
 
+BulkEncoder::BulkEncoder(const EsSinkConfig* cfg)
+    : cfg_(cfg), day_only_(cfg->index.DayOnly() && cfg->pipeline.DayOnly()), id_([] {
+        static std::atomic<uint64_t> next{0};
+        return next.fetch_add(1, std::memory_order_relaxed) + 1;
+      }()) {}
+
 std::string DocumentIdFor(const Batch& b, size_t i, const EsSinkConfig& cfg) {
   std::string id;
   AppendDocumentId(b, i, cfg, &id);
@@ -49,6 +56,38 @@ std::string DocumentIdFor(const Batch& b, size_t i, const EsSinkConfig& cfg) {
 }
 
 bool BulkEncoder::Append(const Batch& b, size_t i, std::string* body) const {
+  const Event& e = b.events()[i];
+  bool create;
+  if (day_only_ && !cfg_->auto_document_id && e.meta_id.empty() && e.meta_index.empty() &&
+      e.meta_pipeline.empty() && e.meta_op_type.empty()) {
+    struct Cached {
+      uint64_t encoder = 0;
+      int64_t day = 0;
+      bool create = false;
+      std::string line;
+    };
+    thread_local Cached cached;
+    const int64_t ms = e.timestamp_ms;
+    const int64_t day = ms >= 0 ? ms / 86'400'000 : -((-ms + 86'399'999) / 86'400'000);
+    if (cached.encoder != id_ || cached.day != day) {
+      cached.line.clear();
+      cached.create = AppendActionLine(b, i, &cached.line);
+      cached.encoder = id_;
+      cached.day = day;
+    }
+    body->append(cached.line);
+    create = cached.create;
+  } else {
+    create = AppendActionLine(b, i, body);
+  }
+  body->push_back('\n');
+  body->append(b.DocHead(e));
+  body->append(b.DocTail(e));
+  body->push_back('\n');
+  return create;
+}
+
+bool BulkEncoder::AppendActionLine(const Batch& b, size_t i, std::string* body) const {
   const Event& e = b.events()[i];
   bool create = cfg_->action_create;
   std::string_view op = b.View(e.meta_op_type);
@@ -99,10 +138,7 @@ bool BulkEncoder::Append(const Batch& b, size_t i, std::string* body) const {
       body->push_back('"');
     }
   }
-  body->append("}}\n");
-  body->append(b.DocHead(e));
-  body->append(b.DocTail(e));
-  body->push_back('\n');
+  body->append("}}");
   return create;
 }
 

@@ -20,7 +20,7 @@ namespace sluice {
 
 class BulkEncoder {
  public:
-  explicit BulkEncoder(const EsSinkConfig* cfg) : cfg_(cfg) {}
+  explicit BulkEncoder(const EsSinkConfig* cfg);
 
   // Appends event `i` of `b` (action line + document + "\n") to `body`.
   // Returns true if the action is `create` (a 409 then means "already there").
@@ -35,7 +35,16 @@ class BulkEncoder {
   static constexpr size_t kActionLineEstimate = 256;
 
  private:
+  // Appends the action line of event `i` (without the line feed); returns
+  // true for `create`.
+  bool AppendActionLine(const Batch& b, size_t i, std::string* body) const;
+
   const EsSinkConfig* cfg_;
+  // The action line of an event without @metadata and without an automatic
+  // _id depends only on its day: cached per thread (BM_BulkEncode), under
+  // this encoder's id (unique in the process, unlike its address).
+  const bool day_only_;
+  const uint64_t id_;
 };
 
 // The deterministic `_id` of event `i` (document_id: auto): 32 hex digits, a

@@ -205,6 +205,20 @@ void EventTemplate::AppendDate(const Part& p, int64_t ms, std::string* out) {
   }
 }
 
+bool EventTemplate::DayOnly() const {
+  for (const Part& p : parts_) {
+    if (p.kind == PartKind::kLiteral) continue;
+    if (p.kind != PartKind::kDate) return false;
+    for (const DatePart& d : p.date) {
+      if (d.token == DateToken::kHour2 || d.token == DateToken::kMinute2 || d.token == DateToken::kSecond2 ||
+          d.token == DateToken::kMilli3) {
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
 void EventTemplate::AppendJson(const Batch& b, size_t i, bool lowercase, std::string* out) const {
   const Event& e = b.events()[i];
   for (const Part& p : parts_) {

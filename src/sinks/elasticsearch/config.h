@@ -32,6 +32,11 @@ class EventTemplate {
   // For tests: the value as plain text (unescaped is not needed: tests use plain values).
   std::string Render(const Batch& b, size_t i, bool lowercase) const;
 
+  // The value depends on nothing but the day of the event's time (literals
+  // and date parts no finer than a day), so it can be reused for every event
+  // of that day.
+  bool DayOnly() const;
+
   const std::string& text() const { return text_; }
   bool empty() const { return text_.empty(); }
 

@@ -366,15 +366,47 @@ namespace sluice::syslog {
 namespace {
 TEST(SyslogEcs, FastEscapingRoundTripsEverySpecialByteAtEveryPosition) {
   for (std::string special : {"\"", "\\", "\x01", "\t", "\xc3\xa9", "\xff"}) {
-    for (size_t pos = 0; pos < 20; ++pos) {
-      std::string msg = std::string(pos, 'a') + special + std::string(19 - pos, 'b');
+    // Past 64 bytes: the scan takes 32 bytes per step, then 8, then 1.
+    for (size_t pos = 0; pos < 70; ++pos) {
+      std::string msg = std::string(pos, 'a') + special + std::string(69 - pos, 'b');
       Out o = Parse("<13>Nov 21 05:30:59 vm app: " + msg);
-      std::string want = special == "\xff" ? std::string(pos, 'a') + "\xEF\xBF\xBD" + std::string(19 - pos, 'b') : msg;
+      std::string want = special == "\xff" ? std::string(pos, 'a') + "\xEF\xBF\xBD" + std::string(69 - pos, 'b') : msg;
       if (special == "\t" && pos == 0) want = want.substr(1);  // leading and trailing whitespace is trimmed
-      if (special == "\t" && pos == 19) want.pop_back();
+      if (special == "\t" && pos == 69) want.pop_back();
       EXPECT_EQ(testing::Field(o.json, "message"), want) << pos;
     }
   }
+}
+}  // namespace
+}  // namespace sluice::syslog
+
+namespace sluice::syslog {
+namespace {
+// Every field made of the bytes that escape longest where RFC 5424 allows
+// them (\u0001 in values and MSG, \" and \\ in header fields and SD names):
+// the writer's buffer is sized for the worst case (ASan checks the bound in
+// CI), and every value comes back as it was.
+TEST(SyslogEcs, WorstCaseEscapingInEveryField) {
+  const std::string c(40, '\x01'), q(32, '"'), b(32, '\\');
+  const std::string sd_value = std::string(30, '\x02') + "\\\"" + std::string(30, '\x03');
+  const std::string frame = "<165>1 2026-11-21T05:30:59.285Z " + q + " " + q + " " + q + " " + q + " [" + b + " " + b +
+                            "=\"" + sd_value + "\"][x@1 k=\"" + c + "\"] " + c + c + c;
+  Out o = Parse(frame, kNov21, absl::UTCTimeZone(), /*keep_original=*/true, /*truncated=*/true);
+  ASSERT_EQ(o.m.format, SyslogFormat::kRfc5424);
+  EXPECT_EQ(Field(o.json, "log.syslog.hostname"), q);
+  EXPECT_EQ(Field(o.json, "host.hostname"), q);
+  EXPECT_EQ(Field(o.json, "log.syslog.appname"), q);
+  EXPECT_EQ(Field(o.json, "process.name"), q);
+  EXPECT_EQ(Field(o.json, "log.syslog.procid"), q);
+  EXPECT_EQ(Field(o.json, "log.syslog.msgid"), q);
+  EXPECT_EQ(Field(o.json, "message"), c + c + c);
+  EXPECT_EQ(Field(o.json, "event.original"), frame);
+  EXPECT_EQ(Field(o.json, "log.syslog.facility.name"), "local4");
+  EXPECT_EQ(Field(o.json, "log.syslog.severity.name"), "Notice");
+  EXPECT_EQ(Field(o.json, "@timestamp"), "2026-11-21T05:30:59.285Z");
+  EXPECT_EQ(Field(o.json, "log.syslog.structured_data." + b + "." + b),
+            std::string(30, '\x02') + "\"" + std::string(30, '\x03'));
+  EXPECT_EQ(Field(o.json, "log.syslog.structured_data.x@1.k"), c);
 }
 }  // namespace
 }  // namespace sluice::syslog

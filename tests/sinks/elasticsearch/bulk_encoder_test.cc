@@ -111,6 +111,32 @@ TEST(BulkEncoderTest, IndexDateMathAndFieldReferences) {
   EXPECT_EQ(lines[4], R"({"index":{"_index":"logs-%{[event][dataset]}-2026.02.03"}})");
 }
 
+// Action lines of plain events are reused within a day: the day changing,
+// events with @metadata in between, and another encoder on the same thread
+// (the same address, even) must each still get their own line.
+TEST(BulkEncoderTest, ActionLinesPerDayAndPerEncoder) {
+  const std::vector<std::string> events = {
+      R"({"@timestamp":"2026-11-21T05:30:59.285Z","a":1})", R"({"@timestamp":"2026-11-21T23:59:59.999Z","a":2})",
+      R"({"@timestamp":"2026-11-22T00:00:00.000Z","a":3})", R"({"@timestamp":"2026-11-22T00:00:00.001Z","@metadata":{"index":"Meta"},"a":4})",
+      R"({"@timestamp":"2026-11-22T10:00:00.000Z","a":5})", R"({"@timestamp":"1969-12-31T23:59:59.999Z","a":6})",
+      R"({"@timestamp":"1970-01-01T00:00:00.000Z","a":7})"};
+  const std::string want =
+      "{\"index\":{\"_index\":\"logs-2026.11.21\"}}\n{\"@timestamp\":\"2026-11-21T05:30:59.285Z\",\"a\":1}\n"
+      "{\"index\":{\"_index\":\"logs-2026.11.21\"}}\n{\"@timestamp\":\"2026-11-21T23:59:59.999Z\",\"a\":2}\n"
+      "{\"index\":{\"_index\":\"logs-2026.11.22\"}}\n{\"@timestamp\":\"2026-11-22T00:00:00.000Z\",\"a\":3}\n"
+      "{\"index\":{\"_index\":\"meta\"}}\n{\"@timestamp\":\"2026-11-22T00:00:00.001Z\",\"a\":4}\n"
+      "{\"index\":{\"_index\":\"logs-2026.11.22\"}}\n{\"@timestamp\":\"2026-11-22T10:00:00.000Z\",\"a\":5}\n"
+      "{\"index\":{\"_index\":\"logs-1969.12.31\"}}\n{\"@timestamp\":\"1969-12-31T23:59:59.999Z\",\"a\":6}\n"
+      "{\"index\":{\"_index\":\"logs-1970.01.01\"}}\n{\"@timestamp\":\"1970-01-01T00:00:00.000Z\",\"a\":7}\n";
+  EXPECT_EQ(Encode("index: \"logs-%{+yyyy.MM.dd}\"\n", events), want);
+  // Same day, other encoders and options: nothing of the line above leaks.
+  EXPECT_EQ(Encode("index: \"Other-%{+yyyy}\"\naction: create\n", {events[0]}),
+            "{\"create\":{\"_index\":\"other-2026\"}}\n{\"@timestamp\":\"2026-11-21T05:30:59.285Z\",\"a\":1}\n");
+  EXPECT_EQ(Encode("index: plain\npipeline: P\n", {events[0]}),
+            "{\"index\":{\"_index\":\"plain\",\"pipeline\":\"P\"}}\n{\"@timestamp\":\"2026-11-21T05:30:59.285Z\",\"a\":1}\n");
+  EXPECT_EQ(Encode("index: \"logs-%{+yyyy.MM.dd}\"\n", events), want);
+}
+
 TEST(BulkEncoderTest, DateTokens) {
   std::string body = Encode("index: \"w-%{+xxxx.ww}-%{+yy}-%{+HH'h'mm}\"\n",
                             {R"({"@timestamp":"2027-01-01T07:08:09Z"})", R"({"@timestamp":"2026-12-28T23:59:00Z"})"});
