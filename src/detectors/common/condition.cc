@@ -368,6 +368,11 @@ void Condition::AddPrefilter(Node* leaf) {
   std::vector<std::string> atoms;
   filter->Compile(&atoms);
   if (atoms.empty()) return;  // nothing required: RE2 runs on every text anyway
+  // Only a regex that cannot match without one of its atoms is worth it (one
+  // whose prefilter was pruned to "anything" would still run on every text).
+  std::vector<int> potential;
+  filter->AllPotentials({}, &potential);
+  if (!potential.empty()) return;
   for (const std::string& a : atoms) {
     if (!IsAscii(a)) return;  // atoms are lowercased; only ASCII folding is checked here
   }
@@ -479,7 +484,7 @@ bool Condition::EvalLeaf(const Node& n, const Batch& batch, const FieldValue& v,
         for (size_t a = 0; a < n.atoms.size(); ++a) {
           if (FindBytes<true>(text, n.atoms[a])) found.push_back(static_cast<int>(a));
         }
-        return n.prefilter->FirstMatch(piece, found) >= 0;
+        return !found.empty() && n.prefilter->FirstMatch(piece, found) >= 0;
       }
       return RE2::PartialMatch(piece, *n.re);
     }
