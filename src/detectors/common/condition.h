@@ -143,6 +143,12 @@ class ConditionSet {
     int column = -1;        // numeric column of its field, if the leaf reads numbers
     bool costly = false;    // regex: evaluated last, only where needed
     std::vector<uint32_t> uses;  // its leaf nodes in nodes_
+    // kEquals/kOneOf without the generic path for the common cases: an
+    // unescaped string equals one of `texts` (every literal but null), a
+    // number one of `numbers` (when every non-null literal is numeric).
+    bool equality = false, numbers_only = false;
+    std::vector<std::string> texts;
+    std::vector<double> numbers;
   };
   // A node of a condition tree, in post-order (children first), all conditions in one array.
   struct TreeNode {
