@@ -409,6 +409,8 @@ namespace {
 // while 30 rules read it. detectors_bench BM_ThirtyRulesObserve.
 constexpr uint32_t kChunk = ConditionSet::kChunk;
 constexpr uint32_t kPrefetchAhead = 8;  // events
+constexpr uint32_t kApplyEvents = 2 * kChunk;
+static_assert(kApplyEvents % kChunk == 0);
 
 struct ObserveScratch {
   // [rule * kShards + shard]: updates go straight to their shard's list, so
@@ -476,6 +478,27 @@ void RuleEngine::Observe(const Batch& batch) {
   const size_t slots = hashed_fields_.size();
   scratch.field_hashes.resize(slots * kChunk);
   uint64_t* fh = scratch.field_hashes.data();
+  // The updates so far go to the detectors, shard by shard (each shard's lock
+  // taken once per call). Done every kApplyEvents events rather than once per
+  // batch: a batch's updates (~10 per event, 40 bytes each: ~1 MB at 2048
+  // events) written and read back missed the caches (detectors_bench
+  // BM_ThirtyRulesObserve).
+  auto apply = [&] {
+    for (size_t ri = 0; ri < rules_.size(); ++ri) {
+      const Rule& r = rules_[ri];
+      std::vector<Update>* ups = &lists[ri * kShards];
+      size_t matched = 0;
+      scratch.samples.clear();
+      for (size_t s = 0; s < kShards; ++s) {
+        if (ups[s].empty()) continue;
+        matched += ups[s].size();
+        r.detector->Apply(s, ups[s].data(), ups[s].size(), batch, &scratch.samples);
+        ups[s].clear();
+      }
+      if (matched && r.matched) r.matched->Inc(matched);
+      if (!scratch.samples.empty()) r.samples->Record(batch, scratch.samples, opts_.sample_bytes, wall);
+    }
+  };
   for (uint32_t base = 0; base < n; base += kChunk) {
     const uint32_t m = std::min(kChunk, n - base);
     // Each field any rule groups or fingerprints by is hashed once per event,
@@ -534,20 +557,8 @@ void RuleEngine::Observe(const Batch& batch) {
         }
       }
     }
-  }
-
-  for (size_t ri = 0; ri < rules_.size(); ++ri) {
-    const Rule& r = rules_[ri];
-    const std::vector<Update>* ups = &lists[ri * kShards];
-    size_t matched = 0;
-    scratch.samples.clear();
-    for (size_t s = 0; s < kShards; ++s) {
-      if (ups[s].empty()) continue;
-      matched += ups[s].size();
-      r.detector->Apply(s, ups[s].data(), ups[s].size(), batch, &scratch.samples);
-    }
-    if (matched && r.matched) r.matched->Inc(matched);
-    if (!scratch.samples.empty()) r.samples->Record(batch, scratch.samples, opts_.sample_bytes, wall);
+    const uint32_t done = base + m;
+    if (done % kApplyEvents == 0 || done == n) apply();
   }
 
   if (newest != INT64_MIN) {
