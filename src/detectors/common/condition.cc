@@ -652,6 +652,16 @@ void ConditionSet::EvalPred(const Pred& p, const Batch& batch, uint32_t base, co
       case Op::kLte:
         r = CompareWord(col + lo, [x](double d) { return d <= x; });
         break;
+      case Op::kExists:
+      case Op::kNotExists:
+        // Present and not null; the kind only, never the bytes.
+        for (uint64_t t = bits; t; t &= t - 1) {
+          const uint32_t b = static_cast<uint32_t>(__builtin_ctzll(t));
+          const FieldKind k = batch.field(base + lo + b, f).kind;
+          r |= static_cast<uint64_t>(k != FieldKind::kMissing && k != FieldKind::kNull) << b;
+        }
+        if (n.op == Op::kNotExists) r = ~r;
+        break;
       default:
         while (bits) {
           const uint32_t b = static_cast<uint32_t>(__builtin_ctzll(bits));
