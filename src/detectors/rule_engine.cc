@@ -413,8 +413,8 @@ constexpr uint32_t kApplyEvents = 2 * kChunk;
 static_assert(kApplyEvents % kChunk == 0);
 
 struct ObserveScratch {
-  // [rule * kShards + shard]: updates go straight to their shard's list, so
-  // each shard's lock is taken once per batch without sorting them afterwards.
+  // [rule * kShards + shard]: updates go straight to their shard's list (no
+  // sorting by shard afterwards); see kApplyEvents.
   std::vector<std::vector<Update>> per_rule_shard;
   std::vector<SampleCandidate> samples;
   std::vector<uint64_t> field_hashes;  // [slot * kChunk + event in chunk]
