@@ -8,6 +8,8 @@
 
 #include <random>
 
+#include <re2/re2.h>
+
 #include "common/strings.h"
 #include "pipeline/component.h"
 #include "pipeline/event_parser.h"
@@ -194,6 +196,56 @@ TEST(ConditionSetTest, SameAnswersAsTheTreeWalkOnRandomRulesAndEvents) {
     SCOPED_TRACE(StrCat("seed ", seed));
     ExpectSameAnswers(rs, events);
     if (HasFatalFailure()) return;
+  }
+}
+
+}  // namespace
+}  // namespace sluice::detectors
+
+namespace sluice::detectors {
+namespace {
+
+// Regex leaves take shortcuts (literal alternatives, "^literal" prefixes, and
+// RE2's prefilter atoms searched without case before RE2 runs): on both
+// evaluation paths, every answer must be RE2::PartialMatch's on the unescaped text.
+TEST(ConditionSetTest, RegexShortcutsAnswerAsRe2) {
+  const std::vector<std::string> patterns = {
+      "(?i)time(d)? ?out", "^/var/log/", "Exception|Traceback", "(?i)kelvin", "a.*b",   "x{2,}y",
+      "(?i)ab|cd",         "^abc",       "status=failed",       "(?i)[a-z]+error", "^$", "(?i)ünï"};
+  const std::vector<std::string> texts = {
+      "", "timeout", "Timed Out", "TIMEDOUT", "time  out", "/var/log/x", "x/var/log/", "a Traceback", "exception",
+      "\u212Aelvin", "KELVIN", "kelvin", "aXb", "xxy", "xy", "AB", "zcD", "abc", "ab", "status=failed!",
+      "Status=Failed", "SomeError", "ÜNÏ", "ünï", "t\u0130me out", "time\\tout"};  // the last one JSON-escaped
+  RuleSet rs;
+  for (const std::string& p : patterns) {
+    YAML::Node n(YAML::NodeType::Map);
+    n["msg"]["regex"] = p;
+    YAML::Emitter out;
+    out << n;
+    rs.Add(out.c_str());
+    if (HasFatalFailure()) return;
+  }
+  rs.Finish();
+  std::vector<std::string> events;
+  for (const std::string& t : texts) {
+    events.push_back(StrCat(R"({"msg":")", t, R"("})"));
+    events.push_back(StrCat(R"({"msg":")", t, R"(\u00e9"})"));  // escaped, not ASCII once unescaped
+  }
+  Batch b;
+  for (const std::string& e : events) b.Append(e);
+  EventParser parser(rs.fields.paths());
+  parser.ParseBatch(&b);
+  ConditionSet::Scratch scratch;
+  rs.set.Eval(b, 0, static_cast<uint32_t>(b.size()), &scratch);
+  for (size_t k = 0; k < patterns.size(); ++k) {
+    RE2 re(patterns[k]);
+    for (uint32_t i = 0; i < b.size(); ++i) {
+      ASSERT_FALSE(b.events()[i].flags & kEventInvalid) << events[i];
+      const std::string text = FieldText(b, b.field(i, 0));
+      const bool want = RE2::PartialMatch(text, re);
+      EXPECT_EQ(rs.conds[k]->Matches(b, i), want) << patterns[k] << " on " << events[i];
+      EXPECT_EQ(((rs.set.result(scratch, k).w[i / 64] >> (i % 64)) & 1) != 0, want) << patterns[k] << " on " << events[i];
+    }
   }
 }
 
