@@ -206,16 +206,19 @@ namespace sluice::detectors {
 namespace {
 
 // Regex leaves take shortcuts (literal alternatives, "^literal" prefixes, and
-// RE2's prefilter atoms searched without case before RE2 runs): on both
+// RE2's prefilter atoms searched without case before RE2 runs, required ones
+// first): on both
 // evaluation paths, every answer must be RE2::PartialMatch's on the unescaped text.
 TEST(ConditionSetTest, RegexShortcutsAnswerAsRe2) {
   const std::vector<std::string> patterns = {
       "(?i)time(d)? ?out", "^/var/log/", "Exception|Traceback", "(?i)kelvin", "a.*b",   "x{2,}y",
-      "(?i)ab|cd",         "^abc",       "status=failed",       "(?i)[a-z]+error", "^$", "(?i)ünï"};
-  const std::vector<std::string> texts = {
+      "(?i)ab|cd",         "^abc",       "status=failed",       "(?i)[a-z]+error", "^$", "(?i)ünï",
+      "(?i)error.*(timeout|refused)", "(?i)(foo|bar)baz"};  // atoms: one required and two either-or; either-or only
+  const std::vector<std::string> texts = {  // JSON string content, as written in the events
       "", "timeout", "Timed Out", "TIMEDOUT", "time  out", "/var/log/x", "x/var/log/", "a Traceback", "exception",
       "\u212Aelvin", "KELVIN", "kelvin", "aXb", "xxy", "xy", "AB", "zcD", "abc", "ab", "status=failed!",
-      "Status=Failed", "SomeError", "ÜNÏ", "ünï", "t\u0130me out", "time\\tout"};  // the last one JSON-escaped
+      "Status=Failed", "SomeError", "ÜNÏ", "ünï", "t\u0130me out", "time\\tout",  // JSON-escaped
+      "ERROR: connection refused", "error then Timeout", "refused error", "timeout", "FooBaz", "barbaz!", "baz"};
   RuleSet rs;
   for (const std::string& p : patterns) {
     YAML::Node n(YAML::NodeType::Map);

@@ -376,6 +376,26 @@ void Condition::AddPrefilter(Node* leaf) {
   for (const std::string& a : atoms) {
     if (!IsAscii(a)) return;  // atoms are lowercased; only ASCII folding is checked here
   }
+  // An atom is required if the prefilter fails with every other atom found
+  // (it is monotone: fewer atoms never pass more). A text without it is
+  // answered after one search (BM_ThirtyRulesObserve: `time` of the Timeouts
+  // regex; `out` is not searched any more).
+  std::vector<bool> required(atoms.size());
+  for (size_t i = 0; i < atoms.size(); ++i) {
+    std::vector<int> others;
+    for (size_t j = 0; j < atoms.size(); ++j) {
+      if (j != i) others.push_back(static_cast<int>(j));
+    }
+    potential.clear();
+    filter->AllPotentials(others, &potential);
+    required[i] = potential.empty();
+    leaf->atom_order.push_back(static_cast<int>(i));
+  }
+  std::stable_sort(leaf->atom_order.begin(), leaf->atom_order.end(), [&](int a, int b) {
+    if (required[a] != required[b]) return static_cast<bool>(required[a]);
+    return atoms[a].size() > atoms[b].size();
+  });
+  leaf->required_atoms = static_cast<size_t>(std::count(required.begin(), required.end(), true));
   leaf->atoms = std::move(atoms);
   leaf->prefilter = std::move(filter);
 }
@@ -481,10 +501,17 @@ bool Condition::EvalLeaf(const Node& n, const Batch& batch, const FieldValue& v,
         // Most log lines have none of them (BM_ThirtyRulesObserve: Timeouts).
         thread_local std::vector<int> found;
         found.clear();
-        for (size_t a = 0; a < n.atoms.size(); ++a) {
-          if (FindBytes<true>(text, n.atoms[a])) found.push_back(static_cast<int>(a));
+        for (size_t o = 0; o < n.atom_order.size(); ++o) {
+          const int a = n.atom_order[o];
+          if (FindBytes<true>(text, n.atoms[static_cast<size_t>(a)])) {
+            found.push_back(a);
+          } else if (o < n.required_atoms) {
+            return false;
+          }
         }
-        return !found.empty() && n.prefilter->FirstMatch(piece, found) >= 0;
+        if (found.empty()) return false;
+        std::sort(found.begin(), found.end());
+        return n.prefilter->FirstMatch(piece, found) >= 0;
       }
       return RE2::PartialMatch(piece, *n.re);
     }

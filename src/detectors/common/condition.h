@@ -69,6 +69,10 @@ class Condition {
     // kRegex that is not only literals: the strings any match contains (the
     // prefilter's atoms), and the prefilter that runs RE2 only if they are found.
     std::vector<std::string> atoms;
+    // The order to search them in: first the `required_atoms` the prefilter
+    // cannot pass without (the longest first), then the others.
+    std::vector<int> atom_order;
+    size_t required_atoms = 0;
     std::unique_ptr<re2::FilteredRE2> prefilter;
   };
 
