@@ -2,6 +2,7 @@
 // A small, fast 64-bit hash for group keys, fingerprints and document ids (8 bytes per step,
 // multiply-xorshift mixing). Not cryptographic; collisions merge two groups.
 
+#include <bit>
 #include <cstdint>
 #include <cstring>
 #include <string_view>
@@ -29,8 +30,22 @@ inline uint64_t HashBytes(std::string_view s, uint64_t seed) {
     n -= 8;
   }
   if (n) {
+    // The same value as a memcpy of the n tail bytes into a zeroed w, without
+    // the library call a variable-length memcpy is (a tenth of the rule
+    // engine's Observe: detectors_bench BM_ThirtyRulesObserve): on
+    // little-endian, the 8 bytes ending at the tail shifted down, or the
+    // bytes one by one when the string is shorter than 8.
     uint64_t w = 0;
-    std::memcpy(&w, p, n);
+    if constexpr (std::endian::native == std::endian::little) {
+      if (s.size() >= 8) {
+        std::memcpy(&w, p + n - 8, 8);
+        w >>= 8 * (8 - n);
+      } else {
+        for (size_t i = 0; i < n; ++i) w |= uint64_t{static_cast<unsigned char>(p[i])} << (8 * i);
+      }
+    } else {
+      std::memcpy(&w, p, n);
+    }
     h = (h ^ Mix64(w ^ (n << 56))) * 0xc4ceb9fe1a85ec53ull;
   }
   return Mix64(h);

@@ -156,9 +156,12 @@ class RuleEngine : public BatchObserver {
   Counter* future_events_ = nullptr;
   Counter* short_batches_ = nullptr;
   size_t fields_needed_ = 0;  // batches must carry at least the fields registered at Load
-  // Fields that some rule groups or fingerprints by (hashed once per event), and
-  // each field index's position in that list (-1: not hashed).
-  void IndexHashedFields();
+  // Builds what Observe reads besides rules_: the rules' conditions as one
+  // ConditionSet (condition i is rule i's), and the fields that some rule
+  // groups or fingerprints by (hashed once per event) with each field index's
+  // position in that list (-1: not hashed).
+  void IndexRules();
+  ConditionSet conditions_;
   std::vector<int> hashed_fields_;
   std::vector<int> slot_of_;
 

@@ -1,11 +1,16 @@
 #include "detectors/common/condition.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
-#if defined(__SSE2__)
+#include <limits>
+#if defined(__AVX2__)
+#include <immintrin.h>
+#elif defined(__SSE2__)
 #include <emmintrin.h>
 #endif
 
+#include <re2/filtered_re2.h>
 #include <re2/re2.h>
 
 #include "common/json_util.h"
@@ -214,7 +219,11 @@ int Condition::CompileField(const std::string& path, const YAML::Node& value, co
         errors->Add(file, arg.Mark(), StrCat("match: ", path, ": bad regex \"", pattern, "\": ", leaf.re->error()));
         return -1;
       }
-      LiteralAlternatives(pattern, &leaf.literals);
+      LiteralAlternatives(pattern, &leaf.literals, &leaf.prefix);
+      if (leaf.literals.empty()) {
+        leaf.prefix = false;
+        AddPrefilter(&leaf);
+      }
     } else if (op == "exists") {
       bool b;
       if (!arg.IsScalar() || !YAML::convert<bool>::decode(arg, b)) {
@@ -254,48 +263,89 @@ int Condition::CompileField(const std::string& path, const YAML::Node& value, co
 }
 
 namespace {
-// Substring search comparing the needle's first and last bytes 16 positions
-// at a time (W. Muła, "SIMD-friendly algorithms for substring searching"):
-// glibc's memmem was a quarter of BM_ThirtyRulesObserve; this is ~4x faster on
-// log messages, where the first byte of a needle is common.
-bool ContainsLiteral(std::string_view s, std::string_view needle) {
+// Substring search comparing the needle's first and last bytes 32 (AVX2) or
+// 16 positions at a time (W. Muła, "SIMD-friendly algorithms for substring
+// searching"): glibc's memmem was a quarter of BM_ThirtyRulesObserve; this is
+// ~4x faster on log messages, where the first byte of a needle is common.
+// kFold: bytes compare with bit 0x20 set on both sides (ASCII letters without
+// case; a few other bytes pair up too, so it finds a superset: a prefilter).
+template <bool kFold>
+inline bool SameBytes(const char* a, const char* b, size_t k) {
+  if constexpr (!kFold) return std::memcmp(a, b, k) == 0;
+  for (size_t i = 0; i < k; ++i) {
+    if ((a[i] | 0x20) != (b[i] | 0x20)) return false;
+  }
+  return true;
+}
+
+template <bool kFold>
+bool FindBytes(std::string_view s, std::string_view needle) {
   const size_t n = s.size(), k = needle.size();
   if (k == 0) return true;
   if (n < k) return false;
-  if (k == 1) return std::memchr(s.data(), needle[0], n) != nullptr;
+  if (!kFold && k == 1) return std::memchr(s.data(), needle[0], n) != nullptr;
   const char* p = s.data();
-#if defined(__SSE2__)
-  const __m128i first = _mm_set1_epi8(needle[0]);
-  const __m128i last = _mm_set1_epi8(needle[k - 1]);
+  const size_t mid = k - std::min<size_t>(k, 2);  // bytes between the first and the last
+  const char fold = kFold ? 0x20 : 0;
+  const char c0 = static_cast<char>(needle[0] | fold), c1 = static_cast<char>(needle[k - 1] | fold);
   size_t i = 0;
+#if defined(__AVX2__)
+  const __m256i first = _mm256_set1_epi8(c0), last = _mm256_set1_epi8(c1), f32 = _mm256_set1_epi8(fold);
+  for (; i + k - 1 + 32 <= n; i += 32) {
+    const __m256i a = _mm256_or_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i)), f32);
+    const __m256i b = _mm256_or_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + k - 1)), f32);
+    uint32_t mask = static_cast<uint32_t>(
+        _mm256_movemask_epi8(_mm256_and_si256(_mm256_cmpeq_epi8(a, first), _mm256_cmpeq_epi8(b, last))));
+    while (mask) {
+      const unsigned bit = static_cast<unsigned>(__builtin_ctz(mask));
+      if (SameBytes<kFold>(p + i + bit + 1, needle.data() + 1, mid)) return true;
+      mask &= mask - 1;
+    }
+  }
+#elif defined(__SSE2__)
+  const __m128i first = _mm_set1_epi8(c0), last = _mm_set1_epi8(c1), f16 = _mm_set1_epi8(fold);
   for (; i + k - 1 + 16 <= n; i += 16) {
-    const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
-    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i + k - 1));
+    const __m128i a = _mm_or_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i)), f16);
+    const __m128i b = _mm_or_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i + k - 1)), f16);
     unsigned mask =
         static_cast<unsigned>(_mm_movemask_epi8(_mm_and_si128(_mm_cmpeq_epi8(a, first), _mm_cmpeq_epi8(b, last))));
     while (mask) {
       const unsigned bit = static_cast<unsigned>(__builtin_ctz(mask));
-      if (std::memcmp(p + i + bit + 1, needle.data() + 1, k - 2) == 0) return true;
+      if (SameBytes<kFold>(p + i + bit + 1, needle.data() + 1, mid)) return true;
       mask &= mask - 1;
     }
   }
+#endif
   for (; i + k <= n; ++i) {
-    if (p[i] == needle[0] && p[i + k - 1] == needle[k - 1] && std::memcmp(p + i + 1, needle.data() + 1, k - 2) == 0) {
+    if ((p[i] | fold) == c0 && (p[i + k - 1] | fold) == c1 && SameBytes<kFold>(p + i + 1, needle.data() + 1, mid)) {
       return true;
     }
   }
   return false;
-#else
-  return memmem(p, n, needle.data(), k) != nullptr;
-#endif
+}
+
+inline bool ContainsLiteral(std::string_view s, std::string_view needle) { return FindBytes<false>(s, needle); }
+
+bool IsAscii(std::string_view s) {
+  uint64_t any = 0;
+  size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    uint64_t w;
+    std::memcpy(&w, s.data() + i, 8);
+    any |= w;
+  }
+  for (; i < s.size(); ++i) any |= static_cast<unsigned char>(s[i]);
+  return (any & 0x8080808080808080ull) == 0;
 }
 }  // namespace
 
 // "abc", "a b|c=d": alternatives of plain text (no metacharacter), found with
 // memmem instead of RE2. Anything else leaves *out empty.
-void Condition::LiteralAlternatives(const std::string& pattern, std::vector<Literal>* out) {
+void Condition::LiteralAlternatives(const std::string& pattern, std::vector<Literal>* out, bool* prefix) {
   std::vector<Literal> alts(1);
-  for (char c : pattern) {
+  // "^abc": only a prefix (RE2's ^ is the start of the text: not multi-line).
+  *prefix = pattern.size() > 1 && pattern[0] == '^' && pattern.find('|') == std::string::npos;
+  for (char c : std::string_view(pattern).substr(*prefix ? 1 : 0)) {
     if (c == '|') {
       alts.emplace_back();
       continue;
@@ -311,7 +361,46 @@ void Condition::LiteralAlternatives(const std::string& pattern, std::vector<Lite
   *out = std::move(alts);
 }
 
-bool Condition::LiteralEquals(const Literal& lit, const FieldValue& v, std::string_view text) {
+void Condition::AddPrefilter(Node* leaf) {
+  auto filter = std::make_unique<re2::FilteredRE2>(3);
+  int id;
+  if (filter->Add(leaf->re->pattern(), leaf->re->options(), &id) != RE2::NoError) return;
+  std::vector<std::string> atoms;
+  filter->Compile(&atoms);
+  if (atoms.empty()) return;  // nothing required: RE2 runs on every text anyway
+  // Only a regex that cannot match without one of its atoms is worth it (one
+  // whose prefilter was pruned to "anything" would still run on every text).
+  std::vector<int> potential;
+  filter->AllPotentials({}, &potential);
+  if (!potential.empty()) return;
+  for (const std::string& a : atoms) {
+    if (!IsAscii(a)) return;  // atoms are lowercased; only ASCII folding is checked here
+  }
+  // An atom is required if the prefilter fails with every other atom found
+  // (it is monotone: fewer atoms never pass more). A text without it is
+  // answered after one search (BM_ThirtyRulesObserve: `time` of the Timeouts
+  // regex; `out` is not searched any more).
+  std::vector<bool> required(atoms.size());
+  for (size_t i = 0; i < atoms.size(); ++i) {
+    std::vector<int> others;
+    for (size_t j = 0; j < atoms.size(); ++j) {
+      if (j != i) others.push_back(static_cast<int>(j));
+    }
+    potential.clear();
+    filter->AllPotentials(others, &potential);
+    required[i] = potential.empty();
+    leaf->atom_order.push_back(static_cast<int>(i));
+  }
+  std::stable_sort(leaf->atom_order.begin(), leaf->atom_order.end(), [&](int a, int b) {
+    if (required[a] != required[b]) return static_cast<bool>(required[a]);
+    return atoms[a].size() > atoms[b].size();
+  });
+  leaf->required_atoms = static_cast<size_t>(std::count(required.begin(), required.end(), true));
+  leaf->atoms = std::move(atoms);
+  leaf->prefilter = std::move(filter);
+}
+
+bool Condition::LiteralEquals(const Literal& lit, const FieldValue& v, std::string_view text, const double* number) {
   switch (v.kind) {
     case FieldKind::kMissing:
     case FieldKind::kComposite:
@@ -324,6 +413,7 @@ bool Condition::LiteralEquals(const Literal& lit, const FieldValue& v, std::stri
       return lit.kind != FieldKind::kNull && lit.text == "false";
     case FieldKind::kNumber:
       if (lit.numeric) {
+        if (number) return *number == lit.number;  // NaN (not a number) equals nothing
         double d;
         return ParseNumber(text, &d) && d == lit.number;
       }
@@ -355,9 +445,11 @@ bool Condition::Eval(uint32_t i, const Batch& batch, size_t event) const {
     case Op::kNot:
       return !Eval(n.children[0], batch, event);
     default:
-      break;
+      return EvalLeaf(n, batch, batch.field(event, static_cast<size_t>(n.field)), nullptr);
   }
-  const FieldValue& v = batch.field(event, static_cast<size_t>(n.field));
+}
+
+bool Condition::EvalLeaf(const Node& n, const Batch& batch, const FieldValue& v, const double* number) {
   switch (n.op) {
     case Op::kExists:
       return v.kind != FieldKind::kMissing && v.kind != FieldKind::kNull;
@@ -367,7 +459,7 @@ bool Condition::Eval(uint32_t i, const Batch& batch, size_t event) const {
     case Op::kOneOf: {
       std::string_view text = batch.View(v.span);
       for (const Literal& lit : n.literals) {
-        if (LiteralEquals(lit, v, text)) return true;
+        if (LiteralEquals(lit, v, text, number)) return true;
       }
       return false;
     }
@@ -376,7 +468,11 @@ bool Condition::Eval(uint32_t i, const Batch& batch, size_t event) const {
     case Op::kLt:
     case Op::kLte: {
       double d;
-      if (!FieldNumber(batch, v, &d)) return false;
+      if (number) {
+        d = *number;  // NaN: every comparison is false, as when FieldNumber fails
+      } else if (!FieldNumber(batch, v, &d)) {
+        return false;
+      }
       return n.op == Op::kGt ? d > n.number : n.op == Op::kGte ? d >= n.number : n.op == Op::kLt ? d < n.number
                                                                                                 : d <= n.number;
     }
@@ -391,15 +487,299 @@ bool Condition::Eval(uint32_t i, const Batch& batch, size_t event) const {
       if (!n.literals.empty()) {
         // A regex that is only literal alternatives: a substring search beats
         // RE2's scan several times over (detectors_bench BM_ThirtyRulesObserve).
+        if (n.prefix) return text.substr(0, n.literals[0].text.size()) == n.literals[0].text;
         for (const Literal& lit : n.literals) {
           if (ContainsLiteral(text, lit.text)) return true;
         }
         return false;
       }
-      return RE2::PartialMatch(re2::StringPiece(text.data(), text.size()), *n.re);
+      const re2::StringPiece piece(text.data(), text.size());
+      if (n.prefilter && IsAscii(text)) {
+        // RE2 runs only if the strings it requires are in the text (lowercase
+        // atoms, searched without ASCII case; a text with other bytes could
+        // match them through Unicode case folding, so it goes to RE2 directly).
+        // Most log lines have none of them (BM_ThirtyRulesObserve: Timeouts).
+        thread_local std::vector<int> found;
+        found.clear();
+        for (size_t o = 0; o < n.atom_order.size(); ++o) {
+          const int a = n.atom_order[o];
+          if (FindBytes<true>(text, n.atoms[static_cast<size_t>(a)])) {
+            found.push_back(a);
+          } else if (o < n.required_atoms) {
+            return false;
+          }
+        }
+        if (found.empty()) return false;
+        std::sort(found.begin(), found.end());
+        return n.prefilter->FirstMatch(piece, found) >= 0;
+      }
+      return RE2::PartialMatch(piece, *n.re);
     }
     default:
       return false;
+  }
+}
+
+namespace {
+// What makes two leaves the same predicate: operator, field and operand.
+std::string LeafKey(uint8_t op, int field, double number, const std::string& pattern,
+                    const std::vector<std::pair<FieldKind, std::string>>& literals) {
+  std::string k;
+  k.push_back(static_cast<char>(op));
+  k.append(reinterpret_cast<const char*>(&field), sizeof field);
+  k.append(reinterpret_cast<const char*>(&number), sizeof number);
+  k.append(std::to_string(pattern.size())).push_back(':');
+  k += pattern;
+  for (const auto& [kind, text] : literals) {
+    k.push_back(static_cast<char>(kind));
+    k.append(std::to_string(text.size())).push_back(':');
+    k += text;
+  }
+  return k;
+}
+
+inline ConditionSet::Mask FirstBits(uint32_t m) {
+  ConditionSet::Mask r{};
+  for (size_t w = 0; w < ConditionSet::kWords; ++w) {
+    const uint32_t lo = static_cast<uint32_t>(w * 64);
+    r.w[w] = m >= lo + 64 ? ~uint64_t{0} : m > lo ? (uint64_t{1} << (m - lo)) - 1 : 0;
+  }
+  return r;
+}
+
+// Bit j of the result: cmp(col[j]) for the 64 events of word w.
+template <typename Cmp>
+uint64_t CompareWord(const double* col, const Cmp& cmp) {
+  uint64_t r = 0;
+  for (int b = 0; b < 64; ++b) r |= static_cast<uint64_t>(cmp(col[b])) << b;
+  return r;
+}
+}  // namespace
+
+size_t ConditionSet::Add(const Condition& c) {
+  const uint32_t first = static_cast<uint32_t>(nodes_.size());
+  uint32_t root;
+  if (c.nodes_.empty()) {
+    root = first;
+    nodes_.push_back(TreeNode{Op::kAll});  // no children: holds for every event
+  } else {
+    root = AddNode(c, 0);
+  }
+  roots_.push_back(root);
+  // Where each costly leaf of this condition matters: its `all` ancestors'
+  // other children hold and its `any` ancestors' other children do not.
+  for (uint32_t u = first; u < nodes_.size(); ++u) {
+    if (nodes_[u].pred < 0 || !preds_[static_cast<size_t>(nodes_[u].pred)].costly) continue;
+    std::vector<std::pair<uint32_t, bool>> guard;
+    for (uint32_t child = u; nodes_[child].parent >= 0;) {
+      const uint32_t parent = static_cast<uint32_t>(nodes_[child].parent);
+      const TreeNode& pn = nodes_[parent];
+      if (pn.op == Op::kAll || pn.op == Op::kAny) {
+        for (uint32_t k = pn.first_kid; k < pn.first_kid + pn.kids; ++k) {
+          if (kids_[k] != child && !nodes_[kids_[k]].costly) guard.emplace_back(kids_[k], pn.op == Op::kAny);
+        }
+      }
+      child = parent;
+    }
+    costly_uses_.push_back(u);
+    guards_.push_back(std::move(guard));
+  }
+  return roots_.size() - 1;
+}
+
+uint32_t ConditionSet::AddNode(const Condition& c, uint32_t i) {
+  const Node& n = c.nodes_[i];
+  TreeNode t{n.op};
+  if (n.op == Op::kAll || n.op == Op::kAny || n.op == Op::kNot) {
+    std::vector<uint32_t> ks;
+    for (uint32_t child : n.children) ks.push_back(AddNode(c, child));
+    t.first_kid = static_cast<uint32_t>(kids_.size());
+    t.kids = static_cast<uint32_t>(ks.size());
+    for (uint32_t k : ks) {
+      kids_.push_back(k);
+      t.costly |= nodes_[k].costly;
+    }
+    const uint32_t self = static_cast<uint32_t>(nodes_.size());
+    nodes_.push_back(t);
+    for (uint32_t k : ks) nodes_[k].parent = static_cast<int>(self);
+    return self;
+  }
+  std::vector<std::pair<FieldKind, std::string>> lits;
+  bool numeric_literal = false;
+  for (const auto& l : n.literals) {
+    lits.emplace_back(l.numeric ? FieldKind::kComposite : l.kind, l.text);  // numeric literals compare as numbers
+    numeric_literal |= l.numeric;
+  }
+  const std::string key =
+      LeafKey(static_cast<uint8_t>(n.op), n.field, n.number, n.re ? n.re->pattern() : std::string(), lits);
+  size_t p = 0;
+  while (p < pred_keys_.size() && pred_keys_[p] != key) ++p;
+  if (p == preds_.size()) {
+    Pred pred{&n};
+    pred.costly = n.op == Op::kRegex;
+    if (n.op == Op::kEquals || n.op == Op::kOneOf) {
+      pred.equality = true;
+      pred.numbers_only = true;
+      for (const auto& l : n.literals) {
+        if (l.kind == FieldKind::kNull) continue;
+        pred.texts.push_back(l.text);
+        if (l.numeric) {
+          pred.numbers.push_back(l.number);
+        } else {
+          pred.numbers_only = false;
+        }
+      }
+    }
+    const bool comparison = n.op == Op::kGt || n.op == Op::kGte || n.op == Op::kLt || n.op == Op::kLte;
+    if (comparison || ((n.op == Op::kEquals || n.op == Op::kOneOf) && numeric_literal)) {
+      const size_t f = static_cast<size_t>(n.field);
+      if (f >= column_of_.size()) column_of_.resize(f + 1, -1);
+      if (column_of_[f] < 0) {
+        column_of_[f] = static_cast<int>(columns_.size());
+        columns_.push_back(n.field);
+      }
+      pred.column = column_of_[f];
+    }
+    preds_.push_back(std::move(pred));
+    pred_keys_.push_back(key);
+  }
+  t.pred = static_cast<int>(p);
+  t.costly = preds_[p].costly;
+  const uint32_t self = static_cast<uint32_t>(nodes_.size());
+  nodes_.push_back(t);
+  preds_[p].uses.push_back(self);
+  return self;
+}
+
+void ConditionSet::EvalPred(const Pred& p, const Batch& batch, uint32_t base, const Mask& where, const Scratch& s,
+                            Mask* out) const {
+  const Node& n = *p.node;
+  const size_t f = static_cast<size_t>(n.field);
+  const double* col = p.column >= 0 ? s.numbers.data() + static_cast<size_t>(p.column) * kChunk : nullptr;
+  const double x = n.number;
+  for (size_t w = 0; w < kWords; ++w) {
+    uint64_t bits = where.w[w];
+    uint64_t r = 0;
+    if (bits == 0) {
+      out->w[w] = 0;
+      continue;
+    }
+    const uint32_t lo = static_cast<uint32_t>(w * 64);
+    switch (n.op) {
+      // Comparisons read the parsed numbers (NaN compares false), the whole word at once.
+      case Op::kGt:
+        r = CompareWord(col + lo, [x](double d) { return d > x; });
+        break;
+      case Op::kGte:
+        r = CompareWord(col + lo, [x](double d) { return d >= x; });
+        break;
+      case Op::kLt:
+        r = CompareWord(col + lo, [x](double d) { return d < x; });
+        break;
+      case Op::kLte:
+        r = CompareWord(col + lo, [x](double d) { return d <= x; });
+        break;
+      case Op::kExists:
+      case Op::kNotExists:
+        // Present and not null; the kind only, never the bytes.
+        for (uint64_t t = bits; t; t &= t - 1) {
+          const uint32_t b = static_cast<uint32_t>(__builtin_ctzll(t));
+          const FieldKind k = batch.field(base + lo + b, f).kind;
+          r |= static_cast<uint64_t>(k != FieldKind::kMissing && k != FieldKind::kNull) << b;
+        }
+        if (n.op == Op::kNotExists) r = ~r;
+        break;
+      default:
+        while (bits) {
+          const uint32_t b = static_cast<uint32_t>(__builtin_ctzll(bits));
+          bits &= bits - 1;
+          const uint32_t j = lo + b;
+          const FieldValue& v = batch.field(base + j, f);
+          bool hit = false;
+          if (p.equality && v.kind == FieldKind::kString && !v.escaped) {
+            // As LiteralEquals for these kinds, without its dispatch per literal
+            // (log.level, service.name: detectors_bench BM_ThirtyRulesObserve).
+            const std::string_view text = batch.View(v.span);
+            for (const std::string& t : p.texts) hit |= text.size() == t.size() && std::memcmp(text.data(), t.data(), t.size()) == 0;
+          } else if (p.equality && p.numbers_only && v.kind == FieldKind::kNumber && col) {
+            for (double d : p.numbers) hit |= col[j] == d;
+          } else {
+            hit = Condition::EvalLeaf(n, batch, v, col ? col + j : nullptr);
+          }
+          r |= static_cast<uint64_t>(hit) << b;
+        }
+        break;
+    }
+    out->w[w] = r & where.w[w];
+  }
+}
+
+void ConditionSet::Combine(const TreeNode& t, Scratch* s, Mask* out) const {
+  if (t.pred >= 0) {
+    *out = s->preds[static_cast<size_t>(t.pred)];
+    return;
+  }
+  Mask r;
+  for (size_t w = 0; w < kWords; ++w) r.w[w] = t.op == Op::kAny ? 0 : ~uint64_t{0};
+  for (uint32_t k = t.first_kid; k < t.first_kid + t.kids; ++k) {
+    const Mask& c = s->nodes[kids_[k]];
+    for (size_t w = 0; w < kWords; ++w) {
+      if (t.op == Op::kAny) {
+        r.w[w] |= c.w[w];
+      } else if (t.op == Op::kAll) {
+        r.w[w] &= c.w[w];
+      } else {
+        r.w[w] = ~c.w[w];  // kNot: one child
+      }
+    }
+  }
+  *out = r;
+}
+
+void ConditionSet::Eval(const Batch& batch, uint32_t base, uint32_t m, Scratch* s) const {
+  s->preds.resize(preds_.size());
+  s->nodes.resize(nodes_.size());
+  s->numbers.resize(columns_.size() * kChunk);
+  // Numbers once per field and event (the padding past m reads as NaN).
+  for (size_t c = 0; c < columns_.size(); ++c) {
+    double* col = s->numbers.data() + c * kChunk;
+    const size_t f = static_cast<size_t>(columns_[c]);
+    for (uint32_t j = 0; j < m; ++j) {
+      double d;
+      col[j] = FieldNumber(batch, batch.field(base + j, f), &d) ? d : std::numeric_limits<double>::quiet_NaN();
+    }
+    std::fill(col + m, col + kChunk, std::numeric_limits<double>::quiet_NaN());
+  }
+  const Mask all = FirstBits(m);
+  for (size_t p = 0; p < preds_.size(); ++p) {
+    if (!preds_[p].costly) EvalPred(preds_[p], batch, base, all, *s, &s->preds[p]);
+  }
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    if (!nodes_[i].costly) Combine(nodes_[i], s, &s->nodes[i]);
+  }
+  if (!costly_uses_.empty()) {
+    // A costly leaf is evaluated only where some rule's answer depends on it.
+    Mask* need = s->preds.data();  // costly leaves' slots hold where they are needed, then their values
+    for (size_t p = 0; p < preds_.size(); ++p) {
+      if (preds_[p].costly) need[p] = Mask{};
+    }
+    for (size_t u = 0; u < costly_uses_.size(); ++u) {
+      Mask g = all;
+      for (const auto& [node, negate] : guards_[u]) {
+        const Mask& v = s->nodes[node];
+        for (size_t w = 0; w < kWords; ++w) g.w[w] &= negate ? ~v.w[w] : v.w[w];
+      }
+      Mask& nd = need[static_cast<size_t>(nodes_[costly_uses_[u]].pred)];
+      for (size_t w = 0; w < kWords; ++w) nd.w[w] |= g.w[w];
+    }
+    for (size_t p = 0; p < preds_.size(); ++p) {
+      if (!preds_[p].costly) continue;
+      const Mask where = need[p];
+      EvalPred(preds_[p], batch, base, where, *s, &s->preds[p]);
+    }
+    for (size_t i = 0; i < nodes_.size(); ++i) {
+      if (nodes_[i].costly) Combine(nodes_[i], s, &s->nodes[i]);
+    }
   }
 }
 

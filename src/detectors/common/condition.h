@@ -13,6 +13,7 @@
 // A field of the wrong type never matches (a comparison on a non-numeric
 // string, a regex on an object), it is not an error.
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,6 +24,7 @@
 #include "pipeline/batch.h"
 
 namespace re2 {
+class FilteredRE2;
 class RE2;
 }
 
@@ -41,11 +43,14 @@ class Condition {
                                             ConfigErrors* errors);
   ~Condition();
 
+  // One event, walking the tree (the reference for ConditionSet, and what
+  // detectors with conditions of their own use per event).
   bool Matches(const Batch& batch, size_t event) const { return nodes_.empty() || Eval(0, batch, event); }
   // Number of compiled nodes (for tests).
   size_t size() const { return nodes_.size(); }
 
  private:
+  friend class ConditionSet;
   enum class Op : uint8_t { kAll, kAny, kNot, kEquals, kOneOf, kGt, kGte, kLt, kLte, kRegex, kExists, kNotExists };
   struct Literal {
     FieldKind kind;       // kString, kNumber, kTrue, kFalse, kNull
@@ -60,6 +65,15 @@ class Condition {
     std::vector<Literal> literals;     // kEquals (one) / kOneOf; kRegex: its literal alternatives, if it is only that
     double number = 0;                 // comparisons
     std::unique_ptr<re2::RE2> re;      // kRegex
+    bool prefix = false;               // kRegex "^text": literals[0] must start the value
+    // kRegex that is not only literals: the strings any match contains (the
+    // prefilter's atoms), and the prefilter that runs RE2 only if they are found.
+    std::vector<std::string> atoms;
+    // The order to search them in: first the `required_atoms` the prefilter
+    // cannot pass without (the longest first), then the others.
+    std::vector<int> atom_order;
+    size_t required_atoms = 0;
+    std::unique_ptr<re2::FilteredRE2> prefilter;
   };
 
   Condition() = default;
@@ -69,10 +83,101 @@ class Condition {
   int CompileList(Op op, const YAML::Node& value, const std::string& file, FieldRegistry* fields,
                   ConfigErrors* errors);
   bool Eval(uint32_t i, const Batch& batch, size_t event) const;
-  static void LiteralAlternatives(const std::string& pattern, std::vector<Literal>* out);
-  static bool LiteralEquals(const Literal& lit, const FieldValue& v, std::string_view text);
+  // A leaf (not kAll/kAny/kNot) on field value `v`. `number`: the value's
+  // number if the caller parsed it already (NaN: not a number), else nullptr.
+  static bool EvalLeaf(const Node& n, const Batch& batch, const FieldValue& v, const double* number);
+  static void LiteralAlternatives(const std::string& pattern, std::vector<Literal>* out, bool* prefix);
+  static void AddPrefilter(Node* leaf);
+  static bool LiteralEquals(const Literal& lit, const FieldValue& v, std::string_view text, const double* number);
 
   std::vector<Node> nodes_;
+};
+
+// The conditions of every rule of a rule set, evaluated together over up to
+// kChunk events at a time (RuleEngine::Observe), with the same answers as
+// Condition::Matches (tests/detectors/condition_set_test.cc checks that on
+// random rule sets and events):
+//  * each distinct leaf (field, operator, operand) is evaluated once per
+//    event however many rules use it, into a bit mask over the chunk; the
+//    rules' any/all/not trees then combine masks, 64 events per operation;
+//  * a field that numeric leaves read is parsed into a number once per event;
+//  * a regex is evaluated only for the events where its value can change
+//    some rule's answer (the other leaves of its rules, evaluated first,
+//    decide the rest).
+// detectors_bench BM_ThirtyRulesObserve.
+class ConditionSet {
+ public:
+  static constexpr uint32_t kChunk = 256;
+  static constexpr size_t kWords = kChunk / 64;
+  struct Mask {
+    uint64_t w[kWords];
+  };
+  // Per-thread working memory of Eval (and where its results live).
+  struct Scratch {
+    std::vector<Mask> preds, nodes;
+    std::vector<double> numbers;  // [numeric column * kChunk + event in chunk]
+  };
+
+  ConditionSet() = default;
+  ConditionSet(ConditionSet&&) = default;
+  ConditionSet& operator=(ConditionSet&&) = default;
+  // Adds a condition (it must outlive the set). Returns its index.
+  size_t Add(const Condition& c);
+  size_t size() const { return roots_.size(); }
+  // Distinct leaves over all the conditions (for tests).
+  size_t leaf_count() const { return preds_.size(); }
+
+  // Evaluates every condition on events [base, base + m) of `batch`, m <= kChunk.
+  void Eval(const Batch& batch, uint32_t base, uint32_t m, Scratch* s) const;
+  // Condition k's result of the last Eval: bit j set if event base + j matches
+  // (bits at and past m are not meaningful).
+  const Mask& result(const Scratch& s, size_t k) const { return s.nodes[roots_[k]]; }
+  // The numbers of `field` parsed by the last Eval (NaN: none, as FieldNumber
+  // false), or nullptr if no leaf reads that field as a number.
+  const double* numbers(const Scratch& s, int field) const {
+    if (field < 0 || static_cast<size_t>(field) >= column_of_.size() || column_of_[field] < 0) return nullptr;
+    return s.numbers.data() + static_cast<size_t>(column_of_[field]) * kChunk;
+  }
+
+ private:
+  using Node = Condition::Node;
+  using Op = Condition::Op;
+  struct Pred {
+    const Node* node;
+    int column = -1;        // numeric column of its field, if the leaf reads numbers
+    bool costly = false;    // regex: evaluated last, only where needed
+    std::vector<uint32_t> uses;  // its leaf nodes in nodes_
+    // kEquals/kOneOf without the generic path for the common cases: an
+    // unescaped string equals one of `texts` (every literal but null), a
+    // number one of `numbers` (when every non-null literal is numeric).
+    bool equality = false, numbers_only = false;
+    std::vector<std::string> texts;
+    std::vector<double> numbers;
+  };
+  // A node of a condition tree, in post-order (children first), all conditions in one array.
+  struct TreeNode {
+    Op op;
+    bool costly = false;  // some leaf below is costly
+    int pred = -1;        // leaf: index in preds_
+    int parent = -1;
+    uint32_t first_kid = 0, kids = 0;  // in kids_
+  };
+  uint32_t AddNode(const Condition& c, uint32_t i);
+  void EvalPred(const Pred& p, const Batch& batch, uint32_t base, const Mask& where, const Scratch& s, Mask* out) const;
+  void Combine(const TreeNode& t, Scratch* s, Mask* out) const;
+
+  std::vector<Pred> preds_;
+  std::vector<std::string> pred_keys_;  // what makes two leaves the same (parallel to preds_)
+  std::vector<TreeNode> nodes_;
+  std::vector<uint32_t> kids_;
+  std::vector<uint32_t> roots_;
+  std::vector<int> columns_;    // field index of each numeric column
+  std::vector<int> column_of_;  // field index → numeric column, -1: none
+  // For each use of a costly leaf (parallel to costly_uses_): the nodes whose
+  // masks decide where it matters, and whether they count negated (an `any`
+  // sibling that holds makes the leaf irrelevant; an `all` sibling that fails does too).
+  std::vector<uint32_t> costly_uses_;
+  std::vector<std::vector<std::pair<uint32_t, bool>>> guards_;
 };
 
 // The numeric value of a field (numbers, and strings holding a number). False if none.

@@ -150,6 +150,27 @@ WindowLayout MakeLayout(int64_t window_ms, int64_t lateness_ms, int slots);
 
 inline int64_t FloorDiv(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
 
+// FloorDiv(ts, bucket_ms) over a run of updates, remembering the last
+// bucket's bounds: a batch's updates mostly fall in one bucket, and a 64-bit
+// division per update showed in detectors_bench BM_ThirtyRulesObserve.
+class BucketOfTime {
+ public:
+  explicit BucketOfTime(int64_t bucket_ms) : ms_(bucket_ms) {}
+  int64_t operator()(int64_t ts) {
+    if (ts >= lo_ && ts < hi_) return b_;
+    b_ = FloorDiv(ts, ms_);
+    if (ts > INT64_MIN / 2 && ts < INT64_MAX / 2) {
+      lo_ = b_ * ms_;
+      hi_ = lo_ + ms_;
+    }
+    return b_;
+  }
+
+ private:
+  int64_t ms_, b_ = 0;
+  int64_t lo_ = 0, hi_ = 0;  // [lo_, hi_): the times of bucket b_ (empty at first)
+};
+
 // A ring of S event-time buckets; `head` is the newest bucket written.
 template <typename Cell, int S>
 struct BucketRing {
@@ -213,6 +234,23 @@ class GroupTable {
     }
     *created = true;
     return s.map[key];
+  }
+  // Get for a run of updates that often repeats a key (one shard's updates of
+  // a batch): the last key's state is remembered. Its pointer stays valid
+  // until the next insertion, and an insertion replaces it.
+  struct Cursor {
+    uint64_t key = 0;
+    State* state = nullptr;
+  };
+  State& Get(Shard& s, uint64_t key, bool* created, Counter* evictions, Cursor* c) {
+    if (c->state && c->key == key) {
+      *created = false;
+      return *c->state;
+    }
+    State& st = Get(s, key, created, evictions);
+    c->key = key;
+    c->state = &st;
+    return st;
   }
   size_t size() const {
     size_t n = 0;

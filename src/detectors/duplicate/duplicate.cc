@@ -9,6 +9,8 @@
 namespace sluice::detectors {
 namespace {
 
+constexpr size_t kPrefetchAhead = 4;  // updates
+
 struct DuplicateParams {
   int64_t window_ms = 0;
   uint32_t max_repeats = 1;
@@ -36,6 +38,10 @@ class DuplicateDetector : public Detector {
     std::lock_guard<std::mutex> lock(s.mu);
     for (size_t i = 0; i < n; ++i) {
       const Update& up = u[i];
+      // Fingerprints are mostly new or far apart in the table (one per
+      // shipped line in the 30-rule set's DuplicateShipping): the slot of the
+      // update a few ahead is fetched while this one is applied.
+      if (i + kPrefetchAhead < n) s.map.prefetch(u[i + kPrefetchAhead].key);
       bool created;
       Fingerprint& f = table_.Get(s, up.key, &created, env_.evictions);
       if (created || up.ts >= f.first + p_.window_ms) {

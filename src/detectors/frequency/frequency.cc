@@ -46,11 +46,13 @@ class FrequencyDetector : public Detector {
              std::vector<SampleCandidate>* samples) override {
     auto& s = table_.shard(shard);
     std::lock_guard<std::mutex> lock(s.mu);
+    GroupTable<FrequencyGroup>::Cursor cursor;
+    BucketOfTime bucket_of(layout_.bucket_ms);
     for (size_t i = 0; i < n; ++i) {
       const Update& up = u[i];
       bool created;
-      FrequencyGroup& g = table_.Get(s, up.key, &created, env_.evictions);
-      const int64_t b = FloorDiv(up.ts, layout_.bucket_ms);
+      FrequencyGroup& g = table_.Get(s, up.key, &created, env_.evictions, &cursor);
+      const int64_t b = bucket_of(up.ts);
       if (created) {
         g.first_seen = up.ts;
         g.last_step = b;

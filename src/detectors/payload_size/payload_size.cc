@@ -76,11 +76,12 @@ class PayloadSizeDetector : public Detector {
              std::vector<SampleCandidate>* samples) override {
     auto& s = table_.shard(shard);
     std::lock_guard<std::mutex> lock(s.mu);
+    GroupTable<PayloadGroup>::Cursor cursor;
     for (size_t i = 0; i < n; ++i) {
       const Update& up = u[i];
       if (std::isnan(up.value)) continue;
       bool created;
-      PayloadGroup& g = table_.Get(s, up.key, &created, env_.evictions);
+      PayloadGroup& g = table_.Get(s, up.key, &created, env_.evictions, &cursor);
       if (created) g.labels = GroupBlob(batch, up.event);
       if (up.ts > g.last_seen) g.last_seen = up.ts;
       if (g.stats.n >= p_.min_samples) {

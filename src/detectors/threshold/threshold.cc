@@ -59,20 +59,22 @@ class ThresholdDetector : public Detector {
              std::vector<SampleCandidate>* samples) override {
     auto& s = table_.shard(shard);
     std::lock_guard<std::mutex> lock(s.mu);
+    typename GroupTable<Group>::Cursor cursor;
+    BucketOfTime bucket_of(layout_.bucket_ms);
     for (size_t i = 0; i < n; ++i) {
       const Update& up = u[i];
       if constexpr (!std::is_same_v<Cell, CountCell>) {
         if (std::isnan(up.value)) continue;  // no numeric value in the field
       }
       bool created;
-      Group& g = table_.Get(s, up.key, &created, env_.evictions);
+      Group& g = table_.Get(s, up.key, &created, env_.evictions, &cursor);
       if (created) {
         g.first_seen = up.ts;
         g.labels = GroupBlob(batch, up.event);
       }
       if (up.ts > g.last_seen) g.last_seen = up.ts;
       if (up.ts < g.first_seen) g.first_seen = up.ts;
-      Cell* c = g.ring.At(FloorDiv(up.ts, layout_.bucket_ms));
+      Cell* c = g.ring.At(bucket_of(up.ts));
       if (!c) {
         env_.late_events->Inc();
         continue;

@@ -1,0 +1,256 @@
+// ConditionSet (all rules' conditions evaluated together, shared leaves, bit
+// masks, numbers parsed once, regexes only where needed) against the
+// reference, Condition::Matches walking one rule's tree for one event.
+
+#include "detectors/common/condition.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include <re2/re2.h>
+
+#include "common/strings.h"
+#include "pipeline/component.h"
+#include "pipeline/event_parser.h"
+
+namespace sluice::detectors {
+namespace {
+
+struct RuleSet {
+  FieldRegistry fields;
+  ConfigErrors errors;
+  std::vector<std::unique_ptr<Condition>> conds;
+  std::vector<std::string> yaml;
+  ConditionSet set;
+
+  void Add(const std::string& y) {
+    YAML::Node n = LoadYamlString(y, "r.yml", &errors);
+    auto c = Condition::Compile(n, "r.yml", &fields, &errors);
+    ASSERT_TRUE(c) << y << "\n" << errors.ToString();
+    conds.push_back(std::move(c));
+    yaml.push_back(y);
+  }
+  void Finish() {
+    for (const auto& c : conds) set.Add(*c);
+  }
+};
+
+// Checks every condition on every event of `events` against Matches, chunk by chunk.
+void ExpectSameAnswers(RuleSet& rs, const std::vector<std::string>& events) {
+  Batch b;
+  for (const std::string& e : events) b.Append(e);
+  EventParser p(rs.fields.paths());
+  p.ParseBatch(&b);
+  ConditionSet::Scratch scratch;
+  const uint32_t n = static_cast<uint32_t>(b.size());
+  for (uint32_t base = 0; base < n; base += ConditionSet::kChunk) {
+    const uint32_t m = std::min(ConditionSet::kChunk, n - base);
+    rs.set.Eval(b, base, m, &scratch);
+    for (size_t k = 0; k < rs.conds.size(); ++k) {
+      const ConditionSet::Mask& got = rs.set.result(scratch, k);
+      for (uint32_t j = 0; j < m; ++j) {
+        if (b.events()[base + j].flags & kEventInvalid) continue;
+        const bool want = rs.conds[k]->Matches(b, base + j);
+        const bool bit = (got.w[j / 64] >> (j % 64)) & 1;
+        ASSERT_EQ(bit, want) << "condition " << k << ":\n" << rs.yaml[k] << "\nevent: " << events[base + j];
+      }
+    }
+  }
+}
+
+TEST(ConditionSetTest, SharedLeavesAreEvaluatedOnce) {
+  RuleSet rs;
+  rs.Add("log.level: ERROR");
+  rs.Add("log.level: ERROR\nservice.name: payments");
+  rs.Add("any: [{log.level: ERROR}, {service.name: payments}]");
+  rs.Add("s: {gte: 500}");
+  rs.Add("s: {gte: 500, lt: 600}");
+  rs.Add("s: 500");     // a number: not the same leaf as the string "500"
+  rs.Add("s: '500'");
+  rs.Finish();
+  // log.level=ERROR, service.name=payments, s>=500, s<600, s==500, s=="500"
+  EXPECT_EQ(rs.set.leaf_count(), 6u);
+  EXPECT_EQ(rs.set.size(), 7u);
+  ExpectSameAnswers(rs, {R"({"log":{"level":"ERROR"},"service":{"name":"payments"},"s":500})",
+                         R"({"log":{"level":"WARN"},"service":{"name":"payments"},"s":"500"})",
+                         R"({"log":{"level":"ERROR"},"s":"599.5"})", R"({"s":600})", R"({})"});
+}
+
+TEST(ConditionSetTest, RegexOnlyWhereItDecides) {
+  // The regex is needed only for the events of service "a"; elsewhere rule 0
+  // fails on its other leaf and rule 1 holds on its other branch.
+  RuleSet rs;
+  rs.Add("service: a\nmsg: {regex: \"(?i)time(d)? ?out\"}");
+  rs.Add("any: [{service: b}, {not: {msg: {regex: \"(?i)time(d)? ?out\"}}}]");
+  rs.Finish();
+  EXPECT_EQ(rs.set.leaf_count(), 3u);
+  std::vector<std::string> events;
+  for (int i = 0; i < 700; ++i) {
+    events.push_back(StrCat(R"({"service":")", "abc"[i % 3], R"(","msg":")", i % 5 == 0 ? "Timed Out" : "ok",
+                            R"("})"));
+  }
+  ExpectSameAnswers(rs, events);
+}
+
+TEST(ConditionSetTest, EmptyConditionMatchesEverything) {
+  RuleSet rs;
+  rs.Add("{}");
+  rs.Add("a: 1");
+  rs.Finish();
+  ExpectSameAnswers(rs, {R"({"a":1})", R"({"a":2})", R"({})"});
+}
+
+// Random condition trees over a few fields, random events with values of
+// every kind (numbers, numeric strings, escapes, null, objects, missing).
+class RandomRules {
+ public:
+  explicit RandomRules(uint32_t seed) : rng_(seed) {}
+
+  std::string Condition(int depth) {
+    std::string out;
+    const int entries = 1 + Pick(3);
+    for (int i = 0; i < entries; ++i) {
+      const int kind = depth < 2 ? Pick(10) : 0;
+      if (kind == 7) {
+        out += StrCat("any: [", Inline(depth + 1), ", ", Inline(depth + 1), "]\n");
+      } else if (kind == 8) {
+        out += StrCat("not: ", Inline(depth + 1), "\n");
+      } else if (kind == 9) {
+        out += StrCat("all: [", Inline(depth + 1), "]\n");
+      } else {
+        out += StrCat(kFields[Pick(std::size(kFields))], ": ", kOperands[Pick(std::size(kOperands))], "\n");
+      }
+    }
+    return out;
+  }
+
+  std::string Event() {
+    std::string e = "{";
+    bool first = true;
+    for (const char* f : kEventFields) {
+      if (Pick(5) == 0) continue;  // missing
+      if (!first) e += ",";
+      first = false;
+      e += StrCat("\"", f, "\":", kValues[Pick(std::size(kValues))]);
+    }
+    return e + "}";
+  }
+
+  int Pick(size_t n) { return static_cast<int>(rng_() % n); }
+
+ private:
+  // A condition map in flow style, for any/all/not.
+  std::string Inline(int depth) {
+    std::string block = Condition(depth);
+    std::string out = "{";
+    for (const std::string& line : StrSplitLines(block)) {
+      if (line.empty()) continue;
+      if (out.size() > 1) out += ", ";
+      out += line;
+    }
+    return out + "}";
+  }
+  static std::vector<std::string> StrSplitLines(const std::string& s) {
+    std::vector<std::string> out;
+    size_t pos = 0;
+    while (pos < s.size()) {
+      size_t nl = s.find('\n', pos);
+      if (nl == std::string::npos) nl = s.size();
+      out.push_back(s.substr(pos, nl - pos));
+      pos = nl + 1;
+    }
+    return out;
+  }
+
+  static constexpr const char* kFields[] = {"a", "b.c", "n", "msg"};
+  static constexpr const char* kEventFields[] = {"a", "b.c", "n", "msg"};
+  static constexpr const char* kOperands[] = {
+      "x",          "ERROR",        "500",        "'500'",           "2.5",         "true",
+      "null",       "[x, 503, WARN]", "{gte: 500}", "{lt: 0}",        "{gt: 2}",     "{lte: 404}",
+      "{gte: 400, lt: 600}", "{eq: WARN}", "{in: [x, y, 404]}", "{exists: true}", "{exists: false}",
+      "{regex: \"^x\"}", "{regex: \"(?i)time(d)? ?out\"}", "{regex: \"status=failed|OutOfMemory\"}",
+      "{regex: \"a/b\"}", "{regex: \"^5\\\\d\\\\d$\"}", "'say \"hi\"'", "false"};
+  static constexpr const char* kValues[] = {
+      "\"x\"",  "\"y\"",   "\"ERROR\"", "\"WARN\"",  "500",   "503",   "404",       "\"500\"", "2.5",
+      "-1",     "0",       "true",      "false",     "null",  "{\"k\":1}", "[1]",  "\"time out\"",
+      "\"Timed Out\"", "\"say \\\"hi\\\"\"", "\"a\\/b\"", "\"status=failed now\"", "\"OutOfMemory\"",
+      "\"nan\"", "\"inf\"", "5e2",  "\"5e2\"", "\"\"",  "\"xx\"", "\"x\\u0041\""};
+
+  std::mt19937 rng_;
+};
+
+TEST(ConditionSetTest, SameAnswersAsTheTreeWalkOnRandomRulesAndEvents) {
+  for (uint32_t seed = 1; seed <= 150; ++seed) {
+    RandomRules gen(seed);
+    RuleSet rs;
+    const int rules = 1 + gen.Pick(16);
+    for (int i = 0; i < rules; ++i) {
+      rs.Add(gen.Condition(0));
+      if (HasFatalFailure()) return;
+    }
+    rs.Finish();
+    std::vector<std::string> events;
+    const int n = 1 + gen.Pick(700);  // full and partial chunks
+    for (int i = 0; i < n; ++i) events.push_back(gen.Event());
+    SCOPED_TRACE(StrCat("seed ", seed));
+    ExpectSameAnswers(rs, events);
+    if (HasFatalFailure()) return;
+  }
+}
+
+}  // namespace
+}  // namespace sluice::detectors
+
+namespace sluice::detectors {
+namespace {
+
+// Regex leaves take shortcuts (literal alternatives, "^literal" prefixes, and
+// RE2's prefilter atoms searched without case before RE2 runs, required ones
+// first): on both
+// evaluation paths, every answer must be RE2::PartialMatch's on the unescaped text.
+TEST(ConditionSetTest, RegexShortcutsAnswerAsRe2) {
+  const std::vector<std::string> patterns = {
+      "(?i)time(d)? ?out", "^/var/log/", "Exception|Traceback", "(?i)kelvin", "a.*b",   "x{2,}y",
+      "(?i)ab|cd",         "^abc",       "status=failed",       "(?i)[a-z]+error", "^$", "(?i)ünï",
+      "(?i)error.*(timeout|refused)", "(?i)(foo|bar)baz"};  // atoms: one required and two either-or; either-or only
+  const std::vector<std::string> texts = {  // JSON string content, as written in the events
+      "", "timeout", "Timed Out", "TIMEDOUT", "time  out", "/var/log/x", "x/var/log/", "a Traceback", "exception",
+      "\u212Aelvin", "KELVIN", "kelvin", "aXb", "xxy", "xy", "AB", "zcD", "abc", "ab", "status=failed!",
+      "Status=Failed", "SomeError", "ÜNÏ", "ünï", "t\u0130me out", "time\\tout",  // JSON-escaped
+      "ERROR: connection refused", "error then Timeout", "refused error", "timeout", "FooBaz", "barbaz!", "baz"};
+  RuleSet rs;
+  for (const std::string& p : patterns) {
+    YAML::Node n(YAML::NodeType::Map);
+    n["msg"]["regex"] = p;
+    YAML::Emitter out;
+    out << n;
+    rs.Add(out.c_str());
+    if (HasFatalFailure()) return;
+  }
+  rs.Finish();
+  std::vector<std::string> events;
+  for (const std::string& t : texts) {
+    events.push_back(StrCat(R"({"msg":")", t, R"("})"));
+    events.push_back(StrCat(R"({"msg":")", t, R"(\u00e9"})"));  // escaped, not ASCII once unescaped
+  }
+  Batch b;
+  for (const std::string& e : events) b.Append(e);
+  EventParser parser(rs.fields.paths());
+  parser.ParseBatch(&b);
+  ConditionSet::Scratch scratch;
+  rs.set.Eval(b, 0, static_cast<uint32_t>(b.size()), &scratch);
+  for (size_t k = 0; k < patterns.size(); ++k) {
+    RE2 re(patterns[k]);
+    for (uint32_t i = 0; i < b.size(); ++i) {
+      ASSERT_FALSE(b.events()[i].flags & kEventInvalid) << events[i];
+      const std::string text = FieldText(b, b.field(i, 0));
+      const bool want = RE2::PartialMatch(text, re);
+      EXPECT_EQ(rs.conds[k]->Matches(b, i), want) << patterns[k] << " on " << events[i];
+      EXPECT_EQ(((rs.set.result(scratch, k).w[i / 64] >> (i % 64)) & 1) != 0, want) << patterns[k] << " on " << events[i];
+    }
+  }
+}
+
+}  // namespace
+}  // namespace sluice::detectors
