@@ -392,6 +392,7 @@ std::string SvgChart(const Scenario& s, const std::vector<ShipperRun>& runs) {
 
 std::string JsonReport(const Scenario& s, const RunInfo& info, const std::vector<ShipperRun>& runs, const Sizing* sizing) {
   std::ostringstream o;
+  o.precision(12);
   o << "{\"scenario\":\"" << s.name << "\",\"protocol\":\"" << ProtocolName(s.protocol) << "\",\"event_bytes\":"
     << info.event_bytes << ",\"distinct_events\":" << info.distinct_events << ",\"runs\":[";
   for (size_t i = 0; i < runs.size(); ++i) {
