@@ -44,11 +44,11 @@ std::string XmlEscape(const std::string& s) {
   return out;
 }
 
-// A "nice" axis maximum: 1, 2 or 5 times a power of ten, >= v.
+// A "nice" axis maximum (a round multiple of a power of ten), >= v.
 double NiceCeil(double v) {
   if (v <= 0) return 1;
   double p = std::pow(10, std::floor(std::log10(v)));
-  for (double m : {1.0, 2.0, 5.0, 10.0}) {
+  for (double m : {1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0}) {
     if (m * p >= v) return m * p;
   }
   return 10 * p;
@@ -89,7 +89,7 @@ class Panel {
     for (double v : yticks) {
       o << F("<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", x0_, Y(v), x0_ + w_, Y(v));
       o << F("<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" text-anchor=\"end\">%s</text>\n", x0_ - 6, Y(v) + 4,
-             Short(v).c_str());
+             log_y_ ? F("%g", v).c_str() : Short(v).c_str());
     }
   }
   // A polyline with a dot per point; `dash` for a dashed line.
@@ -108,12 +108,16 @@ class Panel {
   bool log_y_;
 };
 
-// The latency a shipper's steps are charted with: ACK latency if it has one, else the delivery lag.
-double LatencyP50(const StepResult& s) { return s.has_ack ? s.ack_p50_ms : s.lag_p50_ms; }
-double LatencyP99(const StepResult& s) { return s.has_ack ? s.ack_p99_ms : s.lag_p99_ms; }
+// The delivery lag is only known to ~25 ms (the count sampling).
+constexpr double kLagResolutionMs = 25;
+
+// The latency a shipper's steps are charted with: ACK latency if it has one,
+// else the delivery lag (drawn at its resolution when below it).
+double LatencyP50(const StepResult& s) { return s.has_ack ? s.ack_p50_ms : std::max(kLagResolutionMs, s.lag_p50_ms); }
+double LatencyP99(const StepResult& s) { return s.has_ack ? s.ack_p99_ms : std::max(kLagResolutionMs, s.lag_p99_ms); }
 
 // Lags below the resolution of the count sampling show as "<25".
-std::string Lag(double ms) { return ms < 25 ? "<25" : F("%.0f", ms); }
+std::string Lag(double ms) { return ms < kLagResolutionMs ? F("<%.0f", kLagResolutionMs) : F("%.0f", ms); }
 
 // The largest VmHWM over a shipper's instances (calibration and steps).
 double PeakRss(const ShipperRun& r) {
@@ -330,7 +334,7 @@ std::string MarkdownReport(const Scenario& s, const RunInfo& info, const std::ve
 }
 
 std::string SvgChart(const Scenario& s, const std::vector<ShipperRun>& runs) {
-  const double W = 960, H = 430;
+  const double W = 960, H = 420 + 20 * runs.size();
   double xmax = 0, ymax = 0, lat_min = 1e18, lat_max = 0;
   for (const auto& r : runs) {
     for (const StepResult* st : r.Paced()) {
@@ -361,16 +365,13 @@ std::string SvgChart(const Scenario& s, const std::vector<ShipperRun>& runs) {
   lat.Frame(o, "Latency (log scale)", "offered events/s", "ms");
   thr.Series(o, {{0, 0}, {std::min(xmax, ymax), std::min(xmax, ymax)}}, "#aaa", true);
 
-  const double legend_y = 378;
-  int col = 0;
-  auto legend = [&](const std::string& text, const char* color, bool dash) {
-    const double x = 90 + (col % 3) * 290, y = legend_y + (col / 3) * 18;
+  // Legend: the diagonal, then a row per shipper.
+  auto legend = [&](double x, double y, const std::string& text, const char* color, bool dash) {
     o << F("<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"2\"%s/>\n", x, y - 4,
            x + 24, y - 4, color, dash ? " stroke-dasharray=\"6 4\"" : "");
     o << F("<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\">", x + 30, y) << XmlEscape(text) << "</text>\n";
-    ++col;
   };
-  legend("offered = achieved", "#aaa", true);
+  legend(90, 402, "offered = achieved", "#aaa", true);
   for (size_t i = 0; i < runs.size(); ++i) {
     const char* color = kColors[i % 4];
     std::vector<std::pair<double, double>> achieved, p50, p99;
@@ -383,8 +384,9 @@ std::string SvgChart(const Scenario& s, const std::vector<ShipperRun>& runs) {
     lat.Series(o, p50, color, false);
     lat.Series(o, p99, color, true);
     const bool ack = !runs[i].steps.empty() && runs[i].steps.front().has_ack;
-    legend(runs[i].name + " achieved", color, false);
-    legend(runs[i].name + (ack ? " ACK p50" : " lag p50") + " (solid), p99 (dashed)", color, true);
+    const double y = 422 + 20 * i;
+    legend(90, y, runs[i].name + " achieved", color, false);
+    legend(570, y, runs[i].name + (ack ? " ACK latency" : " delivery lag") + ": p50 solid, p99 dashed", color, true);
   }
   o << "</svg>\n";
   return o.str();
