@@ -305,8 +305,8 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "capacity: report %s.md, chart %s.svg, figures %s.json\n", base.c_str(), base.c_str(),
                base.c_str());
   if (z && z->cores > 0) {
-    std::fprintf(stderr, "capacity: %.0f events/s: %d cores, %d MiB (%.0f events per CPU-second at saturation)\n",
-                 z->target_eps, z->cores, z->memory_mib, z->events_per_cpu_s);
+    std::fprintf(stderr, "capacity: %.0f events/s: %d core%s, %d MiB (%.0f events per CPU-second at saturation)\n",
+                 z->target_eps, z->cores, z->cores > 1 ? "s" : "", z->memory_mib, z->events_per_cpu_s);
   }
   uint64_t errors = 0;
   for (const auto& r : runs) {

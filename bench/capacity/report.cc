@@ -179,17 +179,25 @@ Sizing ComputeSizing(const ShipperRun& run, double target_eps, double headroom) 
   z.events_per_cpu_s = sat->events_per_cpu_s;
   z.cores_exact = target_eps / (z.events_per_cpu_s * (1 - headroom));
   z.cores = std::max(1, static_cast<int>(std::ceil(z.cores_exact - 1e-9)));
-  z.idle_rss_mib = paced.empty() ? sat->rss_max_mib : paced.front()->rss_max_mib;
-  z.saturated_rss_mib = sat->rss_max_mib;
-  z.saturated_cores = sat->cores_used;
-  // Growth per busy core between the lowest step and saturation (too little CPU between them: none measurable).
-  const double busier = z.saturated_cores - (paced.empty() ? 0 : paced.front()->cores_used);
-  z.rss_per_core_mib = busier >= 0.2 ? std::max(0.0, z.saturated_rss_mib - z.idle_rss_mib) / busier : 0;
+  // Memory while keeping up: from the lowest step to the busiest step that
+  // still delivered what was offered (past saturation the bounded queues
+  // fill, which is the overload figure below, not a per-core cost).
+  const StepResult* low = paced.empty() ? sat : paced.front();
+  const StepResult* kept = low;
+  for (const StepResult* st : paced) {
+    if (st->achieved_eps >= 0.9 * st->offered_eps && st->cores_used > kept->cores_used) kept = st;
+  }
+  z.idle_rss_mib = low->rss_max_mib;
+  z.kept_up_rss_mib = kept->rss_max_mib;
+  z.kept_up_cores = kept->cores_used;
+  z.kept_up_eps = kept->achieved_eps;
+  const double busier = kept->cores_used - low->cores_used;
+  z.rss_per_core_mib = busier >= 0.1 ? std::max(0.0, kept->rss_max_mib - low->rss_max_mib) / busier : 0;
   z.busy_cores_at_target = target_eps / z.events_per_cpu_s;
-  const double mem = (z.idle_rss_mib + z.rss_per_core_mib * z.busy_cores_at_target) / (1 - headroom);
-  z.memory_mib = static_cast<int>(std::ceil(mem / 16) * 16);
-  z.queue_capacity_mib = sat->queue_capacity_bytes / (1024.0 * 1024.0);
+  z.steady_mib = (z.idle_rss_mib + z.rss_per_core_mib * z.busy_cores_at_target) / (1 - headroom);
   z.run_peak_rss_mib = PeakRss(run);
+  z.memory_mib = static_cast<int>(std::ceil(std::max(z.steady_mib, z.run_peak_rss_mib) / 16) * 16);
+  z.queue_capacity_mib = sat->queue_capacity_bytes / (1024.0 * 1024.0);
   return z;
 }
 
@@ -199,21 +207,25 @@ std::string Sizing::Explain() const {
          "/proc). %s events/s ÷ (%s × (1 − %.0f%% headroom)) = %.2f → **%d core%s**.\n",
          Short(events_per_cpu_s).c_str(), Short(target_eps).c_str(), Short(events_per_cpu_s).c_str(), headroom * 100,
          cores_exact, cores, cores > 1 ? "s" : "");
-  o << F("- Memory: RSS %.1f MiB at the lowest step (the base) and %.1f MiB at saturation with %.2f cores busy, so "
-         "%.1f MiB more per busy core; at the target %.2f cores are busy (%s ÷ %s): (%.1f + %.1f × %.2f) ÷ (1 − %.0f%%) "
-         "= **%d MiB** (rounded up to 16 MiB).\n",
-         idle_rss_mib, saturated_rss_mib, saturated_cores, rss_per_core_mib, busy_cores_at_target,
-         Short(target_eps).c_str(), Short(events_per_cpu_s).c_str(), idle_rss_mib, rss_per_core_mib,
-         busy_cores_at_target, headroom * 100, memory_mib);
-  o << F("- The highest RSS of the whole run (VmHWM, calibration included) was %.1f MiB.\n", run_peak_rss_mib);
+  o << F("- Memory while keeping up: RSS %.1f MiB at the lowest step (the base) and %.1f MiB at %s events/s "
+         "with %.2f cores busy (the busiest step that still delivered what was offered), so %.1f MiB more per busy "
+         "core; at the target %.2f cores are busy (%s ÷ %s): (%.1f + %.1f × %.2f) ÷ (1 − %.0f%%) = %.1f MiB.\n",
+         idle_rss_mib, kept_up_rss_mib, Short(kept_up_eps).c_str(), kept_up_cores, rss_per_core_mib,
+         busy_cores_at_target, Short(target_eps).c_str(), Short(events_per_cpu_s).c_str(), idle_rss_mib,
+         rss_per_core_mib, busy_cores_at_target, headroom * 100, steady_mib);
+  o << F("- Memory under overload: the highest RSS of the run (VmHWM, the unpaced step and the steps past "
+         "saturation included, when the bounded queues fill) was %.1f MiB. The recommendation is the larger of the "
+         "two, rounded up to 16 MiB: **%d MiB**.\n",
+         run_peak_rss_mib, memory_mib);
   if (queue_capacity_mib > 0) {
-    o << F("- The queues are bounded (sluice_queue_max_bytes: %.0f MiB in all). They stay near empty while the "
-           "output keeps up; if memory must also absorb an Elasticsearch outage, add that bound (or use the "
-           "persisted queue, which keeps the backlog on disk).\n",
+    o << F("- The queues are bounded (the `sluice_queue_max_bytes` gauges add up to %.0f MiB; the persisted "
+           "queue's bound is on disk). They stay near empty while the output keeps up; with the memory queue, if "
+           "memory must also absorb an Elasticsearch outage, add that bound.\n",
            queue_capacity_mib);
   }
-  o << "- Assumes the throughput per core measured here holds on more cores (one pipeline worker per core; "
-       "Beats connections and syslog connections are spread over the workers) and the same event mix and rule set.\n";
+  o << "- Assumes the events per CPU-second measured here hold on more cores (the pipeline runs one worker per "
+       "core), for the same event mix, rule set and queue type; how far one instance scales past this box's cores "
+       "is not measured here.\n";
   return o.str();
 }
 
@@ -266,10 +278,12 @@ std::string MarkdownReport(const Scenario& s, const RunInfo& info, const std::ve
     const auto paced = main.Paced();
     if (!paced.empty() && paced.back()->offered_eps > sat->achieved_eps * 1.05) {
       const StepResult& over = *paced.back();
-      o << F("- Offered more than it can take (%s/s): sluice delivered %s/s, ", Short(over.offered_eps).c_str(),
-             Short(over.achieved_eps).c_str());
-      o << (over.has_ack ? F("ACK p99 %.1f ms (the sender is slowed by the ACKs, nothing is lost)", over.ack_p99_ms)
-                         : F("delivery lag p99 %.0f ms (TCP backpressure slows the sender)", over.lag_p99_ms));
+      const bool all = over.drained && over.delivered >= over.sent;
+      o << F("- Offered more than the box delivers (%s/s, %.1f× the saturation): sluice delivered %s/s, ",
+             Short(over.offered_eps).c_str(), over.offered_eps / sat->achieved_eps, Short(over.achieved_eps).c_str());
+      o << (over.has_ack ? F("ACK p99 %.1f ms (the ACKs slow the sender down, as they slow Filebeat)", over.ack_p99_ms)
+                         : F("delivery lag p99 %.0f ms (TCP backpressure slows the sender down)", over.lag_p99_ms));
+      o << (all ? ", every event sent was delivered" : ", NOT every event sent was delivered");
       o << F(", RSS %.1f MiB%s.\n", over.rss_max_mib,
              over.queue_bytes_max >= 0 ? F(", queues at most %s MiB", Mib(over.queue_bytes_max).c_str()).c_str() : "");
     }
@@ -324,7 +338,7 @@ std::string MarkdownReport(const Scenario& s, const RunInfo& info, const std::ve
        "the sender was still sending: the last windows of a step wait alone for the output's `flush_interval` "
        "(1 s by default), which says nothing about a steady stream. *lag*: delivery lag from the counts — how "
        "long before the endpoint indexed its N-th document of the step the sender had written the N-th event "
-       "(interpolated between samples: resolution ~25 ms; it includes the step's tail).\n"
+       "(interpolated between samples: resolution ~25 ms), while the sender was sending.\n"
        "- *CPU*: user+system seconds of the shipper process alone (`/proc/PID/stat`) over the step including the "
        "catch-up; *events / CPU-s* = delivered ÷ that. *RSS max*: largest VmRSS sampled in the step. *queue max*: "
        "largest sum of the `sluice_queue_bytes` gauges scraped from `/metrics` every 250 ms.\n"

@@ -25,9 +25,10 @@ struct Sizing {
   double events_per_cpu_s = 0;  // at saturation
   double cores_exact = 0;
   int cores = 0;
-  double idle_rss_mib = 0, saturated_rss_mib = 0, saturated_cores = 0, rss_per_core_mib = 0;
+  double idle_rss_mib = 0, kept_up_rss_mib = 0, kept_up_cores = 0, kept_up_eps = 0, rss_per_core_mib = 0;
   double busy_cores_at_target = 0;
-  int memory_mib = 0;
+  double steady_mib = 0;  // while keeping up, with headroom
+  int memory_mib = 0;     // max(steady_mib, run_peak_rss_mib), rounded up
   double queue_capacity_mib = 0;
   double run_peak_rss_mib = 0;
   std::string Explain() const;

@@ -23,9 +23,10 @@ struct Sample {
 // since the sender had sent that many events. Both instants are interpolated
 // between samples (sent linearly; indexed at the middle of the interval in
 // which it changed), so the resolution is about half the sampling interval.
-std::vector<double> LagsFromCounts(const std::vector<Sample>& samples) {
+// Only the samples until `until`.
+std::vector<double> LagsFromCounts(const std::vector<Sample>& samples, double until) {
   std::vector<double> lags;
-  for (size_t i = 1; i < samples.size(); ++i) {
+  for (size_t i = 1; i < samples.size() && samples[i].t <= until; ++i) {
     const uint64_t indexed = samples[i].indexed;
     if (indexed == samples[i - 1].indexed) continue;
     auto first = std::lower_bound(samples.begin(), samples.end(), indexed,
@@ -183,7 +184,8 @@ StepResult RunStep(Receiver& r, const Traffic& t, const StepPlan& plan, std::ost
     res.ack_p99_ms = Percentile(acks, 0.99);
     res.ack_p999_ms = Percentile(acks, 0.999);
   }
-  const std::vector<double> lags = LagsFromCounts(samples);
+  // Like the ACK latency, without the tail (the last documents wait for the output's flush interval).
+  const std::vector<double> lags = LagsFromCounts(samples, send_seconds);
   res.lag_p50_ms = Percentile(lags, 0.5);
   res.lag_p99_ms = Percentile(lags, 0.99);
   res.lag_p999_ms = Percentile(lags, 0.999);
