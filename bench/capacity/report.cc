@@ -108,15 +108,15 @@ class Panel {
   bool log_y_;
 };
 
-// The delivery lag is only known to ~25 ms (the count sampling).
-constexpr double kLagResolutionMs = 25;
+// The delivery lag is only known to about one sampling interval (50 ms).
+constexpr double kLagResolutionMs = 50;
 
 // The latency a shipper's steps are charted with: ACK latency if it has one,
 // else the delivery lag (drawn at its resolution when below it).
 double LatencyP50(const StepResult& s) { return s.has_ack ? s.ack_p50_ms : std::max(kLagResolutionMs, s.lag_p50_ms); }
 double LatencyP99(const StepResult& s) { return s.has_ack ? s.ack_p99_ms : std::max(kLagResolutionMs, s.lag_p99_ms); }
 
-// Lags below the resolution of the count sampling show as "<25".
+// Lags below the resolution of the count sampling show as "<50".
 std::string Lag(double ms) { return ms < kLagResolutionMs ? F("<%.0f", kLagResolutionMs) : F("%.0f", ms); }
 
 // The largest VmHWM over a shipper's instances (calibration and steps).
@@ -338,7 +338,7 @@ std::string MarkdownReport(const Scenario& s, const RunInfo& info, const std::ve
        "the sender was still sending: the last windows of a step wait alone for the output's `flush_interval` "
        "(1 s by default), which says nothing about a steady stream. *lag*: delivery lag from the counts — how "
        "long before the endpoint indexed its N-th document of the step the sender had written the N-th event "
-       "(interpolated between samples: resolution ~25 ms), while the sender was sending.\n"
+       "(interpolated between samples; below one sampling interval it shows as <50), while the sender was sending.\n"
        "- *CPU*: user+system seconds of the shipper process alone (`/proc/PID/stat`) over the step including the "
        "catch-up; *events / CPU-s* = delivered ÷ that. *RSS max*: largest VmRSS sampled in the step. *queue max*: "
        "largest sum of the `sluice_queue_bytes` gauges scraped from `/metrics` every 250 ms.\n"

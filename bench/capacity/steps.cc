@@ -22,7 +22,7 @@ struct Sample {
 // Lag from counts: for each sample where the endpoint made progress, the time
 // since the sender had sent that many events. Both instants are interpolated
 // between samples (sent linearly; indexed at the middle of the interval in
-// which it changed), so the resolution is about half the sampling interval.
+// which it changed); the resolution is about one sampling interval.
 // Only the samples until `until`.
 std::vector<double> LagsFromCounts(const std::vector<Sample>& samples, double until) {
   std::vector<double> lags;

@@ -41,7 +41,8 @@ struct StepResult {
   bool has_ack = false;  // Lumberjack: ACK latency per window, without the windows ACKed after sending stopped
   double ack_p50_ms = 0, ack_p99_ms = 0, ack_p999_ms = 0;
   // Delivery lag from counts: for each sample, how long ago the sender had
-  // sent as many events as the endpoint has now indexed (±50 ms sampling).
+  // sent as many events as the endpoint has now indexed (50 ms sampling: the
+  // resolution is about that), while sending.
   double lag_p50_ms = 0, lag_p99_ms = 0, lag_p999_ms = 0;
   double cpu_seconds = 0, cpu_s_per_million = 0, events_per_cpu_s = 0, cores_used = 0;
   double rss_max_mib = 0, peak_rss_mib = 0;  // sampled max VmRSS in the step; VmHWM since start
