@@ -162,6 +162,18 @@ std::optional<capacity::ShipperRun> RunShipper(const std::string& name, const St
                  r->name.c_str(), st.offered_eps, st.achieved_eps, st.cpu_s_per_million, st.events_per_cpu_s,
                  st.rss_max_mib);
   }
+  // What the rules did, and the whole /metrics kept with the work directory.
+  std::string metrics;
+  if (r->metrics_port && capacity::HttpGet(r->metrics_port, "/metrics", &metrics)) {
+    capacity::WriteFileText(work + "/" + name + "-steps/metrics.txt", metrics);
+    if (!s.rules.empty()) {
+      run.has_rule_metrics = true;
+      run.rule_matches = capacity::SumMetric(metrics, "sluice_rule_events_matched_total");
+      run.rule_late_events = capacity::SumMetric(metrics, "sluice_rule_late_events_total");
+      run.alerts_firing = capacity::SumMetric(metrics, "sluice_rule_alerts_firing");
+      run.rule_state_bytes = capacity::SumMetric(metrics, "sluice_rule_state_bytes");
+    }
+  }
   return run;
 }
 

@@ -148,20 +148,22 @@ std::optional<Receiver> StartRsyslog(const Binaries& bin, const std::string& dir
   return r;
 }
 
-double QueueBytes(const std::string& metrics, double* max_bytes) {
-  double bytes = 0, max = 0;
+double SumMetric(const std::string& metrics, const std::string& name) {
+  double sum = 0;
   std::istringstream in(metrics);
   std::string line;
   while (std::getline(in, line)) {
-    const bool is_bytes = line.rfind("sluice_queue_bytes", 0) == 0;
-    const bool is_max = line.rfind("sluice_queue_max_bytes", 0) == 0;
-    if (!is_bytes && !is_max) continue;
+    // "name value" or "name{labels} value"; not a longer name that starts the same.
+    if (line.rfind(name, 0) != 0 || (line[name.size()] != ' ' && line[name.size()] != '{')) continue;
     const size_t sp = line.find_last_of(' ');
-    if (sp == std::string::npos) continue;
-    (is_bytes ? bytes : max) += std::atof(line.c_str() + sp + 1);
+    if (sp != std::string::npos) sum += std::atof(line.c_str() + sp + 1);
   }
-  if (max_bytes) *max_bytes = max;
-  return bytes;
+  return sum;
+}
+
+double QueueBytes(const std::string& metrics, double* max_bytes) {
+  if (max_bytes) *max_bytes = SumMetric(metrics, "sluice_queue_max_bytes");
+  return SumMetric(metrics, "sluice_queue_bytes");
 }
 
 }  // namespace sluice::bench::capacity

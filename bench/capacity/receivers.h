@@ -48,6 +48,9 @@ std::optional<Receiver> StartSluice(const Scenario& s, const Binaries& bin, cons
 // receiving syslog over TCP and bulk-indexing with an ECS-shaped template.
 std::optional<Receiver> StartRsyslog(const Binaries& bin, const std::string& dir, std::string* error);
 
+// Sum of every series of metric `name` in a Prometheus text exposition.
+double SumMetric(const std::string& metrics, const std::string& name);
+
 // Sum of the sluice_queue_bytes gauges in a /metrics text (every queue: the
 // pipeline's, the persisted queue's); *max_bytes gets the sum of sluice_queue_max_bytes.
 double QueueBytes(const std::string& metrics, double* max_bytes);

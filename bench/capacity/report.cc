@@ -288,6 +288,15 @@ std::string MarkdownReport(const Scenario& s, const RunInfo& info, const std::ve
              over.queue_bytes_max >= 0 ? F(", queues at most %s MiB", Mib(over.queue_bytes_max).c_str()).c_str() : "");
     }
   }
+  if (main.has_rule_metrics) {
+    uint64_t events = 0;
+    for (const StepResult* st : main.Paced()) events += st->delivered;
+    o << F("- Rules over the paced steps (%s events): %s matches (%.2f per event), of which %s older than the "
+           "rule's window (counted in `sluice_rule_late_events_total`, no detector update); %.0f alerts firing at "
+           "the end, rule state %.1f MiB.\n",
+           Short(events).c_str(), Short(main.rule_matches).c_str(), events ? main.rule_matches / events : 0.0,
+           Short(main.rule_late_events).c_str(), main.alerts_firing, main.rule_state_bytes / (1024.0 * 1024.0));
+  }
   if (sizing && sizing->cores > 0) {
     o << F("- **Sizing: %s events/s %s: %d core%s, %d MiB.**\n\n", Short(sizing->target_eps).c_str(),
            s.rules.empty() ? "without rules" : "with this rule set", sizing->cores, sizing->cores > 1 ? "s" : "",
@@ -412,7 +421,12 @@ std::string JsonReport(const Scenario& s, const RunInfo& info, const std::vector
   o << "{\"scenario\":\"" << s.name << "\",\"protocol\":\"" << ProtocolName(s.protocol) << "\",\"event_bytes\":"
     << info.event_bytes << ",\"distinct_events\":" << info.distinct_events << ",\"runs\":[";
   for (size_t i = 0; i < runs.size(); ++i) {
-    o << (i ? "," : "") << "{\"shipper\":\"" << runs[i].name << "\",\"steps\":[";
+    o << (i ? "," : "") << "{\"shipper\":\"" << runs[i].name << "\",";
+    if (runs[i].has_rule_metrics) {
+      o << "\"rules\":{\"matches\":" << runs[i].rule_matches << ",\"late_events\":" << runs[i].rule_late_events
+        << ",\"alerts_firing\":" << runs[i].alerts_firing << ",\"state_bytes\":" << runs[i].rule_state_bytes << "},";
+    }
+    o << "\"steps\":[";
     for (size_t j = 0; j < runs[i].steps.size(); ++j) {
       if (j) o << ",";
       JsonStep(o, runs[i].steps[j]);

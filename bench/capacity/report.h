@@ -13,6 +13,9 @@ namespace sluice::bench::capacity {
 struct ShipperRun {
   std::string name, version;
   std::vector<StepResult> steps;  // the unpaced calibration step (if any) first, then offered rates ascending
+  // From /metrics after the last step (sluice only): the rules' work over the paced steps.
+  bool has_rule_metrics = false;
+  double rule_matches = 0, rule_late_events = 0, alerts_firing = 0, rule_state_bytes = 0;
   // The step that delivered the most events/s.
   const StepResult* Saturation() const;
   std::vector<const StepResult*> Paced() const;

@@ -7,7 +7,8 @@ Checks (no timing assertions): the command succeeds; the Markdown, SVG and
 JSON files exist; for every shipper named, the paced steps' offered rates rise
 strictly, each step delivered events but no more than it sent, achieved is not
 above offered (beyond the tolerance of a window sent at a step's start), the
-shipper used CPU and memory; the SVG parses as XML with a polyline per series;
+shipper used CPU and memory; the rules of the scenario (if any) matched events;
+the SVG parses as XML with a polyline per series;
 the Markdown has a step table row per step and the side-by-side section when
 two shippers ran.
 """
@@ -69,6 +70,10 @@ for shipper, run in runs.items():
         if s["has_ack"]:
             check(0 < s["ack_ms"]["p50"] <= s["ack_ms"]["p99"] <= s["ack_ms"]["p999"], f"{where}: ACK percentiles {s['ack_ms']}")
     check(sum(s["cpu_seconds"] for s in run["steps"]) > 0, f"{shipper}: no CPU time measured")
+# A scenario with a rule file: sluice ran the rules (they matched events).
+if any(line.startswith("rules:") for line in open(scenario)):
+    rules = runs.get("sluice", {}).get("rules")
+    check(rules is not None and rules["matches"] > 0, f"rules in the scenario but no rule matches: {rules}")
 if "sizing" in report:
     z = report["sizing"]
     check(z["cores"] >= 1 and z["memory_mib"] > 0, f"sizing {z}")
