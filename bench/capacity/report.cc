@@ -146,7 +146,8 @@ void JsonStep(std::ostringstream& o, const StepResult& s) {
     << ",\"p99\":" << s.ack_p99_ms << ",\"p999\":" << s.ack_p999_ms << "},\"lag_ms\":{\"p50\":" << s.lag_p50_ms
     << ",\"p99\":" << s.lag_p99_ms << ",\"p999\":" << s.lag_p999_ms << "},\"cpu_seconds\":" << s.cpu_seconds
     << ",\"cpu_s_per_million\":" << s.cpu_s_per_million << ",\"events_per_cpu_s\":" << s.events_per_cpu_s
-    << ",\"cores_used\":" << s.cores_used << ",\"rss_max_mib\":" << s.rss_max_mib
+    << ",\"cores_used\":" << s.cores_used << ",\"driver_cores\":" << s.driver_cores
+    << ",\"endpoint_cores\":" << s.endpoint_cores << ",\"rss_max_mib\":" << s.rss_max_mib
     << ",\"peak_rss_mib\":" << s.peak_rss_mib << ",\"queue_bytes_max\":" << s.queue_bytes_max
     << ",\"errors\":" << s.errors << ",\"drained\":" << (s.drained ? "true" : "false") << "}";
 }
@@ -269,11 +270,18 @@ std::string MarkdownReport(const Scenario& s, const RunInfo& info, const std::ve
            Short(sat->achieved_eps).c_str(), sat->calibration ? "unpaced" : (Short(sat->offered_eps) + "/s offered").c_str(),
            sat->cores_used, Short(sat->events_per_cpu_s).c_str(), sat->cpu_s_per_million, sat->rss_max_mib);
     const long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    if (sat->cores_used < 0.8 * cores) {
-      o << F("- sluice was not the bottleneck: at its most it used %.2f of the box's %ld cores; the load generator, "
-             "the endpoint (and whatever else ran) took the rest. The events per CPU-second are sluice's own and "
-             "are what the sizing uses.\n",
-             sat->cores_used, cores);
+    bool saturated = sat->calibration;
+    for (const StepResult* st : main.Paced()) saturated = saturated || st->achieved_eps < 0.9 * st->offered_eps;
+    if (!saturated) {
+      o << "- No step saturated (each delivered what was offered): the figures above are at the highest rate "
+           "offered, a lower bound of the saturation point.\n";
+    } else if (sat->cores_used < 0.8 * cores) {
+      double load[1] = {0};
+      getloadavg(load, 1);
+      o << F("- sluice was not the bottleneck: at its most it used %.2f of the box's %ld cores; in that step the "
+             "sender took %.2f, the bulk endpoint %.2f, and other jobs the rest (load average %.1f at the end of the "
+             "run). The events per CPU-second are sluice's own and are what the sizing uses.\n",
+             sat->cores_used, cores, sat->driver_cores, sat->endpoint_cores, load[0]);
     }
     const auto paced = main.Paced();
     if (!paced.empty() && paced.back()->offered_eps > sat->achieved_eps * 1.05) {

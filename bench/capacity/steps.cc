@@ -1,5 +1,7 @@
 #include "bench/capacity/steps.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -90,6 +92,7 @@ StepResult RunStep(Receiver& r, const Traffic& t, const StepPlan& plan, std::ost
   long rss_max_kib = 0;
   double queue_max = r.metrics_port ? 0 : -1, queue_cap = 0;
   const ProcSample before = ReadProc(pid);
+  const ProcSample driver_before = ReadProc(getpid()), endpoint_before = ReadProc(r.es.proc->pid());
   const auto t0 = Clock::now();
   auto since = [&] { return std::chrono::duration<double>(Clock::now() - t0).count(); };
 
@@ -152,6 +155,8 @@ StepResult RunStep(Receiver& r, const Traffic& t, const StepPlan& plan, std::ost
   stop = true;
   sampler.join();
   const ProcSample after = ReadProc(pid);
+  res.driver_cores = (ReadProc(getpid()).cpu_seconds - driver_before.cpu_seconds) / end_seconds;
+  res.endpoint_cores = (ReadProc(r.es.proc->pid()).cpu_seconds - endpoint_before.cpu_seconds) / end_seconds;
   // The sampler may have stopped before it saw the last documents arrive.
   samples.push_back({end_seconds, sent, 0, indexed_end - indexed0});
 

@@ -45,6 +45,9 @@ struct StepResult {
   // resolution is about that), while sending.
   double lag_p50_ms = 0, lag_p99_ms = 0, lag_p999_ms = 0;
   double cpu_seconds = 0, cpu_s_per_million = 0, events_per_cpu_s = 0, cores_used = 0;
+  // Where the rest of the box's CPU went: this driver (the sender threads and
+  // the sampler) and the bulk endpoint, in cores over the step.
+  double driver_cores = 0, endpoint_cores = 0;
   double rss_max_mib = 0, peak_rss_mib = 0;  // sampled max VmRSS in the step; VmHWM since start
   double queue_bytes_max = -1;               // -1: no /metrics
   double queue_capacity_bytes = 0;
