@@ -149,6 +149,7 @@ RuleEngineOptions ReadRuleEngineOptions(ConfigMap& cfg, const std::string& confi
   o.max_groups_per_rule =
       static_cast<size_t>(cfg.Int("max_groups_per_rule", static_cast<int64_t>(o.max_groups_per_rule), 16, 100'000'000));
   o.sample_bytes = cfg.Bytes("sample_max_bytes", o.sample_bytes, 16);
+  o.state_save_interval_ms = cfg.DurationMs("snapshot_interval", o.state_save_interval_ms, 100);
   cfg.Finish();
   return o;
 }
@@ -259,46 +260,8 @@ absl::Status RuleEngine::Load(const std::vector<std::string>& paths, ComponentCo
   fields_needed_ = ctx.fields->size();
   IndexHashedFields();
   if (errors->list().size() != before) return absl::InvalidArgumentError(errors->ToString());
-  if (!ctx.check_only && !ctx.data_dir.empty()) {
-    state_dir_ = StrCat(ctx.data_dir, "/state");
-    for (Rule& r : rules_) {
-      if (!r.detector->persistent()) continue;
-      std::string path = StatePath(r);
-      if (!std::filesystem::exists(path)) continue;
-      // A state file that cannot be read is reported and ignored: losing the
-      // flows in flight is better than not starting.
-      if (auto st = r.detector->LoadState(path); !st.ok()) {
-        SLUICE_LOG_WARN("rules", "rule ", r.spec->name, ": ignoring saved state ", path, ": ", MessageOf(st.message()));
-      }
-    }
-  }
+  if (!ctx.check_only && !ctx.data_dir.empty()) InitState(ctx);
   return absl::OkStatus();
-}
-
-std::string RuleEngine::StatePath(const Rule& r) const {
-  std::string name = r.spec->name;
-  for (char& c : name) {
-    if (c == '/' || c == '\\' || c == '\0') c = '_';
-  }
-  return StrCat(state_dir_, "/", r.spec->type, "-", name, ".bin");
-}
-
-absl::Status RuleEngine::SaveState() {
-  if (state_dir_.empty()) return absl::OkStatus();
-  std::lock_guard<std::mutex> l(save_mu_);
-  std::error_code ec;
-  absl::Status result = absl::OkStatus();
-  for (Rule& r : rules_) {
-    if (!r.detector->persistent()) continue;
-    if (ec = {}; !std::filesystem::exists(state_dir_) && !std::filesystem::create_directories(state_dir_, ec) && ec) {
-      return absl::InternalError(StrCat("cannot create ", state_dir_, ": ", ec.message()));
-    }
-    if (auto st = r.detector->SaveState(StatePath(r)); !st.ok()) {
-      SLUICE_LOG_WARN("rules", "rule ", r.spec->name, ": cannot save state: ", MessageOf(st.message()));
-      result = st;
-    }
-  }
-  return result;
 }
 
 void RuleEngine::LoadFile(const std::string& path, ComponentContext& ctx, ConfigErrors* errors) {
@@ -538,6 +501,7 @@ void RuleEngine::Observe(const Batch& batch) {
 void RuleEngine::Tick(int64_t now_ms) {
   std::lock_guard<std::mutex> tl(tick_mu_);
   last_wall_.store(now_ms, std::memory_order_relaxed);
+  if (ledger_ && !ledger_->ReadyToEvaluate(now_ms)) return;  // replaying after a restart
   const int64_t wm = watermark_.load(std::memory_order_relaxed);
   if (wm != INT64_MIN && wm != last_wm_) {
     // Never backwards: an event newer than the last one but older than the
@@ -568,10 +532,7 @@ void RuleEngine::Tick(int64_t now_ms) {
     r.groups->Set(static_cast<int64_t>(r.detector->groups()));
     r.state_bytes->Set(static_cast<int64_t>(r.detector->state_bytes()));
   }
-  if (!state_dir_.empty() && now_ms - last_save_ms_ >= opts_.state_save_interval_ms) {
-    if (last_save_ms_ != 0) (void)SaveState();  // the first Tick only starts the clock
-    last_save_ms_ = now_ms;
-  }
+  AfterTick(now_ms);  // snapshots (rule_engine_state.cc)
 }
 
 void RuleEngine::StartTicking() {

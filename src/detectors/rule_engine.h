@@ -35,6 +35,7 @@
 #include "detectors/common/alert.h"
 #include "detectors/common/alert_sinks.h"
 #include "detectors/common/alert_tracker.h"
+#include "detectors/checkpoint.h"
 #include "detectors/common/detector.h"
 #include "pipeline/component.h"
 
@@ -46,7 +47,8 @@ struct RuleEngineOptions {
   int64_t allowed_lateness_ms = 10'000;     // events up to this late still count in their window
   size_t max_groups_per_rule = 100'000;     // groups (or fingerprints) tracked per rule; oldest evicted
   size_t sample_bytes = 512;                // raw events in alerts are cut to this
-  int64_t state_save_interval_ms = 10'000;  // persistent detector state (flow) is saved this often by Tick
+  int64_t state_save_interval_ms = 10'000;  // detector state snapshot interval (Tick)
+  bool restore_state = true;                // Load restores the saved state (not on a reload)
 };
 
 // Reads the `rules:` section of the config (paths, evaluation_interval,
@@ -89,11 +91,27 @@ class RuleEngine : public BatchObserver {
   void Tick(int64_t now_ms);
   // Runs Tick(NowMs()) every evaluation interval on a thread until StopTicking.
   void StartTicking();
-  // Stops the ticker and saves persistent detector state (flow).
+  // Stops the ticker and saves the state.
   void StopTicking();
-  // Saves every persistent detector's state under <data_dir>/state/ (atomically:
-  // tmp + rename). A no-op without a data_dir or for `sluice check`.
+
+  // State across restarts (issue 6, rule_engine_state.cc). Snapshots of every
+  // detector (<data_dir>/state/detectors.bin, with the queue position it
+  // covers and the stream clock) are taken every state_save_interval by Tick
+  // and by StopTicking; the alerts (<data_dir>/state/alerts.bin) also after
+  // every Tick that changed one. Load restores both: a rule whose definition
+  // changed starts fresh (flow maps its stages by name), as does every rule
+  // when a file is damaged or of another version (logged and counted).
+  // SaveState: call with no Tick running. A no-op without a data_dir, for
+  // `sluice check`, or after StopSaving.
   absl::Status SaveState();
+  absl::Status SaveAlerts();
+  // With the ledger, snapshots wait for a batch boundary and record which
+  // queue records they cover, and evaluations wait for the replay at start.
+  void SetLedger(std::shared_ptr<ObserveLedger> ledger) { ledger_ = std::move(ledger); }
+  // An engine replaced by a reload stops writing the state files.
+  void StopSaving() { saving_ = false; }
+  // The queue records covered by the snapshot Load restored.
+  const QueuePosition& restored_position() const { return restored_position_; }
 
   // Pending and firing alerts now (for Alertmanager re-sends and the admin API).
   std::vector<Alert> ActiveAlerts() const;
@@ -124,7 +142,11 @@ class RuleEngine : public BatchObserver {
   };
   void LoadFile(const std::string& path, ComponentContext& ctx, ConfigErrors* errors);
   void LoadRule(ConfigMap& rc, ComponentContext& ctx);
-  std::string StatePath(const Rule& r) const;
+  // rule_engine_state.cc
+  void InitState(ComponentContext& ctx);
+  void RestoreDetectors();
+  void RestoreAlerts();
+  void AfterTick(int64_t now_ms);
 
   RuleEngineOptions opts_;
   std::vector<std::string> files_;
@@ -143,6 +165,13 @@ class RuleEngine : public BatchObserver {
   std::string state_dir_;    // <data_dir>/state, empty: no persistence
   int64_t last_save_ms_ = 0;  // wall clock of the last periodic save
   std::mutex save_mu_;
+  std::shared_ptr<ObserveLedger> ledger_;
+  std::atomic<bool> saving_{true};
+  uint64_t saved_alert_changes_ = 0;
+  QueuePosition restored_position_;
+  std::vector<Alert> orphaned_alerts_;  // firing before a restart, their rule changed or gone: resolved at the first Tick
+  struct StateMetrics;
+  std::shared_ptr<StateMetrics> state_metrics_;
 
   FanoutAlertSink fanout_;
   std::vector<std::shared_ptr<AlertSink>> owned_sinks_;  // shared with engines that take over

@@ -134,6 +134,9 @@ absl::StatusOr<std::unique_ptr<App>> App::Load(const std::string& yaml_text, con
 
 App::~App() {
   if (started_) Shutdown();
+  // The engine may outlive the persisted queue its snapshots notify (it is
+  // freed after it): its last snapshot was written by Shutdown.
+  if (auto r = rules()) r->StopSaving();
 }
 
 absl::Status App::Start() {
@@ -146,17 +149,33 @@ absl::Status App::Start() {
   std::vector<BatchObserver*> observers;
   if (rules_) observers.push_back(rules_.get());
   pipeline_ = std::make_unique<Pipeline>(opts_.pipeline, &ctx_, std::move(sinks), std::move(observers));
+  if (opts_.persisted_queue) {
+    PersistedQueueOptions qo = *opts_.persisted_queue;
+    // Delivered records the detectors' snapshot does not cover stay in the log.
+    if (rules_) qo.detectors_from = rules_->restored_position().below;
+    auto q = PersistedQueue::Open(qo, &metrics_);
+    if (!q.ok()) return q.status();
+    persisted_queue_ = std::move(*q);
+  }
   std::lock_guard<std::mutex> reload_lock(reload_mu_);
   if (rules_) {
-    pipeline_->SetObserver(0, rules_);  // shared: a reload may drop the App's reference
+    AttachLedger();
     // Alerts go to the log, <data_dir>/alerts/alerts.ndjson, the outputs (as
-    // documents in the alerts index) and, when configured, Alertmanager.
+    // documents in the alerts index, through the persisted queue when there
+    // is one) and, when configured, Alertmanager.
     if (auto st = rules_->AddDefaultSinks(opts_.data_dir); !st.ok()) return st;
-    rules_->AddSink(std::make_unique<detectors::AlertDocumentSink>(opts_.alerts_index, pipeline_.get(), &metrics_));
+    BatchReceiver* alert_docs = persisted_queue_ ? static_cast<BatchReceiver*>(persisted_queue_.get()) : pipeline_.get();
+    rules_->AddSink(std::make_unique<detectors::AlertDocumentSink>(opts_.alerts_index, alert_docs, &metrics_));
     if (alertmanager_opts_) {
       alertmanager_ = std::make_unique<AlertmanagerNotifier>(*alertmanager_opts_, &metrics_);
       if (auto st = alertmanager_->Start(); !st.ok()) return st;
-      rules_->AddSink(std::make_unique<AlertmanagerAlertSink>(alertmanager_.get()));
+      auto am = std::make_unique<AlertmanagerAlertSink>(alertmanager_.get());
+      // Alerts firing before a restart are sent again at once, so
+      // Alertmanager sees no gap (and gets their resolve later).
+      for (const detectors::Alert& a : rules_->ActiveAlerts()) {
+        if (a.state == detectors::AlertState::kFiring) am->Emit(a);
+      }
+      rules_->AddSink(std::move(am));
     }
     rules_->StartTicking();
     SLUICE_LOG_INFO("app", rules_->rule_count(), " rules loaded from ", rules_->files().size(), " files");
@@ -164,10 +183,7 @@ absl::Status App::Start() {
   pipeline_->Start();
   started_ = true;
   BatchReceiver* receiver = pipeline_.get();
-  if (opts_.persisted_queue) {
-    auto q = PersistedQueue::Open(*opts_.persisted_queue, &metrics_);
-    if (!q.ok()) return q.status();
-    persisted_queue_ = std::move(*q);
+  if (persisted_queue_) {
     persisted_queue_->Start(pipeline_.get());
     receiver = persisted_queue_.get();
   }
@@ -183,6 +199,29 @@ absl::Status App::Start() {
     SLUICE_LOG_INFO("app", "metrics on http://", admin_->bound_address(), "/metrics");
   }
   return absl::OkStatus();
+}
+
+void App::AttachLedger() {
+  ledger_ = std::make_shared<detectors::ObserveLedger>(&fields_, &metrics_);
+  rules_->SetLedger(ledger_);
+  auto observer = std::make_shared<detectors::CheckpointedObserver>(rules_, ledger_);
+  ledger_->SetObserver(observer);
+  pipeline_->SetObserver(0, observer);  // shared: a reload may drop the App's reference
+  if (!persisted_queue_) return;
+  detectors::QueuePosition covered = rules_->restored_position();
+  const uint64_t last = persisted_queue_->last_seq_at_open();
+  if (covered.below > last + 1) {
+    // The snapshot is of another log (the queue directory was replaced).
+    SLUICE_LOG_WARN("app", "the detectors' snapshot covers queue records up to ", covered.below - 1,
+                    " but the queue ends at ", last, ": replaying every record to the detectors");
+    covered = {};
+  }
+  // Rules are evaluated once the detectors observed the log's records (the
+  // state before the restart), at most this long after start.
+  constexpr int64_t kReplayHoldMs = 30'000;
+  ledger_->Resume(std::move(covered), last, NowMs() + kReplayHoldMs);
+  ledger_->SetOnSnapshot([q = persisted_queue_.get()](uint64_t below) { q->RetainFrom(below); });
+  persisted_queue_->SetObserverLink(ledger_.get());
 }
 
 void App::KeepOutputsOnly() {
@@ -246,6 +285,7 @@ absl::Status App::ReloadRulesLocked() {
     FieldRegistry scratch_fields(fields_);
     MetricsRegistry scratch_metrics;
     ComponentContext scratch = ctx_;
+    scratch.data_dir.clear();  // the probe neither restores nor saves state
     scratch.fields = &scratch_fields;
     scratch.metrics = &scratch_metrics;
     detectors::RuleEngine probe(rules_opts_);
@@ -254,13 +294,25 @@ absl::Status App::ReloadRulesLocked() {
   }
   // The real load registers the new rules' fields: workers extract them from
   // their next batch on, before they can see the new engine (SetObserver).
-  auto next = std::make_shared<detectors::RuleEngine>(rules_opts_);
+  detectors::RuleEngineOptions next_opts = rules_opts_;
+  next_opts.restore_state = false;  // the kept rules bring their state; the others start fresh
+  auto next = std::make_shared<detectors::RuleEngine>(next_opts);
   ConfigErrors errors;
   if (!next->Load(rules_paths_, ctx_, &errors).ok()) return absl::InvalidArgumentError(errors.ToString());
   const bool ticking = pipeline_ != nullptr;
   if (ticking) current->StopTicking();
   const auto sum = next->TakeOver(*current);
-  if (pipeline_) pipeline_->SetObserver(0, next);
+  if (ledger_) {
+    // The old engine's last snapshot was written by StopTicking; from now on
+    // the next one writes them (the old one may be freed much later).
+    current->StopSaving();
+    next->SetLedger(ledger_);
+    auto observer = std::make_shared<detectors::CheckpointedObserver>(next, ledger_);
+    ledger_->SetObserver(observer);
+    pipeline_->SetObserver(0, observer);
+  } else if (pipeline_) {
+    pipeline_->SetObserver(0, next);
+  }
   next->MergeWatermark(*current);  // what the old engine saw while workers switched
   {
     std::lock_guard<std::mutex> l(rules_mu_);

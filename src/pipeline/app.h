@@ -78,6 +78,7 @@ class App {
   App() = default;
   AdminResponse HandleAdmin(const std::string& method, const std::string& target);
   absl::Status ReloadRulesLocked();
+  void AttachLedger();
 
   AppOptions opts_;
   MetricsRegistry metrics_;
@@ -99,6 +100,9 @@ class App {
   Counter* reloads_ok_ = nullptr;
   Counter* reloads_failed_ = nullptr;
   Gauge* last_reload_ok_ = nullptr;
+  // Which queue records the detectors observed (issue 6): shared with the
+  // pipeline's observer and the persisted queue, so it outlives both.
+  std::shared_ptr<detectors::ObserveLedger> ledger_;
   std::unique_ptr<Pipeline> pipeline_;
   std::unique_ptr<PersistedQueue> persisted_queue_;  // after pipeline_: feeds it
   std::unique_ptr<AdminHttpServer> admin_;

@@ -109,6 +109,9 @@ class Batch {
   // Made by sluice about itself (alert documents): delivered by the sinks but
   // not shown to the detectors.
   bool internal = false;
+  // Sequence number in the persisted queue (0: not from it). The detectors'
+  // snapshot records which records they observed (issue 6).
+  uint64_t queue_seq = 0;
 
   // Approximate memory held, for the byte-bounded queues.
   size_t MemoryBytes() const;

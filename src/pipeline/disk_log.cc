@@ -71,6 +71,7 @@ absl::StatusOr<std::unique_ptr<DiskLog>> DiskLog::Open(DiskLogOptions opts, Disk
   fs::create_directories(opts.dir, ec);
   if (ec) return absl::InternalError(StrCat("cannot create ", opts.dir, ": ", ec.message()));
   std::unique_ptr<DiskLog> log(new DiskLog(std::move(opts)));
+  if (log->opts_.retain_from > 0) log->retain_from_ = log->opts_.retain_from;
   DiskLogRecovery local;
   if (auto s = log->Recover(recovery ? recovery : &local); !s.ok()) return s;
   return log;
@@ -145,7 +146,7 @@ absl::Status DiskLog::Recover(DiskLogRecovery* r) {
   if (!index_.empty()) next_seq_ = std::max(next_seq_, index_.back().seq + 1);
   next_seq_ = std::max(next_seq_, committed_);
   DropDeliveredSegments();
-  r->records = index_.size();
+  r->records = pending_records();
   return absl::OkStatus();
 }
 
@@ -172,7 +173,7 @@ absl::Status DiskLog::ScanSegment(size_t si, bool last, DiskLogRecovery* r) {
         r->messages.push_back(StrCat(seg.path, ": skipped ", skipped, " corrupt bytes before offset ", off));
         skipped = 0;
       }
-      if (seq >= committed_) index_.push_back({seq, si + erased_segments_, off, len});
+      if (seq >= KeepFrom()) index_.push_back({seq, si + erased_segments_, off, len});
       next_seq_ = std::max(next_seq_, seq + 1);
       off += kHeader + len;
       continue;
@@ -289,10 +290,22 @@ void DiskLog::DropDeliveredSegments() {
   }
 }
 
+size_t DiskLog::pending_records() const {
+  auto it = std::lower_bound(index_.begin(), index_.end(), committed_,
+                             [](const RecordPos& p, uint64_t s) { return p.seq < s; });
+  return static_cast<size_t>(index_.end() - it);
+}
+
+void DiskLog::SetRetainFrom(uint64_t seq) {
+  retain_from_ = seq == 0 ? UINT64_MAX : seq;
+  while (!index_.empty() && index_.front().seq < KeepFrom()) index_.pop_front();
+  DropDeliveredSegments();
+}
+
 absl::Status DiskLog::Commit(uint64_t seq) {
   if (seq <= committed_) return absl::OkStatus();
   committed_ = seq;
-  while (!index_.empty() && index_.front().seq < committed_) index_.pop_front();
+  while (!index_.empty() && index_.front().seq < KeepFrom()) index_.pop_front();
   absl::Status s = WriteCheckpoint();
   // Safe without the new checkpoint too (a full disk may refuse it): the
   // dropped segments hold only delivered records, and an older checkpoint only

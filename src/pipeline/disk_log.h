@@ -13,6 +13,7 @@
 //
 // Not thread-safe: the persisted queue serialises access.
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -29,6 +30,9 @@ struct DiskLogOptions {
   std::string dir;
   uint64_t segment_bytes = 64ull << 20;
   uint64_t max_bytes = 1ull << 30;  // Append refuses (ResourceExhausted) beyond this
+  // Records from this sequence on are kept even once delivered (the
+  // detectors' snapshot does not cover them yet: issue 6). 0: none kept.
+  uint64_t retain_from = 0;
 };
 
 struct DiskLogRecovery {
@@ -52,13 +56,20 @@ class DiskLog {
   absl::Status Sync();
   // Reads the first record with sequence >= `seq`. Returns false if there is none yet.
   absl::StatusOr<bool> Read(uint64_t seq, uint64_t* found_seq, std::string* payload);
-  // Everything below `seq` is delivered: persist that and delete whole segments below it.
+  // Everything below `seq` is delivered: persist that and delete whole
+  // segments below it and below the retained records.
   absl::Status Commit(uint64_t seq);
+  // Delivered records from `seq` on stay readable (0: none); segments below
+  // both this and the checkpoint are deleted.
+  void SetRetainFrom(uint64_t seq);
 
   uint64_t committed() const { return committed_; }
   uint64_t next_seq() const { return next_seq_; }
   uint64_t bytes() const { return total_bytes_; }
-  size_t pending_records() const { return index_.size(); }
+  // The oldest record still readable (delivered ones kept by SetRetainFrom
+  // included), or next_seq() if none.
+  uint64_t first_readable() const { return index_.empty() ? next_seq_ : index_.front().seq; }
+  size_t pending_records() const;  // not yet delivered
   size_t segments() const { return segments_.size(); }
 
  private:
@@ -79,6 +90,7 @@ class DiskLog {
   absl::Status ScanSegment(size_t si, bool last, DiskLogRecovery* r);
   absl::Status OpenNewSegment();
   void DropDeliveredSegments();
+  uint64_t KeepFrom() const { return std::min(committed_, retain_from_); }
   absl::Status WriteCheckpoint();
   void ReadCheckpoint(DiskLogRecovery* r);
 
@@ -87,6 +99,7 @@ class DiskLog {
   std::deque<RecordPos> index_;
   uint64_t next_seq_ = 1;
   uint64_t committed_ = 1;  // first sequence not yet delivered
+  uint64_t retain_from_ = UINT64_MAX;  // delivered records kept from here (UINT64_MAX: none)
   uint64_t total_bytes_ = 0;
   size_t erased_segments_ = 0;  // segment indices in RecordPos are absolute; this is the offset
 };

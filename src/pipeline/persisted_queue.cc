@@ -146,6 +146,7 @@ absl::StatusOr<std::unique_ptr<PersistedQueue>> PersistedQueue::Open(PersistedQu
   lo.dir = q->opts_.dir;
   lo.segment_bytes = q->opts_.segment_bytes;
   lo.max_bytes = q->opts_.max_bytes;
+  lo.retain_from = q->opts_.detectors_from;
   auto log = DiskLog::Open(lo, &q->recovery_);
   if (!log.ok()) return log.status();
   q->log_ = std::move(*log);
@@ -178,6 +179,7 @@ absl::StatusOr<std::unique_ptr<PersistedQueue>> PersistedQueue::Open(PersistedQu
   metrics->AddCallbackGauge("sluice_queue_max_bytes", "Capacity of the queue in bytes.", labels,
                             [max_bytes] { return max_bytes; });
   q->next_feed_ = q->log_->committed();
+  q->last_seq_at_open_ = q->log_->next_seq() - 1;
   q->UpdateGauges();
   return q;
 }
@@ -260,8 +262,65 @@ void PersistedQueue::Close() {
   if (thread_.joinable()) thread_.join();
 }
 
+void PersistedQueue::RetainFrom(uint64_t seq) {
+  retain_request_.store(seq, std::memory_order_relaxed);
+  std::lock_guard<std::mutex> lock(tracker_->mu);
+  tracker_->wake = true;
+  tracker_->cv.notify_all();
+}
+
+void PersistedQueue::ReplayToDetectors() {
+  // Delivered records the detectors' snapshot does not cover (the sinks were
+  // ahead of the last snapshot): parsed and observed, not delivered again.
+  const uint64_t end = log_->committed();
+  uint64_t seq = log_->first_readable();
+  if (!link_ || seq >= end) return;
+  const uint64_t from = seq;
+  uint64_t n = 0;
+  std::string payload;
+  while (seq < end) {
+    uint64_t found = 0;
+    absl::StatusOr<bool> ok = log_->Read(seq, &found, &payload);
+    if (!ok.ok()) {
+      read_errors_->Inc();
+      log_limit_.Warn("queue", "persisted queue: skipping record ", seq, " for the detectors: ",
+                      MessageOf(ok.status().message()));
+      ++seq;
+      continue;
+    }
+    if (!*ok || found >= end) break;
+    seq = found + 1;
+    BatchPtr b = DeserializeBatch(payload);
+    if (!b) {
+      read_errors_->Inc();
+      continue;
+    }
+    b->queue_seq = found;
+    link_->ObserveOnly(std::move(b));
+    ++n;
+  }
+  SLUICE_LOG_INFO("queue", "persisted queue: replayed ", n, " delivered records (", from, " to ", end - 1,
+                  ") to the detectors, which had not saved them");
+}
+
+void PersistedQueue::ApplyRetention() {
+  const uint64_t r = retain_request_.load(std::memory_order_relaxed);
+  if (r == 0 || r == retain_applied_) return;
+  retain_applied_ = r;
+  const uint64_t before = log_->bytes();
+  log_->SetRetainFrom(r);
+  if (log_->bytes() < before) {
+    std::lock_guard<std::mutex> lock(tracker_->mu);
+    if (full_) {
+      last_retry_ms_ = 0;  // segments were deleted: try the paused appends now
+      tracker_->wake = true;
+    }
+  }
+}
+
 void PersistedQueue::Run() {
   Tracker& t = *tracker_;
+  ReplayToDetectors();
   for (;;) {
     std::deque<Pending> todo;
     bool stopping, feeding;
@@ -340,6 +399,8 @@ void PersistedQueue::WritePending(std::deque<Pending>* todo) {
     }
     full_total_->Inc();
     full_ = true;
+    // Delivered records kept for the detectors may be what fills it.
+    if (link_ && log_->first_readable() < log_->committed()) link_->SnapshotWanted();
     last_retry_ms_ = NowMs();
     for (size_t k = todo->size(); k > i; --k) pending_.push_front(std::move((*todo)[k - 1]));
   } else if (full_) {
@@ -365,6 +426,7 @@ void PersistedQueue::SyncIfDue(bool force) {
 
 void PersistedQueue::CommitIfDue(bool force) {
   Tracker& t = *tracker_;
+  ApplyRetention();
   uint64_t to;
   {
     std::lock_guard<std::mutex> lock(t.mu);
@@ -451,6 +513,8 @@ void PersistedQueue::Feed() {
     if (!NextBatch()) return;
     const uint64_t seq = next_seq_;
     next_->SetOnSafe([tracker = tracker_, seq] { tracker->Delivered(seq); });
+    next_->queue_seq = seq;
+    if (link_) link_->Feeding(seq, !next_->internal);
     {
       std::lock_guard<std::mutex> lock(t.mu);
       t.inflight.emplace_back(seq, false);

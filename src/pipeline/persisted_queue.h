@@ -60,6 +60,26 @@ struct PersistedQueueOptions {
   uint64_t memory_bytes = 16ull << 20;
   int64_t retry_interval_ms = 1000;      // appends retried this often when full
   int64_t commit_interval_ms = 100;      // the checkpoint is written at most this often
+  // The detectors' snapshot covers the records below this (0: no snapshot):
+  // delivered records from here on are kept and replayed to the detectors.
+  uint64_t detectors_from = 0;
+};
+
+// The rules' side of the queue (issue 6, detectors/checkpoint.h): told which
+// records go downstream, and given the records the sinks delivered before a
+// restart but the detectors' snapshot does not cover.
+class QueueObserverLink {
+ public:
+  virtual ~QueueObserverLink() = default;
+  // Record `seq` goes downstream now; `observed`: the detectors will see it
+  // (not an internal batch). Called before the batch is handed on.
+  virtual void Feeding(uint64_t seq, bool observed) = 0;
+  // A delivered record for the detectors only (queue thread, at start, in
+  // sequence order, before anything is fed).
+  virtual void ObserveOnly(BatchPtr batch) = 0;
+  // The queue is full while it keeps delivered records for the detectors: a
+  // snapshot now would let them go (RetainFrom).
+  virtual void SnapshotWanted() {}
 };
 
 // Reads the persisted queue's keys of `pipeline.queue` (type already read).
@@ -81,8 +101,17 @@ class PersistedQueue : public BatchReceiver {
   static absl::StatusOr<std::unique_ptr<PersistedQueue>> Open(PersistedQueueOptions opts, MetricsRegistry* metrics);
   ~PersistedQueue() override;
 
+  // Before Start: the detectors' link (none: records are only delivered).
+  void SetObserverLink(QueueObserverLink* link) { link_ = link; }
   // Starts the queue thread; records go to `downstream` (the Pipeline).
+  // Records the detectors' snapshot misses are first replayed to the link.
   void Start(BatchReceiver* downstream);
+  // A detectors' snapshot covering the records below `seq` is durable:
+  // delivered records from `seq` on are still kept, older ones may go.
+  // Thread-safe.
+  void RetainFrom(uint64_t seq);
+  // The newest record in the log at start (0: none).
+  uint64_t last_seq_at_open() const { return last_seq_at_open_; }
   bool TryPush(BatchPtr& batch, std::function<void()> on_space) override;
 
   // First step of shutdown: refuses new batches, writes and syncs what was
@@ -127,6 +156,8 @@ class PersistedQueue : public BatchReceiver {
   void SyncIfDue(bool force);
   void CommitIfDue(bool force);
   void Feed();
+  void ReplayToDetectors();
+  void ApplyRetention();
   bool NextBatch();  // loads next_ for next_feed_; false if none
   void UpdateGauges();
 
@@ -135,6 +166,10 @@ class PersistedQueue : public BatchReceiver {
   std::unique_ptr<DiskLog> log_;
   DiskLogRecovery recovery_;
   BatchReceiver* downstream_ = nullptr;
+  QueueObserverLink* link_ = nullptr;
+  uint64_t last_seq_at_open_ = 0;
+  std::atomic<uint64_t> retain_request_{0};  // RetainFrom
+  uint64_t retain_applied_ = 0;
   std::shared_ptr<Tracker> tracker_ = std::make_shared<Tracker>();
   std::thread thread_;
 

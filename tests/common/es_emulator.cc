@@ -34,6 +34,7 @@ struct EsEmulator::Conn {
   int fd = -1;
   std::thread thread;
   std::atomic<bool> done{false};
+  std::string tls_client_subject;
 };
 
 namespace {
@@ -159,6 +160,10 @@ absl::Status EsEmulator::Start() {
     beast::error_code ec;
     ctx->use_certificate_chain_file(opts_.tls_certificate, ec);
     if (!ec) ctx->use_private_key_file(opts_.tls_key, ssl::context::pem, ec);
+    if (!ec && !opts_.tls_client_ca.empty()) {
+      ctx->load_verify_file(opts_.tls_client_ca, ec);
+      ctx->set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert, ec);
+    }
     if (ec) return absl::InvalidArgumentError(StrCat("es emulator: TLS files: ", ec.message()));
     tls_ = true;
   }
@@ -235,7 +240,18 @@ void EsEmulator::ServeConnection(std::shared_ptr<Conn> conn) {
     if (tls_) {
       ssl::stream<tcp::socket> stream(std::move(sock), *static_cast<ssl::context*>(ssl_ctx_));
       stream.handshake(ssl::stream_base::server, ec);
-      if (!ec) Serve(stream, conn);
+      if (ec) {
+        std::lock_guard<std::mutex> lock(mu_);
+        ++stats_.tls_handshake_failures;
+      } else {
+        if (X509* peer = SSL_get_peer_certificate(stream.native_handle())) {
+          char subject[256];
+          X509_NAME_oneline(X509_get_subject_name(peer), subject, sizeof subject);
+          conn->tls_client_subject = subject;
+          X509_free(peer);
+        }
+        Serve(stream, conn);
+      }
       stream.shutdown(ec);
       stream.next_layer().close(ec);
     } else {
@@ -264,7 +280,8 @@ void EsEmulator::Serve(Stream& stream, std::shared_ptr<Conn> conn) {
       headers[name] = std::string(f.value());
     }
     std::string body = std::move(req.body());
-    Response r = Handle(std::string(req.method_string()), std::string(req.target()), headers, body);
+    Response r =
+        Handle(std::string(req.method_string()), std::string(req.target()), headers, body, conn->tls_client_subject);
     if (r.drop) return;
     http::response<http::string_body> res(static_cast<http::status>(r.status), req.version());
     res.set(http::field::content_type, r.content_type);
@@ -289,7 +306,8 @@ bool EsEmulator::Authorized(const std::map<std::string, std::string>& headers) c
 }
 
 EsEmulator::Response EsEmulator::Handle(const std::string& method, const std::string& target,
-                                        const std::map<std::string, std::string>& headers, std::string& body) {
+                                        const std::map<std::string, std::string>& headers, std::string& body,
+                                        const std::string& tls_client_subject) {
   std::string path = target.substr(0, target.find('?'));
   if (opts_.fast) {
     fast_requests_.fetch_add(1, std::memory_order_relaxed);
@@ -304,6 +322,7 @@ EsEmulator::Response EsEmulator::Handle(const std::string& method, const std::st
     rec.method = method;
     rec.target = target;
     rec.headers = headers;
+    rec.tls_client_subject = tls_client_subject;
     rec.body_bytes = body.size();
     r = HandleBulk(target, headers, body, &rec);
     rec.status = r.drop ? 0 : r.status;

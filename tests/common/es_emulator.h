@@ -46,6 +46,9 @@ struct EsEmulatorOptions {
   std::string api_key;  // the base64 "id:key" value of `Authorization: ApiKey ...`
   // TLS when both are set (PEM files).
   std::string tls_certificate, tls_key;
+  // With TLS: a CA file; clients must then present a certificate it signed
+  // (xpack.security.http.ssl.client_authentication: required).
+  std::string tls_client_ca;
   // Index names that are data streams (a trailing '*' makes a prefix).
   std::vector<std::string> data_streams;
 };
@@ -71,6 +74,7 @@ struct EsRequestRecord {
   uint64_t decoded_body_bytes = 0;  // after gzip
   size_t items = 0;
   int status = 0;                   // 0: connection dropped
+  std::string tls_client_subject;   // the verified client certificate's subject, if any
 };
 
 struct EsStats {
@@ -80,6 +84,7 @@ struct EsStats {
   uint64_t items_ok = 0;       // items answered 2xx
   uint64_t body_bytes = 0;     // bulk bodies as received
   uint64_t decoded_bytes = 0;  // bulk bodies after gzip
+  uint64_t tls_handshake_failures = 0;  // e.g. no or untrusted client certificate
 };
 
 class EsEmulator {
@@ -147,7 +152,7 @@ class EsEmulator {
   template <class Stream>
   void Serve(Stream& stream, std::shared_ptr<Conn> conn);
   Response Handle(const std::string& method, const std::string& target,
-                  const std::map<std::string, std::string>& headers, std::string& body);
+                  const std::map<std::string, std::string>& headers, std::string& body, const std::string& tls_client_subject);
   Response HandleBulk(const std::string& target, const std::map<std::string, std::string>& headers,
                       std::string& body, EsRequestRecord* rec);
   Response ProcessBulk(std::string_view path_index, std::string_view url_pipeline, const std::string& body,

@@ -4,7 +4,7 @@
 //   sluice-es-emulator [--listen 127.0.0.1:PORT] [--fast] [--stats-file PATH]
 //                      [--max-content-length BYTES] [--data-stream NAME]...
 //                      [--username U --password P] [--api-key KEY]
-//                      [--tls-certificate PEM --tls-key PEM]
+//                      [--tls-certificate PEM --tls-key PEM [--tls-client-ca PEM]]
 //
 // Prints the bound port on stdout as the first line (use port 0 to pick one).
 // Counters: GET /_stats, and --stats-file (rewritten every second and at exit).
@@ -56,11 +56,12 @@ int main(int argc, char** argv) {
     else if (a == "--api-key") opts.api_key = next();
     else if (a == "--tls-certificate") opts.tls_certificate = next();
     else if (a == "--tls-key") opts.tls_key = next();
+    else if (a == "--tls-client-ca") opts.tls_client_ca = next();
     else {
       std::fprintf(stderr,
                    "usage: sluice-es-emulator [--listen HOST:PORT] [--fast] [--stats-file PATH]\n"
                    "  [--max-content-length BYTES] [--data-stream NAME]... [--username U --password P]\n"
-                   "  [--api-key KEY] [--tls-certificate PEM --tls-key PEM]\n");
+                   "  [--api-key KEY] [--tls-certificate PEM --tls-key PEM [--tls-client-ca PEM]]\n");
       return 2;
     }
   }

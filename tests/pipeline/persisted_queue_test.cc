@@ -384,6 +384,117 @@ TEST_F(PersistedQueueTest, DiskFullOnSmallFilesystemPausesAndRecovers) {
   EXPECT_EQ(r.records, 0u);
 }
 
+// Stands for the detectors (detectors/checkpoint.h): notes what the queue
+// feeds and what it replays to them only.
+class RecordingLink : public QueueObserverLink {
+ public:
+  void Feeding(uint64_t seq, bool observed) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    fed_.push_back(seq);
+  }
+  void ObserveOnly(BatchPtr batch) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    observe_only_.push_back(batch->queue_seq);
+    for (const Event& e : batch->events()) messages_.emplace_back(batch->Raw(e));
+  }
+  std::vector<uint64_t> fed() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return fed_;
+  }
+  std::vector<uint64_t> observe_only() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return observe_only_;
+  }
+  std::vector<std::string> messages() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return messages_;
+  }
+  void SnapshotWanted() override { snapshot_wanted = true; }
+  std::atomic<bool> snapshot_wanted{false};
+
+ private:
+  std::mutex mu_;
+  std::vector<uint64_t> fed_, observe_only_;
+  std::vector<std::string> messages_;
+};
+
+// Issue 6: delivered records the detectors' last snapshot does not cover stay
+// on disk and, after a restart, go to the detectors only; a newer snapshot
+// lets their segments go.
+TEST_F(PersistedQueueTest, DeliveredRecordsAreKeptForTheDetectorsAndReplayedToThemOnly) {
+  PersistedQueueOptions o = Options();
+  o.detectors_from = 1;  // no snapshot yet: everything from the start is kept
+  RecordingLink link;
+  auto q = PersistedQueue::Open(o, &metrics_);
+  ASSERT_TRUE(q.ok());
+  (*q)->SetObserverLink(&link);
+  (*q)->Start(&down_);
+  for (int i = 0; i < 60; ++i) ASSERT_TRUE(Push(q->get(), i, 100));
+  ASSERT_TRUE(WaitFor([&] { return down_.size() == 60; }));
+  EXPECT_EQ(link.fed().size(), 60u);
+  EXPECT_EQ(down_.at(0)->queue_seq, 1u);
+  EXPECT_EQ(down_.at(59)->queue_seq, 60u);
+  down_.Deliver();
+  ASSERT_TRUE(WaitFor([&] { return (*q)->committed_seq() == 61; }));
+  const size_t segments = SegmentFiles(o.dir);
+  EXPECT_GT(segments, 3u) << "delivered, but the detectors' snapshot does not cover them";
+  (*q)->RetainFrom(41);  // a snapshot covering records 1..40 is durable
+  ASSERT_TRUE(WaitFor([&] { return SegmentFiles(o.dir) < segments; }));
+  q->reset();  // a crash: the detectors saw 41..60 but never saved them
+
+  FakeDownstream fresh;
+  RecordingLink replay;
+  o.detectors_from = 41;
+  auto reopened = PersistedQueue::Open(o, &metrics_);
+  ASSERT_TRUE(reopened.ok());
+  EXPECT_EQ((*reopened)->recovery().records, 0u);  // nothing undelivered
+  (*reopened)->SetObserverLink(&replay);
+  (*reopened)->Start(&fresh);
+  ASSERT_TRUE(WaitFor([&] { return replay.observe_only().size() == 20; }));
+  std::vector<uint64_t> want;
+  for (uint64_t s = 41; s <= 60; ++s) want.push_back(s);
+  EXPECT_EQ(replay.observe_only(), want);
+  EXPECT_EQ(replay.messages(), ExpectedMessages(40, 60, 3, 100));
+  // New input: delivered (and fed to the detectors) after the replay.
+  ASSERT_TRUE(Push(reopened->get(), 60, 100));
+  ASSERT_TRUE(WaitFor([&] { return fresh.size() == 1; }));
+  EXPECT_EQ(fresh.Messages(), ExpectedMessages(60, 61, 3, 100));
+  EXPECT_EQ(replay.fed(), (std::vector<uint64_t>{61}));
+  fresh.Deliver();
+  (*reopened)->RetainFrom(62);
+  ASSERT_TRUE(WaitFor([&] { return SegmentFiles(o.dir) == 1; }));
+}
+
+// Full because of delivered records kept for the detectors: the queue asks for
+// a snapshot, and the inputs resume once it is durable.
+TEST_F(PersistedQueueTest, FullOfRecordsKeptForTheDetectorsAsksForASnapshot) {
+  PersistedQueueOptions o = Options();
+  o.max_bytes = 20'000;
+  o.detectors_from = 1;
+  RecordingLink link;
+  auto q = PersistedQueue::Open(o, &metrics_);
+  ASSERT_TRUE(q.ok());
+  (*q)->SetObserverLink(&link);
+  (*q)->Start(&down_);
+  const size_t kBatches = 30;  // ~3 kB records: 20 kB hold 6
+  for (size_t i = 0; i < kBatches; ++i) ASSERT_TRUE(Push(q->get(), static_cast<int>(i), 1000));
+  ASSERT_TRUE(WaitFor([&] { return (*q)->full(); }));
+  // Every sink has what was written: only the detectors' snapshot holds it.
+  ASSERT_TRUE(WaitFor([&] {
+    down_.Deliver();
+    return (*q)->committed_seq() == down_.size() + 1;
+  }));
+  ASSERT_TRUE(WaitFor([&] { return link.snapshot_wanted.load(); }));
+  EXPECT_LT(down_.size(), kBatches);
+  // Each snapshot lets the delivered records go; the rest is written.
+  ASSERT_TRUE(WaitFor([&] {
+    down_.Deliver();
+    (*q)->RetainFrom((*q)->committed_seq());
+    return down_.size() == kBatches;
+  }));
+  EXPECT_EQ(down_.Messages(), ExpectedMessages(0, kBatches, 3, 1000));
+}
+
 TEST(PersistedQueueConfigTest, OptionsAndErrors) {
   auto app = App::Load(R"(data_dir: /var/lib/sluice
 pipeline:

@@ -311,7 +311,7 @@ rules:
   EXPECT_NE(alerts.find("\"expected_stage\":\"delivered\""), std::string::npos);
   (*app)->Shutdown();
   // The flows in flight were saved at shutdown.
-  EXPECT_TRUE(std::filesystem::exists(dir.File("data/state/flow-OrderStuck.bin")));
+  EXPECT_TRUE(std::filesystem::exists(dir.File("data/state/detectors.bin")));
 }
 
 }  // namespace

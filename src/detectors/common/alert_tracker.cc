@@ -75,6 +75,7 @@ size_t AlertTracker::ResolveAll(int64_t eval_ms, AlertSink* sink) {
     if (sink) sink->Emit(a);
     ++n;
   }
+  changes_ += alerts_.size();
   alerts_.clear();
   return n;
 }
@@ -97,9 +98,11 @@ void AlertTracker::Update(int64_t eval_ms, std::vector<GroupResult>& active, Ale
       if (samples) a.samples = samples(r.group);
       Render(&a);
       if (sink) sink->Emit(a);
+      ++changes_;
     } else if (is_new) {
       Render(&a);
       if (sink) sink->Emit(a);  // pending
+      ++changes_;
     }
   }
   for (auto it = alerts_.begin(); it != alerts_.end();) {
@@ -116,6 +119,7 @@ void AlertTracker::Update(int64_t eval_ms, std::vector<GroupResult>& active, Ale
     }
     // A pending alert whose condition stopped holding is dropped, as in Prometheus.
     alerts_.erase(it++);
+    ++changes_;
   }
 }
 

@@ -10,6 +10,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "detectors/common/alert.h"
 #include "detectors/common/detector.h"
+#include "detectors/common/state_io.h"
 
 namespace sluice::detectors {
 
@@ -31,6 +32,16 @@ class AlertTracker {
   // Copies of the pending and firing alerts.
   void Snapshot(std::vector<Alert>* out) const;
 
+  // Saved state (issue 6, alert_tracker_state.cc): the pending and firing
+  // alerts, so that a restart neither fires them again nor forgets to
+  // resolve them. LoadState replaces the alerts; false if the blob is damaged
+  // (nothing loaded).
+  void SaveState(StateWriter& w) const;
+  bool LoadState(StateReader& r);
+  // Counts state changes (emitted or a pending alert dropped): the engine
+  // saves the alerts when this moved.
+  uint64_t changes() const { return changes_; }
+
  private:
   struct Entry {
     Alert alert;
@@ -42,6 +53,7 @@ class AlertTracker {
   const RuleSpec* spec_;
   absl::flat_hash_map<uint64_t, Entry> alerts_;
   uint64_t generation_ = 0;
+  uint64_t changes_ = 0;
 };
 
 // Label names in alerts: `service.name` → `service_name`.

@@ -26,6 +26,7 @@
 #include "detectors/common/compact_string.h"
 #include "detectors/common/condition.h"
 #include "detectors/common/label_template.h"
+#include "detectors/common/state_io.h"
 #include "pipeline/batch.h"
 
 namespace sluice {
@@ -112,12 +113,16 @@ class Detector {
   // A detector that selects its events by its own parameters (flow: any of its
   // stages) returns that condition, once; the rule's `match:` is then optional.
   virtual std::unique_ptr<Condition> TakeImpliedMatch() { return nullptr; }
-  // State that must survive a restart (flow: orders in flight). The engine
-  // loads it from <data_dir>/state/<type>-<rule>.bin before the pipeline
-  // starts, and saves it periodically and at shutdown.
-  virtual bool persistent() const { return false; }
-  virtual absl::Status SaveState(const std::string& /*path*/) { return absl::OkStatus(); }
-  virtual absl::Status LoadState(const std::string& /*path*/) { return absl::OkStatus(); }
+  // State that survives a restart (issue 6): the engine writes every rule's
+  // state into one snapshot (rule_engine_state.cc), consistent with the
+  // persisted queue, and loads it before the pipeline starts. Called with no
+  // Apply or Evaluate running. LoadState returns false if the blob is not
+  // this build's state (damaged, another layout): the rule then starts fresh.
+  virtual void SaveState(StateWriter& /*w*/) {}
+  virtual bool LoadState(StateReader& /*r*/) { return true; }
+  // Whether saved state still loads after the rule's definition changed (flow:
+  // its stages are mapped by name); otherwise a changed rule starts fresh.
+  virtual bool state_survives_edits() const { return false; }
 
  protected:
   // Group label values of `event`, joined with '\0' (what a group stores).

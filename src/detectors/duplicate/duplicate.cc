@@ -2,6 +2,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "common/strings.h"
+#include "detectors/common/group_state.h"
 #include "detectors/common/label_template.h"
 #include "pipeline/component.h"
 
@@ -102,6 +103,23 @@ class DuplicateDetector : public Detector {
 
   size_t groups() const override { return table_.size(); }
   size_t state_bytes() const override { return table_.bytes(); }
+
+  // Saved state (issue 6): every fingerprint with its window and count.
+  void SaveState(StateWriter& w) override {
+    SaveGroups(table_, w, [](StateWriter& out, const Fingerprint& f) {
+      out.U64(f.group);
+      out.I64(f.first);
+      out.I64(f.last_seen);
+      out.U32(f.count);
+      SaveLabels(out, f.labels);
+    });
+  }
+  bool LoadState(StateReader& r) override {
+    return LoadGroups(table_, r, [](StateReader& in, Fingerprint* f) {
+      return in.U64(&f->group) && in.I64(&f->first) && in.I64(&f->last_seen) && in.U32(&f->count) &&
+             LoadLabels(in, &f->labels);
+    });
+  }
 
  private:
   DuplicateParams p_;

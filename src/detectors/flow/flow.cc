@@ -49,7 +49,7 @@ std::vector<double> FlowLatencyBuckets() {
   return {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600};
 }
 
-// State file: magic, stage names (so a changed rule maps stages by name),
+// State blob: magic, stage names (so a changed rule maps stages by name),
 // then one record per flow, then an end marker.
 constexpr uint64_t kMagic = 0x31574f4c46554c53ull;  // "SLUFLOW1"
 constexpr uint64_t kEndMagic = 0x444e45574f4c4653ull;
@@ -99,7 +99,6 @@ class FlowDetector : public Detector {
   }
 
   std::unique_ptr<Condition> TakeImpliedMatch() override { return std::move(implied_); }
-  bool persistent() const override { return true; }
 
   void Apply(size_t shard, const Update* u, size_t n, const Batch& batch,
              std::vector<SampleCandidate>* samples) override {
@@ -279,88 +278,55 @@ class FlowDetector : public Detector {
     return n;
   }
 
-  absl::Status SaveState(const std::string& path) override {
-    const std::string tmp = path + ".tmp";
-    FILE* f = std::fopen(tmp.c_str(), "wb");
-    if (!f) return absl::InternalError(StrCat("cannot write ", tmp, ": ", std::strerror(errno)));
-    std::string buf;
-    auto put = [&buf](const void* p, size_t n) { buf.append(static_cast<const char*>(p), n); };
-    auto put_str = [&](const std::string& v) {
+  // The state blob (issue 6; also the format of the flow-<rule>.bin files of
+  // earlier versions, still read once): magic, stage names, one record per
+  // flow, an end marker with the count.
+  void SaveState(StateWriter& w) override {
+    auto put_str = [&w](std::string_view v) {
       uint16_t n = static_cast<uint16_t>(std::min<size_t>(v.size(), 65535));
-      put(&n, 2);
-      put(v.data(), n);
+      w.Raw(&n, 2);
+      w.Raw(v.data(), n);
     };
-    auto flush = [&]() {
-      bool ok = std::fwrite(buf.data(), 1, buf.size(), f) == buf.size();
-      buf.clear();
-      return ok;
-    };
-    bool ok = true;
-    put(&kMagic, 8);
-    uint32_t ns = static_cast<uint32_t>(stages_.size()), nf = static_cast<uint32_t>(failed_.size());
-    put(&ns, 4);
+    w.U64(kMagic);
+    w.U32(static_cast<uint32_t>(stages_.size()));
     for (const Stage& s : stages_) put_str(s.name);
-    put(&nf, 4);
+    w.U32(static_cast<uint32_t>(failed_.size()));
     for (const Stage& s : failed_) put_str(s.name);
     uint64_t count = 0;
     for (Shard& s : shards_) {
       std::lock_guard<std::mutex> l(s.mu);
       for (const auto& [h, fl] : s.map) {
-        put(&h, 8);
-        put(&fl.last_seen, 8);
-        put(&fl.stage, 1);
-        put(&fl.failed, 1);
-        put(&fl.status, 1);
-        put_str(fl.key_len == kLongKey ? s.long_keys[h] : std::string(fl.key, fl.key_len));
+        w.U64(h);
+        w.I64(fl.last_seen);
+        w.U8(fl.stage);
+        w.U8(fl.failed);
+        w.U8(fl.status);
+        put_str(fl.key_len == kLongKey ? std::string_view(s.long_keys[h]) : std::string_view(fl.key, fl.key_len));
         ++count;
-        if (buf.size() > (1 << 20)) ok = ok && flush();
       }
     }
-    uint64_t end[2] = {kEndMagic, count};
-    put(end, sizeof end);
-    ok = ok && flush();
-    ok = ok && std::fflush(f) == 0 && fsync(fileno(f)) == 0;
-    ok = (std::fclose(f) == 0) && ok;
-    if (!ok) {
-      std::remove(tmp.c_str());
-      return absl::InternalError(StrCat("cannot write ", tmp, ": ", std::strerror(errno)));
-    }
-    if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-      return absl::InternalError(StrCat("cannot rename ", tmp, ": ", std::strerror(errno)));
-    }
-    return absl::OkStatus();
+    w.U64(kEndMagic);
+    w.U64(count);
   }
+  bool state_survives_edits() const override { return true; }
 
-  absl::Status LoadState(const std::string& path) override {
-    FILE* f = std::fopen(path.c_str(), "rb");
-    if (!f) return absl::NotFoundError(StrCat("cannot open ", path, ": ", std::strerror(errno)));
-    std::string data;
-    char chunk[1 << 16];
-    size_t got;
-    while ((got = std::fread(chunk, 1, sizeof chunk, f)) > 0) data.append(chunk, got);
-    std::fclose(f);
-    size_t pos = 0;
-    auto get = [&](void* p, size_t n) {
-      if (pos + n > data.size()) return false;
-      std::memcpy(p, data.data() + pos, n);
-      pos += n;
-      return true;
-    };
-    auto get_str = [&](std::string* v) {
+  bool LoadState(StateReader& r) override {
+    auto get_str = [&r](std::string* v) {
       uint16_t n;
-      if (!get(&n, 2) || pos + n > data.size()) return false;
-      v->assign(data.data() + pos, n);
-      pos += n;
+      std::string_view b;
+      if (!r.Take(2, &b)) return false;
+      std::memcpy(&n, b.data(), 2);
+      if (!r.Take(n, &b)) return false;
+      v->assign(b);
       return true;
     };
-    auto bad = [&path](std::string_view why) { return absl::DataLossError(StrCat(path, ": ", why)); };
     uint64_t magic;
-    if (!get(&magic, 8) || magic != kMagic) return bad("not a flow state file");
+    if (!r.U64(&magic) || magic != kMagic) return false;
     // Stages are mapped by name: a rule edited since the save keeps the flows
     // at the stages it still has.
     auto read_map = [&](const std::vector<Stage>& now, std::vector<uint8_t>* map) {
       uint32_t n;
-      if (!get(&n, 4) || n > 255) return false;
+      if (!r.U32(&n) || n > 255) return false;
       for (uint32_t i = 0; i < n; ++i) {
         std::string name;
         if (!get_str(&name)) return false;
@@ -373,40 +339,40 @@ class FlowDetector : public Detector {
       return true;
     };
     std::vector<uint8_t> stage_map, failed_map;
-    if (!read_map(stages_, &stage_map) || !read_map(failed_, &failed_map)) return bad("truncated header");
-    // Records go to a scratch list first: a truncated file loads nothing.
+    if (!read_map(stages_, &stage_map) || !read_map(failed_, &failed_map)) return false;
+    // Records go to a scratch list first: a truncated blob loads nothing.
     struct Rec {
       uint64_t h;
       Flow fl;
       std::string key;
     };
     std::vector<Rec> recs;
-    while (true) {
-      if (data.size() - pos == 16) break;
-      Rec r;
-      if (!get(&r.h, 8) || !get(&r.fl.last_seen, 8) || !get(&r.fl.stage, 1) || !get(&r.fl.failed, 1) ||
-          !get(&r.fl.status, 1) || !get_str(&r.key)) {
-        return bad("truncated");
+    while (r.left() > 16) {
+      Rec rec;
+      if (!r.U64(&rec.h) || !r.I64(&rec.fl.last_seen) || !r.U8(&rec.fl.stage) || !r.U8(&rec.fl.failed) ||
+          !r.U8(&rec.fl.status) || !get_str(&rec.key)) {
+        return false;
       }
-      if (r.fl.stage != kNone) r.fl.stage = r.fl.stage < stage_map.size() ? stage_map[r.fl.stage] : kNone;
-      if (r.fl.failed != kNone) r.fl.failed = r.fl.failed < failed_map.size() ? failed_map[r.fl.failed] : kNone;
-      if (r.fl.status > kDone) continue;
-      if (r.fl.status == kFailed && r.fl.failed == kNone) continue;  // its failed stage was removed
-      if (r.fl.status != kFailed && r.fl.stage == kNone) continue;   // its stage was removed
-      if (r.fl.status != kDone && r.fl.status != kFailed && r.fl.stage + 1u >= stages_.size()) continue;
-      recs.push_back(std::move(r));
+      Flow& fl = rec.fl;
+      if (fl.stage != kNone) fl.stage = fl.stage < stage_map.size() ? stage_map[fl.stage] : kNone;
+      if (fl.failed != kNone) fl.failed = fl.failed < failed_map.size() ? failed_map[fl.failed] : kNone;
+      if (fl.status > kDone) continue;
+      if (fl.status == kFailed && fl.failed == kNone) continue;  // its failed stage was removed
+      if (fl.status != kFailed && fl.stage == kNone) continue;   // its stage was removed
+      if (fl.status != kDone && fl.status != kFailed && fl.stage + 1u >= stages_.size()) continue;
+      recs.push_back(std::move(rec));
     }
-    uint64_t end[2];
-    if (!get(end, sizeof end) || end[0] != kEndMagic) return bad("no end marker");
-    for (Rec& r : recs) {
-      Shard& s = shards_[ShardOf(r.h)];
+    uint64_t end, count;
+    if (!r.U64(&end) || end != kEndMagic || !r.U64(&count)) return false;
+    for (Rec& rec : recs) {
+      Shard& s = shards_[ShardOf(rec.h)];
       std::lock_guard<std::mutex> l(s.mu);
-      if (s.map.contains(r.h)) continue;
+      if (s.map.contains(rec.h)) continue;
       if (s.map.size() >= cap_per_shard_) Evict(s);
-      Flow& fl = s.map.emplace(r.h, r.fl).first->second;
-      SetKey(s, r.h, &fl, r.key);
+      Flow& fl = s.map.emplace(rec.h, rec.fl).first->second;
+      SetKey(s, rec.h, &fl, rec.key);
     }
-    return absl::OkStatus();
+    return true;
   }
 
  private:

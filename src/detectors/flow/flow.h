@@ -50,10 +50,9 @@
 //   sluice_flow_events_without_key_total{rule}     stage events without the key field
 // plus the engine's sluice_rule_evictions_total and sluice_rule_late_events_total.
 //
-// State: saved to <data_dir>/state/flow-<rule>.bin (tmp + fsync + rename) every
-// 10 s by the engine's Tick and at shutdown, loaded at start; stages are mapped
-// by name, so editing a rule keeps the orders at the stages it still has. A file
-// that cannot be read is logged and ignored.
+// State: part of the engine's snapshot (rule_engine_state.cc, issue 6), loaded
+// at start; stages are mapped by name, so editing a rule keeps the orders at the
+// stages it still has. A blob that cannot be read is logged and ignored.
 //
 // Memory: 56 bytes per tracked order in the hash table (48-byte state with the
 // key inline up to 36 bytes, plus the 8-byte hash) and one control byte;

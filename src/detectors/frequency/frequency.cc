@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "common/strings.h"
+#include "detectors/common/group_state.h"
 #include "detectors/common/label_template.h"
 
 namespace sluice::detectors {
@@ -136,6 +137,29 @@ class FrequencyDetector : public Detector {
 
   size_t groups() const override { return table_.size(); }
   size_t state_bytes() const override { return table_.bytes(); }
+
+  // Saved state (issue 6): the bucket width, then every group with its baseline.
+  void SaveState(StateWriter& w) override {
+    w.I64(layout_.bucket_ms);
+    SaveGroups(table_, w, [](StateWriter& out, const FrequencyGroup& g) {
+      out.Pod(g.ring);
+      out.I64(g.first_seen);
+      out.I64(g.last_seen);
+      out.I64(g.last_step);
+      out.F32(g.ewma);
+      out.F32(g.weight);
+      out.F32(g.base_at_step);
+      SaveLabels(out, g.labels);
+    });
+  }
+  bool LoadState(StateReader& r) override {
+    int64_t bucket_ms;
+    if (!r.I64(&bucket_ms) || bucket_ms != layout_.bucket_ms) return false;
+    return LoadGroups(table_, r, [](StateReader& in, FrequencyGroup* g) {
+      return in.Pod(&g->ring) && in.I64(&g->first_seen) && in.I64(&g->last_seen) && in.I64(&g->last_step) &&
+             in.F32(&g->ewma) && in.F32(&g->weight) && in.F32(&g->base_at_step) && LoadLabels(in, &g->labels);
+    });
+  }
 
  private:
   FrequencyParams p_;

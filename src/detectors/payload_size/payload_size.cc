@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "common/strings.h"
+#include "detectors/common/group_state.h"
 #include "detectors/common/label_template.h"
 
 namespace sluice::detectors {
@@ -123,6 +124,25 @@ class PayloadSizeDetector : public Detector {
 
   size_t groups() const override { return table_.size(); }
   size_t state_bytes() const override { return table_.bytes(); }
+
+  // Saved state (issue 6): every group's estimator and current outliers.
+  void SaveState(StateWriter& w) override {
+    SaveGroups(table_, w, [](StateWriter& out, const PayloadGroup& g) {
+      out.Pod(g.stats);
+      out.I64(g.last_seen);
+      out.I64(g.last_outlier);
+      out.F64(g.outlier_value);
+      out.F64(g.outlier_limit);
+      out.U32(g.outliers);
+      SaveLabels(out, g.labels);
+    });
+  }
+  bool LoadState(StateReader& r) override {
+    return LoadGroups(table_, r, [](StateReader& in, PayloadGroup* g) {
+      return in.Pod(&g->stats) && in.I64(&g->last_seen) && in.I64(&g->last_outlier) && in.F64(&g->outlier_value) &&
+             in.F64(&g->outlier_limit) && in.U32(&g->outliers) && LoadLabels(in, &g->labels);
+    });
+  }
 
  private:
   PayloadParams p_;

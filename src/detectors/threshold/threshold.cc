@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "common/strings.h"
+#include "detectors/common/group_state.h"
 #include "detectors/common/label_template.h"
 
 namespace sluice::detectors {
@@ -156,6 +157,31 @@ class ThresholdDetector : public Detector {
 
   size_t groups() const override { return table_.size(); }
   size_t state_bytes() const override { return table_.bytes(); }
+
+  // Saved state (issue 6): the bucket width (the rings are only valid with
+  // it), then every group.
+  void SaveState(StateWriter& w) override {
+    w.I64(layout_.bucket_ms);
+    w.U8(seeded_ ? 1 : 0);
+    SaveGroups(table_, w, [](StateWriter& out, const Group& g) {
+      out.Pod(g.ring);
+      out.I64(g.first_seen);
+      out.I64(g.last_seen);
+      SaveLabels(out, g.labels);
+    });
+  }
+  bool LoadState(StateReader& r) override {
+    int64_t bucket_ms;
+    uint8_t seeded;
+    if (!r.I64(&bucket_ms) || bucket_ms != layout_.bucket_ms || !r.U8(&seeded)) return false;
+    if (!LoadGroups(table_, r, [](StateReader& in, Group* g) {
+          return in.Pod(&g->ring) && in.I64(&g->first_seen) && in.I64(&g->last_seen) && LoadLabels(in, &g->labels);
+        })) {
+      return false;
+    }
+    seeded_ = seeded != 0;
+    return true;
+  }
 
  private:
   ThresholdParams p_;

@@ -9,6 +9,7 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/write.hpp>
 
+#include "common/es_emulator.h"
 #include "syslog_test_app.h"
 
 namespace sluice::syslog {
@@ -201,20 +202,7 @@ TEST(SyslogInputUdp, OversizedDatagramTruncated) {
 
 class SyslogInputTls : public ::testing::Test {
  protected:
-  void SetUp() override {
-    auto run = [&](const std::string& cmd) {
-      std::string out;
-      int rc = sluice::testing::RunCommand({"sh", "-c", cmd}, &out);
-      ASSERT_EQ(rc, 0) << cmd << "\n" << out;
-    };
-    const std::string d = dir_.path();
-    run("cd " + d +
-        " && openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=test-ca 2>&1"
-        " && openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=localhost 2>&1"
-        " && openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 2>&1"
-        " && openssl req -newkey rsa:2048 -nodes -keyout client.key -out client.csr -subj /CN=client 2>&1"
-        " && openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem -days 2 2>&1");
-  }
+  void SetUp() override { ASSERT_TRUE(sluice::testing::MakeTestCertificates(dir_.path())); }
 
   std::string TlsInput(const std::string& client_auth) {
     const std::string d = dir_.path();

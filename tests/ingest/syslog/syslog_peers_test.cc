@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <memory>
 
+#include "common/es_emulator.h"
 #include "common/timeutil.h"
 #include "syslog_test_app.h"
 
@@ -32,6 +34,30 @@ struct LoggerCase {
   bool rfc5424;
   bool octet_count;
 };
+
+// Starts a private rsyslogd on `conf` (own work directory, pid file and log in `dir`)
+// and waits until its imtcp listener on `port` accepts connections.
+std::unique_ptr<Subprocess> StartRsyslog(const std::string& dir, const std::string& conf, int port) {
+  sluice::testing::WriteFile(dir + "/rsyslog.conf", conf);
+  std::string check;
+  EXPECT_EQ(RunCommand({"rsyslogd", "-N1", "-f", dir + "/rsyslog.conf"}, &check), 0) << check;
+  auto rsyslogd = std::make_unique<Subprocess>(
+      std::vector<std::string>{"rsyslogd", "-n", "-f", dir + "/rsyslog.conf", "-i", dir + "/rsyslogd.pid"},
+      dir + "/rsyslogd.log");
+  EXPECT_TRUE(rsyslogd->ok());
+  EXPECT_TRUE(WaitFor([&] {
+    TcpClient probe;
+    return probe.Connect("127.0.0.1", port);
+  })) << sluice::testing::ReadFile(dir + "/rsyslogd.log");
+  return rsyslogd;
+}
+
+// rsyslog's imtcp listener with its relay ruleset header.
+std::string RsyslogRelay(const std::string& dir, int port, const std::string& global_extra = "") {
+  return StrCat("global(workDirectory=\"", dir, "\" maxMessageSize=\"64k\"", global_extra, ")\n",
+                "module(load=\"imtcp\")\n", "input(type=\"imtcp\" address=\"127.0.0.1\" port=\"", port,
+                "\" ruleset=\"fwd\")\n", "ruleset(name=\"fwd\") {\n");
+}
 
 class SyslogLogger : public ::testing::TestWithParam<LoggerCase> {};
 
@@ -115,25 +141,14 @@ TEST(SyslogRsyslog, ForwardsInEveryFramingAndTemplate) {
 
   const std::string dir = s.dir().path();
   const int rport = sluice::testing::FreeTcpPort();
-  std::string conf = StrCat("global(workDirectory=\"", dir, "\" maxMessageSize=\"64k\")\n",
-                            "module(load=\"imtcp\")\n",
-                            "input(type=\"imtcp\" address=\"127.0.0.1\" port=\"", rport, "\" ruleset=\"fwd\")\n",
-                            "ruleset(name=\"fwd\") {\n");
+  std::string conf = RsyslogRelay(dir, rport);
   for (size_t i = 0; i < routes.size(); ++i) {
     StrAppend(&conf, "  action(type=\"omfwd\" target=\"127.0.0.1\" port=\"", s.Port(i), "\" protocol=\"tcp\" ",
               "TCP_Framing=\"", routes[i].framing, "\" template=\"", routes[i].tmpl, "\")\n");
   }
   conf += "}\n";
-  sluice::testing::WriteFile(dir + "/rsyslog.conf", conf);
-  std::string check;
-  ASSERT_EQ(RunCommand({"rsyslogd", "-N1", "-f", dir + "/rsyslog.conf"}, &check), 0) << check;
-  Subprocess rsyslogd({"rsyslogd", "-n", "-f", dir + "/rsyslog.conf", "-i", dir + "/rsyslogd.pid"},
-                      dir + "/rsyslogd.log");
-  ASSERT_TRUE(rsyslogd.ok());
-  ASSERT_TRUE(WaitFor([&] {
-    TcpClient probe;
-    return probe.Connect("127.0.0.1", rport);
-  })) << sluice::testing::ReadFile(dir + "/rsyslogd.log");
+  auto rsyslogd = StartRsyslog(dir, conf, rport);
+  ASSERT_FALSE(::testing::Test::HasFailure());
 
   const int n = 200;
   std::string file = dir + "/lines.txt";
@@ -172,6 +187,54 @@ TEST(SyslogRsyslog, ForwardsInEveryFramingAndTemplate) {
     EXPECT_LT(std::llabs(ts - NowMs()), 60'000) << l;
   }
   EXPECT_EQ(v5424, 2u * n);
+}
+
+// RFC 5425 with a real TLS sender: rsyslog's gtls driver (rsyslog-gnutls) forwards
+// octet-counted RFC 5424 frames to a sluice input that requires client certificates;
+// rsyslog checks sluice's server certificate against the CA and the name "localhost".
+TEST(SyslogRsyslog, ForwardsOverTlsWithClientCertificate) {
+  sluice::testing::TempDir certs;
+  ASSERT_TRUE(sluice::testing::MakeTestCertificates(certs.path()));
+  const std::string c = certs.path();
+  SyslogApp s(StrCat("  - type: syslog\n    id: tls\n    listen: 127.0.0.1:0\n    tls:\n      certificate: ", c,
+                     "/server.pem\n      key: ", c, "/server.key\n      client_ca: ", c,
+                     "/ca.pem\n      client_auth: required\n"));
+  ASSERT_TRUE(s.ok());
+  const std::string dir = s.dir().path();
+  const int rport = sluice::testing::FreeTcpPort();
+  std::string conf = RsyslogRelay(dir, rport,
+                                  StrCat(" DefaultNetstreamDriverCAFile=\"", c, "/ca.pem\" DefaultNetstreamDriverCertFile=\"",
+                                         c, "/client.pem\" DefaultNetstreamDriverKeyFile=\"", c, "/client.key\""));
+  StrAppend(&conf, "  action(type=\"omfwd\" target=\"127.0.0.1\" port=\"", s.Port(), "\" protocol=\"tcp\" ",
+            "StreamDriver=\"gtls\" StreamDriverMode=\"1\" StreamDriverAuthMode=\"x509/name\" ",
+            "StreamDriverPermittedPeers=\"localhost\" TCP_Framing=\"octet-counted\" ",
+            "template=\"RSYSLOG_SyslogProtocol23Format\")\n}\n");
+  auto rsyslogd = StartRsyslog(dir, conf, rport);
+  ASSERT_FALSE(::testing::Test::HasFailure());
+
+  const int n = 300;
+  std::string file = dir + "/lines.txt";
+  {
+    std::ofstream f(file);
+    for (int i = 0; i < n; ++i) f << "tls relayed " << i << " \"quoted\" ü\n";
+  }
+  std::string out;
+  ASSERT_EQ(RunCommand({"logger", "--server", "127.0.0.1", "--port", std::to_string(rport), "--tcp", "--rfc5424",
+                        "--tag", "rabbitmq", "--priority", "daemon.err", "--file", file},
+                       &out),
+            0)
+      << out;
+  auto lines = s.WaitLines(n, std::chrono::seconds(30));
+  ASSERT_EQ(lines.size(), static_cast<size_t>(n)) << sluice::testing::ReadFile(dir + "/rsyslogd.log");
+  for (int i = 0; i < n; ++i) EXPECT_EQ(CountMessage(lines, StrCat("tls relayed ", i, " \"quoted\" ü")), 1u) << i;
+  for (const auto& l : lines) {
+    EXPECT_EQ(Field(l, "tags"), "<missing>") << l;
+    EXPECT_EQ(Field(l, "log.syslog.version"), "1") << l;
+    EXPECT_EQ(Field(l, "log.syslog.priority"), "27") << l;
+    EXPECT_EQ(Field(l, "process.name"), "rabbitmq") << l;
+    EXPECT_EQ(Field(l, "log.syslog.hostname"), LocalHostname()) << l;
+  }
+  EXPECT_EQ(s.Metric("sluice_component_errors_total", {{"reason", "tls_handshake"}}), 0);
 }
 
 }  // namespace

@@ -250,6 +250,19 @@ TEST(ElasticsearchSinkTest, ApiKey) {
   EXPECT_EQ(es.Requests()[0].headers["authorization"], "ApiKey aWQ6c2VjcmV0");
 }
 
+// A sink whose TLS handshake with `es` fails: it counts a connection error and
+// releases nothing (the batch stays held for a retry).
+void ExpectTlsRefused(EsEmulator& es, const std::string& sink_yaml_extra) {
+  SinkHarness h;
+  ASSERT_TRUE(h.Start(SinkYaml(es, sink_yaml_extra)));
+  h.Submit(Events(2, "refused"));
+  ASSERT_TRUE(WaitFor([&] {
+    return h.metrics.Sum("sluice_component_errors_total", {{"component", "elasticsearch"}, {"reason", "connection"}}) >= 1;
+  }));
+  h.sink->Stop(NowMs());
+  EXPECT_EQ(h.released.load(), 0);
+}
+
 TEST(ElasticsearchSinkTest, TlsWithCaVerification) {
   TempDir certs;
   ASSERT_TRUE(MakeTestCertificates(certs.path()));
@@ -266,16 +279,36 @@ TEST(ElasticsearchSinkTest, TlsWithCaVerification) {
   ExpectEachOnce(es, 4);
 
   // Without the test CA the server is not trusted: nothing is delivered.
-  SinkHarness untrusted;
-  ASSERT_TRUE(untrusted.Start(SinkYaml(es)));
-  untrusted.Submit(Events(2, "u"));
-  ASSERT_TRUE(WaitFor([&] {
-    return untrusted.metrics.Sum("sluice_component_errors_total",
-                                 {{"component", "elasticsearch"}, {"reason", "connection"}}) >= 1;
-  }));
-  untrusted.sink->Stop(NowMs());
-  EXPECT_EQ(untrusted.released.load(), 0);
+  ExpectTlsRefused(es, "");
   EXPECT_EQ(es.Count(), 4u);
+}
+
+// Elasticsearch with xpack.security.http.ssl.client_authentication: required.
+TEST(ElasticsearchSinkTest, TlsClientCertificate) {
+  TempDir certs;
+  ASSERT_TRUE(MakeTestCertificates(certs.path()));
+  EsEmulatorOptions o;
+  o.tls_certificate = certs.File("server.pem");
+  o.tls_key = certs.File("server.key");
+  o.tls_client_ca = certs.File("ca.pem");
+  EsEmulator es(o);
+  ASSERT_TRUE(es.Start().ok());
+  SinkHarness h;
+  ASSERT_TRUE(h.Start(SinkYaml(es, StrCat("tls:\n  ca: ", certs.File("ca.pem"), "\n  certificate: ",
+                                          certs.File("client.pem"), "\n  key: ", certs.File("client.key"), "\n"))));
+  h.Submit(Events(5));
+  ASSERT_TRUE(h.WaitAllReleased());
+  ExpectEachOnce(es, 5);
+  auto requests = es.Requests();
+  ASSERT_FALSE(requests.empty());
+  for (const auto& r : requests) EXPECT_NE(r.tls_client_subject.find("CN=sluice client"), std::string::npos);
+  EXPECT_EQ(es.stats().tls_handshake_failures, 0u);
+
+  // Trusting the server but presenting no certificate: the handshake fails, nothing is
+  // delivered, the failure is counted as a connection error and the batch stays held.
+  ExpectTlsRefused(es, StrCat("tls:\n  ca: ", certs.File("ca.pem"), "\n"));
+  EXPECT_GE(es.stats().tls_handshake_failures, 1u);
+  EXPECT_EQ(es.Count(), 5u);
 }
 
 TEST(ElasticsearchSinkTest, BackpressureWhenStalled) {
