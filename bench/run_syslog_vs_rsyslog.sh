@@ -82,33 +82,8 @@ measure sluice "$SLUICE_PID" "$SLUICE_PORT" "$SLUICE_ES" | tee "$WORK/sluice.jso
 start_emulator es-rsyslog; RS_ES=$EMU_PORT
 RS_PORT=$(free_port)
 mkdir -p "$WORK/rsyslog-work"
-cat > "$WORK/rsyslog.conf" <<CONF
-global(workDirectory="$WORK/rsyslog-work" maxMessageSize="64k")
-module(load="imtcp")
-module(load="omelasticsearch")
-template(name="ecs" type="list") {
-  constant(value="{\"@timestamp\":\"") property(name="timereported" dateFormat="rfc3339")
-  constant(value="\",\"message\":\"") property(name="msg" format="json")
-  constant(value="\",\"host\":{\"hostname\":\"") property(name="hostname" format="json")
-  constant(value="\"},\"process\":{\"name\":\"") property(name="programname" format="json")
-  constant(value="\",\"pid\":\"") property(name="procid" format="json")
-  constant(value="\"},\"log\":{\"syslog\":{\"priority\":") property(name="pri")
-  constant(value=",\"facility\":{\"code\":") property(name="syslogfacility")
-  constant(value=",\"name\":\"") property(name="syslogfacility-text")
-  constant(value="\"},\"severity\":{\"code\":") property(name="syslogseverity")
-  constant(value=",\"name\":\"") property(name="syslogseverity-text")
-  constant(value="\"},\"appname\":\"") property(name="app-name" format="json")
-  constant(value="\",\"msgid\":\"") property(name="msgid" format="json")
-  constant(value="\"}}}")
-}
-ruleset(name="es") {
-  action(type="omelasticsearch" server="127.0.0.1" serverport="$RS_ES" template="ecs"
-         searchIndex="syslog" bulkmode="on" esVersion.major="8" maxbytes="10m"
-         action.resumeRetryCount="-1"
-         queue.type="LinkedList" queue.size="200000" queue.dequeueBatchSize="2048")
-}
-input(type="imtcp" port="$RS_PORT" ruleset="es")
-CONF
+sed -e "s|@WORK_DIR@|$WORK/rsyslog-work|" -e "s|@TCP_PORT@|$RS_PORT|" -e "s|@ES_PORT@|$RS_ES|" \
+  bench/rsyslog/imtcp-to-elasticsearch.conf > "$WORK/rsyslog.conf"
 rsyslogd -n -f "$WORK/rsyslog.conf" -i "$WORK/rsyslog.pid" 2>"$WORK/rsyslog.err" &
 RS_PID=$!; PIDS+=($RS_PID)
 for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/$RS_PORT) 2>/dev/null && break; sleep 0.05; done
