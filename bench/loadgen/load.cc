@@ -248,18 +248,22 @@ std::string SyslogLine(uint64_t i) {
   if (i % 2 == 0) {
     n = std::snprintf(buf, sizeof buf,
                       "<134>1 2026-11-21T05:30:%02d.%06lluZ mes-core-%llu mes-api 4242 ORDER [meta@32473 order=\"%llu\" "
-                      "stage=\"price\"] calculation stage 3 finished for order %llu in %llu ms, model 3d-%llu.stl\n",
+                      "stage=\"price\"][trace@32473 id=\"4bf92f3577b34da6a3ce929d%010llu\"] calculation stage 3 "
+                      "finished for order %llu in %llu ms, model 3d-%llu.stl (queue mes.calc, worker %llu)\n",
                       static_cast<int>(i / 1000 % 60), static_cast<unsigned long long>(i % 1000000),
                       static_cast<unsigned long long>(i % 8), static_cast<unsigned long long>(100000 + i % 900000),
-                      static_cast<unsigned long long>(100000 + i % 900000), static_cast<unsigned long long>(i % 977),
-                      static_cast<unsigned long long>(i % 5000));
+                      static_cast<unsigned long long>(i), static_cast<unsigned long long>(100000 + i % 900000),
+                      static_cast<unsigned long long>(i % 977), static_cast<unsigned long long>(i % 5000),
+                      static_cast<unsigned long long>(i % 16));
   } else {
     n = std::snprintf(buf, sizeof buf,
                       "<30>Nov 21 05:30:%02d shop-db-%llu postgres[%llu]: LOG:  duration: %llu.%03llu ms  statement: "
-                      "UPDATE orders SET status = 'priced' WHERE id = %llu\n",
+                      "UPDATE orders SET status = 'priced', price_cents = %llu, updated_at = now() WHERE id = %llu "
+                      "AND status = 'calculating' RETURNING id, status\n",
                       static_cast<int>(i / 1000 % 60), static_cast<unsigned long long>(i % 4),
                       static_cast<unsigned long long>(1000 + i % 30000), static_cast<unsigned long long>(i % 300),
-                      static_cast<unsigned long long>(i % 1000), static_cast<unsigned long long>(100000 + i % 900000));
+                      static_cast<unsigned long long>(i % 1000), static_cast<unsigned long long>(1000 + i % 99000),
+                      static_cast<unsigned long long>(100000 + i % 900000));
   }
   return std::string(buf, n);
 }
