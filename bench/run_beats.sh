@@ -43,15 +43,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source bench/lib.sh
 BEATS_PORT=$(free_port)
 HTTP_PORT=$(free_port)
 
 if [[ $OUTPUT == es ]]; then
-  "$BUILD/tests/common/sluice-es-emulator" --listen 127.0.0.1:0 --fast > "$WORK/es.out" 2>"$WORK/es.err" &
-  ES_PID=$!
-  for _ in $(seq 100); do [[ -s $WORK/es.out ]] && break; sleep 0.05; done
-  ES_PORT=$(head -1 "$WORK/es.out" | grep -o '[0-9]*$')
+  start_es_emulator es; ES_PID=$EMU_PID; ES_PORT=$EMU_PORT
   OUT_CFG="  - type: elasticsearch
     hosts: [http://127.0.0.1:$ES_PORT]
     index: bench"

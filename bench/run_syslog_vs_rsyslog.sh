@@ -23,17 +23,12 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source bench/lib.sh
 cpu_of() { awk '{print $14 + $15}' "/proc/$1/stat"; }      # clock ticks, all threads
 hwm_of() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }    # KiB
 TICKS=$(getconf CLK_TCK)
 
-start_emulator() {  # $1 = name; sets EMU_PORT
-  "$BUILD/tests/common/sluice-es-emulator" --listen 127.0.0.1:0 --fast > "$WORK/$1.port" 2>"$WORK/$1.err" &
-  PIDS+=($!)
-  for _ in $(seq 200); do [[ -s $WORK/$1.port ]] && break; sleep 0.05; done
-  EMU_PORT=$(head -1 "$WORK/$1.port" | grep -o '[0-9]*$')
-}
+start_emulator() { start_es_emulator "$1"; PIDS+=("$EMU_PID"); }  # $1 = name; sets EMU_PORT
 wait_items() {  # $1 = emulator port, $2 = count
   for _ in $(seq 3000); do
     local got
