@@ -1,5 +1,6 @@
 #include "common/json_util.h"
 
+#include <bit>
 #include <cstdint>
 #include <cstring>
 
@@ -35,30 +36,72 @@ size_t Utf8Len(std::string_view s, size_t i) {
 }
 }  // namespace
 
+namespace {
+// The high bit of each byte of p[0, 8) (little-endian) that a JSON string
+// cannot hold as is.
+static_assert(std::endian::native == std::endian::little, "BadMask8 counts bytes from the low end");
+inline uint64_t BadMask8(const char* p) {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL, kHigh = 0x8080808080808080ULL;
+  auto zero_byte = [](uint64_t v) { return (v - kOnes) & ~v & kHigh; };
+  uint64_t w;
+  std::memcpy(&w, p, 8);
+  return (w & kHigh) | ((w - 0x2020202020202020ULL) & ~w & kHigh) | zero_byte(w ^ (kOnes * '"')) |
+         zero_byte(w ^ (kOnes * '\\'));
+}
+}  // namespace
+
+#ifdef __AVX2__
+namespace {
+// Bytes a JSON string cannot hold as is, as a bit mask: control bytes and every
+// byte >= 0x80 (signed: 0x20 > c), '"' and '\\'.
+inline uint32_t BadMask32(const char* p) {
+  const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  const __m256i bad = _mm256_or_si256(
+      _mm256_cmpgt_epi8(_mm256_set1_epi8(0x20), v),
+      _mm256_or_si256(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('"')), _mm256_cmpeq_epi8(v, _mm256_set1_epi8('\\'))));
+  return static_cast<uint32_t>(_mm256_movemask_epi8(bad));
+}
+inline uint32_t BadMask16(const char* p) {
+  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  const __m128i bad =
+      _mm_or_si128(_mm_cmpgt_epi8(_mm_set1_epi8(0x20), v),
+                   _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+  return static_cast<uint32_t>(_mm_movemask_epi8(bad));
+}
+}  // namespace
+#endif
+
 size_t JsonPlainPrefix(std::string_view s) {
   const char* p = s.data();
   const size_t n = s.size();
   size_t i = 0;
 #ifdef __AVX2__
-  // Signed bytes: 0x20 > c holds for control bytes and for every byte >= 0x80.
-  const __m256i space = _mm256_set1_epi8(0x20), quote = _mm256_set1_epi8('"'), backslash = _mm256_set1_epi8('\\');
-  for (; i + 32 <= n; i += 32) {
-    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i));
-    const __m256i bad = _mm256_or_si256(_mm256_cmpgt_epi8(space, v),
-                                        _mm256_or_si256(_mm256_cmpeq_epi8(v, quote), _mm256_cmpeq_epi8(v, backslash)));
-    if (const uint32_t mask = static_cast<uint32_t>(_mm256_movemask_epi8(bad))) return i + __builtin_ctz(mask);
+  // Most strings written are short header fields (a host name, "4242"): a
+  // tail, or a whole string of 16 to 31 bytes, is checked with two loads that
+  // overlap instead of byte by byte, never reading outside `s`.
+  if (n >= 32) {
+    for (; i + 32 <= n; i += 32) {
+      if (const uint32_t mask = BadMask32(p + i)) return i + __builtin_ctz(mask);
+    }
+    if (i == n) return n;
+    const uint32_t mask = BadMask32(p + n - 32) >> (32 - (n - i));  // bytes [i, n)
+    return mask ? i + __builtin_ctz(mask) : n;
+  }
+  if (n >= 16) {
+    if (const uint32_t mask = BadMask16(p)) return __builtin_ctz(mask);
+    const uint32_t mask = BadMask16(p + n - 16) >> (32 - n);  // bytes [16, n)
+    return mask ? 16 + __builtin_ctz(mask) : n;
   }
 #endif
-  // 8 bytes at a time: any byte < 0x20, '"', '\\' or >= 0x80 ("has zero byte" tests).
-  constexpr uint64_t kOnes = 0x0101010101010101ULL, kHigh = 0x8080808080808080ULL;
-  auto zero_byte = [](uint64_t v) { return (v - kOnes) & ~v & kHigh; };
-  for (; i + 8 <= n; i += 8) {
-    uint64_t w;
-    std::memcpy(&w, p + i, 8);
-    if ((w & kHigh) | ((w - 0x2020202020202020ULL) & ~w & kHigh) | zero_byte(w ^ (kOnes * '"')) |
-        zero_byte(w ^ (kOnes * '\\'))) {
-      break;
+  // 8 bytes at a time: any byte < 0x20, '"', '\\' or >= 0x80 ("has zero byte"
+  // tests; the lowest flagged byte is always a true one, borrows only run upwards).
+  if (n >= 8) {
+    for (; i + 8 <= n; i += 8) {
+      if (const uint64_t mask = BadMask8(p + i)) return i + __builtin_ctzll(mask) / 8;
     }
+    if (i == n) return n;
+    const uint64_t mask = BadMask8(p + n - 8) >> (8 * (8 - (n - i)));  // bytes [i, n)
+    return mask ? i + __builtin_ctzll(mask) / 8 : n;
   }
   for (; i < n; ++i) {
     const unsigned char c = static_cast<unsigned char>(p[i]);
