@@ -54,21 +54,42 @@ class Writer {
     *p_++ = '"';
     const size_t plain = JsonPlainPrefix(v);
     Raw(v.substr(0, plain));
-    if (plain < v.size()) {
-      thread_local std::string escaped;
-      escaped.clear();
-      AppendJsonEscaped(v.substr(plain), &escaped);
-      Raw(escaped);
-    }
+    if (plain < v.size()) Escaped(v.substr(plain));
     *p_++ = '"';
+  }
+  // An RFC 5424 PARAM-VALUE (`\"`, `\\`, `\]` escapes still in) as a JSON string.
+  // Without a backslash (or anything else a JSON string cannot hold) the bytes
+  // are copied as they are; else unescaped first.
+  void SdValue(std::string_view raw) {
+    if (JsonPlainPrefix(raw) == raw.size()) {
+      *p_++ = '"';
+      Raw(raw);
+      *p_++ = '"';
+      return;
+    }
+    thread_local std::string value;
+    value.clear();
+    UnescapeSdValue(raw, &value);
+    Str(value);
   }
   void KeyStr(std::string_view key, std::string_view value) {
     Raw(key);
     Str(value);
   }
+  // Copies bytes written before (`from` returned by pos()).
+  void Again(const char* from, const char* to) {
+    std::memcpy(p_, from, static_cast<size_t>(to - from));
+    p_ += to - from;
+  }
   char* pos() const { return p_; }
 
  private:
+  void Escaped(std::string_view v) {
+    thread_local std::string escaped;
+    escaped.clear();
+    AppendJsonEscaped(v, &escaped);
+    Raw(escaped);
+  }
   char* p_;
 };
 
@@ -152,7 +173,6 @@ bool AllDigits(std::string_view s) {
 // first occurrence only: Elasticsearch rejects a document with duplicate keys.
 void WriteStructuredData(std::string_view sd, Writer* w) {
   thread_local std::vector<std::string_view> ids, names;
-  thread_local std::string value;
   ids.clear();
   w->Lit(",\"structured_data\":{");
   bool skip = false, first_param = true;
@@ -182,9 +202,7 @@ void WriteStructuredData(std::string_view sd, Writer* w) {
         first_param = false;
         w->Str(name);
         w->Char(':');
-        value.clear();
-        UnescapeSdValue(raw, &value);
-        w->Str(value);
+        w->SdValue(raw);
       });
   if (any && !skip) w->Char('}');
   w->Char('}');
@@ -212,20 +230,35 @@ void AppendEcsEvent(const SyslogMessage& m, const EcsFrame& frame, bool keep_ori
   w.Lit("\",\"message\":");
   w.Str(m.message);
   w.Raw(PriorityFragment(m.priority));
-  if (!m.hostname.empty()) w.KeyStr(",\"hostname\":", m.hostname);
-  if (!m.appname.empty()) w.KeyStr(",\"appname\":", m.appname);
+  // hostname and appname are written twice (log.syslog.* and host/process):
+  // escaped once, the second copy is the first one's bytes.
+  const char *host_at = nullptr, *host_end = nullptr, *app_at = nullptr, *app_end = nullptr;
+  if (!m.hostname.empty()) {
+    w.Lit(",\"hostname\":");
+    host_at = w.pos();
+    w.Str(m.hostname);
+    host_end = w.pos();
+  }
+  if (!m.appname.empty()) {
+    w.Lit(",\"appname\":");
+    app_at = w.pos();
+    w.Str(m.appname);
+    app_end = w.pos();
+  }
   if (!m.procid.empty()) w.KeyStr(",\"procid\":", m.procid);
   if (!m.msgid.empty()) w.KeyStr(",\"msgid\":", m.msgid);
   if (!m.version.empty()) w.KeyStr(",\"version\":", m.version);
   if (!m.structured_data.empty()) WriteStructuredData(m.structured_data, &w);
   w.Lit("}}");
 
-  if (!m.hostname.empty()) {
-    w.KeyStr(",\"host\":{\"hostname\":", m.hostname);
+  if (host_at) {
+    w.Lit(",\"host\":{\"hostname\":");
+    w.Again(host_at, host_end);
     w.Char('}');
   }
-  if (!m.appname.empty()) {
-    w.KeyStr(",\"process\":{\"name\":", m.appname);
+  if (app_at) {
+    w.Lit(",\"process\":{\"name\":");
+    w.Again(app_at, app_end);
     if (AllDigits(m.procid)) {
       int64_t pid = 0;
       for (char c : m.procid) pid = pid * 10 + (c - '0');
