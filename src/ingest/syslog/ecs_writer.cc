@@ -60,8 +60,8 @@ class Writer {
   // An RFC 5424 PARAM-VALUE (`\"`, `\\`, `\]` escapes still in) as a JSON string.
   // Without a backslash (or anything else a JSON string cannot hold) the bytes
   // are copied as they are; else unescaped first.
-  void SdValue(std::string_view raw) {
-    if (JsonPlainPrefix(raw) == raw.size()) {
+  void SdValue(std::string_view raw, bool plain) {
+    if (plain) {
       *p_++ = '"';
       Raw(raw);
       *p_++ = '"';
@@ -192,7 +192,7 @@ void WriteStructuredData(std::string_view sd, Writer* w) {
         w->Str(id);
         w->Lit(":{");
       },
-      [&](std::string_view name, std::string_view raw) {
+      [&](std::string_view name, std::string_view raw, bool plain) {
         if (skip) return;
         for (auto prev : names) {
           if (prev == name) return;
@@ -202,7 +202,7 @@ void WriteStructuredData(std::string_view sd, Writer* w) {
         first_param = false;
         w->Str(name);
         w->Char(':');
-        w->SdValue(raw);
+        w->SdValue(raw, plain);
       });
   if (any && !skip) w->Char('}');
   w->Char('}');

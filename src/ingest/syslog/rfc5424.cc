@@ -42,16 +42,10 @@ size_t ScanStructuredData(std::string_view s) {
       size_t name = i;
       while (i < s.size() && SdNameChar(s[i])) ++i;
       if (i == name || i - name > 32 || i + 1 >= s.size() || s[i] != '=' || s[i + 1] != '"') return 0;
-      i += 2;
-      for (;;) {
-        if (i >= s.size()) return 0;
-        if (s[i] == '\\') {
-          i += 2;  // an escape, or a literal backslash and the byte after it
-          continue;
-        }
-        if (s[i] == '"') break;
-        ++i;
-      }
+      // The value: an escape, or a literal backslash, takes the byte after it.
+      bool plain;
+      i = SdValueEnd(s, i + 2, &plain);
+      if (i == std::string_view::npos) return 0;
       ++i;
       if (i >= s.size()) return 0;
     }

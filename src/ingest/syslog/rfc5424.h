@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <string_view>
 
+#include "common/json_util.h"
 #include "ingest/syslog/syslog_message.h"
 
 namespace sluice::syslog {
@@ -18,9 +19,29 @@ bool ParseRfc5424(std::string_view s, SyslogMessage* m);
 // does not start with a valid element.
 size_t ScanStructuredData(std::string_view s);
 
+// The index of the quote that ends the PARAM-VALUE starting at s[i] (a
+// backslash takes the byte after it along), or npos if `s` ends first.
+// *plain: the value holds nothing a JSON string cannot hold as is (so no
+// backslash either). The bytes up to the first quote, backslash, control or
+// non-ASCII byte are skipped with one vector scan: for most values that is
+// the whole value.
+inline size_t SdValueEnd(std::string_view s, size_t i, bool* plain) {
+  *plain = true;
+  const size_t n = s.size();
+  while (i < n) {
+    i += JsonPlainPrefix(s.substr(i));
+    if (i >= n) break;
+    if (s[i] == '"') return i;
+    *plain = false;
+    i += s[i] == '\\' ? 2 : 1;
+  }
+  return std::string_view::npos;
+}
+
 // Walks validated structured data (from ScanStructuredData). For each element
-// `on_element(id)` is called, then `on_param(name, raw_value)` for each of its
-// parameters, where raw_value still holds the `\"`, `\\`, `\]` escapes.
+// `on_element(id)` is called, then `on_param(name, raw_value, plain)` for each
+// of its parameters, where raw_value still holds the `\"`, `\\`, `\]` escapes
+// and `plain` says it holds no escape nor anything else JSON escapes.
 template <typename OnElement, typename OnParam>
 void ForEachSdParam(std::string_view sd, OnElement on_element, OnParam on_param) {
   size_t i = 0;
@@ -34,8 +55,9 @@ void ForEachSdParam(std::string_view sd, OnElement on_element, OnParam on_param)
       std::string_view name = sd.substr(name_start, i - name_start);
       i += 2;  // ="
       size_t v = i;
-      while (sd[i] != '"') i += (sd[i] == '\\') ? 2 : 1;
-      on_param(name, sd.substr(v, i - v));
+      bool plain;
+      i = SdValueEnd(sd, i, &plain);
+      on_param(name, sd.substr(v, i - v), plain);
       ++i;  // closing quote
     }
     ++i;  // ]

@@ -80,7 +80,7 @@ std::string RefEcs(const SyslogMessage& m, const EcsFrame& f, bool keep_original
           AppendJsonString(id, &o);
           o += ":{";
         },
-        [&](std::string_view name, std::string_view raw) {
+        [&](std::string_view name, std::string_view raw, bool) {
           if (skip) return;
           for (const auto& prev : names) {
             if (prev == name) return;
@@ -239,6 +239,35 @@ class Generator {
 
   std::mt19937 rng_;
 };
+
+// SdValueEnd against the byte-by-byte loop it replaced, on values full of
+// escapes, quotes, trailing backslashes and non-ASCII bytes, of every length
+// around the 8/16/32-byte steps of its scan.
+TEST(SyslogEcsFastPath, SdValueEndMatchesByteLoop) {
+  std::mt19937 rng(5424);
+  const std::string alphabet = std::string("ab\\\"]=\x01\x7f\xC3\xA9 ") + std::string(1, '\0');
+  for (int k = 0; k < 200000; ++k) {
+    std::string s(rng() % 80, 'x');
+    for (char& c : s) c = rng() % 4 == 0 ? alphabet[rng() % alphabet.size()] : static_cast<char>('a' + rng() % 26);
+    const size_t start = s.empty() ? 0 : rng() % (s.size() + 1);
+    size_t want = std::string_view::npos;
+    bool want_plain = true;
+    for (size_t i = start; i < s.size();) {
+      if (s[i] == '"') {
+        want = i;
+        break;
+      }
+      const unsigned char c = static_cast<unsigned char>(s[i]);
+      if (c == '\\' || c < 0x20 || c >= 0x80) want_plain = false;
+      i += s[i] == '\\' ? 2 : 1;
+    }
+    bool plain = false;
+    ASSERT_EQ(SdValueEnd(s, start, &plain), want) << s << " from " << start;
+    if (want != std::string_view::npos) {
+      ASSERT_EQ(plain, want_plain) << s << " from " << start;
+    }
+  }
+}
 
 TEST(SyslogEcsFastPath, SameDocumentAsTheReferenceWriter) {
   Generator gen(20261121);
