@@ -3,7 +3,7 @@
 # target so they carry the fuzzer's coverage instrumentation.
 set(SYSLOG_SRC ${PROJECT_SOURCE_DIR}/src/ingest/syslog)
 add_executable(syslog_fuzz syslog_fuzz.cc
-  ${SYSLOG_SRC}/ecs_writer.cc ${SYSLOG_SRC}/rfc3164.cc ${SYSLOG_SRC}/rfc5424.cc ${SYSLOG_SRC}/syslog_parser.cc
+  ${SYSLOG_SRC}/ecs_writer.cc ${SYSLOG_SRC}/framing.cc ${SYSLOG_SRC}/rfc3164.cc ${SYSLOG_SRC}/rfc5424.cc ${SYSLOG_SRC}/syslog_parser.cc
   ${PROJECT_SOURCE_DIR}/src/common/json_util.cc ${PROJECT_SOURCE_DIR}/src/common/timeutil.cc)
 target_include_directories(syslog_fuzz PRIVATE ${PROJECT_SOURCE_DIR}/src)
 target_compile_options(syslog_fuzz PRIVATE -fsanitize=fuzzer,address,undefined)

@@ -37,18 +37,12 @@ class FrameSplitter {
   // Longest unconsumed tail Split can leave.
   size_t max_pending() const { return max_ + 11; }
 
+  // First LF or NUL in data[from, end), or npos. One pass, 32 bytes a step
+  // (it was a memchr for LF and a second one for NUL over the line).
+  static size_t FindTrailer(std::string_view data, size_t from);
+
  private:
   static bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-  // First LF or NUL in data[from, end), or npos.
-  static size_t FindTrailer(std::string_view data, size_t from) {
-    const char* base = data.data() + from;
-    size_t n = data.size() - from;
-    const void* lf = std::memchr(base, '\n', n);
-    size_t upto = lf ? static_cast<const char*>(lf) - base : n;
-    const void* nul = std::memchr(base, '\0', upto);
-    if (nul) return from + (static_cast<const char*>(nul) - base);
-    return lf ? from + upto : std::string_view::npos;
-  }
 
   size_t max_;
   size_t count_limit_;

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "common/timeutil.h"
 #include "ecs_test_util.h"
 #include "ingest/syslog/ecs_writer.h"
+#include "ingest/syslog/framing.h"
 #include "ingest/syslog/rfc5424.h"
 #include "ingest/syslog/syslog_parser.h"
 
@@ -266,6 +268,27 @@ TEST(SyslogEcsFastPath, SdValueEndMatchesByteLoop) {
     if (want != std::string_view::npos) {
       ASSERT_EQ(plain, want_plain) << s << " from " << start;
     }
+  }
+}
+
+// FrameSplitter::FindTrailer (one vector pass for LF or NUL) against the two
+// memchr calls it replaced, on buffers with sparse trailers at every offset.
+TEST(SyslogEcsFastPath, FindTrailerMatchesMemchr) {
+  std::mt19937 rng(6587);
+  for (int k = 0; k < 100000; ++k) {
+    std::string s(rng() % 300, 'x');
+    const size_t trailers = rng() % 4;
+    for (size_t t = 0; t < trailers && !s.empty(); ++t) s[rng() % s.size()] = rng() % 2 ? '\n' : '\0';
+    const size_t from = rng() % (s.size() + 1);
+    const char* base = s.data() + from;
+    const size_t n = s.size() - from;
+    const void* lf = std::memchr(base, '\n', n);
+    const size_t upto = lf ? static_cast<const char*>(lf) - base : n;
+    const void* nul = std::memchr(base, '\0', upto);
+    size_t want = std::string_view::npos;
+    if (nul) want = from + (static_cast<const char*>(nul) - base);
+    else if (lf) want = from + upto;
+    ASSERT_EQ(FrameSplitter::FindTrailer(s, from), want);
   }
 }
 
