@@ -89,6 +89,10 @@ int64_t Rfc3164Clock::ToUnixUs(int month, int day, int hour, int minute, int sec
   // one is closer to the receive time (New Year).
   int64_t best = CivilToUnixSeconds(year_, month, day, hour, minute, second);
   const int64_t now_s = now_us_ / 1'000'000;
+  // The same date a year earlier or later is at least 365 days (less an
+  // hour of DST) away from this one: within 180 days of the receive time,
+  // this one is the closest and the other two need not be computed.
+  if (std::llabs(best - now_s) <= 180 * 86400) return best * 1'000'000 + micros;
   for (int64_t y : {year_ - 1, year_ + 1}) {
     int64_t t = CivilToUnixSeconds(y, month, day, hour, minute, second);
     if (std::llabs(t - now_s) < std::llabs(best - now_s)) best = t;

@@ -18,6 +18,7 @@
 #include "ecs_test_util.h"
 #include "ingest/syslog/ecs_writer.h"
 #include "ingest/syslog/framing.h"
+#include "ingest/syslog/rfc3164.h"
 #include "ingest/syslog/rfc5424.h"
 #include "ingest/syslog/syslog_parser.h"
 
@@ -289,6 +290,35 @@ TEST(SyslogEcsFastPath, FindTrailerMatchesMemchr) {
     if (nul) want = from + (static_cast<const char*>(nul) - base);
     else if (lf) want = from + upto;
     ASSERT_EQ(FrameSplitter::FindTrailer(s, from), want);
+  }
+}
+
+// Rfc3164Clock::ToUnixUs (which skips the neighbouring years when the date
+// is within 180 days of the receive time) against trying all three years,
+// in UTC and in a zone with DST, for receive times all around the year.
+TEST(SyslogEcsFastPath, Rfc3164YearMatchesTryingEveryYear) {
+  absl::TimeZone berlin;
+  ASSERT_TRUE(absl::LoadTimeZone("Europe/Berlin", &berlin));
+  std::mt19937 rng(3164);
+  for (absl::TimeZone tz : {absl::UTCTimeZone(), berlin}) {
+    Rfc3164Clock clock(tz);
+    for (int k = 0; k < 40000; ++k) {
+      const int64_t now_us = 1'700'000'000'000'000 + static_cast<int64_t>(rng() % 200'000'000) * 1'000'000;
+      clock.SetNow(now_us);
+      const int month = 1 + rng() % 12, day = 1 + rng() % 31, hour = rng() % 24, minute = rng() % 60,
+                second = rng() % 60, micros = rng() % 1000000;
+      const int64_t year = absl::ToCivilSecond(absl::FromUnixMicros(now_us), tz).year();
+      const int64_t now_s = now_us / 1'000'000;
+      int64_t best = 0;
+      bool first = true;
+      for (int64_t y : {year, year - 1, year + 1}) {
+        const int64_t t = absl::ToUnixSeconds(absl::FromCivil(absl::CivilSecond(y, month, day, hour, minute, second), tz));
+        if (first || std::llabs(t - now_s) < std::llabs(best - now_s)) best = t;
+        first = false;
+      }
+      ASSERT_EQ(clock.ToUnixUs(month, day, hour, minute, second, micros), best * 1'000'000 + micros)
+          << month << "/" << day << " " << hour << ":" << minute << ":" << second << " now " << now_us;
+    }
   }
 }
 
