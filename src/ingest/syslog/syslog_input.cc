@@ -48,6 +48,9 @@ constexpr size_t kReadChunk = 64 * 1024;
 // at one 64 KiB read (~260 messages) per batch was a visible share of the
 // syslog → Elasticsearch CPU (bench/RESULTS.md, issue 3).
 constexpr size_t kGatherBytes = 256 * 1024;
+// Events reserved per byte of arena reserved: documents of ~250-byte lines
+// are ~650 bytes; a batch of shorter ones grows its event list once or twice.
+constexpr size_t kReserveBytesPerEvent = 512;
 
 int64_t NowUs() {
   return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -265,7 +268,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       cap_ = ncap;
     }
     auto self = this->shared_from_this();
-    stream_.async_read_some(asio::buffer(buf_.get() + end_, std::min(kReadChunk, cap_ - end_)),
+    asked_ = std::min(kReadChunk, cap_ - end_);
+    stream_.async_read_some(asio::buffer(buf_.get() + end_, asked_),
                             [self](const error_code& ec, size_t n) { self->OnRead(ec, n); });
   }
 
@@ -280,6 +284,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       eof_ = true;
     } else {
       end_ += n;
+      full_read_ = n == asked_;
       in_->counters()->m.received_bytes->Inc(n);
       ArmTimer();
     }
@@ -335,9 +340,17 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     return !ec && n > 0;
   }
 
+  // The arena and the event list are reserved once for what the batch will
+  // likely hold: growing them copied each batch's documents and events about
+  // once more (the gather's late reserve, the vector's doublings). A read that
+  // filled its buffer means more bytes wait: the batch will gather.
   void NewBatch(int64_t now_us) {
     batch_ = std::make_shared<Batch>();
-    batch_->arena().reserve(std::min<size_t>(kBatchBytes + kBatchBytes / 4, (end_ - begin_) * 4 + 1024));
+    size_t arena = (end_ - begin_) * 4 + 1024;
+    if (full_read_) arena = std::max(arena, kGatherBytes + kGatherBytes / 4);
+    arena = std::min(arena, kBatchBytes + kBatchBytes / 4);
+    batch_->arena().reserve(arena);
+    batch_->events().reserve(arena / kReserveBytesPerEvent);
     batch_->source = in_->cfg().id;
     batch_->peer = peer_;
     batch_->received_ms = now_us / 1000;
@@ -385,6 +398,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   size_t cap_ = 0, begin_ = 0, end_ = 0;
   const size_t max_cap_;
   BatchPtr batch_;
+  size_t asked_ = 0;         // bytes the pending read asked for
+  bool full_read_ = false;   // the last read filled what it asked for
   bool eof_ = false, closed_ = false, paused_ = false;
   Gauge* connections_;
 };
