@@ -62,9 +62,7 @@ class Writer {
   // are copied as they are; else unescaped first.
   void SdValue(std::string_view raw, bool plain) {
     if (plain) {
-      *p_++ = '"';
-      Raw(raw);
-      *p_++ = '"';
+      PlainStr(raw);
       return;
     }
     thread_local std::string value;
@@ -75,6 +73,17 @@ class Writer {
   void KeyStr(std::string_view key, std::string_view value) {
     Raw(key);
     Str(value);
+  }
+  // `"v"` for a value known to hold nothing to escape.
+  void PlainStr(std::string_view v) {
+    *p_++ = '"';
+    Raw(v);
+    *p_++ = '"';
+  }
+  // Str, or PlainStr when `plain`.
+  void StrIf(bool plain, std::string_view v) {
+    if (plain) PlainStr(v);
+    else Str(v);
   }
   // Copies bytes written before (`from` returned by pos()).
   void Again(const char* from, const char* to) {
@@ -174,6 +183,9 @@ bool AllDigits(std::string_view s) {
 void WriteStructuredData(std::string_view sd, Writer* w) {
   thread_local std::vector<std::string_view> ids, names;
   ids.clear();
+  // SD-IDs and PARAM-NAMEs are printable ASCII without '"' (checked by the
+  // parser): without a backslash anywhere in the SD they need no escaping.
+  const bool names_plain = std::memchr(sd.data(), '\\', sd.size()) == nullptr;
   w->Lit(",\"structured_data\":{");
   bool skip = false, first_param = true;
   bool any = false;
@@ -189,7 +201,7 @@ void WriteStructuredData(std::string_view sd, Writer* w) {
         ids.push_back(id);
         names.clear();
         first_param = true;
-        w->Str(id);
+        w->StrIf(names_plain, id);
         w->Lit(":{");
       },
       [&](std::string_view name, std::string_view raw, bool plain) {
@@ -200,7 +212,7 @@ void WriteStructuredData(std::string_view sd, Writer* w) {
         names.push_back(name);
         if (!first_param) w->Char(',');
         first_param = false;
-        w->Str(name);
+        w->StrIf(names_plain, name);
         w->Char(':');
         w->SdValue(raw, plain);
       });
@@ -233,21 +245,31 @@ void AppendEcsEvent(const SyslogMessage& m, const EcsFrame& frame, bool keep_ori
   // hostname and appname are written twice (log.syslog.* and host/process):
   // escaped once, the second copy is the first one's bytes.
   const char *host_at = nullptr, *host_end = nullptr, *app_at = nullptr, *app_end = nullptr;
+  const bool plain = m.header_plain;
   if (!m.hostname.empty()) {
     w.Lit(",\"hostname\":");
     host_at = w.pos();
-    w.Str(m.hostname);
+    w.StrIf(plain, m.hostname);
     host_end = w.pos();
   }
   if (!m.appname.empty()) {
     w.Lit(",\"appname\":");
     app_at = w.pos();
-    w.Str(m.appname);
+    w.StrIf(plain, m.appname);
     app_end = w.pos();
   }
-  if (!m.procid.empty()) w.KeyStr(",\"procid\":", m.procid);
-  if (!m.msgid.empty()) w.KeyStr(",\"msgid\":", m.msgid);
-  if (!m.version.empty()) w.KeyStr(",\"version\":", m.version);
+  if (!m.procid.empty()) {
+    w.Lit(",\"procid\":");
+    w.StrIf(plain, m.procid);
+  }
+  if (!m.msgid.empty()) {
+    w.Lit(",\"msgid\":");
+    w.StrIf(plain, m.msgid);
+  }
+  if (!m.version.empty()) {
+    w.Lit(",\"version\":");
+    w.StrIf(plain, m.version);
+  }
   if (!m.structured_data.empty()) WriteStructuredData(m.structured_data, &w);
   w.Lit("}}");
 

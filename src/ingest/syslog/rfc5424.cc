@@ -1,5 +1,6 @@
 #include "ingest/syslog/rfc5424.h"
 
+#include "common/json_util.h"
 #include "common/timeutil.h"
 
 namespace sluice::syslog {
@@ -67,6 +68,9 @@ bool ParseRfc5424(std::string_view s, SyslogMessage* m) {
       !NextField(s, &i, &procid) || !NextField(s, &i, &msgid)) {
     return false;
   }
+  // HOSTNAME to MSGID (and the spaces between them) in one scan; VERSION is digits.
+  const std::string_view fields(host.data(), static_cast<size_t>(msgid.data() + msgid.size() - host.data()));
+  m->header_plain = JsonPlainPrefix(fields) == fields.size();
   if (ts == "-") {
     m->has_timestamp = false;
   } else {

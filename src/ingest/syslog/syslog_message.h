@@ -19,6 +19,9 @@ struct SyslogMessage {
   SyslogFormat format = SyslogFormat::kUnparsed;
   int priority = 13;               // 0..191
   bool has_timestamp = false;
+  // version, hostname, appname, procid and msgid hold nothing JSON escapes
+  // (checked once by the RFC 5424 parser): the ECS writer copies them as they are.
+  bool header_plain = false;
   int64_t timestamp_us = 0;        // Unix microseconds (UTC) when has_timestamp
   std::string_view version;        // RFC 5424 only
   std::string_view hostname;       // empty: absent or nil
