@@ -48,8 +48,9 @@ constexpr size_t kReadChunk = 64 * 1024;
 // at one 64 KiB read (~260 messages) per batch was a visible share of the
 // syslog → Elasticsearch CPU (bench/RESULTS.md, issue 3).
 constexpr size_t kGatherBytes = 256 * 1024;
-// Events reserved per byte of arena reserved: documents of ~250-byte lines
-// are ~650 bytes; a batch of shorter ones grows its event list once or twice.
+// Events reserved per byte of arena reserved: the documents of the benchmark's
+// ~245-byte lines average ~550 bytes; a batch of much shorter lines grows its
+// event list once or twice.
 constexpr size_t kReserveBytesPerEvent = 512;
 
 int64_t NowUs() {
