@@ -112,6 +112,10 @@ class Batch {
   // Sequence number in the persisted queue (0: not from it). The detectors'
   // snapshot records which records they observed (issue 6).
   uint64_t queue_seq = 0;
+  // FieldRegistry::generation() + 1 of the registry the events were parsed
+  // against (0: not parsed yet). Pipeline::Prepare parses on the input's
+  // thread; a worker parses again only if fields were registered since.
+  uint64_t parsed_generation = 0;
 
   // Approximate memory held, for the byte-bounded queues.
   size_t MemoryBytes() const;

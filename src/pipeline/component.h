@@ -63,6 +63,11 @@ class BatchReceiver {
   // thread) when there may be room: the caller then tries again. An input must
   // not read more from its peers while it holds a rejected batch.
   virtual bool TryPush(BatchPtr& batch, std::function<void()> on_space) = 0;
+  // Work the receiver may do on the input's own thread before TryPush, while
+  // the batch's bytes are still in that core's cache (the pipeline parses the
+  // events there). Never blocks; optional (TryPush's consumer does it
+  // otherwise), and calling it again for the same batch costs nothing.
+  virtual void Prepare(Batch* batch) { (void)batch; }
 };
 
 struct ComponentContext {

@@ -70,6 +70,34 @@ bool Pipeline::TryPush(BatchPtr& batch, std::function<void()> on_space) {
   return queue_.TryPush(batch, std::move(on_space));
 }
 
+void Pipeline::Prepare(Batch* batch) {
+  if (batch->size() == 0 || batch->parsed_generation == ctx_->fields->generation() + 1) return;
+  std::unique_ptr<WorkerParser> parser;
+  {
+    std::lock_guard<std::mutex> l(prepare_mu_);
+    if (!prepare_parsers_.empty()) {
+      parser = std::move(prepare_parsers_.back());
+      prepare_parsers_.pop_back();
+    }
+  }
+  if (!parser) parser = std::make_unique<WorkerParser>();
+  if (batch->received_ms == 0) batch->received_ms = NowMs();
+  Parse(batch, parser.get());
+  std::lock_guard<std::mutex> l(prepare_mu_);
+  prepare_parsers_.push_back(std::move(parser));
+}
+
+void Pipeline::Parse(Batch* batch, WorkerParser* parser) {
+  parser->Refresh(*ctx_->fields);
+  if (batch->parsed_generation == parser->generation + 1) return;
+  if (batch->trusted_json && parser->field_count == 0) {
+    batch->ResizeFields(0);  // nothing to extract: skip the simdjson pass (bench/RESULTS.md, syslog)
+  } else {
+    parser->parser->ParseBatch(batch);
+  }
+  batch->parsed_generation = parser->generation + 1;
+}
+
 void Pipeline::WorkerLoop() {
   WorkerParser parser;
   parser.observers.resize(observer_count_);
@@ -95,12 +123,7 @@ void Pipeline::Process(BatchPtr& batch, WorkerParser* parser) {
       parser->versions[i] = slot.version.load(std::memory_order_relaxed);
     }
   }
-  parser->Refresh(*ctx_->fields);
-  if (batch->trusted_json && parser->field_count == 0) {
-    batch->ResizeFields(0);  // nothing to extract: skip the simdjson pass (bench/RESULTS.md, syslog)
-  } else {
-    parser->parser->ParseBatch(batch.get());
-  }
+  Parse(batch.get(), parser);
   metrics_.received_events->Inc(batch->size());
   size_t invalid = 0;
   for (const Event& e : batch->events()) {

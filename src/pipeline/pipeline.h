@@ -29,6 +29,10 @@ class Pipeline : public BatchReceiver {
 
   void Start();
   bool TryPush(BatchPtr& batch, std::function<void()> on_space) override;
+  // Parses the batch on the calling (input) thread: the window the input just
+  // decoded is still in its core's cache, the worker would read it from
+  // another core's (run_beats.sh: +9% events per CPU-second).
+  void Prepare(Batch* batch) override;
   // Waits until the queue is empty (or the deadline), then stops the workers.
   void Drain(int64_t deadline_ms);
 
@@ -47,6 +51,8 @@ class Pipeline : public BatchReceiver {
   void WorkerLoop();
   struct WorkerParser;
   void Process(BatchPtr& batch, WorkerParser* parser);
+  // Parses `batch` unless it was parsed against the registry's current fields.
+  void Parse(Batch* batch, WorkerParser* parser);
 
   PipelineOptions opts_;
   ComponentContext* ctx_;
@@ -66,6 +72,9 @@ class Pipeline : public BatchReceiver {
   ComponentMetrics metrics_;
   Counter* invalid_events_;
   std::vector<std::thread> workers_;
+  // Parsers for Prepare, one per input thread calling it at the same time.
+  std::mutex prepare_mu_;
+  std::vector<std::unique_ptr<WorkerParser>> prepare_parsers_;
 };
 
 }  // namespace sluice

@@ -4,6 +4,10 @@
 
 #include <atomic>
 #include <filesystem>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "common/test_util.h"
 #include "common/timeutil.h"
@@ -177,6 +181,63 @@ TEST(PipelineTest, TrustedBatchesSkipParsingUnlessFieldsAreWanted) {
     EXPECT_EQ(s.docs().size(), 1u);
     p.Drain(NowMs() + 1000);
   }
+}
+
+// Prepare parses on the input's thread; the sinks and observers must see
+// exactly what a worker's parse gives, and a field registered after Prepare
+// must still be extracted (the worker parses again).
+TEST(PipelineTest, PrepareOnTheInputThreadGivesTheWorkersResult) {
+  struct Probe : BatchObserver {
+    void Observe(const Batch& b) override {
+      std::lock_guard<std::mutex> lock(mu);
+      for (size_t i = 0; i < b.size(); ++i) {
+        const Event& e = b.events()[i];
+        std::string row = std::to_string(e.timestamp_ms) + "|" + std::to_string(e.flags) + "|" +
+                          std::string(b.View(e.meta_id)) + "|" + std::string(b.DocHead(e)) +
+                          std::string(b.DocTail(e));
+        for (size_t f = 0; f < b.field_count(); ++f) row += "|" + std::string(b.View(b.field(i, f).span));
+        rows.push_back(row);
+      }
+    }
+    std::mutex mu;
+    std::vector<std::string> rows;
+  };
+  const std::vector<std::string> events = {
+      R"({"@timestamp":"2026-11-21T05:30:59.285Z","@metadata":{"_id":"a1"},"log":{"level":"WARN"},"n":1})",
+      R"({"log.level":"INFO","n":2})",
+      R"({"broken":)",
+      "{\n  \"log\": {\"level\": \"pretty\"}\n}",
+  };
+  auto run = [&](bool prepare, bool register_after_prepare) {
+    Fixture f;
+    f.fields.Register("log.level");
+    testing::CaptureSink s;
+    Probe probe;
+    Pipeline p({.workers = 1, .queue_max_bytes = 1 << 20}, &f.ctx, {&s}, {&probe});
+    p.Start();
+    std::atomic<int> safe{0};
+    BatchPtr b = MakeBatch(events, &safe);
+    b->received_ms = 1795239000000;
+    if (prepare) {
+      p.Prepare(b.get());
+      EXPECT_NE(b->parsed_generation, 0u);
+      p.Prepare(b.get());  // again: nothing changes
+    }
+    if (register_after_prepare) f.fields.Register("n");
+    EXPECT_TRUE(p.TryPush(b, [] {}));
+    EXPECT_TRUE(testing::WaitFor([&] { return safe.load() == 1; }));
+    p.Drain(NowMs() + 1000);
+    EXPECT_EQ(f.dlq.written(), 1u);
+    std::lock_guard<std::mutex> lock(probe.mu);
+    return std::make_pair(probe.rows, s.docs());
+  };
+  const auto plain = run(false, false);
+  ASSERT_EQ(plain.first.size(), 4u);
+  EXPECT_EQ(run(true, false), plain);
+  const auto late = run(true, true);
+  EXPECT_EQ(late, run(false, true));
+  ASSERT_EQ(late.first.size(), 4u);
+  EXPECT_NE(late.first[0].find("|WARN|1"), std::string::npos) << late.first[0];
 }
 
 }  // namespace

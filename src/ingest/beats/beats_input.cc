@@ -276,6 +276,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
         continue;
       }
       w.batch->SetOnSafe(OnSafeCallback(w.id));
+      // Parsed here, on the thread that just wrote the window's bytes.
+      in_->receiver->Prepare(w.batch.get());
       const size_t events = w.batch->size();
       const size_t bytes = w.batch->arena().size();
       if (!in_->receiver->TryPush(w.batch, OnSpaceCallback())) {
