@@ -326,6 +326,31 @@ bool FindBytes(std::string_view s, std::string_view needle) {
 
 inline bool ContainsLiteral(std::string_view s, std::string_view needle) { return FindBytes<false>(s, needle); }
 
+// memcmp(a, b, k) == 0 without a call for k <= 16 (two overlapping loads of
+// 8 or 4 bytes): the equality leaves' strings (log.level, service.name) were
+// ~5% of BM_ThirtyRulesObserve in memcmp.
+inline bool SameShortBytes(const char* a, const char* b, size_t k) {
+  auto load8 = [](const char* p) {
+    uint64_t w;
+    std::memcpy(&w, p, 8);
+    return w;
+  };
+  auto load4 = [](const char* p) {
+    uint32_t w;
+    std::memcpy(&w, p, 4);
+    return w;
+  };
+  if (k >= 8 && k <= 16) return load8(a) == load8(b) && load8(a + k - 8) == load8(b + k - 8);
+  if (k >= 4 && k < 8) return load4(a) == load4(b) && load4(a + k - 4) == load4(b + k - 4);
+  if (k < 4) {
+    for (size_t i = 0; i < k; ++i) {
+      if (a[i] != b[i]) return false;
+    }
+    return true;
+  }
+  return std::memcmp(a, b, k) == 0;
+}
+
 bool IsAscii(std::string_view s) {
   uint64_t any = 0;
   size_t i = 0;
@@ -872,7 +897,7 @@ void ConditionSet::EvalPred(const Pred& p, const Batch& batch, uint32_t base, co
             // As LiteralEquals for these kinds, without its dispatch per literal
             // (log.level, service.name: detectors_bench BM_ThirtyRulesObserve).
             const std::string_view text = batch.View(v.span);
-            for (const std::string& t : p.texts) hit |= text.size() == t.size() && std::memcmp(text.data(), t.data(), t.size()) == 0;
+            for (const std::string& t : p.texts) hit |= text.size() == t.size() && SameShortBytes(text.data(), t.data(), t.size());
           } else if (p.equality && p.numbers_only && v.kind == FieldKind::kNumber && col) {
             for (double d : p.numbers) hit |= col[j] == d;
           } else if (p.group >= 0 && ((v.kind == FieldKind::kString && !v.escaped) || v.kind == FieldKind::kNumber)) {
