@@ -380,6 +380,10 @@ struct ObserveScratch {
   // sorting by shard afterwards); see kApplyEvents.
   std::vector<std::vector<Update>> per_rule_shard;
   std::vector<SampleCandidate> samples;
+  std::vector<uint64_t> matched;  // [rule]: events matched since the last apply
+  // [rule * kShards + shard]: where the bucket of the list's last update ends,
+  // for rules whose detector merges updates (Detector::merge()).
+  std::vector<int64_t> merge_end;
   std::vector<uint64_t> field_hashes;  // [slot * kChunk + event in chunk]
   ConditionSet::Scratch conditions;
 };
@@ -438,6 +442,8 @@ void RuleEngine::Observe(const Batch& batch) {
   auto& lists = scratch.per_rule_shard;
   if (lists.size() < rules_.size() * kShards) lists.resize(rules_.size() * kShards);
   for (size_t k = 0; k < rules_.size() * kShards; ++k) lists[k].clear();
+  scratch.matched.assign(rules_.size(), 0);
+  scratch.merge_end.resize(rules_.size() * kShards);
   const size_t slots = hashed_fields_.size();
   scratch.field_hashes.resize(slots * kChunk);
   uint64_t* fh = scratch.field_hashes.data();
@@ -450,15 +456,14 @@ void RuleEngine::Observe(const Batch& batch) {
     for (size_t ri = 0; ri < rules_.size(); ++ri) {
       const Rule& r = rules_[ri];
       std::vector<Update>* ups = &lists[ri * kShards];
-      size_t matched = 0;
       scratch.samples.clear();
       for (size_t s = 0; s < kShards; ++s) {
         if (ups[s].empty()) continue;
-        matched += ups[s].size();
         r.detector->Apply(s, ups[s].data(), ups[s].size(), batch, &scratch.samples);
         ups[s].clear();
       }
-      if (matched && r.matched) r.matched->Inc(matched);
+      if (scratch.matched[ri] && r.matched) r.matched->Inc(scratch.matched[ri]);
+      scratch.matched[ri] = 0;
       if (!scratch.samples.empty()) r.samples->Record(batch, scratch.samples, opts_.sample_bytes, wall);
     }
   };
@@ -495,8 +500,13 @@ void RuleEngine::Observe(const Batch& batch) {
       const double* numbers = d.value_source() == Detector::ValueSource::kField
                                   ? conditions_.numbers(scratch.conditions, d.value_field())
                                   : nullptr;
+      const Detector::Merge merge = opts_.merge_updates ? d.merge() : Detector::Merge::kNo;
+      const int64_t merge_ms = d.merge_bucket_ms();
+      int64_t* merge_end = &scratch.merge_end[ri * kShards];
       for (size_t w = 0; w < ConditionSet::kWords; ++w) {
-        for (uint64_t bits = matched.w[w] & valid.w[w]; bits; bits &= bits - 1) {
+        const uint64_t hits = matched.w[w] & valid.w[w];
+        scratch.matched[ri] += static_cast<uint64_t>(__builtin_popcountll(hits));
+        for (uint64_t bits = hits; bits; bits &= bits - 1) {
           const uint32_t j = static_cast<uint32_t>(w * 64) + static_cast<uint32_t>(__builtin_ctzll(bits));
           const uint32_t i = base + j;
           const Event& e = events[i];
@@ -516,7 +526,26 @@ void RuleEngine::Observe(const Batch& batch) {
             value = static_cast<double>(batch.DocLength(e));
           }
           int64_t ts = e.timestamp_ms > max_ts ? wall : e.timestamp_ms;
-          ups[ShardOf(key)].push_back(Update{i, group, key, ts, value});
+          const size_t shard = ShardOf(key);
+          std::vector<Update>& list = ups[shard];
+          if (merge != Detector::Merge::kNo) {
+            // A run of one key in one bucket, in time order, becomes one
+            // update (bench/RESULTS.md, issue 4: most of a rule's matches in
+            // a shard's list are one group's).
+            if (!list.empty()) {
+              Update& last = list.back();
+              if (last.key == key && ts >= last.ts_last && ts < merge_end[shard] && !std::isnan(value) &&
+                  !std::isnan(last.value)) {
+                ++last.count;
+                last.ts_last = ts;
+                if (merge == Detector::Merge::kMax && value > last.value) last.value = value;
+                continue;
+              }
+            }
+            merge_end[shard] = ts > INT64_MIN / 2 && ts < INT64_MAX / 2 ? (FloorDiv(ts, merge_ms) + 1) * merge_ms
+                                                                        : INT64_MIN;
+          }
+          list.push_back(Update{i, 1, group, key, ts, value, ts});
         }
       }
     }

@@ -49,6 +49,7 @@ struct RuleEngineOptions {
   size_t sample_bytes = 512;                // raw events in alerts are cut to this
   int64_t state_save_interval_ms = 10'000;  // detector state snapshot interval (Tick)
   bool restore_state = true;                // Load restores the saved state (not on a reload)
+  bool merge_updates = true;                // runs of one group's updates merged (off: tests compare)
 };
 
 // Reads the `rules:` section of the config (paths, evaluation_interval,

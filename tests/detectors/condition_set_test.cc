@@ -31,6 +31,14 @@ struct RuleSet {
     conds.push_back(std::move(c));
     yaml.push_back(y);
   }
+  // {field: {regex: pattern}}, quoted by the YAML emitter.
+  void AddRegex(const std::string& field, const std::string& pattern) {
+    YAML::Node n(YAML::NodeType::Map);
+    n[field]["regex"] = pattern;
+    YAML::Emitter out;
+    out << n;
+    Add(out.c_str());
+  }
   void Finish() {
     for (const auto& c : conds) set.Add(*c);
   }
@@ -221,11 +229,7 @@ TEST(ConditionSetTest, RegexShortcutsAnswerAsRe2) {
       "ERROR: connection refused", "error then Timeout", "refused error", "timeout", "FooBaz", "barbaz!", "baz"};
   RuleSet rs;
   for (const std::string& p : patterns) {
-    YAML::Node n(YAML::NodeType::Map);
-    n["msg"]["regex"] = p;
-    YAML::Emitter out;
-    out << n;
-    rs.Add(out.c_str());
+    rs.AddRegex("msg", p);
     if (HasFatalFailure()) return;
   }
   rs.Finish();
@@ -249,6 +253,77 @@ TEST(ConditionSetTest, RegexShortcutsAnswerAsRe2) {
       EXPECT_EQ(rs.conds[k]->Matches(b, i), want) << patterns[k] << " on " << events[i];
       EXPECT_EQ(((rs.set.result(scratch, k).w[i / 64] >> (i % 64)) & 1) != 0, want) << patterns[k] << " on " << events[i];
     }
+  }
+}
+
+}  // namespace
+}  // namespace sluice::detectors
+
+namespace sluice::detectors {
+namespace {
+
+// Several substring regexes on one field (literal alternatives, prefilter
+// atoms with and without case) are searched in one pass over the text
+// (ConditionSet's needle groups): random sets of them on random texts made of
+// their needles, near misses (case flipped, cut short, one byte changed) and
+// other bytes, at every length around the 32-byte steps, must answer as one
+// search per regex (Condition::Matches).
+TEST(ConditionSetTest, OnePassNeedleSearchAnswersAsOneSearchPerRegex) {
+  const std::vector<std::string> pool = {
+      "status=failed", "OutOfMemory|OOMKilled", "Exception", "Traceback", "declined|insufficient funds",
+      "method=POST", "(?i)time(d)? ?out", "(?i)conn(ection)? refused", "(?i)ab|cd", "ab", "ba|aab", "xyz",
+      "(?i)kelvin", "a=b", "(?i)error.*(timeout|refused)", "`@", "é!", "12|34"};
+  const std::vector<std::string> words = {
+      "status=failed", "status=created", "OutOfMemory", "OOMKilled", "Exception", "Traceback", "declined",
+      "insufficient funds", "method=POST", "method=post", "timed out", "TIMEOUT", "time out", "connection refused",
+      "Conn Refused", "ab", "AB", "cd", "ba", "aab", "xyz", "XYZ", "kelvin", "KELVIN", "a=b", "error", "ERROR",
+      "@`", "`@", "12", "34", "\\u00e9!", "\\n", "é!"};
+  for (uint32_t seed = 1; seed <= 120; ++seed) {
+    std::mt19937 rng(seed);
+    auto pick = [&](size_t n) { return static_cast<size_t>(rng() % n); };
+    RuleSet rs;
+    const size_t rules = 2 + pick(10);
+    for (size_t i = 0; i < rules; ++i) {
+      rs.AddRegex("msg", pool[pick(pool.size())]);
+      if (HasFatalFailure()) return;
+    }
+    rs.Finish();
+    std::vector<std::string> events;
+    for (int e = 0; e < 300; ++e) {
+      if (pick(20) == 0) {
+        events.push_back(StrCat(R"({"msg":)", pick(100000), "}"));  // a number's text
+        continue;
+      }
+      std::string text;
+      const size_t target = pick(140);
+      while (text.size() < target) {
+        std::string w = words[pick(words.size())];
+        switch (pick(6)) {
+          case 0:  // case flipped
+            for (char& c : w) {
+              if (std::isalpha(static_cast<unsigned char>(c)) && pick(2)) c = static_cast<char>(c ^ 0x20);
+            }
+            break;
+          case 1:  // cut short
+            w.resize(pick(w.size() + 1));
+            if (!w.empty() && w.back() == '\\') w.pop_back();
+            break;
+          case 2:  // one byte changed
+            if (!w.empty() && w[0] != '\\') w[pick(w.size())] = "xq=A "[pick(5)];
+            break;
+          case 3:
+            w = std::string(1 + pick(3), "ab =@`Z"[pick(7)]);
+            break;
+          default:
+            break;
+        }
+        text += w;
+      }
+      events.push_back(StrCat(R"({"msg":")", text, R"("})"));
+    }
+    SCOPED_TRACE(StrCat("seed ", seed));
+    ExpectSameAnswers(rs, events);
+    if (HasFatalFailure()) return;
   }
 }
 

@@ -54,13 +54,18 @@ struct RuleSpec {
   std::unique_ptr<Condition> match;
 };
 
-// One matching event as a detector sees it.
+// One matching event as a detector sees it, or for a detector that merges
+// (Detector::merge()) a run of `count` matching events of one key in one
+// bucket, in time order (ts <= ts_last): `event` and `ts` are the run's first,
+// `ts_last` its newest time, `value` the kMax merge of its values.
 struct Update {
-  uint32_t event;   // index in the batch (for samples and labels of new groups)
-  uint64_t group;   // hash of the group fields
-  uint64_t key;     // state key: the group, or group + fingerprint
-  int64_t ts;       // event time (ms)
-  double value;     // the detector's value (field number, event size), else 1
+  uint32_t event;      // index in the batch (for samples and labels of new groups)
+  uint32_t count;      // events in the run (1 unless merged)
+  uint64_t group;      // hash of the group fields
+  uint64_t key;        // state key: the group, or group + fingerprint
+  int64_t ts;          // event time (ms)
+  double value;        // the detector's value (field number, event size), else 1
+  int64_t ts_last;     // the run's newest event time (== ts unless merged)
 };
 
 // A group whose condition holds at an evaluation.
@@ -97,6 +102,16 @@ class Detector {
   int value_field() const { return value_field_; }
   // Fields hashed (after the group) into Update::key; empty: key = group.
   const std::vector<int>& key_fields() const { return key_fields_; }
+  // Whether the engine may merge a run of updates into one (Update::count):
+  // consecutive updates of one shard's list with the same key, times not
+  // decreasing, all within one bucket [k * merge_bucket_ms, (k + 1) *
+  // merge_bucket_ms), values not NaN. A detector that merges must give the
+  // same state and results for the merged update as for the run
+  // (tests/detectors/merge_updates_test.cc). kCount: the value is not read;
+  // kMax: the merged value is the run's maximum.
+  enum class Merge : uint8_t { kNo, kCount, kMax };
+  Merge merge() const { return merge_; }
+  int64_t merge_bucket_ms() const { return merge_bucket_ms_; }
 
   // Applies updates that all fall in `shard`. Called concurrently for
   // different shards. Appends events worth keeping as samples.
@@ -135,6 +150,8 @@ class Detector {
   int value_field_ = -1;
   std::vector<int> key_fields_;
   int64_t lateness_ms_ = 0;
+  Merge merge_ = Merge::kNo;
+  int64_t merge_bucket_ms_ = 0;
 };
 
 // How a rule's sliding window maps onto a ring of `slots` event-time buckets:

@@ -40,6 +40,8 @@ class FrequencyDetector : public Detector {
     layout_ = MakeLayout(p_.window_ms, env.allowed_lateness_ms, kSlots);
     lateness_ms_ = layout_.lateness_ms;
     alpha_ = std::min(1.0, static_cast<double>(layout_.bucket_ms) / static_cast<double>(p_.baseline_ms));
+    merge_ = Merge::kCount;
+    merge_bucket_ms_ = layout_.bucket_ms;
   }
 
   void Apply(size_t shard, const Update* u, size_t n, const Batch& batch,
@@ -58,14 +60,15 @@ class FrequencyDetector : public Detector {
         g.last_step = b;
         g.labels = GroupBlob(batch, up.event);
       }
-      if (up.ts > g.last_seen) g.last_seen = up.ts;
+      // A merged run (Update::count > 1) lies in one bucket, ts <= ts_last.
+      if (up.ts_last > g.last_seen) g.last_seen = up.ts_last;
       uint32_t* c = g.ring.At(b);
       if (!c) {
-        env_.late_events->Inc();
+        env_.late_events->Inc(up.count);
         continue;
       }
       if (*c == 0) samples->push_back({up.group, up.event});
-      ++*c;
+      *c += up.count;
     }
   }
 

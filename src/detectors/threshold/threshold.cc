@@ -53,6 +53,12 @@ class ThresholdDetector : public Detector {
       value_source_ = ValueSource::kField;
       value_field_ = p_.field;
     }
+    // Counts and maxima of a bucket come out the same for a run of updates
+    // merged by the engine; float sums would round differently.
+    if (p_.aggregate == Aggregate::kCount || p_.aggregate == Aggregate::kMax) {
+      merge_ = p_.aggregate == Aggregate::kMax ? Merge::kMax : Merge::kCount;
+      merge_bucket_ms_ = layout_.bucket_ms;
+    }
   }
 
   void Apply(size_t shard, const Update* u, size_t n, const Batch& batch,
@@ -72,24 +78,27 @@ class ThresholdDetector : public Detector {
         g.first_seen = up.ts;
         g.labels = GroupBlob(batch, up.event);
       }
-      if (up.ts > g.last_seen) g.last_seen = up.ts;
+      // A merged run (Update::count > 1) lies in one bucket, ts <= ts_last.
+      if (up.ts_last > g.last_seen) g.last_seen = up.ts_last;
       if (up.ts < g.first_seen) g.first_seen = up.ts;
       Cell* c = g.ring.At(bucket_of(up.ts));
       if (!c) {
-        env_.late_events->Inc();
+        env_.late_events->Inc(up.count);
         continue;
       }
       // The first event of each bucket of a group is a sample candidate.
       if (c->n == 0) samples->push_back({up.group, up.event});
       if constexpr (std::is_same_v<Cell, CountCell>) {
-        ++c->n;
+        c->n += up.count;
       } else {
+        // kMax: the float of a run's maximum is what the run's updates one by
+        // one leave (rounding is monotonic). Sums are never merged.
         if (c->n == 0 || p_.aggregate != Aggregate::kMax) {
           c->v = static_cast<float>((p_.aggregate == Aggregate::kMax || c->n == 0) ? up.value : c->v + up.value);
         } else if (up.value > c->v) {
           c->v = static_cast<float>(up.value);
         }
-        ++c->n;
+        c->n += up.count;
       }
     }
   }
