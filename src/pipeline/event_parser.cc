@@ -13,6 +13,8 @@
 namespace sluice {
 namespace od = simdjson::ondemand;
 
+#define SLUICE_INLINE inline __attribute__((always_inline))
+
 namespace {
 const char* SkipWs(const char* p, const char* end) {
   while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) ++p;
@@ -82,7 +84,7 @@ std::string_view TrimToken(std::string_view t) {
 // Whether p[0, n) holds a backslash. p + n must lie inside a padded document
 // (up to 15 bytes past it are read). String values are short: one or two
 // 16-byte compares instead of a memchr call (memchr was 4.6% of BM_ParseBatch/1).
-bool HasBackslash(const char* p, size_t n) {
+SLUICE_INLINE bool HasBackslash(const char* p, size_t n) {
 #if defined(__SSE2__)
   const __m128i bs = _mm_set1_epi8('\\');
   for (size_t i = 0; i < n; i += 16) {
@@ -100,7 +102,7 @@ bool HasBackslash(const char* p, size_t n) {
 // The first '"' or '\\' in [p, end), else end. Reads up to 15 bytes past
 // end (inside the document's padding). Keys are short: one 16-byte compare
 // nearly always (a byte loop was 6% of BM_ParseBatch/1, a memchr call more).
-const char* FindQuoteOrBackslash(const char* p, const char* end) {
+SLUICE_INLINE const char* FindQuoteOrBackslash(const char* p, const char* end) {
 #if defined(__SSE2__)
   const __m128i quote = _mm_set1_epi8('"');
   const __m128i bs = _mm_set1_epi8('\\');
@@ -118,7 +120,7 @@ const char* FindQuoteOrBackslash(const char* p, const char* end) {
 
 // The first min(n, 8) bytes of `p` as a word, zero past n. `padded`: 8 bytes
 // may be read from p whatever n is.
-uint64_t KeyHead(const char* p, size_t n, bool padded) {
+SLUICE_INLINE uint64_t KeyHead(const char* p, size_t n, bool padded) {
   uint64_t head = 0;
   if constexpr (std::endian::native == std::endian::little) {
     if (padded) {
@@ -179,9 +181,42 @@ uint32_t EventParser::Flatten(const PathNode& p, bool root) {
     KeyEntry e;
     e.len = static_cast<uint32_t>(c.key.size());
     e.head = KeyHead(c.key.data(), c.key.size(), false);
+    e.tail = c.key.size() > 8 ? KeyHead(c.key.data() + c.key.size() - 8, 8, false) : 0;
     e.node = Flatten(c, false);
     keys_[node.first_child + k] = e;
     key_names_[node.first_child + k] = c.key;
+  }
+  // A collision-free hash of (length, first and last 8 bytes) over the
+  // children: a look-up is one slot and one compare, not a loop whose exit
+  // branch the CPU cannot predict. Children that no hash tells apart (same
+  // length and ends) keep the linear search.
+  node.hashed = false;
+  if (node.child_count > 0) {
+    const int min_bits = std::bit_width(node.child_count) + 1;
+    uint64_t seed = 0x243F6A8885A308D3ull;
+    for (int bits = min_bits; bits <= min_bits + 3 && !node.hashed; ++bits) {
+      for (int attempt = 0; attempt < 200 && !node.hashed; ++attempt) {
+        seed += 0x9E3779B97F4A7C15ull;  // splitmix64
+        uint64_t m = seed;
+        m = (m ^ (m >> 30)) * 0xBF58476D1CE4E5B9ull;
+        m = (m ^ (m >> 27)) * 0x94D049BB133111EBull;
+        node.mult = (m ^ (m >> 31)) | 1;
+        node.shift = static_cast<uint8_t>(64 - bits);
+        std::vector<uint32_t> slots(size_t{1} << bits, 0);
+        bool ok = true;
+        for (uint32_t k = 0; k < node.child_count && ok; ++k) {
+          const KeyEntry& e = keys_[node.first_child + k];
+          uint32_t& slot = slots[Slot(node, e.head, e.tail, e.len)];
+          ok = slot == 0;
+          slot = node.first_child + k + 1;
+        }
+        if (ok) {
+          node.first_slot = static_cast<uint32_t>(slots_.size());
+          slots_.insert(slots_.end(), slots.begin(), slots.end());
+          node.hashed = true;
+        }
+      }
+    }
   }
   nodes_[id] = node;
   return id;
@@ -208,16 +243,25 @@ void EventParser::Insert(PathNode* node, const std::vector<std::string>& parts, 
   }
 }
 
-const EventParser::Node* EventParser::Child(const Node& node, std::string_view key, bool padded) const {
-  const uint64_t head = KeyHead(key.data(), key.size(), padded);
-  const KeyEntry* e = keys_.data() + node.first_child;
-  const KeyEntry* const last = e + node.child_count;
-  for (; e != last; ++e) {
-    if (e->head != head || e->len != key.size()) continue;
-    if (key.size() <= 8 ||
-        std::memcmp(key.data() + 8, key_names_[e - keys_.data()].data() + 8, key.size() - 8) == 0) {
-      return &nodes_[e->node];
-    }
+SLUICE_INLINE size_t EventParser::Slot(const Node& node, uint64_t head, uint64_t tail, size_t len) {
+  return ((head ^ (tail * 0x9E3779B97F4A7C15ull) ^ (len * 0xC2B2AE3D27D4EB4Full)) * node.mult) >> node.shift;
+}
+
+SLUICE_INLINE const EventParser::Node* EventParser::Child(const Node& node, std::string_view key, bool padded) const {
+  const size_t n = key.size();
+  const uint64_t head = KeyHead(key.data(), n, padded);
+  const uint64_t tail = n > 8 ? KeyHead(key.data() + n - 8, 8, true) : 0;
+  // Past the first and last 8 bytes, the middle of a long key.
+  auto same = [&](const KeyEntry& e) {
+    return e.head == head && e.tail == tail && e.len == n &&
+           (n <= 16 || std::memcmp(key.data() + 8, key_names_[&e - keys_.data()].data() + 8, n - 16) == 0);
+  };
+  if (node.hashed) {
+    const uint32_t slot = slots_[node.first_slot + Slot(node, head, tail, n)];
+    return slot != 0 && same(keys_[slot - 1]) ? &nodes_[keys_[slot - 1].node] : nullptr;
+  }
+  for (uint32_t k = node.first_child; k < node.first_child + node.child_count; ++k) {
+    if (same(keys_[k])) return &nodes_[keys_[k].node];
   }
   return nullptr;
 }
@@ -311,7 +355,7 @@ bool EventParser::ParseBatchAtOnce(Batch* batch) {
 
 // The key of `field` without copying: a view of the raw bytes when the key has
 // no escapes (nearly always), else the unescaped copy in the parser's buffer.
-static bool KeyOf(od::field& field, const char* end, std::string_view* key, const char** raw_start) {
+static SLUICE_INLINE bool KeyOf(od::field& field, const char* end, std::string_view* key, const char** raw_start) {
   const char* p = field.key().raw();
   *raw_start = p;
   const char* q = FindQuoteOrBackslash(p, end);
@@ -352,7 +396,7 @@ bool EventParser::ReadMetadata(od::value v, Batch* batch, Event* e) {
 // Stores the value whose raw token (up to the next structural, perhaps with
 // trailing white space) is `tok`; its type is its first byte, as
 // value::type() reads it. False: no JSON value starts with that byte.
-static bool SetField(FieldValue* fv, std::string_view tok, const Batch& batch) {
+static SLUICE_INLINE bool SetField(FieldValue* fv, std::string_view tok, const Batch& batch) {
   switch (tok.empty() ? '\0' : tok[0]) {
     case '"':
       tok = TrimToken(tok);

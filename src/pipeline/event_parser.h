@@ -52,10 +52,11 @@ class EventParser {
     std::vector<PathNode> children;
   };
   static void Insert(PathNode* node, const std::vector<std::string>& parts, size_t from, int index);
-  // One child of a flat node: its key's length and first 8 bytes (zero past
-  // the length) decide nearly every look-up without a memcmp.
+  // One child of a flat node: its key's length and first and last 8 bytes
+  // (zero past the length) decide look-ups of keys up to 16 bytes without a memcmp.
   struct KeyEntry {
     uint64_t head = 0;
+    uint64_t tail = 0;  // bytes [len - 8, len) when len > 8, else 0
     uint32_t len = 0;
     uint32_t node = 0;  // index into nodes_
   };
@@ -63,6 +64,11 @@ class EventParser {
     int index = -1;             // field index when a wanted path ends here
     uint32_t first_child = 0;   // children: keys_[first_child, first_child + child_count)
     uint32_t child_count = 0;
+    // hashed: the child named k is keys_[slots_[first_slot + Slot(k)] - 1], if any.
+    bool hashed = false;
+    uint8_t shift = 0;
+    uint32_t first_slot = 0;
+    uint64_t mult = 0;
     // Bit c set: some child key starts with byte c, or c is '\\' (an escaped
     // key may unescape to one), or (root) '@'. Keys starting otherwise are
     // passed over without reading them.
@@ -73,6 +79,7 @@ class EventParser {
   // The child of `node` named `key` (unescaped), or nullptr. `padded`: at
   // least 8 bytes may be read from key.data().
   const Node* Child(const Node& node, std::string_view key, bool padded) const;
+  static size_t Slot(const Node& node, uint64_t head, uint64_t tail, size_t len);
 
   // Walks a top-level object (depth 0) or a nested one. Sets walk_ts_ /
   // walk_has_ts_ from @timestamp; the caller stores them in the event.
@@ -90,6 +97,7 @@ class EventParser {
   size_t field_count_;
   std::vector<Node> nodes_;  // nodes_[0] is the root
   std::vector<KeyEntry> keys_;
+  std::vector<uint32_t> slots_;  // 0: empty, else 1 + index into keys_
   std::vector<std::string> key_names_;  // parallel to keys_ (the bytes past the first 8)
   simdjson::ondemand::parser parser_;
   simdjson::ondemand::document_reference doc_;  // the document being walked
