@@ -6,6 +6,18 @@
 //
 // Nested objects and dotted keys both work: `event.dataset` is found in
 // {"event":{"dataset":"x"}} and in {"event.dataset":"x"}.
+// Members are taken in document order, so of duplicate keys the last wins.
+// Where a path and a prefix of it are both registered ("a", "a.b"), an object
+// under "a" is stored as "a" and not searched: "a.b" then comes only from
+// dotted keys such as {"a.b":1}.
+//
+// The top level is walked with On-Demand. A nested object on a wanted path
+// in the compact form Filebeat writes is read straight from its bytes
+// (ScanObject); any other form falls back to On-Demand, with the same result
+// (tests/pipeline/event_parser_diff_test.cc). A key is read only if its first
+// byte may start a wanted key (or is '@' at the top level, or a backslash):
+// other keys are not unescaped, so an invalid escape in one of them is not
+// an error, as when no field is registered.
 
 #include <memory>
 #include <string>
