@@ -141,6 +141,8 @@ class Generator {
         "a",       "b",       "c",         "a.b",        "b.c",         "a.b.c",          "x",
         "ka",      "k\\u0061", "\\u0061",   "a\\u002eb",  "\\\"q",       "é",              "\\u00e9",
         "",        "aa",      "ab",        "long_key_name_1", "long_key_name_2", "long_key", "long_key_name_1.a",
+        // Same length and same first and last 8 bytes: no hash tells them apart.
+        "abcdefgh_X_12345678", "abcdefgh_Y_12345678", "abcdefgh_Y_12345678.a",
         "service", "name",    "service.name", "ser\\u0076ice", "n\\\\ame",  "@x",             "a.",
         ".a",      "a..b",    "日本",       "\\ud83d\\ude00",  "😀"};
     const size_t n = sizeof(kKeys) / sizeof(kKeys[0]);
@@ -256,6 +258,7 @@ TEST(EventParserDiffTest, GeneratedEventsMatchTheReference) {
       {"long_key_name_1", "long_key_name_2", "long_key", "long_key_name_1.a", "long_key_name_2.b.c"},
       {"service.name", "name", "é", "日本", "😀", "\"q", "n\\ame", "@x", "@timestamp", "b.@metadata"},
       {"", "a.", "x.a"},
+      {"abcdefgh_X_12345678", "abcdefgh_Y_12345678.a", "a"},
       {"a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a"},  // reaches the depth limit in the deep chains
   };
   uint32_t seed = 1;
