@@ -6,6 +6,18 @@
 //
 // Nested objects and dotted keys both work: `event.dataset` is found in
 // {"event":{"dataset":"x"}} and in {"event.dataset":"x"}.
+// Members are taken in document order, so of duplicate keys the last wins.
+// Where a path and a prefix of it are both registered ("a", "a.b"), an object
+// under "a" is stored as "a" and not searched: "a.b" then comes only from
+// dotted keys such as {"a.b":1}.
+//
+// The top level is walked with On-Demand. A nested object on a wanted path
+// in the compact form Filebeat writes is read straight from its bytes
+// (ScanObject); any other form falls back to On-Demand, with the same result
+// (tests/pipeline/event_parser_diff_test.cc). A key is read only if its first
+// byte may start a wanted key (or is '@' at the top level, or a backslash):
+// other keys are not unescaped, so an invalid escape in one of them is not
+// an error, as when no field is registered.
 
 #include <memory>
 #include <string>
@@ -44,26 +56,61 @@ class EventParser {
   bool ParseBatchAtOnce(Batch* batch);
   // A trie of wanted paths over key names. "a.b.c" is reachable through every
   // split of its components ("a"→"b"→"c", "a.b"→"c", "a"→"b.c", "a.b.c"), so
-  // nested objects and dotted keys both match.
+  // nested objects and dotted keys both match. Built as PathNode, then laid
+  // out flat (Node, KeyEntry) for the walk.
   struct PathNode {
     std::string key;
     int index = -1;  // field index when a wanted path ends here
     std::vector<PathNode> children;
   };
   static void Insert(PathNode* node, const std::vector<std::string>& parts, size_t from, int index);
-  static const PathNode* Child(const PathNode& node, std::string_view key);
+  // One child of a flat node: its key's length and first and last 8 bytes
+  // (zero past the length) decide look-ups of keys up to 16 bytes without a memcmp.
+  struct KeyEntry {
+    uint64_t head = 0;
+    uint64_t tail = 0;  // bytes [len - 8, len) when len > 8, else 0
+    uint32_t len = 0;
+    uint32_t node = 0;  // index into nodes_
+  };
+  struct Node {
+    int index = -1;             // field index when a wanted path ends here
+    uint32_t first_child = 0;   // children: keys_[first_child, first_child + child_count)
+    uint32_t child_count = 0;
+    // hashed: the child named k is keys_[slots_[first_slot + Slot(k)] - 1], if any.
+    bool hashed = false;
+    uint8_t shift = 0;
+    uint32_t first_slot = 0;
+    uint64_t mult = 0;
+    // Bit c set: some child key starts with byte c, or c is '\\' (an escaped
+    // key may unescape to one), or (root) '@'. Keys starting otherwise are
+    // passed over without reading them.
+    uint64_t first_bytes[4] = {};
+    bool MayStartWith(unsigned char c) const { return (first_bytes[c >> 6] >> (c & 63)) & 1; }
+  };
+  uint32_t Flatten(const PathNode& p, bool root);
+  // The child of `node` named `key` (unescaped), or nullptr. `padded`: at
+  // least 8 bytes may be read from key.data().
+  const Node* Child(const Node& node, std::string_view key, bool padded) const;
+  static size_t Slot(const Node& node, uint64_t head, uint64_t tail, size_t len);
 
   // Walks a top-level object (depth 0) or a nested one. Sets walk_ts_ /
   // walk_has_ts_ from @timestamp; the caller stores them in the event.
-  bool Walk(simdjson::ondemand::object obj, Batch* batch, size_t event, const PathNode& node, int depth);
-  bool StoreValue(simdjson::ondemand::value v, const PathNode& node, Batch* batch, size_t event, int depth);
+  bool Walk(simdjson::ondemand::object& obj, Batch* batch, size_t event, const Node& node, int depth);
+  bool StoreValue(simdjson::ondemand::value& v, const Node& node, Batch* batch, size_t event, int depth);
+  // Reads the nested object at p (its '{') straight from the bytes when it is
+  // in the compact form Filebeat writes; returns the position past it, or
+  // nullptr (nothing decided: walk it with On-Demand).
+  const char* ScanObject(const char* p, const char* end, const Node& node, Batch* batch, size_t event, int depth);
   bool ReadMetadata(simdjson::ondemand::value v, Batch* batch, Event* e);
   // RFC 3339 → ms, with a fast path for the minute of the previous one.
   bool ParseTimestamp(std::string_view ts, int64_t* ms);
   static void CutMetadata(const char* key_quote, const char* after, const char* base, Event* e);
 
   size_t field_count_;
-  PathNode root_;
+  std::vector<Node> nodes_;  // nodes_[0] is the root
+  std::vector<KeyEntry> keys_;
+  std::vector<uint32_t> slots_;  // 0: empty, else 1 + index into keys_
+  std::vector<std::string> key_names_;  // parallel to keys_ (the bytes past the first 8)
   simdjson::ondemand::parser parser_;
   simdjson::ondemand::document_reference doc_;  // the document being walked
   int64_t walk_ts_ = 0;

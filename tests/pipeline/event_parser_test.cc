@@ -313,6 +313,27 @@ TEST(EventParserTest, TimestampsOfOneMinuteAndOthers) {
   EXPECT_EQ(b.events().back().timestamp_ms, 42);
 }
 
+// A key is unescaped only when its first byte may start a wanted key: an
+// invalid escape in any other key is not looked at (as with no field
+// registered); in a key that may match, it makes the event invalid.
+TEST(EventParserTest, KeysThatCannotMatchAreNotUnescaped) {
+  for (const std::vector<std::string>& fields : {std::vector<std::string>{}, std::vector<std::string>{"log.level"}}) {
+    Batch b;
+    b.Append(R"({"log":{"x\q":1,"level":"W"},"y\q":2})");
+    b.Append(R"({"log":{"l\q":1,"level":"W"}})");
+    EventParser p(fields);
+    p.ParseBatch(&b);
+    const auto& ev = b.events();
+    EXPECT_FALSE(ev[0].flags & kEventInvalid);
+    if (fields.empty()) {
+      EXPECT_FALSE(ev[1].flags & kEventInvalid);
+      continue;
+    }
+    EXPECT_EQ(b.View(b.field(0, 0).span), "W");
+    EXPECT_TRUE(ev[1].flags & kEventInvalid);
+  }
+}
+
 TEST(EventParserTest, SkipJsonMember) {
   std::string s = R"("k" : {"a":"}\"]","b":[{"c":1}]} , "next":1)";
   const char* end = SkipJsonMember(s.data(), s.data() + s.size());

@@ -1,0 +1,272 @@
+// EventParser's field extraction against a plain reference: simdjson's DOM
+// and a per-path recursive search, over many generated events (nesting,
+// dotted keys, escaped keys and values, numbers, null, arrays, duplicate keys,
+// unicode, white space, deep nesting) and several field sets.
+
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <simdjson.h>
+
+#include "common/json_util.h"
+#include "pipeline/event_parser.h"
+
+namespace sluice {
+namespace {
+
+// What the reference found for one path.
+struct Want {
+  FieldKind kind = FieldKind::kMissing;
+  std::string text;  // strings: unescaped content; numbers: the value as a double, printed
+};
+
+std::vector<std::string> Split(const std::string& path) {
+  std::vector<std::string> parts;
+  size_t from = 0;
+  for (size_t dot; (dot = path.find('.', from)) != std::string::npos; from = dot + 1) {
+    parts.push_back(path.substr(from, dot - from));
+  }
+  parts.push_back(path.substr(from));
+  return parts;
+}
+
+std::string Join(const std::vector<std::string>& parts, size_t from, size_t to) {
+  std::string s;
+  for (size_t i = from; i < to; ++i) {
+    if (i > from) s += '.';
+    s += parts[i];
+  }
+  return s;
+}
+
+std::string NumberText(double d) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.17g", d);
+  return buf;
+}
+
+// The documented semantics, written plainly for one path: in document order,
+// a member whose key is the next one or more components (joined by dots)
+// either ends the path (its value is taken; a later match overwrites) or, if
+// it is an object, is searched for the rest. A prefix that is itself a
+// registered path is not searched further (the parser stores it there);
+// objects deeper than 16 levels are not searched; the top level's @metadata
+// and @timestamp are never fields.
+void Find(simdjson::dom::object obj, const std::vector<std::string>& parts, size_t from,
+          const std::vector<std::string>& registered, int depth, Want* out) {
+  for (auto [key, value] : obj) {
+    if (depth == 0 && (key == "@metadata" || key == "@timestamp")) continue;
+    for (size_t to = from + 1; to <= parts.size(); ++to) {
+      if (key != Join(parts, from, to)) continue;
+      if (to == parts.size()) {
+        switch (value.type()) {
+          case simdjson::dom::element_type::STRING:
+            out->kind = FieldKind::kString;
+            out->text = std::string(value.get_string().value());
+            break;
+          case simdjson::dom::element_type::INT64:
+          case simdjson::dom::element_type::UINT64:
+          case simdjson::dom::element_type::DOUBLE:
+            out->kind = FieldKind::kNumber;
+            out->text = NumberText(value.get_double().value());
+            break;
+          case simdjson::dom::element_type::BOOL:
+            out->kind = value.get_bool().value() ? FieldKind::kTrue : FieldKind::kFalse;
+            out->text.clear();
+            break;
+          case simdjson::dom::element_type::NULL_VALUE:
+            out->kind = FieldKind::kNull;
+            out->text.clear();
+            break;
+          default:
+            out->kind = FieldKind::kComposite;
+            out->text.clear();
+            break;
+        }
+        continue;
+      }
+      const std::string prefix = Join(parts, 0, to);
+      bool prefix_registered = false;
+      for (const auto& r : registered) prefix_registered |= r == prefix;
+      if (prefix_registered || !value.is_object() || depth >= 16) continue;
+      Find(value.get_object().value(), parts, to, registered, depth + 1, out);
+    }
+  }
+}
+
+// What the parser found, in the reference's terms.
+Want Got(const Batch& b, size_t event, size_t field) {
+  const FieldValue& v = b.field(event, field);
+  Want w;
+  w.kind = v.kind;
+  if (v.kind == FieldKind::kString) {
+    const std::string_view raw = b.View(v.span);
+    EXPECT_EQ(v.escaped, raw.find('\\') != std::string_view::npos) << raw;
+    EXPECT_TRUE(UnescapeJsonString(raw, &w.text)) << raw;
+  } else if (v.kind == FieldKind::kNumber) {
+    w.text = NumberText(std::strtod(std::string(b.View(v.span)).c_str(), nullptr));
+  }
+  return w;
+}
+
+// Random events built from a small vocabulary so that paths, splits and
+// duplicates collide often.
+class Generator {
+ public:
+  explicit Generator(uint32_t seed) : rng_(seed) {}
+
+  std::string Event() {
+    // A line feed sends the whole batch event by event (ParseEvent minifies
+    // the event): only now and then.
+    line_feeds_ = Chance(3);
+    std::string s;
+    Object(&s, 0, true);
+    return s;
+  }
+
+ private:
+  size_t Pick(size_t n) { return std::uniform_int_distribution<size_t>(0, n - 1)(rng_); }
+  bool Chance(int percent) { return static_cast<int>(Pick(100)) < percent; }
+  void Ws(std::string* s) {
+    static const char* const kWs[] = {"", "", "", "", "", " ", "  ", "\t", "\r", "\n", " \n "};
+    *s += kWs[Pick(line_feeds_ ? 11 : 9)];
+  }
+  void Key(std::string* s, int depth) {
+    // Raw JSON text of keys (escaped forms included): plain, dotted, shared
+    // first bytes, longer than 8 bytes and differing after the 8th, unicode.
+    static const char* const kKeys[] = {
+        "a",       "b",       "c",         "a.b",        "b.c",         "a.b.c",          "x",
+        "ka",      "k\\u0061", "\\u0061",   "a\\u002eb",  "\\\"q",       "é",              "\\u00e9",
+        "",        "aa",      "ab",        "long_key_name_1", "long_key_name_2", "long_key", "long_key_name_1.a",
+        // Same length and same first and last 8 bytes: no hash tells them apart.
+        "abcdefgh_X_12345678", "abcdefgh_Y_12345678", "abcdefgh_Y_12345678.a",
+        "service", "name",    "service.name", "ser\\u0076ice", "n\\\\ame",  "@x",             "a.",
+        ".a",      "a..b",    "日本",       "\\ud83d\\ude00",  "😀"};
+    const size_t n = sizeof(kKeys) / sizeof(kKeys[0]);
+    if (depth == 0 && Chance(10)) {
+      static const char* const kAt[] = {"@timestamp", "@metadata", "\\u0040timestamp"};
+      *s += '"';
+      *s += kAt[Pick(3)];
+      *s += '"';
+      return;
+    }
+    *s += '"';
+    *s += kKeys[Pick(n)];
+    *s += '"';
+  }
+  void String(std::string* s) {
+    static const char* const kStrings[] = {"",        "v",          "WARN",   "a\\\"b",        "\\\\",    "\\n",
+                                           "é",       "\\u00e9x",   "日本語", "\\ud83d\\ude00", "x y z",  "{not}",
+                                           "[1,2]",   "0123456789abcdefghij\\t", "2026-11-21T05:30:59.285Z", "null"};
+    *s += '"';
+    *s += kStrings[Pick(sizeof(kStrings) / sizeof(kStrings[0]))];
+    *s += '"';
+  }
+  void Value(std::string* s, int depth) {
+    static const char* const kNumbers[] = {"0", "-1", "42", "3.25", "-0.5e3", "1E+2", "18446744073709551615",
+                                           "-9223372036854775808", "9007199254740993", "1e-7"};
+    switch (Pick(depth > 18 ? 6 : 8)) {
+      case 0: case 1: String(s); break;
+      case 2: *s += kNumbers[Pick(sizeof(kNumbers) / sizeof(kNumbers[0]))]; break;
+      case 3: *s += Chance(50) ? "true" : "false"; break;
+      case 4: *s += "null"; break;
+      case 5: *s += Chance(50) ? "[]" : "{}"; break;
+      case 6: Array(s, depth + 1); break;
+      default: Object(s, depth + 1, false); break;
+    }
+  }
+  void Array(std::string* s, int depth) {
+    *s += '[';
+    const size_t n = Pick(4);
+    for (size_t i = 0; i < n; ++i) {
+      if (i) *s += ',';
+      Ws(s);
+      Value(s, depth);
+      Ws(s);
+    }
+    *s += ']';
+  }
+  void Object(std::string* s, int depth, bool top) {
+    *s += '{';
+    // Now and then a chain of "a" objects deeper than the parser searches.
+    if (!top && depth < 3 && Chance(3)) {
+      std::string chain;
+      for (int i = 0; i < 19; ++i) chain += "\"a\":{";
+      chain += "\"a\":1";
+      chain += std::string(19, '}');
+      *s += chain + '}';
+      return;
+    }
+    const size_t n = top ? 3 + Pick(8) : Pick(depth > 4 ? 3 : 5);
+    for (size_t i = 0; i < n; ++i) {
+      if (i) *s += ',';
+      Ws(s);
+      Key(s, top ? 0 : depth);
+      Ws(s);
+      *s += ':';
+      Ws(s);
+      Value(s, depth);
+      Ws(s);
+    }
+    *s += '}';
+  }
+
+  std::mt19937 rng_;
+  bool line_feeds_ = false;
+};
+
+void CheckFieldSet(const std::vector<std::string>& fields, uint32_t seed, int events) {
+  Generator gen(seed);
+  std::vector<std::string> docs;
+  for (int i = 0; i < events; ++i) docs.push_back(gen.Event());
+  simdjson::dom::parser dom;
+  EventParser batch_parser(fields), alone_parser(fields);
+  Batch all;
+  for (const auto& d : docs) all.Append(d);
+  batch_parser.ParseBatch(&all);
+  for (size_t i = 0; i < docs.size(); ++i) {
+    simdjson::dom::element root;
+    ASSERT_EQ(dom.parse(docs[i]).get(root), simdjson::SUCCESS) << docs[i];
+    Batch one;
+    one.Append(docs[i]);
+    alone_parser.ParseBatch(&one);
+    for (const Batch* b : {&all, &one}) {
+      const size_t e = b == &all ? i : 0;
+      ASSERT_FALSE(b->events()[e].flags & kEventInvalid) << docs[i] << ": " << b->error(b->events()[e].error);
+      ASSERT_EQ(b->field_count(), fields.size());
+      for (size_t f = 0; f < fields.size(); ++f) {
+        Want want;
+        Find(root.get_object().value(), Split(fields[f]), 0, fields, 0, &want);
+        const Want got = Got(*b, e, f);
+        EXPECT_EQ(static_cast<int>(got.kind), static_cast<int>(want.kind)) << fields[f] << " in " << docs[i];
+        EXPECT_EQ(got.text, want.text) << fields[f] << " in " << docs[i];
+      }
+    }
+  }
+}
+
+TEST(EventParserDiffTest, GeneratedEventsMatchTheReference) {
+  const std::vector<std::vector<std::string>> field_sets = {
+      {"a"},
+      {"a.b", "b.c", "x"},
+      {"a.b.c", "c"},
+      {"a", "a.b", "a.b.c"},  // prefixes that are paths themselves
+      {"ka", "aa", "ab", "a..b", ".a", "a."},
+      {"long_key_name_1", "long_key_name_2", "long_key", "long_key_name_1.a", "long_key_name_2.b.c"},
+      {"service.name", "name", "é", "日本", "😀", "\"q", "n\\ame", "@x", "@timestamp", "b.@metadata"},
+      {"", "a.", "x.a"},
+      {"abcdefgh_X_12345678", "abcdefgh_Y_12345678.a", "a"},
+      {"a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a"},  // reaches the depth limit in the deep chains
+  };
+  uint32_t seed = 1;
+  for (const auto& fields : field_sets) {
+    SCOPED_TRACE(testing::PrintToString(fields));
+    CheckFieldSet(fields, seed++, 1500);
+  }
+}
+
+}  // namespace
+}  // namespace sluice
