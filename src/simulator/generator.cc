@@ -297,8 +297,14 @@ void ShopGenerator::SpawnOrder(int64_t t0, std::vector<std::string>* truth) {
   const std::string trace = Hex(32);
   const std::string session = sessions_[rng_() % sessions_.size()];
   const std::string sha = Hex(64);
-  // Model sizes: log-normal, median ~6 MB.
-  uint64_t size = static_cast<uint64_t>(std::exp(std::normal_distribution<double>(15.6, 1.0)(rng_)));
+  // Model sizes: log-normal, median ~6 MB, cut at 3.5 deviations (~200 MB):
+  // an untruncated draw reached 1.09 GB once (5.2 deviations), which is the
+  // oversize_model fault's job, and was scored as an unexplained alert.
+  double log_size;
+  do {
+    log_size = std::normal_distribution<double>(15.6, 1.0)(rng_);
+  } while (std::abs(log_size - 15.6) > 3.5);
+  uint64_t size = static_cast<uint64_t>(std::exp(log_size));
   const Fault* oversize = nullptr;
   if (oversize_left_ > 0) {
     --oversize_left_;
