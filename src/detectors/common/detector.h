@@ -242,6 +242,7 @@ class GroupTable {
   explicit GroupTable(size_t max_total) : cap_(std::max<size_t>(1, max_total / kShards)) {}
 
   Shard& shard(size_t i) { return shards_[i]; }
+  const Shard& shard(size_t i) const { return shards_[i]; }
   // Finds or inserts `key` in `s` (locked by the caller). *created tells which.
   State& Get(Shard& s, uint64_t key, bool* created, Counter* evictions) {
     auto it = s.map.find(key);
