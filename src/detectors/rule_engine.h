@@ -50,6 +50,7 @@ struct RuleEngineOptions {
   int64_t state_save_interval_ms = 10'000;  // detector state snapshot interval (Tick)
   bool restore_state = true;                // Load restores the saved state (not on a reload)
   bool merge_updates = true;                // runs of one group's updates merged (off: tests compare)
+  bool engine_selectors = true;             // Detector::selectors() evaluated by the engine (off: tests compare)
 };
 
 // Reads the `rules:` section of the config (paths, evaluation_interval,
@@ -162,7 +163,10 @@ class RuleEngine : public BatchObserver {
   // groups or fingerprints by (hashed once per event) with each field index's
   // position in that list (-1: not hashed).
   void IndexRules();
+  // Rule i's selectors are conditions [selector_first_[i], + their count) of
+  // conditions_ (after the rules' own).
   ConditionSet conditions_;
+  std::vector<size_t> selector_first_;
   std::vector<int> hashed_fields_;
   std::vector<int> slot_of_;
 

@@ -17,11 +17,8 @@ namespace {
 
 using testing::Ev;
 using testing::kT0;
+using testing::Pick;
 using testing::RulesHarness;
-
-std::string Pick(std::mt19937_64& rng, const std::vector<std::string>& v) {
-  return v[std::uniform_int_distribution<size_t>(0, v.size() - 1)(rng)];
-}
 
 std::string RandomRule(std::mt19937_64& rng, int i) {
   const std::string match = Pick(rng, {"{log.level: ERROR}", "{service.name: {exists: true}}",

@@ -5,7 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <memory>
+#include <random>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -57,6 +59,26 @@ inline std::string Evidence(const Alert& a, const std::string& name) {
     if (k == name) return v;
   }
   return "<none>";
+}
+
+// One of `v`, at random (generated rules and events).
+inline std::string Pick(std::mt19937_64& rng, const std::vector<std::string>& v) {
+  return v[std::uniform_int_distribution<size_t>(0, v.size() - 1)(rng)];
+}
+
+// The alerts `sink` got (clearing it) as comparable text, sorted: one Tick's
+// order follows the hash tables', which differs between two engines (absl
+// salts it with the table's address). Without the rule file (each harness
+// has its own temp dir).
+inline std::vector<std::string> SortedAlerts(CaptureAlertSink& sink) {
+  std::vector<std::string> out;
+  for (Alert a : sink.alerts()) {
+    a.rule_file.clear();
+    out.push_back(StrCat(AlertToJson(a), " value=", a.value, " group=", a.group));
+  }
+  sink.Clear();
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 // An event at `ts` with the given JSON members (without braces).

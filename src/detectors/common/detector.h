@@ -93,7 +93,10 @@ struct DetectorEnv {
 
 class Detector {
  public:
-  enum class ValueSource : uint8_t { kOne, kField, kEventBytes };
+  // kSelector: the index of the first of selectors() that holds for the
+  // event (-1: none), or NaN when the engine does not evaluate them
+  // (RuleEngineOptions::engine_selectors off): the detector then tests them itself.
+  enum class ValueSource : uint8_t { kOne, kField, kEventBytes, kSelector };
   explicit Detector(const RuleSpec* spec, const DetectorEnv& env) : spec_(spec), env_(env) {}
   virtual ~Detector() = default;
 
@@ -102,6 +105,11 @@ class Detector {
   int value_field() const { return value_field_; }
   // Fields hashed (after the group) into Update::key; empty: key = group.
   const std::vector<int>& key_fields() const { return key_fields_; }
+  // With ValueSource::kSelector: the conditions the engine evaluates with the
+  // rules' (ConditionSet masks) to tell the detector which one an event meets
+  // first (flow: a failed stage, else the furthest stage). They live as long
+  // as the detector.
+  const std::vector<const Condition*>& selectors() const { return selectors_; }
   // Whether the engine may merge a run of updates into one (Update::count):
   // consecutive updates of one shard's list with the same key, times not
   // decreasing, all within one bucket [k * merge_bucket_ms, (k + 1) *
@@ -149,6 +157,7 @@ class Detector {
   ValueSource value_source_ = ValueSource::kOne;
   int value_field_ = -1;
   std::vector<int> key_fields_;
+  std::vector<const Condition*> selectors_;
   int64_t lateness_ms_ = 0;
   Merge merge_ = Merge::kNo;
   int64_t merge_bucket_ms_ = 0;
@@ -233,6 +242,7 @@ class GroupTable {
   explicit GroupTable(size_t max_total) : cap_(std::max<size_t>(1, max_total / kShards)) {}
 
   Shard& shard(size_t i) { return shards_[i]; }
+  const Shard& shard(size_t i) const { return shards_[i]; }
   // Finds or inserts `key` in `s` (locked by the caller). *created tells which.
   State& Get(Shard& s, uint64_t key, bool* created, Counter* evictions) {
     auto it = s.map.find(key);

@@ -4,6 +4,7 @@
 // one group's state is written and read; LoadGroups reads everything into a
 // scratch list first, so a damaged blob loads nothing.
 
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -12,7 +13,8 @@
 
 namespace sluice::detectors {
 
-// save(StateWriter&, const State&)
+// save(StateWriter&, const State&), or save(StateWriter&, uint64_t key, const
+// State&) for a state with parts kept by key elsewhere (read under the shard's lock).
 template <typename State, typename SaveFn>
 void SaveGroups(GroupTable<State>& table, StateWriter& w, const SaveFn& save) {
   w.U32(static_cast<uint32_t>(kShards));
@@ -22,13 +24,18 @@ void SaveGroups(GroupTable<State>& table, StateWriter& w, const SaveFn& save) {
     w.U64(s.map.size());
     for (const auto& [key, state] : s.map) {
       w.U64(key);
-      save(w, state);
+      if constexpr (std::is_invocable_v<const SaveFn&, StateWriter&, uint64_t, const State&>) {
+        save(w, key, state);
+      } else {
+        save(w, state);
+      }
     }
   }
 }
 
-// load(StateReader&, State*) -> bool. Returns false (and loads nothing) if the
-// blob is damaged or `load` refuses a group.
+// load(StateReader&, State*) -> bool, or load(StateReader&, uint64_t key,
+// State*). Returns false (and loads nothing) if the blob is damaged or `load`
+// refuses a group (what a keyed `load` kept aside is then the caller's to drop).
 template <typename State, typename LoadFn>
 bool LoadGroups(GroupTable<State>& table, StateReader& r, const LoadFn& load) {
   uint32_t shards;
@@ -39,7 +46,14 @@ bool LoadGroups(GroupTable<State>& table, StateReader& r, const LoadFn& load) {
     if (!r.U64(&n) || n > r.left() / 8) return false;
     for (uint64_t j = 0; j < n; ++j) {
       std::pair<uint64_t, State> g;
-      if (!r.U64(&g.first) || !load(r, &g.second) || !r.ok()) return false;
+      if (!r.U64(&g.first)) return false;
+      bool ok;
+      if constexpr (std::is_invocable_v<const LoadFn&, StateReader&, uint64_t, State*>) {
+        ok = load(r, g.first, &g.second);
+      } else {
+        ok = load(r, &g.second);
+      }
+      if (!ok || !r.ok()) return false;
       groups.push_back(std::move(g));
     }
   }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 
@@ -70,6 +71,11 @@ class FlowDetector : public Detector {
         implied_(std::move(implied)) {
     key_fields_ = {key_field_};
     lateness_ms_ = env.allowed_lateness_ms;
+    // Which stage an event is, in the order Apply asks: the failed stages,
+    // then the stages from the last to the first (the furthest that holds).
+    value_source_ = ValueSource::kSelector;
+    for (const Stage& f : failed_) selectors_.push_back(f.match.get());
+    for (size_t j = stages_.size(); j-- > 0;) selectors_.push_back(stages_[j].match.get());
     MetricsRegistry* m = env.metrics ? env.metrics : &own_metrics_;
     const std::string& rule = spec->name;
     for (Stage& s : stages_) {
@@ -113,18 +119,13 @@ class FlowDetector : public Detector {
     for (size_t i = 0; i < n; ++i) {
       const Update& up = u[i];
       // Which stage: a failed stage first, else the furthest stage that matches.
+      const int sel = std::isnan(up.value) ? FirstSelector(batch, up.event) : static_cast<int>(up.value);
+      if (sel < 0) continue;
       uint8_t failed = kNone, stage = kNone;
-      for (size_t f = 0; f < failed_.size() && failed == kNone; ++f) {
-        if (failed_[f].match->Matches(batch, up.event)) failed = static_cast<uint8_t>(f);
-      }
-      if (failed == kNone) {
-        for (size_t j = stages_.size(); j-- > 0;) {
-          if (stages_[j].match->Matches(batch, up.event)) {
-            stage = static_cast<uint8_t>(j);
-            break;
-          }
-        }
-        if (stage == kNone) continue;
+      if (static_cast<size_t>(sel) < failed_.size()) {
+        failed = static_cast<uint8_t>(sel);
+      } else {
+        stage = static_cast<uint8_t>(stages_.size() - 1 - (static_cast<size_t>(sel) - failed_.size()));
       }
       const FieldValue& kv = batch.field(up.event, static_cast<size_t>(key_field_));
       if (kv.kind == FieldKind::kMissing || kv.kind == FieldKind::kNull || kv.span.empty()) {
@@ -381,6 +382,16 @@ class FlowDetector : public Detector {
     absl::flat_hash_map<uint64_t, Flow> map;
     absl::flat_hash_map<uint64_t, std::string> long_keys;  // keys longer than kInlineKey
   };
+
+  // The index of the first selector that holds for `event`, -1 if none:
+  // what the engine hands in Update::value, for an engine that does not
+  // evaluate them (RuleEngineOptions::engine_selectors off).
+  int FirstSelector(const Batch& batch, uint32_t event) const {
+    for (size_t k = 0; k < selectors_.size(); ++k) {
+      if (selectors_[k]->Matches(batch, event)) return static_cast<int>(k);
+    }
+    return -1;
+  }
 
   static void SetKey(Shard& s, uint64_t h, Flow* f, const std::string& key) {
     if (key.size() <= kInlineKey) {

@@ -18,20 +18,36 @@ struct FrequencyParams {
   double min_count = 5;
 };
 
+// A group's bucket counts. They are 16-bit in the group: a bucket that would
+// pass 65,535 events moves the group's counts to a 32-bit ring of its shard
+// (FrequencyDetector::wide_, `wide` set), where they stay until the group is
+// dropped. The limit is a parameter for tests (SetFrequencyNarrowLimitForTest).
+using NarrowRing = BucketRing<uint16_t, kSlots>;
+using WideRing = BucketRing<uint32_t, kSlots>;
+uint32_t narrow_limit = 0xFFFF;
+
 struct FrequencyGroup {
-  BucketRing<uint32_t, kSlots> ring;
+  NarrowRing ring;  // unused while `wide`
   int64_t first_seen = 0;
   int64_t last_seen = 0;
   int64_t last_step = INT64_MIN;  // newest bucket boundary folded into the baseline
   // Bias-corrected EWMA of the window count: baseline = ewma / weight.
   float ewma = 0, weight = 0;
   float base_at_step = 0;  // the baseline the newest window is judged against
-  CompactString labels;  // group label values, \0-separated
+  bool wide = false;       // the counts are in the shard's wide ring of this key
+  CompactString labels;    // group label values, \0-separated
 };
 
 // Key + state per tracked group (tests/detectors/state_size_test.cc): was 136
-// bytes with a std::string for the labels.
-static_assert(sizeof(std::pair<uint64_t, FrequencyGroup>) <= 120);
+// bytes with a std::string for the labels, 120 with 32-bit bucket counts.
+static_assert(sizeof(std::pair<uint64_t, FrequencyGroup>) <= 96);
+
+WideRing Widen(const NarrowRing& n) {
+  WideRing w;
+  w.head = n.head;
+  for (int i = 0; i < kSlots; ++i) w.slot[i] = n.slot[i];
+  return w;
+}
 
 class FrequencyDetector : public Detector {
  public:
@@ -48,6 +64,7 @@ class FrequencyDetector : public Detector {
              std::vector<SampleCandidate>* samples) override {
     auto& s = table_.shard(shard);
     std::lock_guard<std::mutex> lock(s.mu);
+    auto& wide = wide_[shard];
     GroupTable<FrequencyGroup>::Cursor cursor;
     BucketOfTime bucket_of(layout_.bucket_ms);
     for (size_t i = 0; i < n; ++i) {
@@ -59,23 +76,45 @@ class FrequencyDetector : public Detector {
         g.first_seen = up.ts;
         g.last_step = b;
         g.labels = GroupBlob(batch, up.event);
+        // A wide ring left by an evicted group of this key.
+        if (!wide.empty()) wide.erase(up.key);
       }
       // A merged run (Update::count > 1) lies in one bucket, ts <= ts_last.
       if (up.ts_last > g.last_seen) g.last_seen = up.ts_last;
-      uint32_t* c = g.ring.At(b);
-      if (!c) {
-        env_.late_events->Inc(up.count);
-        continue;
+      uint32_t before = 0;
+      if (!g.wide) {
+        uint16_t* c = g.ring.At(b);
+        if (!c) {
+          env_.late_events->Inc(up.count);
+          continue;
+        }
+        before = *c;
+        if (uint64_t{before} + up.count <= limit_) {
+          *c = static_cast<uint16_t>(before + up.count);
+        } else {
+          g.wide = true;
+          wide[up.key] = Widen(g.ring);
+        }
       }
-      if (*c == 0) samples->push_back({up.group, up.event});
-      *c += up.count;
+      if (g.wide) {
+        WideRing& w = wide[up.key];
+        uint32_t* c = w.At(b);
+        if (!c) {
+          env_.late_events->Inc(up.count);
+          continue;
+        }
+        before = *c;
+        *c += up.count;
+      }
+      if (before == 0) samples->push_back({up.group, up.event});
     }
   }
 
-  double WindowCount(const FrequencyGroup& g, int64_t end) const {
+  template <typename Ring>
+  double WindowCount(const Ring& g, int64_t end) const {
     double n = 0;
     for (int64_t b = end - layout_.k; b < end; ++b) {
-      if (const uint32_t* c = g.ring.Get(b)) n += *c;
+      if (const auto* c = g.Get(b)) n += *c;
     }
     return n;
   }
@@ -85,8 +124,20 @@ class FrequencyDetector : public Detector {
     for (size_t si = 0; si < kShards; ++si) {
       auto& s = table_.shard(si);
       std::lock_guard<std::mutex> lock(s.mu);
+      auto& wide = wide_[si];
+      // Wide rings of groups evicted since (GroupTable::Get drops them unseen).
+      for (auto w = wide.begin(); w != wide.end();) {
+        auto it = s.map.find(w->first);
+        if (it == s.map.end() || !it->second.wide) {
+          wide.erase(w++);
+        } else {
+          ++w;
+        }
+      }
       for (auto it = s.map.begin(); it != s.map.end();) {
         FrequencyGroup& g = it->second;
+        const WideRing* w = g.wide ? &wide.at(it->first) : nullptr;
+        auto window_count = [&](int64_t end) { return w ? WindowCount(*w, end) : WindowCount(g.ring, end); };
         if (e > g.last_step) {
           // Fold every bucket boundary since the last evaluation into the
           // baseline; a long silence is folded in closed form.
@@ -99,17 +150,18 @@ class FrequencyDetector : public Detector {
             from = e - 64;
           }
           for (int64_t j = from; j <= e; ++j) {
-            double c = WindowCount(g, j);
+            double c = window_count(j);
             if (j == e) g.base_at_step = g.weight > 0 ? g.ewma / g.weight : 0;
             g.ewma = static_cast<float>((1 - alpha_) * g.ewma + alpha_ * c);
             g.weight = static_cast<float>((1 - alpha_) * g.weight + alpha_);
           }
           g.last_step = e;
         }
-        const double count = WindowCount(g, e);
+        const double count = window_count(e);
         const double base = g.base_at_step;
         const bool warm = e * layout_.bucket_ms - g.first_seen >= p_.warmup_ms;
         if (count == 0 && base < std::max(0.5 * p_.min_count, 0.01) && g.last_seen < eval_ms - p_.window_ms) {
+          if (w) wide.erase(it->first);
           s.map.erase(it++);  // nothing left to learn or to miss
           continue;
         }
@@ -141,13 +193,21 @@ class FrequencyDetector : public Detector {
   }
 
   size_t groups() const override { return table_.size(); }
-  size_t state_bytes() const override { return table_.bytes(); }
+  size_t state_bytes() const override {
+    size_t n = table_.bytes();
+    for (size_t i = 0; i < kShards; ++i) {
+      std::lock_guard<std::mutex> lock(table_.shard(i).mu);
+      n += wide_[i].capacity() * (sizeof(std::pair<const uint64_t, WideRing>) + 1);
+    }
+    return n;
+  }
 
   // Saved state (issue 6): the bucket width, then every group with its baseline.
   void SaveState(StateWriter& w) override {
     w.I64(layout_.bucket_ms);
-    SaveGroups(table_, w, [](StateWriter& out, const FrequencyGroup& g) {
-      out.Pod(g.ring);
+    // The counts as a 32-bit ring, narrow or wide (the format of before the narrow rings).
+    SaveGroups(table_, w, [this](StateWriter& out, uint64_t key, const FrequencyGroup& g) {
+      out.Pod(g.wide ? wide_[ShardOf(key)].at(key) : Widen(g.ring));
       out.I64(g.first_seen);
       out.I64(g.last_seen);
       out.I64(g.last_step);
@@ -160,10 +220,26 @@ class FrequencyDetector : public Detector {
   bool LoadState(StateReader& r) override {
     int64_t bucket_ms;
     if (!r.I64(&bucket_ms) || bucket_ms != layout_.bucket_ms) return false;
-    return LoadGroups(table_, r, [](StateReader& in, FrequencyGroup* g) {
-      return in.Pod(&g->ring) && in.I64(&g->first_seen) && in.I64(&g->last_seen) && in.I64(&g->last_step) &&
-             in.F32(&g->ewma) && in.F32(&g->weight) && in.F32(&g->base_at_step) && LoadLabels(in, &g->labels);
+    std::vector<std::pair<uint64_t, WideRing>> wide;  // of the groups with a bucket over the limit
+    const bool ok = LoadGroups(table_, r, [&](StateReader& in, uint64_t key, FrequencyGroup* g) {
+      WideRing ring;
+      if (!in.Pod(&ring)) return false;
+      g->ring.head = ring.head;
+      for (int i = 0; i < kSlots; ++i) {
+        g->wide |= ring.slot[i] > limit_;
+        g->ring.slot[i] = static_cast<uint16_t>(ring.slot[i]);
+      }
+      if (g->wide) wide.emplace_back(key, ring);
+      return in.I64(&g->first_seen) && in.I64(&g->last_seen) && in.I64(&g->last_step) && in.F32(&g->ewma) &&
+             in.F32(&g->weight) && in.F32(&g->base_at_step) && LoadLabels(in, &g->labels);
     });
+    if (!ok) return false;
+    for (auto& [key, ring] : wide) {
+      auto& s = table_.shard(ShardOf(key));
+      std::lock_guard<std::mutex> lock(s.mu);
+      wide_[ShardOf(key)][key] = ring;  // a group evicted meanwhile: swept by Evaluate
+    }
+    return true;
   }
 
  private:
@@ -171,9 +247,14 @@ class FrequencyDetector : public Detector {
   WindowLayout layout_;
   double alpha_;
   GroupTable<FrequencyGroup> table_;
+  uint32_t limit_ = narrow_limit;  // the most a narrow bucket counts
+  // [shard]: the counts of the groups flagged `wide`, under the shard's lock.
+  mutable absl::flat_hash_map<uint64_t, WideRing> wide_[kShards];
 };
 
 }  // namespace
+
+void SetFrequencyNarrowLimitForTest(uint32_t limit) { narrow_limit = std::min<uint32_t>(limit, 0xFFFF); }
 
 std::unique_ptr<Detector> NewFrequencyDetector(ConfigMap& cfg, const RuleSpec* spec, const DetectorEnv& env) {
   FrequencyParams p;

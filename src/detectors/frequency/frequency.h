@@ -19,5 +19,9 @@
 namespace sluice::detectors {
 
 std::unique_ptr<Detector> NewFrequencyDetector(ConfigMap& cfg, const RuleSpec* spec, const DetectorEnv& env);
+// The most a group's 16-bit bucket counts before its counts move to a 32-bit
+// ring (0..65535; 0: every group's counts are 32-bit from its first event, as
+// before the narrow rings). For detectors made afterwards; tests only.
+void SetFrequencyNarrowLimitForTest(uint32_t limit);
 
 }  // namespace sluice::detectors
