@@ -1,26 +1,14 @@
 #include "ingest/syslog/rfc5424.h"
 
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
+
 #include "common/json_util.h"
 #include "common/timeutil.h"
 
 namespace sluice::syslog {
 namespace {
-
-// Next space-delimited header field at `*pos`, skipping extra spaces before it.
-bool NextField(std::string_view s, size_t* pos, std::string_view* out) {
-  size_t i = *pos;
-  while (i < s.size() && s[i] == ' ') ++i;
-  size_t start = i;
-  while (i < s.size() && s[i] != ' ') {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c < 33 || c > 126) return false;  // header fields are PRINTUSASCII
-    ++i;
-  }
-  if (i == start) return false;
-  *out = s.substr(start, i - start);
-  *pos = i;
-  return true;
-}
 
 std::string_view Nil(std::string_view v) { return v == "-" ? std::string_view() : v; }
 
@@ -30,6 +18,48 @@ bool SdNameChar(char c) {
 }
 
 }  // namespace
+
+bool NextHeaderField(std::string_view s, size_t* pos, std::string_view* out, bool* quoted) {
+  const size_t n = s.size();
+  size_t i = *pos;
+  while (i < n && s[i] == ' ') ++i;
+  const size_t start = i;
+  bool stop = false;  // s[i] ends the field (a space or a bad byte)
+#ifdef __AVX2__
+  // c + 95 (mod 256), signed, is -128..-35 exactly for c in 33..126.
+  const __m256i shift = _mm256_set1_epi8(95), limit = _mm256_set1_epi8(-35);
+  const __m256i quote = _mm256_set1_epi8('"'), backslash = _mm256_set1_epi8('\\');
+  while (i + 32 <= n) {
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s.data() + i));
+    const uint32_t outside = static_cast<uint32_t>(
+        _mm256_movemask_epi8(_mm256_cmpgt_epi8(_mm256_add_epi8(v, shift), limit)));
+    uint32_t q = static_cast<uint32_t>(
+        _mm256_movemask_epi8(_mm256_or_si256(_mm256_cmpeq_epi8(v, quote), _mm256_cmpeq_epi8(v, backslash))));
+    if (outside != 0) {
+      const int k = __builtin_ctz(outside);
+      q &= (1u << k) - 1;  // only the field's own bytes
+      if (q != 0) *quoted = true;
+      i += static_cast<size_t>(k);
+      stop = true;
+      break;
+    }
+    if (q != 0) *quoted = true;
+    i += 32;
+  }
+#endif
+  if (!stop) {
+    for (; i < n; ++i) {
+      const unsigned char c = static_cast<unsigned char>(s[i]);
+      if (c < 33 || c > 126) break;
+      if (c == '"' || c == '\\') *quoted = true;
+    }
+  }
+  if (i < n && s[i] != ' ') return false;  // header fields are PRINTUSASCII
+  if (i == start) return false;
+  *out = s.substr(start, i - start);
+  *pos = i;
+  return true;
+}
 
 size_t ScanStructuredData(std::string_view s) {
   size_t i = 0;
@@ -64,13 +94,15 @@ bool ParseRfc5424(std::string_view s, SyslogMessage* m) {
   m->version = s.substr(0, i);
 
   std::string_view ts, host, app, procid, msgid;
-  if (!NextField(s, &i, &ts) || !NextField(s, &i, &host) || !NextField(s, &i, &app) ||
-      !NextField(s, &i, &procid) || !NextField(s, &i, &msgid)) {
+  bool ts_quoted = false, quoted = false;
+  if (!NextHeaderField(s, &i, &ts, &ts_quoted) || !NextHeaderField(s, &i, &host, &quoted) ||
+      !NextHeaderField(s, &i, &app, &quoted) || !NextHeaderField(s, &i, &procid, &quoted) ||
+      !NextHeaderField(s, &i, &msgid, &quoted)) {
     return false;
   }
-  // HOSTNAME to MSGID (and the spaces between them) in one scan; VERSION is digits.
-  const std::string_view fields(host.data(), static_cast<size_t>(msgid.data() + msgid.size() - host.data()));
-  m->header_plain = JsonPlainPrefix(fields) == fields.size();
+  // HOSTNAME to MSGID are PRINTUSASCII: of those bytes JSON escapes only '"'
+  // and '\\', which the field scans looked for. VERSION is digits.
+  m->header_plain = !quoted;
   if (ts == "-") {
     m->has_timestamp = false;
   } else {

@@ -272,6 +272,50 @@ TEST(SyslogEcsFastPath, SdValueEndMatchesByteLoop) {
   }
 }
 
+// NextHeaderField (32 bytes a step) against the byte loop it replaced plus a
+// search for '"' and '\\' (the old header_plain scan), on strings of spaces,
+// printable bytes, quotes, backslashes, controls, DEL and non-ASCII bytes, of
+// every length around the 32-byte step, from every start.
+TEST(SyslogEcsFastPath, NextHeaderFieldMatchesByteLoop) {
+  std::mt19937 rng(6424);
+  const std::string odd = std::string("  \"\\\x01\x1f\x7f\x80\xC3\xA9~!") + std::string(1, '\0');
+  for (int k = 0; k < 300000; ++k) {
+    std::string s(rng() % 100, 'x');
+    const unsigned rate = 2 + rng() % 60;  // one odd byte in `rate`
+    for (char& c : s) c = rng() % rate == 0 ? odd[rng() % odd.size()] : static_cast<char>(33 + rng() % 94);
+    const size_t from = rng() % (s.size() + 1);
+    // The reference.
+    size_t i = from;
+    while (i < s.size() && s[i] == ' ') ++i;
+    const size_t start = i;
+    bool want_ok = true, want_quoted = false;
+    while (i < s.size() && s[i] != ' ') {
+      const unsigned char c = static_cast<unsigned char>(s[i]);
+      if (c < 33 || c > 126) {
+        want_ok = false;
+        break;
+      }
+      want_quoted |= c == '"' || c == '\\';
+      ++i;
+    }
+    if (i == start) want_ok = false;
+    size_t pos = from;
+    std::string_view field;
+    bool quoted = false;
+    ASSERT_EQ(NextHeaderField(s, &pos, &field, &quoted), want_ok) << s << " from " << from;
+    if (!want_ok) {
+      ASSERT_EQ(pos, from);
+      continue;
+    }
+    ASSERT_EQ(field, std::string_view(s).substr(start, i - start)) << s << " from " << from;
+    ASSERT_EQ(pos, i);
+    ASSERT_EQ(quoted, want_quoted) << s << " from " << from;
+    bool stays = true;  // a field without quotes leaves the flag as it was
+    NextHeaderField(s, &(pos = from), &field, &stays);
+    ASSERT_TRUE(stays);
+  }
+}
+
 // FrameSplitter::FindTrailer (one vector pass for LF or NUL) against the two
 // memchr calls it replaced, on buffers with sparse trailers at every offset.
 TEST(SyslogEcsFastPath, FindTrailerMatchesMemchr) {
