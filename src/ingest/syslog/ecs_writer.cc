@@ -29,6 +29,36 @@ void Pad(unsigned v, int width, char* p) {
   }
 }
 
+// memcpy, with the short copies of most fields (hostname, appname, procid,
+// SD names and values: up to 32 bytes) done inline as two overlapping fixed
+// size copies instead of a call into the library's memmove, which was ~12% of
+// the frame + parse + ECS write time (syslog_bench --stage1-only).
+inline void Copy(char* to, const char* from, size_t n) {
+  if (n >= 16 && n <= 32) {
+    char head[16], tail[16];  // both loaded before either is stored: the ranges may overlap in `to`
+    std::memcpy(head, from, 16);
+    std::memcpy(tail, from + n - 16, 16);
+    std::memcpy(to, head, 16);
+    std::memcpy(to + n - 16, tail, 16);
+  } else if (n >= 8 && n < 16) {
+    uint64_t head, tail;
+    std::memcpy(&head, from, 8);
+    std::memcpy(&tail, from + n - 8, 8);
+    std::memcpy(to, &head, 8);
+    std::memcpy(to + n - 8, &tail, 8);
+  } else if (n >= 4 && n < 8) {
+    uint32_t head, tail;
+    std::memcpy(&head, from, 4);
+    std::memcpy(&tail, from + n - 4, 4);
+    std::memcpy(to, &head, 4);
+    std::memcpy(to + n - 4, &tail, 4);
+  } else if (n < 4) {
+    for (size_t i = 0; i < n; ++i) to[i] = from[i];
+  } else {
+    std::memcpy(to, from, n);
+  }
+}
+
 // Writes to a buffer sized for the worst case (EcsBound): no capacity check
 // per piece, and constant pieces are fixed-size copies the compiler inlines.
 // The std::string appends this replaced (some 25 per message, each a call to
@@ -43,7 +73,7 @@ class Writer {
     p_ += N - 1;
   }
   void Raw(std::string_view s) {
-    std::memcpy(p_, s.data(), s.size());
+    Copy(p_, s.data(), s.size());
     p_ += s.size();
   }
   void Char(char c) { *p_++ = c; }
@@ -87,7 +117,7 @@ class Writer {
   }
   // Copies bytes written before (`from` returned by pos()).
   void Again(const char* from, const char* to) {
-    std::memcpy(p_, from, static_cast<size_t>(to - from));
+    Copy(p_, from, static_cast<size_t>(to - from));
     p_ += to - from;
   }
   char* pos() const { return p_; }
