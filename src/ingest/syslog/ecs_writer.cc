@@ -33,27 +33,30 @@ void Pad(unsigned v, int width, char* p) {
 // SD names and values: up to 32 bytes) done inline as two overlapping fixed
 // size copies instead of a call into the library's memmove, which was ~12% of
 // the frame + parse + ECS write time (syslog_bench --stage1-only).
+struct Bytes16 {
+  char b[16];
+};
+
+// The first and the last sizeof(T) bytes of `n` (sizeof(T) <= n <= 2 * sizeof(T)):
+// both loaded before either is stored.
+template <typename T>
+inline void CopyEnds(char* to, const char* from, size_t n) {
+  T head, tail;
+  std::memcpy(&head, from, sizeof(T));
+  std::memcpy(&tail, from + n - sizeof(T), sizeof(T));
+  std::memcpy(to, &head, sizeof(T));
+  std::memcpy(to + n - sizeof(T), &tail, sizeof(T));
+}
+
 inline void Copy(char* to, const char* from, size_t n) {
   if (n >= 16 && n <= 32) {
-    char head[16], tail[16];  // both loaded before either is stored: the ranges may overlap in `to`
-    std::memcpy(head, from, 16);
-    std::memcpy(tail, from + n - 16, 16);
-    std::memcpy(to, head, 16);
-    std::memcpy(to + n - 16, tail, 16);
+    CopyEnds<Bytes16>(to, from, n);
   } else if (n >= 8 && n < 16) {
-    uint64_t head, tail;
-    std::memcpy(&head, from, 8);
-    std::memcpy(&tail, from + n - 8, 8);
-    std::memcpy(to, &head, 8);
-    std::memcpy(to + n - 8, &tail, 8);
+    CopyEnds<uint64_t>(to, from, n);
   } else if (n >= 4 && n < 8) {
-    uint32_t head, tail;
-    std::memcpy(&head, from, 4);
-    std::memcpy(&tail, from + n - 4, 4);
-    std::memcpy(to, &head, 4);
-    std::memcpy(to + n - 4, &tail, 4);
+    CopyEnds<uint32_t>(to, from, n);
   } else if (n < 4) {
-    for (size_t i = 0; i < n; ++i) to[i] = from[i];
+    for (size_t k = 0; k < n; ++k) to[k] = from[k];
   } else {
     std::memcpy(to, from, n);
   }
