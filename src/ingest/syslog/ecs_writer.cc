@@ -213,7 +213,7 @@ bool AllDigits(std::string_view s) {
 // Structured data as {"SD-ID":{"name":"value"}}. Repeated SD-IDs (forbidden by
 // RFC 5424) and repeated parameter names within an element (allowed) keep the
 // first occurrence only: Elasticsearch rejects a document with duplicate keys.
-void WriteStructuredData(std::string_view sd, Writer* w) {
+void WriteStructuredData(std::string_view sd, const SdIndex& index, Writer* w) {
   thread_local std::vector<std::string_view> ids, names;
   ids.clear();
   // SD-IDs and PARAM-NAMEs are printable ASCII without '"' (checked by the
@@ -223,7 +223,7 @@ void WriteStructuredData(std::string_view sd, Writer* w) {
   bool skip = false, first_param = true;
   bool any = false;
   ForEachSdParam(
-      sd,
+      sd, index,
       [&](std::string_view id) {
         if (any && !skip) w->Char('}');
         skip = false;
@@ -303,7 +303,7 @@ void AppendEcsEvent(const SyslogMessage& m, const EcsFrame& frame, bool keep_ori
     w.Lit(",\"version\":");
     w.StrIf(plain, m.version);
   }
-  if (!m.structured_data.empty()) WriteStructuredData(m.structured_data, &w);
+  if (!m.structured_data.empty()) WriteStructuredData(m.structured_data, m.sd_index, &w);
   w.Lit("}}");
 
   if (host_at) {

@@ -61,27 +61,52 @@ bool NextHeaderField(std::string_view s, size_t* pos, std::string_view* out, boo
   return true;
 }
 
-size_t ScanStructuredData(std::string_view s) {
+size_t ScanStructuredData(std::string_view s, SdIndex* index) {
+  // Recorded while it fits (offsets, lengths and counts then fit their
+  // fields); the counts are set only once the whole SD is valid.
+  bool record = index != nullptr && s.size() <= 0xFFFF;
+  if (index != nullptr) index->elements = -1;
+  int elements = 0, params = 0;
   size_t i = 0;
   while (i < s.size() && s[i] == '[') {
     ++i;
     size_t id = i;
     while (i < s.size() && SdNameChar(s[i])) ++i;
     if (i == id || i - id > 32 || i >= s.size()) return 0;
+    SdIndex::Element* element = nullptr;
+    if (record && elements < SdIndex::kMaxElements) {
+      element = &index->element[elements++];
+      *element = SdIndex::Element{static_cast<uint16_t>(id), static_cast<uint8_t>(i - id), 0};
+    } else {
+      record = false;
+    }
     while (s[i] == ' ') {
       ++i;
       size_t name = i;
       while (i < s.size() && SdNameChar(s[i])) ++i;
       if (i == name || i - name > 32 || i + 1 >= s.size() || s[i] != '=' || s[i + 1] != '"') return 0;
+      const size_t name_len = i - name, value = i + 2;
       // The value: an escape, or a literal backslash, takes the byte after it.
       bool plain;
-      i = SdValueEnd(s, i + 2, &plain);
+      i = SdValueEnd(s, value, &plain);
       if (i == std::string_view::npos) return 0;
+      if (record && params < SdIndex::kMaxParams) {
+        index->param[params++] = SdIndex::Param{static_cast<uint16_t>(name), static_cast<uint8_t>(name_len),
+                                                       plain, static_cast<uint16_t>(value),
+                                                       static_cast<uint16_t>(i - value)};
+        ++element->params;
+      } else {
+        record = false;
+      }
       ++i;
       if (i >= s.size()) return 0;
     }
     if (s[i] != ']') return 0;
     ++i;
+  }
+  if (record) {
+    index->elements = elements;
+    index->params = params;
   }
   return i;
 }
@@ -123,7 +148,7 @@ bool ParseRfc5424(std::string_view s, SyslogMessage* m) {
     sd_len = 1;
     m->structured_data = {};
   } else {
-    sd_len = ScanStructuredData(rest);
+    sd_len = ScanStructuredData(rest, &m->sd_index);
     if (sd_len == 0) return false;
     m->structured_data = rest.substr(0, sd_len);
   }

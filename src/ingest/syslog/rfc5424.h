@@ -23,8 +23,9 @@ bool NextHeaderField(std::string_view s, size_t* pos, std::string_view* out, boo
 
 // Checks STRUCTURED-DATA elements at the start of `s` (`[id p="v"]...`, no
 // space between elements). Returns the length of the valid SD, or 0 if `s`
-// does not start with a valid element.
-size_t ScanStructuredData(std::string_view s);
+// does not start with a valid element. With `index`, records where the
+// elements and parameters are (index->elements is -1 if they do not fit).
+size_t ScanStructuredData(std::string_view s, SdIndex* index = nullptr);
 
 // The index of the quote that ends the PARAM-VALUE starting at s[i] (a
 // backslash takes the byte after it along), or npos if `s` ends first.
@@ -68,6 +69,22 @@ void ForEachSdParam(std::string_view sd, OnElement on_element, OnParam on_param)
       ++i;  // closing quote
     }
     ++i;  // ]
+  }
+}
+
+// ForEachSdParam from the index ScanStructuredData made of `sd`, if it has
+// one: the same calls without walking the SD again.
+template <typename OnElement, typename OnParam>
+void ForEachSdParam(std::string_view sd, const SdIndex& index, OnElement on_element, OnParam on_param) {
+  if (index.elements < 0) return ForEachSdParam(sd, on_element, on_param);
+  int p = 0;
+  for (int e = 0; e < index.elements; ++e) {
+    const SdIndex::Element& el = index.element[e];
+    on_element(sd.substr(el.id_off, el.id_len));
+    for (int k = 0; k < el.params; ++k, ++p) {
+      const SdIndex::Param& pr = index.param[p];
+      on_param(sd.substr(pr.name_off, pr.name_len), sd.substr(pr.value_off, pr.value_len), pr.plain);
+    }
   }
 }
 

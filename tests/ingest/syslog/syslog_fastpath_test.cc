@@ -175,6 +175,7 @@ class Generator {
     for (size_t i = 0; i < n; ++i) s += Chance(15) ? (Chance(2) ? '"' : '\\') : static_cast<char>('0' + Pick(75));
     return s;
   }
+ public:
   std::string SdName() {
     static const std::vector<std::string> names = {"id", "order", "a", "meta@32473", "x\\y", "trace@1", "é"};
     std::string s = names[Pick(names.size())];
@@ -198,6 +199,7 @@ class Generator {
     }
     return v;
   }
+ private:
   std::string Sd() {
     if (Chance(4)) return "-";
     std::string sd;
@@ -364,6 +366,50 @@ TEST(SyslogEcsFastPath, Rfc3164YearMatchesTryingEveryYear) {
           << month << "/" << day << " " << hour << ":" << minute << ":" << second << " now " << now_us;
     }
   }
+}
+
+// The SD index ScanStructuredData makes against walking the SD again: the
+// same calls, on SDs of up to 12 elements of up to 6 parameters (beyond the
+// index's 8 and 16: then there is no index and the walk is used), and none
+// left behind by an SD that turns out invalid.
+TEST(SyslogEcsFastPath, SdIndexMatchesTheWalk) {
+  Generator gen(5425);
+  std::mt19937 rng(5426);
+  size_t indexed = 0, walked = 0;
+  for (int k = 0; k < 40000; ++k) {
+    std::string sd;
+    const size_t elements = 1 + rng() % 12;
+    for (size_t e = 0; e < elements; ++e) {
+      sd += "[" + gen.SdName();
+      const size_t params = rng() % 7;
+      for (size_t p = 0; p < params; ++p) sd += StrCat(" ", gen.SdName(), "=\"", gen.SdValue(), "\"");
+      sd += "]";
+    }
+    const std::string text = sd + (k % 2 ? " message" : "");
+    SdIndex index;
+    const size_t n = ScanStructuredData(text, &index);
+    if (n == 0) {  // names with '"' or '=' make some invalid
+      ASSERT_EQ(index.elements, -1) << text;
+      continue;
+    }
+    ASSERT_EQ(n, sd.size()) << text;
+    std::string_view v(text.data(), n);
+    auto record = [](std::string* log) {
+      return std::make_pair([log](std::string_view id) { *log += StrCat("[", id, "]"); },
+                            [log](std::string_view name, std::string_view raw, bool plain) {
+                              *log += StrCat(name, "=", raw, plain ? "|p;" : "|e;");
+                            });
+    };
+    std::string want, got;
+    auto [we, wp] = record(&want);
+    ForEachSdParam(v, we, wp);
+    auto [ge, gp] = record(&got);
+    ForEachSdParam(v, index, ge, gp);
+    ASSERT_EQ(got, want) << text;
+    (index.elements >= 0 ? indexed : walked) += 1;
+  }
+  EXPECT_GT(indexed, 5000u);
+  EXPECT_GT(walked, 1000u);
 }
 
 TEST(SyslogEcsFastPath, SameDocumentAsTheReferenceWriter) {
