@@ -218,7 +218,8 @@ void WriteStructuredData(std::string_view sd, const SdIndex& index, Writer* w) {
   ids.clear();
   // SD-IDs and PARAM-NAMEs are printable ASCII without '"' (checked by the
   // parser): without a backslash anywhere in the SD they need no escaping.
-  const bool names_plain = std::memchr(sd.data(), '\\', sd.size()) == nullptr;
+  const bool names_plain =
+      index.elements >= 0 ? index.names_plain : std::memchr(sd.data(), '\\', sd.size()) == nullptr;
   w->Lit(",\"structured_data\":{");
   bool skip = false, first_param = true;
   bool any = false;

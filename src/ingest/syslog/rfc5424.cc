@@ -19,6 +19,35 @@ bool SdNameChar(char c) {
 
 }  // namespace
 
+size_t SdNameEnd(std::string_view s, size_t i, bool* backslash) {
+  const size_t n = s.size();
+#ifdef __AVX2__
+  const __m256i shift = _mm256_set1_epi8(95), limit = _mm256_set1_epi8(-35);  // as in NextHeaderField
+  const __m256i eq = _mm256_set1_epi8('='), bracket = _mm256_set1_epi8(']'), quote = _mm256_set1_epi8('"');
+  const __m256i bs = _mm256_set1_epi8('\\');
+  while (i + 32 <= n) {
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s.data() + i));
+    const __m256i stop = _mm256_or_si256(
+        _mm256_cmpgt_epi8(_mm256_add_epi8(v, shift), limit),
+        _mm256_or_si256(_mm256_cmpeq_epi8(v, eq), _mm256_or_si256(_mm256_cmpeq_epi8(v, bracket),
+                                                                    _mm256_cmpeq_epi8(v, quote))));
+    const uint32_t end = static_cast<uint32_t>(_mm256_movemask_epi8(stop));
+    uint32_t b = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, bs)));
+    if (end != 0) {
+      const int k = __builtin_ctz(end);
+      if ((b & ((1u << k) - 1)) != 0) *backslash = true;
+      return i + static_cast<size_t>(k);
+    }
+    if (b != 0) *backslash = true;
+    i += 32;
+  }
+#endif
+  for (; i < n && SdNameChar(s[i]); ++i) {
+    if (s[i] == '\\') *backslash = true;
+  }
+  return i;
+}
+
 bool NextHeaderField(std::string_view s, size_t* pos, std::string_view* out, bool* quoted) {
   const size_t n = s.size();
   size_t i = *pos;
@@ -67,11 +96,12 @@ size_t ScanStructuredData(std::string_view s, SdIndex* index) {
   bool record = index != nullptr && s.size() <= 0xFFFF;
   if (index != nullptr) index->elements = -1;
   int elements = 0, params = 0;
+  bool backslash = false;
   size_t i = 0;
   while (i < s.size() && s[i] == '[') {
     ++i;
     size_t id = i;
-    while (i < s.size() && SdNameChar(s[i])) ++i;
+    i = SdNameEnd(s, i, &backslash);
     if (i == id || i - id > 32 || i >= s.size()) return 0;
     SdIndex::Element* element = nullptr;
     if (record && elements < SdIndex::kMaxElements) {
@@ -83,7 +113,7 @@ size_t ScanStructuredData(std::string_view s, SdIndex* index) {
     while (s[i] == ' ') {
       ++i;
       size_t name = i;
-      while (i < s.size() && SdNameChar(s[i])) ++i;
+      i = SdNameEnd(s, i, &backslash);
       if (i == name || i - name > 32 || i + 1 >= s.size() || s[i] != '=' || s[i + 1] != '"') return 0;
       const size_t name_len = i - name, value = i + 2;
       // The value: an escape, or a literal backslash, takes the byte after it.
@@ -107,6 +137,7 @@ size_t ScanStructuredData(std::string_view s, SdIndex* index) {
   if (record) {
     index->elements = elements;
     index->params = params;
+    index->names_plain = !backslash;
   }
   return i;
 }

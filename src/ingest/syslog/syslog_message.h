@@ -35,6 +35,7 @@ struct SdIndex {
   };
   int elements = -1;  // -1: no index (more than fits, an SD over 64 KiB, or none): walk the SD
   int params = 0;
+  bool names_plain = false;  // no SD-ID nor PARAM-NAME holds a '\\' (nothing to escape)
   Element element[kMaxElements];
   Param param[kMaxParams];
 };

@@ -318,6 +318,29 @@ TEST(SyslogEcsFastPath, NextHeaderFieldMatchesByteLoop) {
   }
 }
 
+// SdNameEnd (32 bytes a step) against the byte loop it replaced, with a
+// search for backslashes, on the same kind of strings.
+TEST(SyslogEcsFastPath, SdNameEndMatchesByteLoop) {
+  std::mt19937 rng(5427);
+  const std::string odd = std::string(" =]\"\\\x01\x7f\x80\xC3\xA9~!") + std::string(1, '\0');
+  for (int k = 0; k < 300000; ++k) {
+    std::string s(rng() % 100, 'x');
+    const unsigned rate = 2 + rng() % 60;
+    for (char& c : s) c = rng() % rate == 0 ? odd[rng() % odd.size()] : static_cast<char>(33 + rng() % 94);
+    const size_t from = rng() % (s.size() + 1);
+    size_t want = from;
+    bool want_backslash = false;
+    for (; want < s.size(); ++want) {
+      const unsigned char c = static_cast<unsigned char>(s[want]);
+      if (c < 33 || c > 126 || c == '=' || c == ']' || c == '"') break;
+      want_backslash |= c == '\\';
+    }
+    bool backslash = false;
+    ASSERT_EQ(SdNameEnd(s, from, &backslash), want) << s << " from " << from;
+    ASSERT_EQ(backslash, want_backslash) << s << " from " << from;
+  }
+}
+
 // FrameSplitter::FindTrailer (one vector pass for LF or NUL) against the two
 // memchr calls it replaced, on buffers with sparse trailers at every offset.
 TEST(SyslogEcsFastPath, FindTrailerMatchesMemchr) {
