@@ -6,7 +6,11 @@
 # endpoint has N documents and read the receiver's CPU seconds and peak RSS
 # from /proc.
 #
-#   bench/run_syslog_vs_rsyslog.sh [MESSAGES]      (default 1000000)
+#   bench/run_syslog_vs_rsyslog.sh [--sluice-only] [MESSAGES]      (default 1000000)
+#
+# --sluice-only skips rsyslog (quick A/B runs of two sluice builds:
+# BUILD_DIR=<build> selects the sluice, emulator and loadgen binaries).
+# SLUICE_THREADS=1 also prints sluice's CPU per thread (µs per message).
 #
 # rsyslog: Debian rsyslog + rsyslog-elasticsearch, imtcp → omelasticsearch
 # (bulkmode, esVersion.major=8) with an ECS-shaped JSON template, in a private
@@ -14,6 +18,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD_DIR:-build}
+RSYSLOG=1
+if [[ ${1:-} == --sluice-only ]]; then RSYSLOG=0; shift; fi
 N=${1:-1000000}
 WORK=$(mktemp -d)
 PIDS=()
@@ -25,6 +31,11 @@ cleanup() {
 trap cleanup EXIT
 source bench/lib.sh
 cpu_of() { awk '{print $14 + $15}' "/proc/$1/stat"; }      # clock ticks, all threads
+threads_of() {  # $1 = pid: "tid ticks" per thread
+  for t in /proc/$1/task/*; do
+    awk '{split($0, f, ") "); split(f[2], g, " "); print $1, g[12] + g[13]}' "$t/stat"
+  done
+}
 hwm_of() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }    # KiB
 TICKS=$(getconf CLK_TCK)
 
@@ -42,9 +53,26 @@ wait_items() {  # $1 = emulator port, $2 = count
 measure() {  # $1 = name, $2 = pid, $3 = syslog port, $4 = emulator port
   local c0 c1 t0 t1
   c0=$(cpu_of "$2"); t0=$(date +%s.%N)
+  [[ ${SLUICE_THREADS:-0} == 1 && $1 == sluice ]] && threads_of "$2" > "$WORK/threads0"
   "$BUILD/bench/syslog_loadgen" --port "$3" --messages "$N" 2>>"$WORK/loadgen.err"
   wait_items "$4" "$N"
   c1=$(cpu_of "$2"); t1=$(date +%s.%N)
+  if [[ ${SLUICE_THREADS:-0} == 1 && $1 == sluice ]]; then
+    threads_of "$2" > "$WORK/threads1"
+    python3 - "$WORK/threads0" "$WORK/threads1" "$TICKS" "$N" >&2 <<'PY'
+import collections, sys
+def load(p):
+    d = collections.Counter()
+    for line in open(p):
+        name, ticks = line.rsplit(" ", 1)
+        d[name] += int(ticks)
+    return d
+a, b = load(sys.argv[1]), load(sys.argv[2])
+ticks, n = float(sys.argv[3]), int(sys.argv[4])
+d = sorted(((b[k] - a[k]) / ticks / n * 1e6 for k in b if b[k] - a[k] > 0), reverse=True)
+print("  sluice threads, µs/msg, largest first: " + " ".join(f"{x:.3f}" for x in d) + f" (total {sum(d):.3f})")
+PY
+  fi
   python3 - "$1" "$c0" "$c1" "$TICKS" "$N" "$(hwm_of "$2")" "$t0" "$t1" <<'PY'
 import sys
 name, c0, c1, ticks, n, hwm, t0, t1 = sys.argv[1:]
@@ -72,6 +100,8 @@ YAML
 SLUICE_PID=$!; PIDS+=($SLUICE_PID)
 for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/$SLUICE_PORT) 2>/dev/null && break; sleep 0.05; done
 measure sluice "$SLUICE_PID" "$SLUICE_PORT" "$SLUICE_ES" | tee "$WORK/sluice.json"
+
+[[ $RSYSLOG == 1 ]] || exit 0
 
 # rsyslog
 start_emulator es-rsyslog; RS_ES=$EMU_PORT

@@ -14,10 +14,24 @@ namespace sluice::syslog {
 // header fields, as relays produce. Returns false if it is not RFC 5424.
 bool ParseRfc5424(std::string_view s, SyslogMessage* m);
 
+// The next space-delimited header field at `*pos` (extra spaces before it
+// skipped): sets *out and moves *pos past it. False if there is none or it
+// holds a byte outside PRINTUSASCII (33..126). *quoted is set when the field
+// holds a '"' or a '\\' (the only PRINTUSASCII bytes JSON escapes) and left
+// alone otherwise. 32 bytes per step with AVX2.
+bool NextHeaderField(std::string_view s, size_t* pos, std::string_view* out, bool* quoted);
+
+// The end of the SD-ID or PARAM-NAME at s[i]: the first byte from i on that
+// is not PRINTUSASCII (33..126) or is '=', ']' or '"' (or s.size()). Sets
+// *backslash if the name holds a backslash (the only one of those bytes JSON
+// escapes) and leaves it alone otherwise. 32 bytes per step with AVX2.
+size_t SdNameEnd(std::string_view s, size_t i, bool* backslash);
+
 // Checks STRUCTURED-DATA elements at the start of `s` (`[id p="v"]...`, no
 // space between elements). Returns the length of the valid SD, or 0 if `s`
-// does not start with a valid element.
-size_t ScanStructuredData(std::string_view s);
+// does not start with a valid element. With `index`, records where the
+// elements and parameters are (index->elements is -1 if they do not fit).
+size_t ScanStructuredData(std::string_view s, SdIndex* index = nullptr);
 
 // The index of the quote that ends the PARAM-VALUE starting at s[i] (a
 // backslash takes the byte after it along), or npos if `s` ends first.
@@ -61,6 +75,22 @@ void ForEachSdParam(std::string_view sd, OnElement on_element, OnParam on_param)
       ++i;  // closing quote
     }
     ++i;  // ]
+  }
+}
+
+// ForEachSdParam from the index ScanStructuredData made of `sd`, if it has
+// one: the same calls without walking the SD again.
+template <typename OnElement, typename OnParam>
+void ForEachSdParam(std::string_view sd, const SdIndex& index, OnElement on_element, OnParam on_param) {
+  if (index.elements < 0) return ForEachSdParam(sd, on_element, on_param);
+  int p = 0;
+  for (int e = 0; e < index.elements; ++e) {
+    const SdIndex::Element& el = index.element[e];
+    on_element(sd.substr(el.id_off, el.id_len));
+    for (int k = 0; k < el.params; ++k, ++p) {
+      const SdIndex::Param& pr = index.param[p];
+      on_param(sd.substr(pr.name_off, pr.name_len), sd.substr(pr.value_off, pr.value_len), pr.plain);
+    }
   }
 }
 

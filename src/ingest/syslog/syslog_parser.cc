@@ -36,7 +36,7 @@ std::string_view StripTrailer(std::string_view s) {
 }
 
 bool ParseSyslog(std::string_view frame, const Rfc3164Clock& clock, SyslogMessage* m) {
-  *m = SyslogMessage();
+  m->Reset();
   std::string_view s = StripTrailer(frame);
   // An octet count in front of the message inside a datagram.
   if (!s.empty() && IsDigit(s[0])) {
@@ -55,7 +55,7 @@ bool ParseSyslog(std::string_view frame, const Rfc3164Clock& clock, SyslogMessag
   if (!rest.empty() && IsDigit(rest[0]) && ParseRfc5424(rest, m)) {
     m->format = SyslogFormat::kRfc5424;
   } else {
-    *m = SyslogMessage();
+    m->Reset();
     m->priority = pri;
     if (!ParseRfc3164(rest, clock, m)) {
       // `<PRI>` and nothing else: keep it, with an empty message.

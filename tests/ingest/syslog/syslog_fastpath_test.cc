@@ -175,6 +175,7 @@ class Generator {
     for (size_t i = 0; i < n; ++i) s += Chance(15) ? (Chance(2) ? '"' : '\\') : static_cast<char>('0' + Pick(75));
     return s;
   }
+ public:
   std::string SdName() {
     static const std::vector<std::string> names = {"id", "order", "a", "meta@32473", "x\\y", "trace@1", "é"};
     std::string s = names[Pick(names.size())];
@@ -198,6 +199,7 @@ class Generator {
     }
     return v;
   }
+ private:
   std::string Sd() {
     if (Chance(4)) return "-";
     std::string sd;
@@ -272,6 +274,73 @@ TEST(SyslogEcsFastPath, SdValueEndMatchesByteLoop) {
   }
 }
 
+// NextHeaderField (32 bytes a step) against the byte loop it replaced plus a
+// search for '"' and '\\' (the old header_plain scan), on strings of spaces,
+// printable bytes, quotes, backslashes, controls, DEL and non-ASCII bytes, of
+// every length around the 32-byte step, from every start.
+TEST(SyslogEcsFastPath, NextHeaderFieldMatchesByteLoop) {
+  std::mt19937 rng(6424);
+  const std::string odd = std::string("  \"\\\x01\x1f\x7f\x80\xC3\xA9~!") + std::string(1, '\0');
+  for (int k = 0; k < 300000; ++k) {
+    std::string s(rng() % 100, 'x');
+    const unsigned rate = 2 + rng() % 60;  // one odd byte in `rate`
+    for (char& c : s) c = rng() % rate == 0 ? odd[rng() % odd.size()] : static_cast<char>(33 + rng() % 94);
+    const size_t from = rng() % (s.size() + 1);
+    // The reference.
+    size_t i = from;
+    while (i < s.size() && s[i] == ' ') ++i;
+    const size_t start = i;
+    bool want_ok = true, want_quoted = false;
+    while (i < s.size() && s[i] != ' ') {
+      const unsigned char c = static_cast<unsigned char>(s[i]);
+      if (c < 33 || c > 126) {
+        want_ok = false;
+        break;
+      }
+      want_quoted |= c == '"' || c == '\\';
+      ++i;
+    }
+    if (i == start) want_ok = false;
+    size_t pos = from;
+    std::string_view field;
+    bool quoted = false;
+    ASSERT_EQ(NextHeaderField(s, &pos, &field, &quoted), want_ok) << s << " from " << from;
+    if (!want_ok) {
+      ASSERT_EQ(pos, from);
+      continue;
+    }
+    ASSERT_EQ(field, std::string_view(s).substr(start, i - start)) << s << " from " << from;
+    ASSERT_EQ(pos, i);
+    ASSERT_EQ(quoted, want_quoted) << s << " from " << from;
+    bool stays = true;  // a field without quotes leaves the flag as it was
+    NextHeaderField(s, &(pos = from), &field, &stays);
+    ASSERT_TRUE(stays);
+  }
+}
+
+// SdNameEnd (32 bytes a step) against the byte loop it replaced, with a
+// search for backslashes, on the same kind of strings.
+TEST(SyslogEcsFastPath, SdNameEndMatchesByteLoop) {
+  std::mt19937 rng(5427);
+  const std::string odd = std::string(" =]\"\\\x01\x7f\x80\xC3\xA9~!") + std::string(1, '\0');
+  for (int k = 0; k < 300000; ++k) {
+    std::string s(rng() % 100, 'x');
+    const unsigned rate = 2 + rng() % 60;
+    for (char& c : s) c = rng() % rate == 0 ? odd[rng() % odd.size()] : static_cast<char>(33 + rng() % 94);
+    const size_t from = rng() % (s.size() + 1);
+    size_t want = from;
+    bool want_backslash = false;
+    for (; want < s.size(); ++want) {
+      const unsigned char c = static_cast<unsigned char>(s[want]);
+      if (c < 33 || c > 126 || c == '=' || c == ']' || c == '"') break;
+      want_backslash |= c == '\\';
+    }
+    bool backslash = false;
+    ASSERT_EQ(SdNameEnd(s, from, &backslash), want) << s << " from " << from;
+    ASSERT_EQ(backslash, want_backslash) << s << " from " << from;
+  }
+}
+
 // FrameSplitter::FindTrailer (one vector pass for LF or NUL) against the two
 // memchr calls it replaced, on buffers with sparse trailers at every offset.
 TEST(SyslogEcsFastPath, FindTrailerMatchesMemchr) {
@@ -320,6 +389,50 @@ TEST(SyslogEcsFastPath, Rfc3164YearMatchesTryingEveryYear) {
           << month << "/" << day << " " << hour << ":" << minute << ":" << second << " now " << now_us;
     }
   }
+}
+
+// The SD index ScanStructuredData makes against walking the SD again: the
+// same calls, on SDs of up to 12 elements of up to 6 parameters (beyond the
+// index's 8 and 16: then there is no index and the walk is used), and none
+// left behind by an SD that turns out invalid.
+TEST(SyslogEcsFastPath, SdIndexMatchesTheWalk) {
+  Generator gen(5425);
+  std::mt19937 rng(5426);
+  size_t indexed = 0, walked = 0;
+  for (int k = 0; k < 40000; ++k) {
+    std::string sd;
+    const size_t elements = 1 + rng() % 12;
+    for (size_t e = 0; e < elements; ++e) {
+      sd += "[" + gen.SdName();
+      const size_t params = rng() % 7;
+      for (size_t p = 0; p < params; ++p) sd += StrCat(" ", gen.SdName(), "=\"", gen.SdValue(), "\"");
+      sd += "]";
+    }
+    const std::string text = sd + (k % 2 ? " message" : "");
+    SdIndex index;
+    const size_t n = ScanStructuredData(text, &index);
+    if (n == 0) {  // names with '"' or '=' make some invalid
+      ASSERT_EQ(index.elements, -1) << text;
+      continue;
+    }
+    ASSERT_EQ(n, sd.size()) << text;
+    std::string_view v(text.data(), n);
+    auto record = [](std::string* log) {
+      return std::make_pair([log](std::string_view id) { *log += StrCat("[", id, "]"); },
+                            [log](std::string_view name, std::string_view raw, bool plain) {
+                              *log += StrCat(name, "=", raw, plain ? "|p;" : "|e;");
+                            });
+    };
+    std::string want, got;
+    auto [we, wp] = record(&want);
+    ForEachSdParam(v, we, wp);
+    auto [ge, gp] = record(&got);
+    ForEachSdParam(v, index, ge, gp);
+    ASSERT_EQ(got, want) << text;
+    (index.elements >= 0 ? indexed : walked) += 1;
+  }
+  EXPECT_GT(indexed, 5000u);
+  EXPECT_GT(walked, 1000u);
 }
 
 TEST(SyslogEcsFastPath, SameDocumentAsTheReferenceWriter) {
