@@ -121,6 +121,21 @@ class ThresholdDetector : public Detector {
     typename Table::Cursor cursor;
     BucketOfTime bucket_of(layout_.bucket_ms);
     BucketOfTime head_of(layout_.bucket_ms);
+    // The wide window of the last key looked up (a busy group past 65,535
+    // events a bucket gets all its shard's updates in a row); a pointer into
+    // the map, valid until the next insertion or erasure.
+    [[maybe_unused]] auto& wide = wide_[shard];
+    [[maybe_unused]] AggWindow* last_wide = nullptr;
+    [[maybe_unused]] uint64_t last_wide_key = 0;
+    [[maybe_unused]] auto wide_of = [&](uint64_t key) {
+      if constexpr (kCompact) {
+        if (!last_wide || last_wide_key != key) {
+          last_wide = &wide[key];
+          last_wide_key = key;
+        }
+      }
+      return last_wide;
+    };
     for (size_t i = 0; i < n; ++i) {
       const Update& up = u[i];
       if constexpr (kCompact) {
@@ -131,20 +146,25 @@ class ThresholdDetector : public Detector {
       const int64_t b = bucket_of(up.ts);
       if (created) g.labels = GroupBlob(batch, up.event);
       if constexpr (kCompact) {
-        auto& wide = wide_[shard];
+        AggWindow* w;
         if (created) {
-          if (!wide.empty()) wide.erase(up.key);  // left by an evicted group of this key
+          // A wide window left by an evicted group of this key.
+          if (!wide.empty() && wide.erase(up.key)) last_wide = nullptr;
           if (CompactCreate(g, up, b, samples)) continue;
           g.first = kWide;
-          wide[up.key].first_seen = up.ts;
+          w = wide_of(up.key);
+          *w = AggWindow{};
+          w->first_seen = up.ts;
         } else if (g.first != kWide) {
           if (CompactAdd(g, up, b, head_of, samples)) continue;
-          wide[up.key] = ToWindow(g);
+          w = wide_of(up.key);
+          *w = ToWindow(g);
           g.first = kWide;
+        } else {
+          w = wide_of(up.key);
         }
-        AggWindow& w = wide[up.key];
-        AddExact(w, up, b, samples);
-        g.last_seen = w.last_seen;
+        AddExact(*w, up, b, samples);
+        g.last_seen = w->last_seen;
       } else {
         if (created) g.first_seen = up.ts;
         AddExact(g, up, b, samples);
