@@ -51,6 +51,7 @@ struct RuleEngineOptions {
   bool restore_state = true;                // Load restores the saved state (not on a reload)
   bool merge_updates = true;                // runs of one group's updates merged (off: tests compare)
   bool engine_selectors = true;             // Detector::selectors() evaluated by the engine (off: tests compare)
+  bool shared_group_hashes = true;          // each distinct group_by list hashed once per event (off: per update; tests compare)
 };
 
 // Reads the `rules:` section of the config (paths, evaluation_interval,
@@ -169,6 +170,11 @@ class RuleEngine : public BatchObserver {
   std::vector<size_t> selector_first_;
   std::vector<int> hashed_fields_;
   std::vector<int> slot_of_;
+  // The distinct group_by lists of the rules (as positions in hashed_fields_),
+  // each one's group hash computed once per event; [rule]: its list, -1 for a
+  // rule without group_by.
+  std::vector<std::vector<int>> group_lists_;
+  std::vector<int> group_list_of_;
 
   std::string state_dir_;    // <data_dir>/state, empty: no persistence
   int64_t last_save_ms_ = 0;  // wall clock of the last periodic save

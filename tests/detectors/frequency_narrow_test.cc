@@ -22,7 +22,10 @@ using testing::Ev;
 using testing::kT0;
 using testing::Pick;
 using testing::RulesHarness;
+using testing::CopyRuleState;
 using testing::SortedAlerts;
+using testing::TickAndCompare;
+using testing::TickLaterAndCompare;
 
 std::string RandomRule(std::mt19937_64& rng) {
   return StrCat("rules:\n  - name: R\n    type: frequency\n    match: {service.name: {exists: true}}\n",
@@ -98,11 +101,7 @@ TEST(FrequencyNarrowTest, SameResultsWhateverTheLimit) {
       }
       for (auto& x : h) x.Feed(evs);
       if (rng() % 2) {
-        const int64_t now = t + static_cast<int64_t>(rng() % 20'000);
-        for (auto& x : h) x.engine->Tick(now);
-        const std::vector<std::string> a0 = SortedAlerts(h[0].sink);
-        alerts_seen += a0.size();
-        for (int k = 1; k < 3; ++k) ASSERT_EQ(a0, SortedAlerts(h[k].sink)) << "limit " << limits[k] << " seed " << seed;
+        ASSERT_TRUE(TickAndCompare(h, 3, t + static_cast<int64_t>(rng() % 20'000), &alerts_seen)) << "seed " << seed;
       }
       const std::vector<std::string> s0 = SavedGroups(h[0].engine->detector("R"));
       for (int k = 1; k < 3; ++k) {
@@ -114,22 +113,10 @@ TEST(FrequencyNarrowTest, SameResultsWhateverTheLimit) {
       Limit l(3);
       RulesHarness loaded;
       ASSERT_TRUE(loaded.Load(yaml, o).ok());
-      StateWriter w;
-      h[1].engine->detector("R")->SaveState(w);
-      StateReader r(w.buffer());
-      ASSERT_TRUE(loaded.engine->detector("R")->LoadState(r));
+      ASSERT_TRUE(CopyRuleState(h[1], loaded, "R"));
       EXPECT_EQ(SavedGroups(loaded.engine->detector("R")), SavedGroups(h[1].engine->detector("R")));
     }
-    for (int64_t later : {0, 30'000, 400'000}) {
-      for (auto& x : h) x.engine->Tick(t + later);
-      const std::vector<std::string> a0 = SortedAlerts(h[0].sink);
-      alerts_seen += a0.size();
-      for (int k = 1; k < 3; ++k) ASSERT_EQ(a0, SortedAlerts(h[k].sink)) << "limit " << limits[k] << " seed " << seed;
-    }
-    for (const char* m : {"sluice_rule_events_matched_total", "sluice_rule_late_events_total",
-                          "sluice_rule_evictions_total", "sluice_rule_groups"}) {
-      for (int k = 1; k < 3; ++k) EXPECT_EQ(h[0].Metric(m, "R"), h[k].Metric(m, "R")) << m << " seed " << seed;
-    }
+    ASSERT_TRUE(TickLaterAndCompare(h, 3, t, &alerts_seen, "R")) << "seed " << seed;
   }
   EXPECT_GT(alerts_seen, 50u);
 }
@@ -184,10 +171,7 @@ TEST(FrequencyNarrowTest, BucketOverSixteenBitsCountsExactly) {
   // And through a save and a load.
   RulesHarness loaded;
   ASSERT_TRUE(loaded.Load(kRule).ok());
-  StateWriter w;
-  narrow.engine->detector("R")->SaveState(w);
-  StateReader r(w.buffer());
-  ASSERT_TRUE(loaded.engine->detector("R")->LoadState(r));
+  ASSERT_TRUE(CopyRuleState(narrow, loaded, "R"));
   EXPECT_EQ(SavedGroups(loaded.engine->detector("R")), saved);
 }
 

@@ -3,7 +3,9 @@
 // one update per event (RuleEngineOptions::merge_updates = false): random rule
 // sets and random streams (groups in runs, times in and out of order, late
 // events, values of every kind) must give the same
-// alerts, evidence, samples and per-rule metrics.
+// alerts, evidence, samples and per-rule metrics. Likewise the group hashes
+// computed once per group_by list and event (shared_group_hashes) against one
+// per update.
 
 #include <gtest/gtest.h>
 
@@ -23,7 +25,8 @@ using testing::RulesHarness;
 std::string RandomRule(std::mt19937_64& rng, int i) {
   const std::string match = Pick(rng, {"{log.level: ERROR}", "{service.name: {exists: true}}",
                                        "{n: {gte: 10}}", "{log.level: [ERROR, WARN]}"});
-  const std::string group = Pick(rng, {"[service.name]", "[]", "[service.name, host.name]", "[host.name]"});
+  const std::string group = Pick(rng, {"[service.name]", "[]", "[service.name, host.name]", "[host.name]",
+                                       "[host.name, service.name]"});
   const std::string window = Pick(rng, {"1s", "2s", "10s", "1m", "5m"});
   const std::string head = StrCat("  - name: R", i, "\n    match: ", match, "\n    group_by: ", group,
                                   "\n    window: ", window, "\n");
@@ -78,7 +81,9 @@ std::string FirstDifference(testing::CaptureAlertSink& a, testing::CaptureAlertS
   return "";
 }
 
-TEST(MergeUpdatesTest, SameResultsAsOneUpdatePerEvent) {
+// Random rule sets and streams through two engines, the second with its
+// options changed by `change`: the same alerts and metrics.
+void CompareEngines(void (*change)(RuleEngineOptions*)) {
   // Not sluice_rule_state_bytes: a table's capacity after erasures depends on
   // where its tombstones fell (again the table's address).
   const char* kMetrics[] = {"sluice_rule_events_matched_total", "sluice_rule_late_events_total",
@@ -94,7 +99,7 @@ TEST(MergeUpdatesTest, SameResultsAsOneUpdatePerEvent) {
                         .max_groups_per_rule = 100'000};  // evictions: table order, see FirstDifference
     RulesHarness merged, single;
     ASSERT_TRUE(merged.Load(yaml, o).ok()) << merged.errors.ToString() << yaml;
-    o.merge_updates = false;
+    change(&o);
     ASSERT_TRUE(single.Load(yaml, o).ok()) << single.errors.ToString() << yaml;
 
     const int64_t step = std::vector<int64_t>{1, 20, 500}[rng() % 3];  // ms between events, at most
@@ -148,6 +153,17 @@ TEST(MergeUpdatesTest, SameResultsAsOneUpdatePerEvent) {
     }
   }
   EXPECT_GT(alerts_seen, 100u);  // the streams do make the rules fire and resolve
+}
+
+TEST(MergeUpdatesTest, SameResultsAsOneUpdatePerEvent) {
+  CompareEngines([](RuleEngineOptions* o) { o->merge_updates = false; });
+}
+
+// Each distinct group_by list hashed once per event (the rules sharing it
+// read that hash) against every update hashing its rule's group fields: the
+// same groups (alerts carry the group hash), alerts and metrics.
+TEST(MergeUpdatesTest, SharedGroupHashesSameAsPerUpdate) {
+  CompareEngines([](RuleEngineOptions* o) { o->shared_group_hashes = false; });
 }
 
 }  // namespace

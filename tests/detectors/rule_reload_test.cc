@@ -98,7 +98,9 @@ TEST(RuleReloadTest, UnchangedRuleKeepsItsFiringAlertAndNewRuleFires) {
       EXPECT_EQ(a.state, AlertState::kFiring);
       EXPECT_EQ(a.value, 2);  // the count before and after the reload
     }
-    if (a.rule_name == "Slow") EXPECT_EQ(a.value, 250);
+    if (a.rule_name == "Slow") {
+      EXPECT_EQ(a.value, 250);
+    }
   }
   EXPECT_EQ(fatal_active, 1);
 }

@@ -70,11 +70,14 @@ inline std::string Pick(std::mt19937_64& rng, const std::vector<std::string>& v)
 // order follows the hash tables', which differs between two engines (absl
 // salts it with the table's address). Without the rule file (each harness
 // has its own temp dir).
-inline std::vector<std::string> SortedAlerts(CaptureAlertSink& sink) {
+inline std::vector<std::string> SortedAlerts(CaptureAlertSink& sink, bool with_samples = false) {
   std::vector<std::string> out;
   for (Alert a : sink.alerts()) {
     a.rule_file.clear();
     out.push_back(StrCat(AlertToJson(a), " value=", a.value, " group=", a.group));
+    if (with_samples) {
+      for (const auto& x : a.samples) StrAppend(&out.back(), " sample=", x);
+    }
   }
   sink.Clear();
   std::sort(out.begin(), out.end());
@@ -127,5 +130,56 @@ struct RulesHarness {
   }
   double Metric(const std::string& name, const std::string& rule) { return metrics.Value(name, {{"rule", rule}}); }
 };
+
+// Differential tests: engines h[0..n) fed the same events, h[0] the
+// reference. Ticks them all at `now` and checks that every one sent the
+// alerts h[0] sent (sorted, with samples); adds how many to *seen.
+inline ::testing::AssertionResult TickAndCompare(RulesHarness* h, size_t n, int64_t now, size_t* seen) {
+  for (size_t k = 0; k < n; ++k) h[k].engine->Tick(now);
+  const std::vector<std::string> a0 = SortedAlerts(h[0].sink, true);
+  *seen += a0.size();
+  for (size_t k = 1; k < n; ++k) {
+    const std::vector<std::string> ak = SortedAlerts(h[k].sink, true);
+    if (ak == a0) continue;
+    auto r = ::testing::AssertionFailure() << "engine " << k << " at T0+" << now - kT0 << "ms:";
+    for (const auto& a : a0) r << "\n  0: " << a;
+    for (const auto& a : ak) r << "\n  " << k << ": " << a;
+    return r;
+  }
+  return ::testing::AssertionSuccess();
+}
+
+// The per-rule metrics of `rule` that must agree between h[0..n).
+inline ::testing::AssertionResult SameRuleMetrics(RulesHarness* h, size_t n, const std::string& rule) {
+  for (const char* m : {"sluice_rule_events_matched_total", "sluice_rule_late_events_total",
+                        "sluice_rule_evictions_total", "sluice_rule_groups"}) {
+    for (size_t k = 1; k < n; ++k) {
+      if (h[0].Metric(m, rule) != h[k].Metric(m, rule)) {
+        return ::testing::AssertionFailure() << m << ": " << h[0].Metric(m, rule) << " vs " << h[k].Metric(m, rule)
+                                             << " (engine " << k << ")";
+      }
+    }
+  }
+  return ::testing::AssertionSuccess();
+}
+
+// The end of a differential run whose last event is at `t`: ticks at t, 30 s
+// and 400 s later (windows closing, groups dropped), then the metrics.
+inline ::testing::AssertionResult TickLaterAndCompare(RulesHarness* h, size_t n, int64_t t, size_t* seen,
+                                                      const std::string& rule) {
+  for (int64_t later : {0, 30'000, 400'000}) {
+    ::testing::AssertionResult r = TickAndCompare(h, n, t + later, seen);
+    if (!r) return r;
+  }
+  return SameRuleMetrics(h, n, rule);
+}
+
+// Saves the state of `rule`'s detector in `from` and loads it into `into`'s.
+inline bool CopyRuleState(RulesHarness& from, RulesHarness& into, const std::string& rule) {
+  StateWriter w;
+  from.engine->detector(rule)->SaveState(w);
+  StateReader r(w.buffer());
+  return into.engine->detector(rule)->LoadState(r);
+}
 
 }  // namespace sluice::detectors::testing

@@ -86,9 +86,12 @@ TEST(StateSizeTest, ThresholdGroupWithFieldAggregate) {
   EXPECT_EQ(s.groups, size_t{kGroups});
   std::printf("threshold avg(field): %.1f bytes/group (gauge), %.1f bytes/group (malloc)\n", s.gauge_per_group,
               s.malloc_per_group);
-  // Before: 336.8 (gauge), 387.5 (malloc); the entry is now 128 bytes.
-  EXPECT_LE(s.gauge_per_group, 175);
-  EXPECT_LE(s.malloc_per_group, 220);
+  // Before: 336.8 (gauge), 387.5 (malloc); 169.1 / 203.7 with a 128-byte
+  // entry. The entry is 96 bytes (float + 16-bit cells, no ring head,
+  // first_seen as a 32-bit bucket offset); the table holds ~1.3 entries per
+  // group at this count; labels > 15 bytes add a heap chunk.
+  EXPECT_LE(s.gauge_per_group, 128);
+  EXPECT_LE(s.malloc_per_group, 170);
 }
 
 TEST(StateSizeTest, ThresholdCountGroup) {

@@ -9,7 +9,7 @@
 namespace sluice::detectors {
 namespace {
 
-constexpr size_t kPrefetchAhead = 4;  // updates
+constexpr size_t kPrefetchAhead = 8;  // updates
 
 struct DuplicateParams {
   int64_t window_ms = 0;
@@ -36,6 +36,7 @@ class DuplicateDetector : public Detector {
              std::vector<SampleCandidate>* samples) override {
     auto& s = table_.shard(shard);
     std::lock_guard<std::mutex> lock(s.mu);
+    for (size_t i = 0; i < std::min(n, kPrefetchAhead); ++i) s.map.prefetch(u[i].key);
     for (size_t i = 0; i < n; ++i) {
       const Update& up = u[i];
       // Fingerprints are mostly new or far apart in the table (one per

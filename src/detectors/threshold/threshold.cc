@@ -12,8 +12,7 @@ namespace {
 
 // 10 slots: 8 buckets per window plus the allowed lateness for windows of
 // 80 s and more at the default 10 s lateness (a 1m window gets 7 buckets).
-// Was 12; with float sums this keeps an aggregate group at 128 bytes
-// (tests/detectors/state_size_test.cc).
+// Was 12 (tests/detectors/state_size_test.cc).
 constexpr int kSlots = 10;
 
 struct CountCell {
@@ -27,23 +26,77 @@ struct AggCell {
   uint32_t n = 0;
 };
 
+// A group's window as every update leaves it: what a count group keeps, and
+// an aggregate group that does not fit its compact form (AggGroup).
 template <typename Cell>
-struct ThresholdGroup {
+struct Window {
   BucketRing<Cell, kSlots> ring;
   int64_t first_seen = 0;
   int64_t last_seen = 0;
+};
+
+struct CountGroup : Window<CountCell> {
   CompactString labels;  // group label values, \0-separated
 };
 
-// Key + state per tracked group (tests/detectors/state_size_test.cc): was 256
-// (aggregate) and 144 (count) bytes with double cells, 12 slots, std::string.
-static_assert(sizeof(std::pair<uint64_t, ThresholdGroup<AggCell>>) <= 128);
-static_assert(sizeof(std::pair<uint64_t, ThresholdGroup<CountCell>>) <= 88);
+// An aggregate group (sum, max, avg of a field) in 88 bytes, 96 with its key
+// (was 128: a Window<AggCell> and the labels), so that the table's ~1.3 slots
+// per group stay within 128 bytes a group by the gauge. Exactly what its
+// Window<AggCell> would hold, for every decision:
+//  * the ring's head is the bucket of last_seen: an update raises the head to
+//    its bucket only by raising last_seen into it (Update::ts_last lies in
+//    the bucket of Update::ts), so the head is not stored;
+//  * a cell is a float and a 16-bit count (v[i], n[i]);
+//  * first_seen is only compared with a window's start, a bucket boundary:
+//    first_seen <= w * bucket_ms exactly when CeilDiv(first_seen, bucket_ms)
+//    <= w, and CeilDiv keeps min(); so the group keeps that bucket, as an
+//    offset below the head (saved state writes it as the bucket's start).
+// A group whose values do not fit (a bucket over 65,535 events, an offset over
+// 2^31 buckets, times before 1970 or near the end of int64, the seeded group
+// of a `below` rule without group_by, whose ring starts empty) keeps its
+// Window<AggCell> in its shard's wide map instead (`first == kWide`) until it
+// is dropped; last_seen is then kept in both (the table's LRU reads it here).
+struct AggGroup {
+  int64_t last_seen = 0;
+  float v[kSlots]{};
+  uint16_t n[kSlots]{};
+  int32_t first = 0;  // head - CeilDiv(first_seen, bucket_ms) (>= -1), or kWide
+  CompactString labels;
+};
+constexpr int32_t kWide = INT32_MIN;
+using AggWindow = Window<AggCell>;
+using Ring = BucketRing<AggCell, kSlots>;
 
-template <typename Cell>
+// Key + state per tracked group (tests/detectors/state_size_test.cc): was 256
+// (aggregate) and 144 (count) bytes with double cells, 12 slots, std::string;
+// then 128 (aggregate).
+static_assert(sizeof(std::pair<uint64_t, AggGroup>) <= 96);
+static_assert(sizeof(std::pair<uint64_t, CountGroup>) <= 88);
+
+// Test knobs (SetThresholdCompactLimitsForTest): the most a compact cell
+// counts and the largest first_seen offset it keeps.
+uint32_t compact_max_n = 0xFFFF;
+int32_t compact_max_first = INT32_MAX;
+
+// The sums of a group's window.
+struct WindowSum {
+  double value = 0;
+  uint64_t count = 0;
+  bool any = false;
+  void Add(double v, uint32_t n, Aggregate a) {
+    if (n == 0) return;
+    count += n;
+    value = a == Aggregate::kMax ? (any ? std::max(value, v) : v) : value + v;
+    any = true;
+  }
+};
+
+template <typename Group>
 class ThresholdDetector : public Detector {
  public:
-  using Group = ThresholdGroup<Cell>;
+  static constexpr bool kCompact = std::is_same_v<Group, AggGroup>;
+  using Cell = std::conditional_t<kCompact, AggCell, CountCell>;
+  using Table = GroupTable<Group>;
 
   ThresholdDetector(const RuleSpec* spec, const DetectorEnv& env, ThresholdParams p)
       : Detector(spec, env), p_(p), table_(env.max_groups) {
@@ -65,40 +118,56 @@ class ThresholdDetector : public Detector {
              std::vector<SampleCandidate>* samples) override {
     auto& s = table_.shard(shard);
     std::lock_guard<std::mutex> lock(s.mu);
-    typename GroupTable<Group>::Cursor cursor;
+    typename Table::Cursor cursor;
     BucketOfTime bucket_of(layout_.bucket_ms);
+    BucketOfTime head_of(layout_.bucket_ms);
+    // The wide window of the last key looked up (a busy group past 65,535
+    // events a bucket gets all its shard's updates in a row); a pointer into
+    // the map, valid until the next insertion or erasure.
+    [[maybe_unused]] auto& wide = wide_[shard];
+    [[maybe_unused]] AggWindow* last_wide = nullptr;
+    [[maybe_unused]] uint64_t last_wide_key = 0;
+    [[maybe_unused]] auto wide_of = [&](uint64_t key) {
+      if constexpr (kCompact) {
+        if (!last_wide || last_wide_key != key) {
+          last_wide = &wide[key];
+          last_wide_key = key;
+        }
+      }
+      return last_wide;
+    };
     for (size_t i = 0; i < n; ++i) {
       const Update& up = u[i];
-      if constexpr (!std::is_same_v<Cell, CountCell>) {
+      if constexpr (kCompact) {
         if (std::isnan(up.value)) continue;  // no numeric value in the field
       }
       bool created;
       Group& g = table_.Get(s, up.key, &created, env_.evictions, &cursor);
-      if (created) {
-        g.first_seen = up.ts;
-        g.labels = GroupBlob(batch, up.event);
-      }
-      // A merged run (Update::count > 1) lies in one bucket, ts <= ts_last.
-      if (up.ts_last > g.last_seen) g.last_seen = up.ts_last;
-      if (up.ts < g.first_seen) g.first_seen = up.ts;
-      Cell* c = g.ring.At(bucket_of(up.ts));
-      if (!c) {
-        env_.late_events->Inc(up.count);
-        continue;
-      }
-      // The first event of each bucket of a group is a sample candidate.
-      if (c->n == 0) samples->push_back({up.group, up.event});
-      if constexpr (std::is_same_v<Cell, CountCell>) {
-        c->n += up.count;
-      } else {
-        // kMax: the float of a run's maximum is what the run's updates one by
-        // one leave (rounding is monotonic). Sums are never merged.
-        if (c->n == 0 || p_.aggregate != Aggregate::kMax) {
-          c->v = static_cast<float>((p_.aggregate == Aggregate::kMax || c->n == 0) ? up.value : c->v + up.value);
-        } else if (up.value > c->v) {
-          c->v = static_cast<float>(up.value);
+      const int64_t b = bucket_of(up.ts);
+      if (created) g.labels = GroupBlob(batch, up.event);
+      if constexpr (kCompact) {
+        AggWindow* w;
+        if (created) {
+          // A wide window left by an evicted group of this key.
+          if (!wide.empty() && wide.erase(up.key)) last_wide = nullptr;
+          if (CompactCreate(g, up, b, samples)) continue;
+          g.first = kWide;
+          w = wide_of(up.key);
+          *w = AggWindow{};
+          w->first_seen = up.ts;
+        } else if (g.first != kWide) {
+          if (CompactAdd(g, up, b, head_of, samples)) continue;
+          w = wide_of(up.key);
+          *w = ToWindow(g);
+          g.first = kWide;
+        } else {
+          w = wide_of(up.key);
         }
-        c->n += up.count;
+        AddExact(*w, up, b, samples);
+        g.last_seen = w->last_seen;
+      } else {
+        if (created) g.first_seen = up.ts;
+        AddExact(g, up, b, samples);
       }
     }
   }
@@ -114,42 +183,57 @@ class ThresholdDetector : public Detector {
       std::lock_guard<std::mutex> lock(s.mu);
       bool created;
       Group& g = table_.Get(s, kGroupSeed, &created, env_.evictions);
-      if (created) g.first_seen = g.last_seen = eval_ms;
+      if (created) {
+        g.last_seen = eval_ms;
+        if constexpr (kCompact) {
+          g.first = kWide;  // its ring starts empty
+          AggWindow& w = wide_[ShardOf(kGroupSeed)][kGroupSeed];
+          w.first_seen = w.last_seen = eval_ms;
+        } else {
+          g.first_seen = eval_ms;
+        }
+      }
     }
     for (size_t si = 0; si < kShards; ++si) {
       auto& s = table_.shard(si);
       std::lock_guard<std::mutex> lock(s.mu);
+      if constexpr (kCompact) SweepWide(si);
       for (auto it = s.map.begin(); it != s.map.end();) {
         Group& g = it->second;
-        double value = 0;
-        uint64_t count = 0;
-        bool any_value = false;
-        for (int64_t b = e - layout_.k; b < e; ++b) {
-          const Cell* c = g.ring.Get(b);
-          if (!c || c->n == 0) continue;
-          count += c->n;
-          if constexpr (std::is_same_v<Cell, CountCell>) {
-            value += c->n;
-          } else if (p_.aggregate == Aggregate::kMax) {
-            value = any_value ? std::max(value, static_cast<double>(c->v)) : c->v;
+        WindowSum sum;
+        bool judged;  // first_seen <= window_start
+        if constexpr (kCompact) {
+          if (g.first == kWide) {
+            const AggWindow& w = wide_[si].at(it->first);
+            SumRing(w.ring, e, &sum);
+            judged = w.first_seen <= window_start;
           } else {
-            value += c->v;
+            const int64_t head = FloorDiv(g.last_seen, layout_.bucket_ms);
+            for (int64_t b = std::max(e - layout_.k, head - kSlots + 1); b < e && b <= head; ++b) {
+              const int x = Ring::Index(b);
+              sum.Add(g.v[x], g.n[x], p_.aggregate);
+            }
+            judged = head - g.first <= e - layout_.k;
           }
-          any_value = true;
+        } else {
+          SumRing(g.ring, e, &sum);
+          judged = g.first_seen <= window_start;
         }
-        if constexpr (!std::is_same_v<Cell, CountCell>) {
-          if (p_.aggregate == Aggregate::kAvg && count > 0) value /= static_cast<double>(count);
-        }
+        double value = sum.value;
+        if (p_.aggregate == Aggregate::kAvg && sum.count > 0) value /= static_cast<double>(sum.count);
         bool holds;
         if (p_.above) {
-          holds = any_value && value > p_.limit;
+          holds = sum.any && value > p_.limit;
           // An `above` group with nothing left in its window is forgotten.
-          if (!any_value && g.last_seen < window_start - lateness_ms_) {
+          if (!sum.any && g.last_seen < window_start - lateness_ms_) {
+            if constexpr (kCompact) {
+              if (g.first == kWide) wide_[si].erase(it->first);
+            }
             s.map.erase(it++);
             continue;
           }
         } else {
-          holds = value < p_.limit && g.first_seen <= window_start;
+          holds = value < p_.limit && judged;
         }
         if (holds) {
           GroupResult r;
@@ -158,7 +242,7 @@ class ThresholdDetector : public Detector {
           r.value = value;
           r.threshold = p_.limit;
           r.evidence = {{"window", FormatValue(static_cast<double>(p_.window_ms) / 1000) + "s"},
-                        {"events_in_window", StrCat(count)}};
+                        {"events_in_window", StrCat(sum.count)}};
           active->push_back(std::move(r));
         }
         ++it;
@@ -167,17 +251,30 @@ class ThresholdDetector : public Detector {
   }
 
   size_t groups() const override { return table_.size(); }
-  size_t state_bytes() const override { return table_.bytes(); }
+  size_t state_bytes() const override {
+    size_t n = table_.bytes();
+    if constexpr (kCompact) {
+      for (size_t i = 0; i < kShards; ++i) {
+        std::lock_guard<std::mutex> lock(table_.shard(i).mu);
+        n += wide_[i].capacity() * (sizeof(std::pair<const uint64_t, AggWindow>) + 1);
+      }
+    }
+    return n;
+  }
 
   // Saved state (issue 6): the bucket width (the rings are only valid with
-  // it), then every group.
+  // it), then every group as its Window (the format of before the compact
+  // aggregate groups).
   void SaveState(StateWriter& w) override {
     w.I64(layout_.bucket_ms);
     w.U8(seeded_ ? 1 : 0);
-    SaveGroups(table_, w, [](StateWriter& out, const Group& g) {
-      out.Pod(g.ring);
-      out.I64(g.first_seen);
-      out.I64(g.last_seen);
+    SaveGroups(table_, w, [this](StateWriter& out, uint64_t key, const Group& g) {
+      if constexpr (kCompact) {
+        const AggWindow x = g.first == kWide ? wide_[ShardOf(key)].at(key) : ToWindow(g);
+        SaveWindow(out, x);
+      } else {
+        SaveWindow(out, g);
+      }
       SaveLabels(out, g.labels);
     });
   }
@@ -185,23 +282,202 @@ class ThresholdDetector : public Detector {
     int64_t bucket_ms;
     uint8_t seeded;
     if (!r.I64(&bucket_ms) || bucket_ms != layout_.bucket_ms || !r.U8(&seeded)) return false;
-    if (!LoadGroups(table_, r, [](StateReader& in, Group* g) {
-          return in.Pod(&g->ring) && in.I64(&g->first_seen) && in.I64(&g->last_seen) && LoadLabels(in, &g->labels);
+    std::vector<std::pair<uint64_t, AggWindow>> wide;  // of the aggregate groups that do not fit
+    if (!LoadGroups(table_, r, [&](StateReader& in, uint64_t key, Group* g) {
+          if constexpr (kCompact) {
+            AggWindow x;
+            if (!LoadWindow(in, &x)) return false;
+            if (!FromWindow(x, g)) {
+              g->first = kWide;
+              g->last_seen = x.last_seen;
+              wide.emplace_back(key, x);
+            }
+          } else {
+            if (!LoadWindow(in, g)) return false;
+          }
+          return LoadLabels(in, &g->labels);
         })) {
       return false;
+    }
+    if constexpr (kCompact) {
+      for (auto& [key, x] : wide) {
+        auto& s = table_.shard(ShardOf(key));
+        std::lock_guard<std::mutex> lock(s.mu);
+        wide_[ShardOf(key)][key] = x;  // a group evicted meanwhile: swept by Evaluate
+      }
     }
     seeded_ = seeded != 0;
     return true;
   }
 
  private:
+  template <typename W>
+  static void SaveWindow(StateWriter& out, const W& w) {
+    out.Pod(w.ring);
+    out.I64(w.first_seen);
+    out.I64(w.last_seen);
+  }
+  template <typename W>
+  static bool LoadWindow(StateReader& in, W* w) {
+    return in.Pod(&w->ring) && in.I64(&w->first_seen) && in.I64(&w->last_seen);
+  }
+
+  template <typename R>
+  void SumRing(const R& ring, int64_t e, WindowSum* sum) const {
+    for (int64_t b = e - layout_.k; b < e; ++b) {
+      const auto* c = ring.Get(b);
+      if (!c) continue;
+      if constexpr (std::is_same_v<std::decay_t<decltype(*c)>, CountCell>) {
+        sum->Add(c->n, c->n, p_.aggregate);
+      } else {
+        sum->Add(c->v, c->n, p_.aggregate);
+      }
+    }
+  }
+
+  // Adds one update (its bucket b) to a group's window: the engine's merged
+  // runs (Update::count > 1) lie in one bucket, ts <= ts_last.
+  template <typename W>
+  void AddExact(W& g, const Update& up, int64_t b, std::vector<SampleCandidate>* samples) {
+    if (up.ts_last > g.last_seen) g.last_seen = up.ts_last;
+    if (up.ts < g.first_seen) g.first_seen = up.ts;
+    auto* c = g.ring.At(b);
+    if (!c) {
+      env_.late_events->Inc(up.count);
+      return;
+    }
+    // The first event of each bucket of a group is a sample candidate.
+    if (c->n == 0) samples->push_back({up.group, up.event});
+    if constexpr (!std::is_same_v<std::decay_t<decltype(*c)>, CountCell>) {
+      c->v = CellValue(c->v, c->n, up.value);
+    }
+    c->n += up.count;
+  }
+  // A cell's value after adding `x` to it (`n` events so far). kMax: the
+  // float of a run's maximum is what the run's updates one by one leave
+  // (rounding is monotonic). Sums are never merged.
+  float CellValue(float v, uint32_t n, double x) const {
+    if (n == 0) return static_cast<float>(x);
+    if (p_.aggregate != Aggregate::kMax) return static_cast<float>(v + x);
+    return x > v ? static_cast<float>(x) : v;
+  }
+
+  // Whether an update is in the range the compact form handles.
+  bool CompactTimes(const Update& up, int64_t b) const {
+    return up.ts >= 0 && up.ts_last < INT64_MAX / 4 && up.ts_last - b * layout_.bucket_ms < layout_.bucket_ms;
+  }
+  int64_t CeilBucket(int64_t ts, int64_t b) const { return b + (ts != b * layout_.bucket_ms ? 1 : 0); }
+
+  // A new group's first update, if its group fits the compact form.
+  bool CompactCreate(AggGroup& g, const Update& up, int64_t b, std::vector<SampleCandidate>* samples) const {
+    if (!CompactTimes(up, b) || up.count > max_n_) return false;
+    g.last_seen = up.ts_last;
+    g.first = static_cast<int32_t>(b - CeilBucket(up.ts, b));
+    const int x = Ring::Index(b);
+    g.v[x] = static_cast<float>(up.value);
+    g.n[x] = static_cast<uint16_t>(up.count);
+    samples->push_back({up.group, up.event});
+    return true;
+  }
+
+  // AddExact for a compact group, if the result fits it; false (the group
+  // unchanged) if not.
+  bool CompactAdd(AggGroup& g, const Update& up, int64_t b, BucketOfTime& head_of,
+                  std::vector<SampleCandidate>* samples) {
+    if (!CompactTimes(up, b)) return false;
+    const int64_t head = head_of(g.last_seen);
+    const int64_t first = std::min(head - g.first, CeilBucket(up.ts, b));
+    const int64_t new_head = std::max(head, b);
+    if (new_head - first > max_first_) return false;
+    const bool late = b <= head - kSlots;
+    const int x = Ring::Index(b);
+    const uint32_t before = b > head ? 0 : g.n[x];
+    if (!late && before + up.count > max_n_) return false;
+    if (b > head) {
+      if (b - head >= kSlots) {
+        std::fill(std::begin(g.v), std::end(g.v), 0.0f);
+        std::fill(std::begin(g.n), std::end(g.n), uint16_t{0});
+      } else {
+        for (int64_t j = head + 1; j <= b; ++j) {
+          g.v[Ring::Index(j)] = 0;
+          g.n[Ring::Index(j)] = 0;
+        }
+      }
+    }
+    if (up.ts_last > g.last_seen) g.last_seen = up.ts_last;
+    g.first = static_cast<int32_t>(new_head - first);
+    if (late) {
+      env_.late_events->Inc(up.count);
+      return true;
+    }
+    if (before == 0) samples->push_back({up.group, up.event});
+    g.v[x] = CellValue(g.v[x], before, up.value);
+    g.n[x] = static_cast<uint16_t>(before + up.count);
+    return true;
+  }
+
+  // A compact group as its Window (first_seen: the start of its bucket).
+  AggWindow ToWindow(const AggGroup& g) const {
+    AggWindow w;
+    const int64_t head = FloorDiv(g.last_seen, layout_.bucket_ms);
+    w.ring.head = head;
+    for (int i = 0; i < kSlots; ++i) w.ring.slot[i] = AggCell{g.n[i] ? g.v[i] : 0.0f, g.n[i]};
+    w.first_seen = (head - g.first) * layout_.bucket_ms;
+    w.last_seen = g.last_seen;
+    return w;
+  }
+  // The compact form of a window, if it fits (else false, *g unchanged).
+  bool FromWindow(const AggWindow& w, AggGroup* g) const {
+    const int64_t bms = layout_.bucket_ms;
+    if (w.ring.head == INT64_MIN || w.last_seen < 0 || w.last_seen >= INT64_MAX / 4 || w.first_seen < 0 ||
+        FloorDiv(w.last_seen, bms) != w.ring.head) {
+      return false;
+    }
+    const int64_t first_bucket = FloorDiv(w.first_seen, bms) + (w.first_seen % bms != 0 ? 1 : 0);
+    const int64_t off = w.ring.head - first_bucket;
+    if (off < -1 || off > max_first_) return false;
+    for (const AggCell& c : w.ring.slot) {
+      if (c.n > max_n_) return false;
+    }
+    for (int i = 0; i < kSlots; ++i) {
+      g->v[i] = w.ring.slot[i].v;
+      g->n[i] = static_cast<uint16_t>(w.ring.slot[i].n);
+    }
+    g->last_seen = w.last_seen;
+    g->first = static_cast<int32_t>(off);
+    return true;
+  }
+  // Wide windows of groups evicted since (GroupTable::Get drops them unseen).
+  void SweepWide(size_t si) {
+    auto& wide = wide_[si];
+    auto& map = table_.shard(si).map;
+    for (auto w = wide.begin(); w != wide.end();) {
+      auto it = map.find(w->first);
+      if (it == map.end() || it->second.first != kWide) {
+        wide.erase(w++);
+      } else {
+        ++w;
+      }
+    }
+  }
+
   ThresholdParams p_;
   WindowLayout layout_;
-  GroupTable<Group> table_;
+  Table table_;
   bool seeded_ = false;
+  const uint32_t max_n_ = compact_max_n;        // the most a compact cell counts
+  const int64_t max_first_ = compact_max_first;  // the largest offset of first_seen it keeps
+  // [shard]: the windows of the aggregate groups flagged kWide, under the shard's lock.
+  struct NoWide {};
+  mutable std::conditional_t<kCompact, absl::flat_hash_map<uint64_t, AggWindow>, NoWide> wide_[kShards];
 };
 
 }  // namespace
+
+void SetThresholdCompactLimitsForTest(uint32_t max_n, int32_t max_first) {
+  compact_max_n = std::min<uint32_t>(max_n, 0xFFFF);
+  compact_max_first = std::max<int32_t>(max_first, 0);
+}
 
 std::unique_ptr<Detector> NewThresholdDetector(ConfigMap& cfg, const RuleSpec* spec, const DetectorEnv& env) {
   ThresholdParams p;
@@ -223,8 +499,8 @@ std::unique_ptr<Detector> NewThresholdDetector(ConfigMap& cfg, const RuleSpec* s
   p.aggregate = agg == "sum" ? Aggregate::kSum : agg == "max" ? Aggregate::kMax : agg == "avg" ? Aggregate::kAvg
                                                                                                 : Aggregate::kCount;
   if (cfg.errors()->list().size() != errors_before) return nullptr;
-  if (p.field >= 0) return std::make_unique<ThresholdDetector<AggCell>>(spec, env, p);
-  return std::make_unique<ThresholdDetector<CountCell>>(spec, env, p);
+  if (p.field >= 0) return std::make_unique<ThresholdDetector<AggGroup>>(spec, env, p);
+  return std::make_unique<ThresholdDetector<CountGroup>>(spec, env, p);
 }
 
 SLUICE_REGISTER_DETECTOR("threshold", NewThresholdDetector);

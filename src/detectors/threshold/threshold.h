@@ -27,5 +27,11 @@ struct ThresholdParams {
 };
 
 std::unique_ptr<Detector> NewThresholdDetector(ConfigMap& cfg, const RuleSpec* spec, const DetectorEnv& env);
+// Limits of the compact form of an aggregate group (`field`), for detectors
+// made afterwards; tests only: the most a 16-bit bucket count holds (0..65535;
+// 0: every group keeps the exact form it moves to past them, as before the
+// compact groups) and the largest offset, in buckets, of its first_seen below
+// its newest bucket (0..2^31-1).
+void SetThresholdCompactLimitsForTest(uint32_t max_n, int32_t max_first);
 
 }  // namespace sluice::detectors

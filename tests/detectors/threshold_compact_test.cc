@@ -1,0 +1,220 @@
+// The threshold detector's compact aggregate groups (sum, max, avg of a
+// field; SetThresholdCompactLimitsForTest) against the exact form they move to
+// past their limits: random rules and streams give the same alerts (values,
+// evidence, samples), metrics and saved state whether every group keeps the
+// exact form from its first event (max_n 0: the representation of before the
+// compact groups), moves over after 3 events in a bucket or 2 buckets of
+// first_seen offset, or at the default limits; a saved state loads back to the
+// same state; a bucket of 70,000 events counts exactly.
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstring>
+#include <random>
+
+#include "detectors/rules_harness.h"
+#include "detectors/threshold/threshold.h"
+
+namespace sluice::detectors {
+namespace {
+
+using testing::Ev;
+using testing::kT0;
+using testing::Pick;
+using testing::CopyRuleState;
+using testing::RulesHarness;
+using testing::SortedAlerts;
+using testing::TickAndCompare;
+using testing::TickLaterAndCompare;
+
+std::string RandomRule(std::mt19937_64& rng) {
+  const bool above = rng() % 2;
+  return StrCat("rules:\n  - name: R\n    type: threshold\n    match: {service.name: {exists: true}}\n",
+                "    group_by: ", Pick(rng, {"[service.name]", "[]", "[service.name, host.name]"}),
+                "\n    window: ", Pick(rng, {"1s", "10s", "1m", "5m"}), "\n    field: n\n    aggregate: ",
+                Pick(rng, {"sum", "max", "avg"}), "\n    ", above ? "above: " : "below: ",
+                Pick(rng, {"0", "10", "500", "2000"}), "\n");
+}
+
+// The saved groups of each shard, sorted (SaveGroups writes them in table
+// order), with first_seen as the start of the bucket it rounds up to (what a
+// compact group keeps; the only decision it takes is first_seen <= a bucket
+// boundary).
+std::vector<std::string> SavedGroups(Detector* d) {
+  StateWriter w;
+  d->SaveState(w);
+  const std::string& b = w.buffer();
+  auto i64 = [&](size_t at) {
+    int64_t v;
+    std::memcpy(&v, b.data() + at, 8);
+    return v;
+  };
+  auto u32 = [&](size_t at) {
+    uint32_t v;
+    std::memcpy(&v, b.data() + at, 4);
+    return v;
+  };
+  const int64_t bucket_ms = i64(0);
+  std::vector<std::string> out{StrCat("seeded=", static_cast<int>(b[8]))};
+  size_t p = 8 + 1 + 4;  // bucket width, seeded, shard count
+  while (p < b.size()) {
+    const uint64_t n = static_cast<uint64_t>(i64(p));
+    p += 8;
+    std::vector<std::string> shard;
+    for (uint64_t i = 0; i < n; ++i) {
+      const size_t start = p;
+      p += 8;              // key
+      p += 4 + u32(p);     // the ring
+      const size_t first_at = p;
+      p += 2 * 8;          // first_seen, last_seen
+      p += 4 + u32(p);     // labels
+      std::string g = b.substr(start, p - start);
+      const int64_t first = i64(first_at);
+      const int64_t rounded = (first / bucket_ms + (first % bucket_ms > 0 ? 1 : 0)) * bucket_ms;
+      std::memcpy(g.data() + (first_at - start), &rounded, 8);
+      shard.push_back(std::move(g));
+    }
+    std::sort(shard.begin(), shard.end());
+    out.insert(out.end(), shard.begin(), shard.end());
+    out.push_back("--");
+  }
+  return out;
+}
+
+struct Limits {
+  Limits(uint32_t n, int32_t first) { SetThresholdCompactLimitsForTest(n, first); }
+  ~Limits() { SetThresholdCompactLimitsForTest(0xFFFF, INT32_MAX); }
+};
+
+// A threshold rule on `n` per service over 10 s (buckets of 1250 ms).
+std::string TenSecondRule(const std::string& aggregate_and_limit) {
+  return StrCat("rules:\n  - name: R\n    type: threshold\n    match: {service.name: {exists: true}}\n",
+                "    group_by: [service.name]\n    window: 10s\n    field: n\n    ", aggregate_and_limit, "\n");
+}
+
+// `yaml` into an engine at the default limits and one whose groups all keep
+// the exact form.
+bool LoadCompactAndExact(const std::string& yaml, RulesHarness& compact, RulesHarness& exact) {
+  Limits l(0, 0);
+  if (!exact.Load(yaml).ok()) return false;
+  SetThresholdCompactLimitsForTest(0xFFFF, INT32_MAX);
+  return compact.Load(yaml).ok();
+}
+
+std::string Value(std::mt19937_64& rng) {
+  switch (rng() % 10) {
+    case 0:
+      return "";  // no field: not counted
+    case 1:
+      return R"(,"n":"abc")";  // not a number
+    case 2:
+      return StrCat(R"(,"n":)", Pick(rng, {"12.5", "3.0e7", "-4", "0.1", "16777217"}));
+    default:
+      return StrCat(R"(,"n":)", rng() % 1000);
+  }
+}
+
+TEST(ThresholdCompactTest, SameResultsWhateverTheLimits) {
+  size_t alerts_seen = 0;
+  for (uint64_t seed = 1; seed <= 60; ++seed) {
+    std::mt19937_64 rng(seed);
+    const std::string yaml = RandomRule(rng);
+    RuleEngineOptions o{.allowed_lateness_ms = static_cast<int64_t>(rng() % 3) * 2000,
+                        .max_groups_per_rule = seed % 4 == 0 ? 16u : 100'000u,  // evictions (1 per shard)
+                        .merge_updates = seed % 3 != 0};
+    const std::pair<uint32_t, int32_t> limits[] = {{0, 0}, {3, 2}, {0xFFFF, INT32_MAX}};
+    RulesHarness h[3];
+    for (int k = 0; k < 3; ++k) {
+      Limits l(limits[k].first, limits[k].second);
+      ASSERT_TRUE(h[k].Load(yaml, o).ok()) << h[k].errors.ToString() << yaml;
+    }
+    const int groups = 1 + static_cast<int>(rng() % 8);
+    int64_t t = kT0 + static_cast<int64_t>(rng() % 1000);
+    for (int b = 0; b < 25; ++b) {
+      std::vector<std::string> evs;
+      const int n = 1 + static_cast<int>(rng() % 400);
+      const int64_t step = std::vector<int64_t>{0, 5, 200, 3000}[rng() % 4];
+      for (int k = 0; k < n; ++k) {
+        t += static_cast<int64_t>(rng() % static_cast<uint64_t>(step + 1));
+        int64_t ts = t;
+        const uint64_t r = rng() % 100;
+        if (r < 5) ts -= static_cast<int64_t>(rng() % 5000);  // out of order
+        if (r == 5) ts -= 20 * 60'000;                        // late
+        if (r == 6) ts += 3 * 60'000;                         // ahead
+        const std::string svc = StrCat("svc-", rng() % static_cast<uint64_t>(groups));
+        // Runs of one group (merged maxima).
+        const int run = rng() % 4 == 0 ? 1 + static_cast<int>(rng() % 20) : 1;
+        for (int j = 0; j < run; ++j) {
+          evs.push_back(Ev(ts, StrCat(R"("service":{"name":")", svc, R"("},"host":{"name":"h-)", rng() % 2, R"("})",
+                                      Value(rng))));
+        }
+      }
+      for (auto& x : h) x.Feed(evs);
+      if (rng() % 2) {
+        ASSERT_TRUE(TickAndCompare(h, 3, t + static_cast<int64_t>(rng() % 20'000), &alerts_seen))
+            << "seed " << seed << "\n" << yaml;
+      }
+      const std::vector<std::string> s0 = SavedGroups(h[0].engine->detector("R"));
+      for (int k = 1; k < 3; ++k) {
+        ASSERT_EQ(s0, SavedGroups(h[k].engine->detector("R"))) << "limits " << k << " seed " << seed << yaml;
+      }
+    }
+    // The saved state of the (3, 2) engine, loaded into a fresh one, saves the
+    // same and goes on giving the same alerts.
+    RulesHarness loaded;
+    {
+      Limits l(3, 2);
+      ASSERT_TRUE(loaded.Load(yaml, o).ok());
+      ASSERT_TRUE(CopyRuleState(h[1], loaded, "R"));
+      EXPECT_EQ(SavedGroups(loaded.engine->detector("R")), SavedGroups(h[1].engine->detector("R")));
+    }
+    ASSERT_TRUE(TickLaterAndCompare(h, 3, t, &alerts_seen, "R")) << "seed " << seed;
+  }
+  EXPECT_GT(alerts_seen, 100u);
+}
+
+// Past 65,535 events in one bucket at the default limits: the count and the
+// sum are exact (the avg and events_in_window of 16-bit cells would wrap).
+TEST(ThresholdCompactTest, BucketOverSixteenBitsCountsExactly) {
+  const std::string kRule = TenSecondRule("aggregate: avg\n    above: 1");
+  RulesHarness compact, exact;
+  ASSERT_TRUE(LoadCompactAndExact(kRule, compact, exact));
+  for (RulesHarness* h : {&compact, &exact}) {
+    h->FeedSpread(60'000, kT0, 1000, R"("service":{"name":"storm"},"n":2)");
+    h->FeedSpread(10'000, kT0, 1000, R"("service":{"name":"storm"},"n":4)");
+    h->engine->Tick(kT0 + 1000);  // stream time: the newest event, then on by the wall clock
+    h->engine->Tick(kT0 + 5000);
+  }
+  const std::vector<std::string> alerts = SortedAlerts(compact.sink, true);
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_NE(alerts[0].find("\"events_in_window\":\"70000\""), std::string::npos) << alerts[0];
+  EXPECT_NE(alerts[0].find(StrCat(" value=", (60'000 * 2 + 10'000 * 4) / 70'000.0)), std::string::npos) << alerts[0];
+  EXPECT_EQ(alerts, SortedAlerts(exact.sink, true));
+  EXPECT_EQ(SavedGroups(compact.engine->detector("R")), SavedGroups(exact.engine->detector("R")));
+}
+
+// `below` judges a group once a whole window has passed since it was first
+// seen: the compact group keeps the bucket first_seen rounds up to, and must
+// start judging at the same evaluation as the exact one, wherever in its
+// bucket the first event fell (ticks every 50 ms across the window's end).
+TEST(ThresholdCompactTest, BelowJudgesFromTheSameEvaluation) {
+  const std::string kRule = TenSecondRule("aggregate: sum\n    below: 100");
+  for (int64_t offset : {0, 1, 600, 1249, 1250, 2400}) {  // buckets of 1250 ms
+    RulesHarness compact, exact;
+    ASSERT_TRUE(LoadCompactAndExact(kRule, compact, exact));
+    size_t fired = 0;
+    for (RulesHarness* h : {&compact, &exact}) h->Feed({Ev(kT0 + offset, R"("service":{"name":"a"},"n":5)")});
+    for (int64_t now = kT0 + offset; now < kT0 + offset + 14'000; now += 50) {
+      for (RulesHarness* h : {&compact, &exact}) h->engine->Tick(now);
+      const std::vector<std::string> a = SortedAlerts(compact.sink, true);
+      fired += a.size();
+      ASSERT_EQ(a, SortedAlerts(exact.sink, true)) << "offset " << offset << " now " << now - kT0;
+    }
+    EXPECT_GT(fired, 0u) << offset;
+  }
+}
+
+}  // namespace
+}  // namespace sluice::detectors
