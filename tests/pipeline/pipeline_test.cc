@@ -176,7 +176,9 @@ TEST(PipelineTest, TrustedBatchesSkipParsingUnlessFieldsAreWanted) {
     ASSERT_TRUE(testing::WaitFor([&] { return safe.load() == 1; }));
     std::lock_guard<std::mutex> lock(probe.mu);
     EXPECT_EQ(probe.field_count, want_field ? 1u : 0u);
-    if (want_field) EXPECT_EQ(probe.level, "WARN");
+    if (want_field) {
+      EXPECT_EQ(probe.level, "WARN");
+    }
     EXPECT_EQ(probe.ts, 1795239059285);
     EXPECT_EQ(s.docs().size(), 1u);
     p.Drain(NowMs() + 1000);
