@@ -267,7 +267,9 @@ namespace {
 // (ConditionSet's needle groups): random sets of them on random texts made of
 // their needles, near misses (case flipped, cut short, one byte changed) and
 // other bytes, at every length around the 32-byte steps, must answer as one
-// search per regex (Condition::Matches).
+// search per regex (Condition::Matches); some regexes are needed only for
+// some events (another field decides the rest), whose texts are then
+// searched for the needed regexes' needles only.
 TEST(ConditionSetTest, OnePassNeedleSearchAnswersAsOneSearchPerRegex) {
   const std::vector<std::string> pool = {
       "status=failed", "OutOfMemory|OOMKilled", "Exception", "Traceback", "declined|insufficient funds",
@@ -284,7 +286,28 @@ TEST(ConditionSetTest, OnePassNeedleSearchAnswersAsOneSearchPerRegex) {
     RuleSet rs;
     const size_t rules = 2 + pick(10);
     for (size_t i = 0; i < rules; ++i) {
-      rs.AddRegex("msg", pool[pick(pool.size())]);
+      // Alone, or needed only for some events (only where svc is a, or where it is not).
+      const std::string& pattern = pool[pick(pool.size())];
+      YAML::Node n(YAML::NodeType::Map);
+      switch (pick(4)) {
+        case 0:
+          n["svc"] = "a";
+          n["msg"]["regex"] = pattern;
+          break;
+        case 1: {
+          YAML::Node other(YAML::NodeType::Map), re(YAML::NodeType::Map);
+          other["svc"] = "a";
+          re["msg"]["regex"] = pattern;
+          n["any"].push_back(other);
+          n["any"].push_back(re);
+          break;
+        }
+        default:
+          n["msg"]["regex"] = pattern;
+      }
+      YAML::Emitter out;
+      out << n;
+      rs.Add(out.c_str());
       if (HasFatalFailure()) return;
     }
     rs.Finish();
@@ -295,7 +318,7 @@ TEST(ConditionSetTest, OnePassNeedleSearchAnswersAsOneSearchPerRegex) {
         continue;
       }
       std::string text;
-      const size_t target = pick(140);
+      const size_t target = pick(12) == 0 ? 2000 + pick(200) : pick(140);  // around a stretch of 64 blocks too
       while (text.size() < target) {
         std::string w = words[pick(words.size())];
         switch (pick(6)) {
@@ -319,7 +342,7 @@ TEST(ConditionSetTest, OnePassNeedleSearchAnswersAsOneSearchPerRegex) {
         }
         text += w;
       }
-      events.push_back(StrCat(R"({"msg":")", text, R"("})"));
+      events.push_back(StrCat(R"({"svc":")", "ab"[pick(2)], R"(","msg":")", text, R"("})"));
     }
     SCOPED_TRACE(StrCat("seed ", seed));
     ExpectSameAnswers(rs, events);

@@ -666,6 +666,9 @@ void ConditionSet::BuildNeedleGroups() {
       }
       if (g.needles.size() > 64) break;  // the rest keep their own searches
       g.preds.push_back(pi);
+      uint64_t bits = 0;
+      for (int k : idx) bits |= uint64_t{1} << k;  // k < 64 here
+      g.pred_needles.push_back(bits);
       preds_[pi].needles = std::move(idx);
     }
     if (g.needles.size() > 64) g.needles.resize(64);
@@ -705,14 +708,17 @@ void ConditionSet::BuildNeedleGroups() {
   }
 }
 
-uint64_t ConditionSet::FindNeedles(const NeedleGroup& g, std::string_view text) const {
+uint64_t ConditionSet::FindNeedles(const NeedleGroup& g, std::string_view text, uint64_t wanted) const {
   const size_t n = text.size();
   const uint8_t* p = reinterpret_cast<const uint8_t*>(text.data());
   uint64_t found = 0;
-  // Position i holds a byte pair of some needle of the buckets in `buckets`.
-  auto verify = [&](size_t i, uint8_t buckets) {
+  // Position i holds a byte pair of some needle of a bucket: which needles of
+  // those buckets (and of `wanted`) start there.
+  auto verify = [&](size_t i) {
+    const uint8_t x = p[i], y = p[i + 1];
+    uint8_t buckets = g.lo0[x & 15] & g.hi0[x >> 4] & g.lo1[y & 15] & g.hi1[y >> 4];
     for (; buckets; buckets &= static_cast<uint8_t>(buckets - 1)) {
-      for (uint64_t cands = g.bucket[__builtin_ctz(buckets)] & ~found; cands; cands &= cands - 1) {
+      for (uint64_t cands = g.bucket[__builtin_ctz(buckets)] & wanted & ~found; cands; cands &= cands - 1) {
         const size_t k = static_cast<size_t>(__builtin_ctzll(cands));
         const std::string& needle = g.needles[k];
         if (i + needle.size() > n) continue;
@@ -735,36 +741,61 @@ uint64_t ConditionSet::FindNeedles(const NeedleGroup& g, std::string_view text) 
       }
     }
   };
-  size_t i = 0;
+  if (n < 2) return 0;
 #if defined(__AVX2__)
+  // The buckets of the wanted needles only.
+  uint8_t keep = 0;
+  for (int b = 0; b < 8; ++b) keep |= static_cast<uint8_t>((g.bucket[b] & wanted) != 0) << b;
+  if (keep == 0) return 0;
   const __m256i lo0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(g.lo0));
   const __m256i hi0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(g.hi0));
   const __m256i lo1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(g.lo1));
   const __m256i hi1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(g.hi1));
   const __m256i nib = _mm256_set1_epi8(0x0f), zero = _mm256_setzero_si256();
-  for (; i + 33 <= n; i += 32) {
-    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i));
-    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + 1));
+  const __m256i kept = _mm256_set1_epi8(static_cast<char>(keep));
+  // Bit b: a byte pair of some kept bucket starts at q + b.
+  auto candidates = [&](const uint8_t* q) {
+    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q));
+    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 1));
     const __m256i m0 = _mm256_and_si256(_mm256_shuffle_epi8(lo0, _mm256_and_si256(a, nib)),
                                         _mm256_shuffle_epi8(hi0, _mm256_and_si256(_mm256_srli_epi16(a, 4), nib)));
     const __m256i m1 = _mm256_and_si256(_mm256_shuffle_epi8(lo1, _mm256_and_si256(b, nib)),
                                         _mm256_shuffle_epi8(hi1, _mm256_and_si256(_mm256_srli_epi16(b, 4), nib)));
-    const __m256i m = _mm256_and_si256(m0, m1);
-    uint32_t cand = ~static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(m, zero)));
-    if (!cand) continue;
-    alignas(32) uint8_t mb[32];
-    _mm256_store_si256(reinterpret_cast<__m256i*>(mb), m);
-    for (; cand; cand &= cand - 1) {
-      const unsigned bit = static_cast<unsigned>(__builtin_ctz(cand));
-      verify(i + bit, mb[bit]);
+    const __m256i m = _mm256_and_si256(_mm256_and_si256(m0, m1), kept);
+    return ~static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(m, zero)));
+  };
+  // Pair starts 0 .. n-2, 32 at a time: the candidates of a stretch of
+  // blocks first (no call in that loop), then their verification. The last
+  // block overlaps the one before (the positions already seen masked off); a
+  // text under 33 bytes is read from a zero-padded copy (the positions past
+  // n - 2 masked off). The scalar tail was a quarter of Eval's samples.
+  constexpr size_t kStretch = 64;  // blocks
+  uint32_t cand[kStretch];
+  if (n < 33) {
+    alignas(32) uint8_t pad[64] = {};
+    std::memcpy(pad, p, n);
+    uint32_t c = candidates(pad) & static_cast<uint32_t>((uint64_t{1} << (n - 1)) - 1);
+    for (; c; c &= c - 1) verify(static_cast<size_t>(__builtin_ctz(c)));
+    return found;
+  }
+  size_t i = 0;
+  while (i + 33 <= n) {
+    const size_t start = i;
+    size_t blocks = 0;
+    for (; blocks < kStretch && i + 33 <= n; i += 32) cand[blocks++] = candidates(p + i);
+    for (size_t k = 0; k < blocks; ++k) {
+      for (uint32_t c = cand[k]; c; c &= c - 1) verify(start + 32 * k + static_cast<size_t>(__builtin_ctz(c)));
     }
   }
-#endif
-  for (; i + 1 < n; ++i) {
-    const uint8_t x = p[i], y = p[i + 1];
-    const uint8_t buckets = g.lo0[x & 15] & g.hi0[x >> 4] & g.lo1[y & 15] & g.hi1[y >> 4];
-    if (buckets) verify(i, buckets);
+  if (i + 1 < n) {
+    // Fewer than 32 positions left: the block ending at the text's end, from i on.
+    const size_t from = n - 33;  // < i
+    uint32_t c = candidates(p + from) & ~((uint32_t{1} << (i - from)) - 1);
+    for (; c; c &= c - 1) verify(from + static_cast<size_t>(__builtin_ctz(c)));
   }
+#else
+  for (size_t i = 0; i + 1 < n; ++i) verify(i);
+#endif
   return found;
 }
 
@@ -1107,10 +1138,17 @@ void ConditionSet::Eval(const Batch& batch, uint32_t base, uint32_t m, Scratch* 
       uint64_t* found = s->found.data() + gi * kChunk;
       for (size_t w = 0; w < kWords; ++w) {
         for (uint64_t bits = where.w[w]; bits; bits &= bits - 1) {
-          const uint32_t j = static_cast<uint32_t>(w * 64) + static_cast<uint32_t>(__builtin_ctzll(bits));
+          const uint32_t b = static_cast<uint32_t>(__builtin_ctzll(bits));
+          const uint32_t j = static_cast<uint32_t>(w * 64) + b;
           const FieldValue& v = batch.field(base + j, static_cast<size_t>(g.field));
           if ((v.kind == FieldKind::kString && !v.escaped) || v.kind == FieldKind::kNumber) {
-            found[j] = FindNeedles(g, batch.View(v.span));
+            // Only the needles of the regexes needed for this event (method=POST
+            // of a rule that also wants a long duration: not on most events).
+            uint64_t wanted = 0;
+            for (size_t k = 0; k < g.preds.size(); ++k) {
+              if ((need[g.preds[k]].w[w] >> b) & 1) wanted |= g.pred_needles[k];
+            }
+            found[j] = FindNeedles(g, batch.View(v.span), wanted);
           }
         }
       }

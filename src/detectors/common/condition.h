@@ -183,6 +183,7 @@ class ConditionSet {
   struct NeedleGroup {
     int field = -1;
     std::vector<uint32_t> preds;
+    std::vector<uint64_t> pred_needles;  // parallel to preds: each one's needles (bits)
     std::vector<std::string> needles;
     std::vector<bool> fold;  // ASCII case ignored (prefilter atoms, as FindBytes<true>)
     // Each needle's first 8 bytes (fewer: `mask`), with 0x20 set in every
@@ -192,7 +193,8 @@ class ConditionSet {
     alignas(32) uint8_t lo0[32] = {}, hi0[32] = {}, lo1[32] = {}, hi1[32] = {};  // 16 entries, twice
   };
   void BuildNeedleGroups();
-  uint64_t FindNeedles(const NeedleGroup& g, std::string_view text) const;
+  // The needles of `wanted` (bits) in `text`.
+  uint64_t FindNeedles(const NeedleGroup& g, std::string_view text, uint64_t wanted) const;
   bool EvalGrouped(const Pred& p, const Batch& batch, const FieldValue& v, uint64_t found) const;
   // A node of a condition tree, in post-order (children first), all conditions in one array.
   struct TreeNode {
