@@ -267,7 +267,9 @@ namespace {
 // (ConditionSet's needle groups): random sets of them on random texts made of
 // their needles, near misses (case flipped, cut short, one byte changed) and
 // other bytes, at every length around the 32-byte steps, must answer as one
-// search per regex (Condition::Matches).
+// search per regex (Condition::Matches); some regexes are needed only for
+// some events (another field decides the rest), whose texts are then
+// searched for the needed regexes' needles only.
 TEST(ConditionSetTest, OnePassNeedleSearchAnswersAsOneSearchPerRegex) {
   const std::vector<std::string> pool = {
       "status=failed", "OutOfMemory|OOMKilled", "Exception", "Traceback", "declined|insufficient funds",
@@ -284,7 +286,28 @@ TEST(ConditionSetTest, OnePassNeedleSearchAnswersAsOneSearchPerRegex) {
     RuleSet rs;
     const size_t rules = 2 + pick(10);
     for (size_t i = 0; i < rules; ++i) {
-      rs.AddRegex("msg", pool[pick(pool.size())]);
+      // Alone, or needed only for some events (only where svc is a, or where it is not).
+      const std::string& pattern = pool[pick(pool.size())];
+      YAML::Node n(YAML::NodeType::Map);
+      switch (pick(4)) {
+        case 0:
+          n["svc"] = "a";
+          n["msg"]["regex"] = pattern;
+          break;
+        case 1: {
+          YAML::Node other(YAML::NodeType::Map), re(YAML::NodeType::Map);
+          other["svc"] = "a";
+          re["msg"]["regex"] = pattern;
+          n["any"].push_back(other);
+          n["any"].push_back(re);
+          break;
+        }
+        default:
+          n["msg"]["regex"] = pattern;
+      }
+      YAML::Emitter out;
+      out << n;
+      rs.Add(out.c_str());
       if (HasFatalFailure()) return;
     }
     rs.Finish();
@@ -295,7 +318,7 @@ TEST(ConditionSetTest, OnePassNeedleSearchAnswersAsOneSearchPerRegex) {
         continue;
       }
       std::string text;
-      const size_t target = pick(140);
+      const size_t target = pick(12) == 0 ? 2000 + pick(200) : pick(140);  // around a stretch of 64 blocks too
       while (text.size() < target) {
         std::string w = words[pick(words.size())];
         switch (pick(6)) {
@@ -319,12 +342,106 @@ TEST(ConditionSetTest, OnePassNeedleSearchAnswersAsOneSearchPerRegex) {
         }
         text += w;
       }
-      events.push_back(StrCat(R"({"msg":")", text, R"("})"));
+      events.push_back(StrCat(R"({"svc":")", "ab"[pick(2)], R"(","msg":")", text, R"("})"));
     }
     SCOPED_TRACE(StrCat("seed ", seed));
     ExpectSameAnswers(rs, events);
     if (HasFatalFailure()) return;
   }
+}
+
+}  // namespace
+}  // namespace sluice::detectors
+
+namespace sluice::detectors {
+namespace {
+
+// The equality leaves of a field are answered by one table look-up of the
+// field's string per event (ConditionSet's equality indexes): random sets of
+// them (one value, lists, eq/in, numbers, quoted numbers, null, true, empty
+// and long strings that share their first and last bytes) on random values
+// of every kind (those strings, near misses, escaped forms, numbers, objects,
+// missing) must answer as Condition::Matches.
+TEST(ConditionSetTest, EqualityIndexAnswersAsEachLeaf) {
+  size_t indexed = 0;
+  const std::vector<std::string> words = {
+      "shop-db", "rabbitmq", "mes-db", "mes-core", "order-created", "published", "delivered", "acked",
+      "calculation-stage", "calculation-completed", "calculation-requested", "calculation-failed",
+      "dead-lettered", "a", "ab", "abc", "abcd", "abcdefgh", "abcdefghi", "abcdefgh-abcdefgh", "abcdefgh+abcdefgh",
+      "WARN", "FATAL", "1", "2", "3", "500", "2.5", "true", "null", ""};
+  // As YAML scalars: plain, quoted (a string even if numeric), or YAML's own.
+  auto yaml = [](const std::string& w, bool quote) { return quote || w.empty() ? StrCat("'", w, "'") : w; };
+  for (uint32_t seed = 1; seed <= 150; ++seed) {
+    std::mt19937 rng(seed);
+    auto pick = [&](size_t n) { return static_cast<size_t>(rng() % n); };
+    RuleSet rs;
+    auto leaf = [&](const std::string& f) {
+      std::string operand;
+      if (pick(3)) {
+        operand = yaml(words[pick(words.size())], pick(3) == 0);
+        if (pick(4) == 0 && operand != "null") operand = StrCat("{eq: ", operand, "}");  // eq takes no null
+      } else {
+        const size_t values = 2 + pick(4);
+        for (size_t v = 0; v < values; ++v) operand += StrCat(v ? ", " : "[", yaml(words[pick(words.size())], pick(3) == 0));
+        operand += "]";
+        if (pick(4) == 0) operand = StrCat("{in: ", operand, "}");
+      }
+      return StrCat(f, ": ", operand);
+    };
+    const size_t rules = 1 + pick(24);
+    for (size_t i = 0; i < rules; ++i) {
+      std::string cond;
+      if (pick(4)) cond += leaf("s") + "\n";
+      if (pick(3) == 0) cond += leaf("t.u") + "\n";
+      if (pick(4) == 0) cond += StrCat("not: {", leaf(pick(2) ? "s" : "t.u"), "}\n");
+      if (pick(4) == 0) cond += StrCat("any: [{", leaf("s"), "}, {", leaf("t.u"), "}]\n");
+      if (cond.empty()) cond = leaf("t.u");
+      rs.Add(cond);
+      if (HasFatalFailure()) return;
+    }
+    rs.Finish();
+    indexed += rs.set.indexed_leaf_count();
+    std::vector<std::string> events;
+    auto value = [&]() -> std::string {
+      switch (pick(10)) {
+        case 0:
+          return std::vector<std::string>{"1", "2.0", "3", "500", "5e2", "2.5", "-0", "true", "false", "null",
+                                          "{\"k\":1}", "[1]"}[pick(12)];
+        case 1: {  // escaped: the same string with one byte as \u00XX, or \/
+          std::string w = words[pick(words.size())];
+          if (w.empty()) return R"("\/")";
+          const size_t at = pick(w.size());
+          char esc[8];
+          std::snprintf(esc, sizeof esc, "\\u%04x", static_cast<unsigned char>(w[at]));
+          return StrCat("\"", w.substr(0, at), esc, w.substr(at + 1), "\"");
+        }
+        case 2: {  // a near miss: one byte changed, cut short, or longer
+          std::string w = words[pick(words.size())];
+          if (!w.empty() && pick(2)) {
+            w[pick(w.size())] = "xA-1 "[pick(5)];
+          } else if (!w.empty() && pick(2)) {
+            w.resize(pick(w.size()));
+          } else {
+            w += "xA-1 "[pick(5)];
+          }
+          return StrCat("\"", w, "\"");
+        }
+        default:
+          return StrCat("\"", words[pick(words.size())], "\"");
+      }
+    };
+    const size_t n = 1 + pick(700);
+    for (size_t i = 0; i < n; ++i) {
+      std::string e = "{";
+      if (pick(6)) e += StrCat("\"s\":", value());
+      if (pick(6)) e += StrCat(e.size() > 1 ? "," : "", "\"t\":{\"u\":", value(), "}");
+      events.push_back(e + "}");
+    }
+    SCOPED_TRACE(StrCat("seed ", seed));
+    ExpectSameAnswers(rs, events);
+    if (HasFatalFailure()) return;
+  }
+  EXPECT_GT(indexed, 1000u);  // the tables were there to answer
 }
 
 }  // namespace

@@ -615,6 +615,7 @@ size_t ConditionSet::Add(const Condition& c) {
     guards_.push_back(std::move(guard));
   }
   BuildNeedleGroups();
+  BuildEqualityIndexes();
   return roots_.size() - 1;
 }
 
@@ -665,6 +666,9 @@ void ConditionSet::BuildNeedleGroups() {
       }
       if (g.needles.size() > 64) break;  // the rest keep their own searches
       g.preds.push_back(pi);
+      uint64_t bits = 0;
+      for (int k : idx) bits |= uint64_t{1} << k;  // k < 64 here
+      g.pred_needles.push_back(bits);
       preds_[pi].needles = std::move(idx);
     }
     if (g.needles.size() > 64) g.needles.resize(64);
@@ -704,14 +708,17 @@ void ConditionSet::BuildNeedleGroups() {
   }
 }
 
-uint64_t ConditionSet::FindNeedles(const NeedleGroup& g, std::string_view text) const {
+uint64_t ConditionSet::FindNeedles(const NeedleGroup& g, std::string_view text, uint64_t wanted) const {
   const size_t n = text.size();
   const uint8_t* p = reinterpret_cast<const uint8_t*>(text.data());
   uint64_t found = 0;
-  // Position i holds a byte pair of some needle of the buckets in `buckets`.
-  auto verify = [&](size_t i, uint8_t buckets) {
+  // Position i holds a byte pair of some needle of a bucket: which needles of
+  // those buckets (and of `wanted`) start there.
+  auto verify = [&](size_t i) {
+    const uint8_t x = p[i], y = p[i + 1];
+    uint8_t buckets = g.lo0[x & 15] & g.hi0[x >> 4] & g.lo1[y & 15] & g.hi1[y >> 4];
     for (; buckets; buckets &= static_cast<uint8_t>(buckets - 1)) {
-      for (uint64_t cands = g.bucket[__builtin_ctz(buckets)] & ~found; cands; cands &= cands - 1) {
+      for (uint64_t cands = g.bucket[__builtin_ctz(buckets)] & wanted & ~found; cands; cands &= cands - 1) {
         const size_t k = static_cast<size_t>(__builtin_ctzll(cands));
         const std::string& needle = g.needles[k];
         if (i + needle.size() > n) continue;
@@ -734,36 +741,61 @@ uint64_t ConditionSet::FindNeedles(const NeedleGroup& g, std::string_view text) 
       }
     }
   };
-  size_t i = 0;
+  if (n < 2) return 0;
 #if defined(__AVX2__)
+  // The buckets of the wanted needles only.
+  uint8_t keep = 0;
+  for (int b = 0; b < 8; ++b) keep |= static_cast<uint8_t>((g.bucket[b] & wanted) != 0) << b;
+  if (keep == 0) return 0;
   const __m256i lo0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(g.lo0));
   const __m256i hi0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(g.hi0));
   const __m256i lo1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(g.lo1));
   const __m256i hi1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(g.hi1));
   const __m256i nib = _mm256_set1_epi8(0x0f), zero = _mm256_setzero_si256();
-  for (; i + 33 <= n; i += 32) {
-    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i));
-    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + 1));
+  const __m256i kept = _mm256_set1_epi8(static_cast<char>(keep));
+  // Bit b: a byte pair of some kept bucket starts at q + b.
+  auto candidates = [&](const uint8_t* q) {
+    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q));
+    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 1));
     const __m256i m0 = _mm256_and_si256(_mm256_shuffle_epi8(lo0, _mm256_and_si256(a, nib)),
                                         _mm256_shuffle_epi8(hi0, _mm256_and_si256(_mm256_srli_epi16(a, 4), nib)));
     const __m256i m1 = _mm256_and_si256(_mm256_shuffle_epi8(lo1, _mm256_and_si256(b, nib)),
                                         _mm256_shuffle_epi8(hi1, _mm256_and_si256(_mm256_srli_epi16(b, 4), nib)));
-    const __m256i m = _mm256_and_si256(m0, m1);
-    uint32_t cand = ~static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(m, zero)));
-    if (!cand) continue;
-    alignas(32) uint8_t mb[32];
-    _mm256_store_si256(reinterpret_cast<__m256i*>(mb), m);
-    for (; cand; cand &= cand - 1) {
-      const unsigned bit = static_cast<unsigned>(__builtin_ctz(cand));
-      verify(i + bit, mb[bit]);
+    const __m256i m = _mm256_and_si256(_mm256_and_si256(m0, m1), kept);
+    return ~static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(m, zero)));
+  };
+  // Pair starts 0 .. n-2, 32 at a time: the candidates of a stretch of
+  // blocks first (no call in that loop), then their verification. The last
+  // block overlaps the one before (the positions already seen masked off); a
+  // text under 33 bytes is read from a zero-padded copy (the positions past
+  // n - 2 masked off). The scalar tail was a quarter of Eval's samples.
+  constexpr size_t kStretch = 64;  // blocks
+  uint32_t cand[kStretch];
+  if (n < 33) {
+    alignas(32) uint8_t pad[64] = {};
+    std::memcpy(pad, p, n);
+    uint32_t c = candidates(pad) & static_cast<uint32_t>((uint64_t{1} << (n - 1)) - 1);
+    for (; c; c &= c - 1) verify(static_cast<size_t>(__builtin_ctz(c)));
+    return found;
+  }
+  size_t i = 0;
+  while (i + 33 <= n) {
+    const size_t start = i;
+    size_t blocks = 0;
+    for (; blocks < kStretch && i + 33 <= n; i += 32) cand[blocks++] = candidates(p + i);
+    for (size_t k = 0; k < blocks; ++k) {
+      for (uint32_t c = cand[k]; c; c &= c - 1) verify(start + 32 * k + static_cast<size_t>(__builtin_ctz(c)));
     }
   }
-#endif
-  for (; i + 1 < n; ++i) {
-    const uint8_t x = p[i], y = p[i + 1];
-    const uint8_t buckets = g.lo0[x & 15] & g.hi0[x >> 4] & g.lo1[y & 15] & g.hi1[y >> 4];
-    if (buckets) verify(i, buckets);
+  if (i + 1 < n) {
+    // Fewer than 32 positions left: the block ending at the text's end, from i on.
+    const size_t from = n - 33;  // < i
+    uint32_t c = candidates(p + from) & ~((uint32_t{1} << (i - from)) - 1);
+    for (; c; c &= c - 1) verify(from + static_cast<size_t>(__builtin_ctz(c)));
   }
+#else
+  for (size_t i = 0; i + 1 < n; ++i) verify(i);
+#endif
   return found;
 }
 
@@ -891,25 +923,148 @@ void ConditionSet::EvalPred(const Pred& p, const Batch& batch, uint32_t base, co
           const uint32_t b = static_cast<uint32_t>(__builtin_ctzll(bits));
           bits &= bits - 1;
           const uint32_t j = lo + b;
-          const FieldValue& v = batch.field(base + j, f);
-          bool hit = false;
-          if (p.equality && v.kind == FieldKind::kString && !v.escaped) {
-            // As LiteralEquals for these kinds, without its dispatch per literal
-            // (log.level, service.name: detectors_bench BM_ThirtyRulesObserve).
-            const std::string_view text = batch.View(v.span);
-            for (const std::string& t : p.texts) hit |= text.size() == t.size() && SameShortBytes(text.data(), t.data(), t.size());
-          } else if (p.equality && p.numbers_only && v.kind == FieldKind::kNumber && col) {
-            for (double d : p.numbers) hit |= col[j] == d;
-          } else if (p.group >= 0 && ((v.kind == FieldKind::kString && !v.escaped) || v.kind == FieldKind::kNumber)) {
-            hit = EvalGrouped(p, batch, v, s.found[static_cast<size_t>(p.group) * kChunk + j]);
-          } else {
-            hit = Condition::EvalLeaf(n, batch, v, col ? col + j : nullptr);
-          }
-          r |= static_cast<uint64_t>(hit) << b;
+          r |= static_cast<uint64_t>(EvalEvent(p, batch, batch.field(base + j, f), j, s, col)) << b;
         }
         break;
     }
     out->w[w] = r & where.w[w];
+  }
+}
+
+bool ConditionSet::EvalEvent(const Pred& p, const Batch& batch, const FieldValue& v, uint32_t j, const Scratch& s,
+                             const double* col) const {
+  if (p.equality && v.kind == FieldKind::kString && !v.escaped) {
+    // As LiteralEquals for these kinds, without its dispatch per literal
+    // (log.level, service.name: detectors_bench BM_ThirtyRulesObserve).
+    const std::string_view text = batch.View(v.span);
+    bool hit = false;
+    for (const std::string& t : p.texts) hit |= text.size() == t.size() && SameShortBytes(text.data(), t.data(), t.size());
+    return hit;
+  }
+  if (p.equality && p.numbers_only && v.kind == FieldKind::kNumber && col) {
+    bool hit = false;
+    for (double d : p.numbers) hit |= col[j] == d;
+    return hit;
+  }
+  if (p.group >= 0 && ((v.kind == FieldKind::kString && !v.escaped) || v.kind == FieldKind::kNumber)) {
+    return EvalGrouped(p, batch, v, s.found[static_cast<size_t>(p.group) * kChunk + j]);
+  }
+  return Condition::EvalLeaf(*p.node, batch, v, col ? col + j : nullptr);
+}
+
+uint64_t ConditionSet::EqualityHash(std::string_view text) {
+  // The first and the last 8 (or 4) bytes and the length: the strings of a
+  // field's equality leaves are short names, and the table's keys are compared
+  // in full anyway.
+  const size_t k = text.size();
+  const char* t = text.data();
+  uint64_t a = 0, b = 0;
+  if (k >= 8) {
+    std::memcpy(&a, t, 8);
+    std::memcpy(&b, t + k - 8, 8);
+  } else if (k >= 4) {
+    uint32_t x, y;
+    std::memcpy(&x, t, 4);
+    std::memcpy(&y, t + k - 4, 4);
+    a = x;
+    b = y;
+  } else {
+    for (size_t i = 0; i < k; ++i) a |= uint64_t{static_cast<uint8_t>(t[i])} << (8 * i);
+  }
+  const uint64_t h = (a * 0x9e3779b97f4a7c15ull) ^ ((b + k) * 0xc2b2ae3d27d4eb4full);
+  return h ^ (h >> 29);
+}
+
+uint64_t ConditionSet::LookUp(const EqualityIndex& x, std::string_view text) {
+  const size_t mask = x.slots.size() - 1;
+  for (size_t i = EqualityHash(text) & mask;; i = (i + 1) & mask) {
+    const EqualityIndex::Slot& slot = x.slots[i];
+    if (slot.preds == 0) return 0;
+    if (slot.size == text.size() && SameShortBytes(x.bytes.data() + slot.offset, text.data(), text.size())) {
+      return slot.preds;
+    }
+  }
+}
+
+void ConditionSet::BuildEqualityIndexes() {
+  indexes_.clear();
+  for (Pred& p : preds_) p.indexed = false;
+  std::vector<std::vector<uint32_t>> by_field;
+  for (uint32_t pi = 0; pi < preds_.size(); ++pi) {
+    if (!preds_[pi].equality || preds_[pi].costly) continue;
+    const size_t f = static_cast<size_t>(preds_[pi].node->field);
+    if (f >= by_field.size()) by_field.resize(f + 1);
+    if (by_field[f].size() < 64) by_field[f].push_back(pi);
+  }
+  for (size_t f = 0; f < by_field.size(); ++f) {
+    // Below three leaves, comparing each is as quick as hashing once.
+    if (by_field[f].size() < 3) continue;
+    EqualityIndex x;
+    x.field = static_cast<int>(f);
+    x.preds = by_field[f];
+    std::vector<std::pair<std::string, uint64_t>> keys;  // string → leaves
+    for (size_t k = 0; k < x.preds.size(); ++k) {
+      const Pred& p = preds_[x.preds[k]];
+      for (const std::string& t : p.texts) {
+        auto it = std::find_if(keys.begin(), keys.end(), [&](const auto& e) { return e.first == t; });
+        if (it == keys.end()) it = keys.insert(keys.end(), {t, 0});
+        it->second |= uint64_t{1} << k;
+      }
+      if (!p.numbers_only || p.column < 0) continue;
+      x.numbers_only |= uint64_t{1} << k;
+      for (double d : p.numbers) {
+        auto it = std::find_if(x.numbers.begin(), x.numbers.end(), [&](const auto& e) { return e.first == d; });
+        if (it == x.numbers.end()) it = x.numbers.insert(x.numbers.end(), {d, 0});
+        it->second |= uint64_t{1} << k;
+      }
+    }
+    size_t size = 4;
+    while (size < 2 * keys.size()) size *= 2;
+    x.slots.resize(size);
+    for (const auto& [t, bits] : keys) {
+      size_t i = EqualityHash(t) & (size - 1);
+      while (x.slots[i].preds != 0) i = (i + 1) & (size - 1);
+      x.slots[i] = {bits, static_cast<uint32_t>(x.bytes.size()), static_cast<uint32_t>(t.size())};
+      x.bytes += t;
+    }
+    for (uint32_t pi : x.preds) preds_[pi].indexed = true;
+    indexes_.push_back(std::move(x));
+  }
+}
+
+void ConditionSet::EvalIndex(const EqualityIndex& x, const Batch& batch, uint32_t base, uint32_t m,
+                             Scratch* s) const {
+  Mask* out = s->preds.data();
+  for (uint32_t pi : x.preds) out[pi] = Mask{};
+  const size_t f = static_cast<size_t>(x.field);
+  for (uint32_t j = 0; j < m; ++j) {
+    const FieldValue& v = batch.field(base + j, f);
+    const uint64_t bit = uint64_t{1} << (j % 64);
+    if (v.kind == FieldKind::kString && !v.escaped) {
+      for (uint64_t hits = LookUp(x, batch.View(v.span)); hits; hits &= hits - 1) {
+        out[x.preds[static_cast<size_t>(__builtin_ctzll(hits))]].w[j / 64] |= bit;
+      }
+    } else if (v.kind != FieldKind::kMissing && v.kind != FieldKind::kComposite) {
+      uint64_t rest = ~uint64_t{0} >> (64 - x.preds.size());  // leaves still to answer
+      if (v.kind == FieldKind::kNumber && x.numbers_only) {
+        // Their column: every numbers_only leaf of the index has it (the same field).
+        const double d = s->numbers[static_cast<size_t>(preds_[x.preds[static_cast<size_t>(
+                                        __builtin_ctzll(x.numbers_only))]].column) * kChunk + j];
+        for (const auto& [number, leaves] : x.numbers) {
+          for (uint64_t hits = number == d ? leaves : 0; hits; hits &= hits - 1) {
+            out[x.preds[static_cast<size_t>(__builtin_ctzll(hits))]].w[j / 64] |= bit;
+          }
+        }
+        rest &= ~x.numbers_only;
+      }
+      // True/false/null, escaped strings, numbers for the other leaves: each leaf as EvalPred would.
+      for (; rest; rest &= rest - 1) {
+        const uint32_t pi = x.preds[static_cast<size_t>(__builtin_ctzll(rest))];
+        const Pred& p = preds_[pi];
+        const double* col = p.column >= 0 ? s->numbers.data() + static_cast<size_t>(p.column) * kChunk : nullptr;
+        if (EvalEvent(p, batch, v, j, *s, col)) out[pi].w[j / 64] |= bit;
+      }
+    }
   }
 }
 
@@ -950,8 +1105,9 @@ void ConditionSet::Eval(const Batch& batch, uint32_t base, uint32_t m, Scratch* 
     std::fill(col + m, col + kChunk, std::numeric_limits<double>::quiet_NaN());
   }
   const Mask all = FirstBits(m);
+  for (const EqualityIndex& x : indexes_) EvalIndex(x, batch, base, m, s);
   for (size_t p = 0; p < preds_.size(); ++p) {
-    if (!preds_[p].costly) EvalPred(preds_[p], batch, base, all, *s, &s->preds[p]);
+    if (!preds_[p].costly && !preds_[p].indexed) EvalPred(preds_[p], batch, base, all, *s, &s->preds[p]);
   }
   for (size_t i = 0; i < nodes_.size(); ++i) {
     if (!nodes_[i].costly) Combine(nodes_[i], s, &s->nodes[i]);
@@ -982,10 +1138,17 @@ void ConditionSet::Eval(const Batch& batch, uint32_t base, uint32_t m, Scratch* 
       uint64_t* found = s->found.data() + gi * kChunk;
       for (size_t w = 0; w < kWords; ++w) {
         for (uint64_t bits = where.w[w]; bits; bits &= bits - 1) {
-          const uint32_t j = static_cast<uint32_t>(w * 64) + static_cast<uint32_t>(__builtin_ctzll(bits));
+          const uint32_t b = static_cast<uint32_t>(__builtin_ctzll(bits));
+          const uint32_t j = static_cast<uint32_t>(w * 64) + b;
           const FieldValue& v = batch.field(base + j, static_cast<size_t>(g.field));
           if ((v.kind == FieldKind::kString && !v.escaped) || v.kind == FieldKind::kNumber) {
-            found[j] = FindNeedles(g, batch.View(v.span));
+            // Only the needles of the regexes needed for this event (method=POST
+            // of a rule that also wants a long duration: not on most events).
+            uint64_t wanted = 0;
+            for (size_t k = 0; k < g.preds.size(); ++k) {
+              if ((need[g.preds[k]].w[w] >> b) & 1) wanted |= g.pred_needles[k];
+            }
+            found[j] = FindNeedles(g, batch.View(v.span), wanted);
           }
         }
       }

@@ -107,7 +107,11 @@ class Condition {
 //  * a field that numeric leaves read is parsed into a number once per event;
 //  * a regex is evaluated only for the events where its value can change
 //    some rule's answer (the other leaves of its rules, evaluated first,
-//    decide the rest).
+//    decide the rest);
+//  * the equality leaves on one field (service.name, event.action: the shop
+//    pack has ~30 of them on two fields) look the field's string up once per
+//    event in a table of their values, which gives the leaves it satisfies,
+//    instead of each leaf comparing it (EqualityIndex).
 // detectors_bench BM_ThirtyRulesObserve.
 class ConditionSet {
  public:
@@ -131,6 +135,12 @@ class ConditionSet {
   size_t size() const { return roots_.size(); }
   // Distinct leaves over all the conditions (for tests).
   size_t leaf_count() const { return preds_.size(); }
+  // Leaves answered through an equality index (for tests).
+  size_t indexed_leaf_count() const {
+    size_t n = 0;
+    for (const EqualityIndex& x : indexes_) n += x.preds.size();
+    return n;
+  }
 
   // Evaluates every condition on events [base, base + m) of `batch`, m <= kChunk.
   void Eval(const Batch& batch, uint32_t base, uint32_t m, Scratch* s) const;
@@ -157,6 +167,7 @@ class ConditionSet {
     // unescaped string equals one of `texts` (every literal but null), a
     // number one of `numbers` (when every non-null literal is numeric).
     bool equality = false, numbers_only = false;
+    bool indexed = false;  // evaluated through an EqualityIndex
     std::vector<std::string> texts;
     std::vector<double> numbers;
     // kRegex of literal alternatives or with prefilter atoms, in a needle
@@ -172,6 +183,7 @@ class ConditionSet {
   struct NeedleGroup {
     int field = -1;
     std::vector<uint32_t> preds;
+    std::vector<uint64_t> pred_needles;  // parallel to preds: each one's needles (bits)
     std::vector<std::string> needles;
     std::vector<bool> fold;  // ASCII case ignored (prefilter atoms, as FindBytes<true>)
     // Each needle's first 8 bytes (fewer: `mask`), with 0x20 set in every
@@ -181,7 +193,8 @@ class ConditionSet {
     alignas(32) uint8_t lo0[32] = {}, hi0[32] = {}, lo1[32] = {}, hi1[32] = {};  // 16 entries, twice
   };
   void BuildNeedleGroups();
-  uint64_t FindNeedles(const NeedleGroup& g, std::string_view text) const;
+  // The needles of `wanted` (bits) in `text`.
+  uint64_t FindNeedles(const NeedleGroup& g, std::string_view text, uint64_t wanted) const;
   bool EvalGrouped(const Pred& p, const Batch& batch, const FieldValue& v, uint64_t found) const;
   // A node of a condition tree, in post-order (children first), all conditions in one array.
   struct TreeNode {
@@ -191,6 +204,32 @@ class ConditionSet {
     int parent = -1;
     uint32_t first_kid = 0, kids = 0;  // in kids_
   };
+  // The equality leaves (kEquals/kOneOf) on one field, up to 64: a table of
+  // every string they compare with → the leaves that string satisfies (bits
+  // over `preds`), open addressing. An unescaped string value is looked up
+  // once; a missing or composite value satisfies none; a number is compared
+  // with the distinct numbers of the leaves that hold only numbers, and goes
+  // to each other leaf as before, as do true/false/null and escaped strings.
+  struct EqualityIndex {
+    int field = -1;
+    std::vector<uint32_t> preds;
+    uint64_t numbers_only = 0;  // leaves (bits) that hold only numbers (and null)
+    std::vector<std::pair<double, uint64_t>> numbers;  // a number → the numbers_only leaves it satisfies
+    struct Slot {
+      uint64_t preds = 0;  // 0: empty slot
+      uint32_t offset = 0, size = 0;  // the string, in `bytes`
+    };
+    std::vector<Slot> slots;  // a power of two, at most half full
+    std::string bytes;
+  };
+  void BuildEqualityIndexes();
+  static uint64_t EqualityHash(std::string_view text);
+  static uint64_t LookUp(const EqualityIndex& x, std::string_view text);
+  void EvalIndex(const EqualityIndex& x, const Batch& batch, uint32_t base, uint32_t m, Scratch* s) const;
+  // One event's value of a leaf other than a comparison or exists (EvalPred's
+  // general case); `col`: the numbers of its field, if it has a column.
+  bool EvalEvent(const Pred& p, const Batch& batch, const FieldValue& v, uint32_t j, const Scratch& s,
+                 const double* col) const;
   uint32_t AddNode(const Condition& c, uint32_t i);
   void EvalPred(const Pred& p, const Batch& batch, uint32_t base, const Mask& where, const Scratch& s, Mask* out) const;
   void Combine(const TreeNode& t, Scratch* s, Mask* out) const;
@@ -208,6 +247,7 @@ class ConditionSet {
   std::vector<uint32_t> costly_uses_;
   std::vector<std::vector<std::pair<uint32_t, bool>>> guards_;
   std::vector<NeedleGroup> groups_;
+  std::vector<EqualityIndex> indexes_;
 };
 
 // The numeric value of a field (numbers, and strings holding a number). False if none.
