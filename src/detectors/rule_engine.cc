@@ -427,7 +427,25 @@ struct ObserveScratch {
   int64_t times[ConditionSet::kChunk];  // [event in chunk]: its time (the wall clock if too far ahead)
   ConditionSet::Scratch conditions;
   std::vector<ChunkGroups> chunk_groups;  // [group list]: its groups in the chunk (built when a rule needs them)
+  double values[ConditionSet::kChunk];     // [event in chunk]: a max rule's values (ChunkValues)
 };
+
+// A kField detector's values of a chunk's matches: the condition set's
+// numeric column of the field if it has one, else each match's field parsed
+// here, as the per-match path does (NaN: no number).
+const double* ChunkValues(const Batch& batch, uint32_t base, const ConditionSet::Mask& matched,
+                          const ConditionSet::Mask& valid, const Detector& d, const double* numbers,
+                          ObserveScratch* scratch) {
+  if (numbers) return numbers;
+  double* out = scratch->values;
+  for (size_t w = 0; w < ConditionSet::kWords; ++w) {
+    for (uint64_t bits = matched.w[w] & valid.w[w]; bits; bits &= bits - 1) {
+      const uint32_t j = static_cast<uint32_t>(w * 64) + static_cast<uint32_t>(__builtin_ctzll(bits));
+      if (!FieldNumber(batch, batch.field(base + j, static_cast<size_t>(d.value_field())), &out[j])) out[j] = NAN;
+    }
+  }
+  return out;
+}
 
 // A counting or max rule's matches in a chunk (events in time order, all in
 // one bucket of merge_ms) as one update per group: the first match's event and
@@ -437,8 +455,10 @@ struct ObserveScratch {
 // added) if the per-match path should take the chunk: too few matches to pay
 // for the groups' masks, or too many groups in the chunk.
 constexpr uint32_t kChunkRunMinMatches = 8;
+// `values()`: nullptr for a count, else the values of the matches (ChunkValues).
+template <typename Values>
 bool AddChunkRuns(const ConditionSet::Mask& matched, const ConditionSet::Mask& valid, const int64_t* times,
-                  const double* numbers, uint32_t base, int64_t merge_ms, ChunkGroups* groups,
+                  const Values& values, uint32_t base, int64_t merge_ms, ChunkGroups* groups,
                   const uint64_t* group_hashes, std::vector<Update>* ups, int64_t* merge_end,
                   uint64_t* matched_count) {
   ConditionSet::Mask hits;
@@ -453,6 +473,7 @@ bool AddChunkRuns(const ConditionSet::Mask& matched, const ConditionSet::Mask& v
     if (groups->overflow) return false;
   }
   *matched_count += total;
+  const double* numbers = values();
   auto add = [&](uint64_t group, const ConditionSet::Mask& mask) {
     uint32_t first = kChunk, last = 0, count = 0;
     double value = 1;
@@ -682,8 +703,13 @@ void RuleEngine::Observe(const Batch& batch) {
       int64_t* merge_end = &scratch.merge_end[ri * kShards];
       const int list = group_list_of_[ri];
       if (chunk_runs && chunk_runs_[ri] && FloorDiv(first_ts, merge_ms) == FloorDiv(last_ts, merge_ms) &&
-          (numbers || merge == Detector::Merge::kCount) &&
-          AddChunkRuns(matched, valid, scratch.times, numbers, base, merge_ms,
+          AddChunkRuns(matched, valid, scratch.times,
+                       [&]() -> const double* {
+                         return merge == Detector::Merge::kMax
+                                    ? ChunkValues(batch, base, matched, valid, d, numbers, &scratch)
+                                    : nullptr;
+                       },
+                       base, merge_ms,
                        list >= 0 ? &scratch.chunk_groups[static_cast<size_t>(list)] : nullptr,
                        gh + static_cast<size_t>(std::max(list, 0)) * kChunk, ups, merge_end, &scratch.matched[ri])) {
         continue;
