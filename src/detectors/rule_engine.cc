@@ -375,6 +375,44 @@ constexpr uint32_t kPrefetchAhead = 8;  // events
 constexpr uint32_t kApplyEvents = 2 * kChunk;
 static_assert(kApplyEvents % kChunk == 0);
 
+// A chunk's groups of one group_by list: each distinct group hash, in the
+// order of its first event, with the mask of its (valid) events. At most
+// kMax groups; a chunk with more is `overflow` (its rules take the per-match
+// path).
+struct ChunkGroups {
+  static constexpr uint32_t kMax = 32;
+  static constexpr uint32_t kSlots = 64;  // open addressing, by the hash's low bits
+  bool built = false, overflow = false;
+  uint32_t n = 0;
+  uint64_t hash[kMax];
+  ConditionSet::Mask mask[kMax];
+
+  void Build(const uint64_t* group_hashes, const ConditionSet::Mask& valid) {
+    uint8_t slot[kSlots] = {};  // index + 1 into hash/mask, 0: empty
+    n = 0;
+    overflow = false;
+    built = true;
+    for (size_t w = 0; w < ConditionSet::kWords; ++w) {
+      for (uint64_t bits = valid.w[w]; bits; bits &= bits - 1) {
+        const uint32_t b = static_cast<uint32_t>(__builtin_ctzll(bits));
+        const uint64_t h = group_hashes[w * 64 + b];
+        uint32_t s = static_cast<uint32_t>(h) & (kSlots - 1);
+        while (slot[s] != 0 && hash[slot[s] - 1] != h) s = (s + 1) & (kSlots - 1);
+        if (slot[s] == 0) {
+          if (n == kMax) {
+            overflow = true;
+            return;
+          }
+          slot[s] = static_cast<uint8_t>(++n);
+          hash[n - 1] = h;
+          mask[n - 1] = ConditionSet::Mask{};
+        }
+        mask[slot[s] - 1].w[w] |= uint64_t{1} << b;
+      }
+    }
+  }
+};
+
 struct ObserveScratch {
   // [rule * kShards + shard]: updates go straight to their shard's list (no
   // sorting by shard afterwards); see kApplyEvents.
@@ -388,7 +426,102 @@ struct ObserveScratch {
   std::vector<uint64_t> group_hashes;  // [group list * kChunk + event in chunk]
   int64_t times[ConditionSet::kChunk];  // [event in chunk]: its time (the wall clock if too far ahead)
   ConditionSet::Scratch conditions;
+  std::vector<ChunkGroups> chunk_groups;  // [group list]: its groups in the chunk (built when a rule needs them)
+  double values[ConditionSet::kChunk];     // [event in chunk]: a max rule's values (ChunkValues)
 };
+
+// A kField detector's values of a chunk's matches: the condition set's
+// numeric column of the field if it has one, else each match's field parsed
+// here, as the per-match path does (NaN: no number).
+const double* ChunkValues(const Batch& batch, uint32_t base, const ConditionSet::Mask& matched,
+                          const ConditionSet::Mask& valid, const Detector& d, const double* numbers,
+                          ObserveScratch* scratch) {
+  if (numbers) return numbers;
+  double* out = scratch->values;
+  for (size_t w = 0; w < ConditionSet::kWords; ++w) {
+    for (uint64_t bits = matched.w[w] & valid.w[w]; bits; bits &= bits - 1) {
+      const uint32_t j = static_cast<uint32_t>(w * 64) + static_cast<uint32_t>(__builtin_ctzll(bits));
+      if (!FieldNumber(batch, batch.field(base + j, static_cast<size_t>(d.value_field())), &out[j])) out[j] = NAN;
+    }
+  }
+  return out;
+}
+
+// A counting or max rule's matches in a chunk (events in time order, all in
+// one bucket of merge_ms) as one update per group: the first match's event and
+// time, the count, the last match's time, for kMax the largest value (matches
+// without a number left out: the detector skips them); merged with the shard
+// list's last update as the per-match path merges. Returns false (nothing
+// added) if the per-match path should take the chunk: too few matches to pay
+// for the groups' masks, or too many groups in the chunk.
+constexpr uint32_t kChunkRunMinMatches = 8;
+// `values()`: nullptr for a count, else the values of the matches (ChunkValues).
+template <typename Values>
+bool AddChunkRuns(const ConditionSet::Mask& matched, const ConditionSet::Mask& valid, const int64_t* times,
+                  const Values& values, uint32_t base, int64_t merge_ms, ChunkGroups* groups,
+                  const uint64_t* group_hashes, std::vector<Update>* ups, int64_t* merge_end,
+                  uint64_t* matched_count) {
+  ConditionSet::Mask hits;
+  uint32_t total = 0;
+  for (size_t w = 0; w < ConditionSet::kWords; ++w) {
+    hits.w[w] = matched.w[w] & valid.w[w];
+    total += static_cast<uint32_t>(__builtin_popcountll(hits.w[w]));
+  }
+  if (total < kChunkRunMinMatches) return false;
+  if (groups) {
+    if (!groups->built) groups->Build(group_hashes, valid);
+    if (groups->overflow) return false;
+  }
+  *matched_count += total;
+  const double* numbers = values();
+  auto add = [&](uint64_t group, const ConditionSet::Mask& mask) {
+    uint32_t first = kChunk, last = 0, count = 0;
+    double value = 1;
+    for (size_t w = 0; w < ConditionSet::kWords; ++w) {
+      const uint64_t x = hits.w[w] & mask.w[w];
+      if (!x) continue;
+      if (!numbers) {
+        count += static_cast<uint32_t>(__builtin_popcountll(x));
+        if (first == kChunk) first = static_cast<uint32_t>(w * 64) + static_cast<uint32_t>(__builtin_ctzll(x));
+        last = static_cast<uint32_t>(w * 64 + 63) - static_cast<uint32_t>(__builtin_clzll(x));
+        continue;
+      }
+      for (uint64_t bits = x; bits; bits &= bits - 1) {
+        const uint32_t j = static_cast<uint32_t>(w * 64) + static_cast<uint32_t>(__builtin_ctzll(bits));
+        const double v = numbers[j];
+        if (std::isnan(v)) continue;
+        if (count++ == 0) {
+          first = j;
+          value = v;
+        } else if (v > value) {
+          value = v;
+        }
+        last = j;
+      }
+    }
+    if (count == 0) return;
+    const int64_t ts = times[first], ts_last = times[last];
+    const size_t shard = ShardOf(group);
+    std::vector<Update>& list = ups[shard];
+    if (!list.empty()) {
+      Update& prev = list.back();
+      if (prev.key == group && ts >= prev.ts_last && ts < merge_end[shard] && !std::isnan(prev.value)) {
+        prev.count += count;
+        prev.ts_last = ts_last;
+        if (value > prev.value) prev.value = value;  // kMax; a count's values are all 1
+        return;
+      }
+    }
+    merge_end[shard] = (FloorDiv(ts, merge_ms) + 1) * merge_ms;
+    list.push_back(Update{base + first, count, group, group, ts, value, ts_last});
+  };
+  if (!groups) {
+    add(kGroupSeed, valid);
+  } else {
+    for (uint32_t k = 0; k < groups->n; ++k) add(groups->hash[k], groups->mask[k]);
+  }
+  return true;
+}
 
 inline uint64_t FieldHash(const Batch& batch, const FieldValue& v) {
   return HashBytes(batch.View(v.span), 0x6669656c64ull + static_cast<uint64_t>(v.kind));
@@ -430,6 +563,14 @@ void RuleEngine::IndexRules() {
     }
     group_list_of_.push_back(list);
   }
+  chunk_runs_.clear();
+  for (size_t ri = 0; ri < rules_.size(); ++ri) {
+    const Detector& d = *rules_[ri].detector;
+    const bool count = d.merge() == Detector::Merge::kCount && d.value_source() == Detector::ValueSource::kOne;
+    const bool maximum = d.merge() == Detector::Merge::kMax && d.value_source() == Detector::ValueSource::kField;
+    chunk_runs_.push_back(opts_.chunk_runs && opts_.merge_updates && (count || maximum) && d.key_fields().empty() &&
+                          (opts_.shared_group_hashes || group_list_of_[ri] < 0));
+  }
 }
 
 void RuleEngine::Observe(const Batch& batch) {
@@ -470,6 +611,7 @@ void RuleEngine::Observe(const Batch& batch) {
   const bool shared_groups = opts_.shared_group_hashes;
   const size_t group_lists = shared_groups ? group_lists_.size() : 0;
   scratch.group_hashes.resize(group_lists * kChunk);
+  scratch.chunk_groups.resize(group_lists);
   uint64_t* gh = scratch.group_hashes.data();
   // The updates so far go to the detectors, shard by shard (each shard's lock
   // taken once per call). Done every kApplyEvents events rather than once per
@@ -522,9 +664,29 @@ void RuleEngine::Observe(const Batch& batch) {
     }
     conditions_.Eval(batch, base, m, &scratch.conditions);
     ConditionSet::Mask valid{};
+    // Whether the valid events' times never decrease, and the first and last.
+    bool in_order = true;
+    uint32_t valid_n = 0;
+    int64_t first_ts = 0, last_ts = 0;
     for (uint32_t j = 0; j < m; ++j) {
-      if (!(events[base + j].flags & kEventInvalid)) valid.w[j / 64] |= uint64_t{1} << (j % 64);
+      if (events[base + j].flags & kEventInvalid) continue;
+      valid.w[j / 64] |= uint64_t{1} << (j % 64);
+      if (valid_n++ == 0) {
+        first_ts = times[j];
+      } else if (times[j] < last_ts) {
+        in_order = false;
+      }
+      last_ts = times[j];
     }
+    // Counting and max rules' matches per group of the chunk instead of per
+    // match (chunk_runs_): when the chunk's events are in time order, a group's
+    // matches within one bucket are the run the per-match updates merge into
+    // where nothing else comes between them. Another group's updates coming
+    // between them do not change either group's state (only what the tables'
+    // approximate LRUs evict when full, which already depends on each table's
+    // iteration order).
+    const bool chunk_runs = in_order && valid_n > 0 && first_ts > INT64_MIN / 2 && last_ts < INT64_MAX / 2;
+    for (ChunkGroups& cg : scratch.chunk_groups) cg.built = false;
     for (size_t ri = 0; ri < rules_.size(); ++ri) {
       const Rule& r = rules_[ri];
       std::vector<Update>* ups = &lists[ri * kShards];
@@ -540,6 +702,18 @@ void RuleEngine::Observe(const Batch& batch) {
       const int64_t merge_ms = d.merge_bucket_ms();
       int64_t* merge_end = &scratch.merge_end[ri * kShards];
       const int list = group_list_of_[ri];
+      if (chunk_runs && chunk_runs_[ri] && FloorDiv(first_ts, merge_ms) == FloorDiv(last_ts, merge_ms) &&
+          AddChunkRuns(matched, valid, scratch.times,
+                       [&]() -> const double* {
+                         return merge == Detector::Merge::kMax
+                                    ? ChunkValues(batch, base, matched, valid, d, numbers, &scratch)
+                                    : nullptr;
+                       },
+                       base, merge_ms,
+                       list >= 0 ? &scratch.chunk_groups[static_cast<size_t>(list)] : nullptr,
+                       gh + static_cast<size_t>(std::max(list, 0)) * kChunk, ups, merge_end, &scratch.matched[ri])) {
+        continue;
+      }
       const uint64_t* groups = shared_groups && list >= 0 ? gh + static_cast<size_t>(list) * kChunk : nullptr;
       for (size_t w = 0; w < ConditionSet::kWords; ++w) {
         const uint64_t hits = matched.w[w] & valid.w[w];

@@ -52,6 +52,7 @@ struct RuleEngineOptions {
   bool merge_updates = true;                // runs of one group's updates merged (off: tests compare)
   bool engine_selectors = true;             // Detector::selectors() evaluated by the engine (off: tests compare)
   bool shared_group_hashes = true;          // each distinct group_by list hashed once per event (off: per update; tests compare)
+  bool chunk_runs = true;                   // counting and max rules' matches gathered per group and chunk (off: per match; tests compare)
 };
 
 // Reads the `rules:` section of the config (paths, evaluation_interval,
@@ -175,6 +176,9 @@ class RuleEngine : public BatchObserver {
   // rule without group_by.
   std::vector<std::vector<int>> group_lists_;
   std::vector<int> group_list_of_;
+  // [rule]: whether the rule's matches may be gathered per group and chunk
+  // (Merge::kCount with value 1 or kMax of a field, key = group; see Observe).
+  std::vector<bool> chunk_runs_;
 
   std::string state_dir_;    // <data_dir>/state, empty: no persistence
   int64_t last_save_ms_ = 0;  // wall clock of the last periodic save

@@ -22,11 +22,16 @@ using testing::kT0;
 using testing::Pick;
 using testing::RulesHarness;
 
-std::string RandomRule(std::mt19937_64& rng, int i) {
+// `chunky`: also groups by a field of up to 48 values (more groups in a
+// chunk than the engine gathers per chunk).
+std::string RandomRule(std::mt19937_64& rng, int i, bool chunky) {
   const std::string match = Pick(rng, {"{log.level: ERROR}", "{service.name: {exists: true}}",
                                        "{n: {gte: 10}}", "{log.level: [ERROR, WARN]}"});
-  const std::string group = Pick(rng, {"[service.name]", "[]", "[service.name, host.name]", "[host.name]",
-                                       "[host.name, service.name]"});
+  const std::string group =
+      chunky ? Pick(rng, {"[service.name]", "[]", "[service.name, host.name]", "[host.name]",
+                          "[host.name, service.name]", "[u]", "[u, service.name]"})
+             : Pick(rng, {"[service.name]", "[]", "[service.name, host.name]", "[host.name]",
+                          "[host.name, service.name]"});
   const std::string window = Pick(rng, {"1s", "2s", "10s", "1m", "5m"});
   const std::string head = StrCat("  - name: R", i, "\n    match: ", match, "\n    group_by: ", group,
                                   "\n    window: ", window, "\n");
@@ -82,8 +87,10 @@ std::string FirstDifference(testing::CaptureAlertSink& a, testing::CaptureAlertS
 }
 
 // Random rule sets and streams through two engines, the second with its
-// options changed by `change`: the same alerts and metrics.
-void CompareEngines(void (*change)(RuleEngineOptions*)) {
+// options changed by `change`: the same alerts and metrics. `chunky`: half
+// the batches in time order (no late or out-of-order events), and rules
+// grouped by a field of many values (RandomRule).
+void CompareEngines(void (*change)(RuleEngineOptions*), bool chunky = false) {
   // Not sluice_rule_state_bytes: a table's capacity after erasures depends on
   // where its tombstones fell (again the table's address).
   const char* kMetrics[] = {"sluice_rule_events_matched_total", "sluice_rule_late_events_total",
@@ -94,7 +101,7 @@ void CompareEngines(void (*change)(RuleEngineOptions*)) {
     std::mt19937_64 rng(seed);
     const int nrules = 3 + static_cast<int>(rng() % 5);
     std::string yaml = "rules:\n";
-    for (int i = 0; i < nrules; ++i) yaml += RandomRule(rng, i);
+    for (int i = 0; i < nrules; ++i) yaml += RandomRule(rng, i, chunky);
     RuleEngineOptions o{.allowed_lateness_ms = static_cast<int64_t>(rng() % 3) * 5000,
                         .max_groups_per_rule = 100'000};  // evictions: table order, see FirstDifference
     RulesHarness merged, single;
@@ -108,16 +115,18 @@ void CompareEngines(void (*change)(RuleEngineOptions*)) {
     for (int b = 0; b < 25; ++b) {
       std::vector<std::string> evs;
       const int n = 1 + static_cast<int>(rng() % 700);
+      const bool ordered = chunky && rng() % 2 == 0;
       for (int k = 0; k < n; ++k) {
         t += static_cast<int64_t>(rng() % static_cast<uint64_t>(step + 1));
         int64_t ts = t;
         const uint64_t r = rng() % 100;
-        if (r < 5) ts -= static_cast<int64_t>(rng() % 3000);  // out of order
-        if (r == 5) ts -= 20 * 60'000;                        // late
+        if (r < 5 && !ordered) ts -= static_cast<int64_t>(rng() % 3000);  // out of order
+        if (r == 5 && !ordered) ts -= 20 * 60'000;                        // late
         if (rng() % 10 < 3) svc = static_cast<int>(rng() % 5);  // runs of one service
         std::string members = StrCat(R"("service":{"name":"svc-)", svc, R"("},"host":{"name":"h)", rng() % 2,
                                      R"("},"log":{"level":")", Pick(rng, {"ERROR", "ERROR", "WARN", "INFO"}),
                                      R"("})");
+        if (chunky) StrAppend(&members, R"(,"u":"u)", rng() % (rng() % 2 ? 48 : 6), R"(")");
         switch (rng() % 10) {
           case 0: break;                                              // no value
           case 1: members += R"(,"n":"x")"; break;                    // not a number
@@ -164,6 +173,14 @@ TEST(MergeUpdatesTest, SameResultsAsOneUpdatePerEvent) {
 // same groups (alerts carry the group hash), alerts and metrics.
 TEST(MergeUpdatesTest, SharedGroupHashesSameAsPerUpdate) {
   CompareEngines([](RuleEngineOptions* o) { o->shared_group_hashes = false; });
+}
+
+// Counting and max rules' matches gathered per group and chunk (chunk_runs)
+// against the per-match updates: the same alerts, samples and metrics, on
+// streams with chunks in time order (where the engine gathers them), chunks
+// across bucket boundaries, with more groups than it gathers, and out of order.
+TEST(MergeUpdatesTest, ChunkRunsSameAsPerMatch) {
+  CompareEngines([](RuleEngineOptions* o) { o->chunk_runs = false; }, true);
 }
 
 }  // namespace
