@@ -6,7 +6,14 @@
 # endpoint has N documents and read the receiver's CPU seconds and peak RSS
 # from /proc.
 #
-#   bench/run_syslog_vs_rsyslog.sh [--sluice-only] [MESSAGES]      (default 1000000)
+#   bench/run_syslog_vs_rsyslog.sh [--sluice-only] [MESSAGES]      (default 2000000)
+#
+# Why 2 M: each run also pays a cost that does not grow with its length, mostly
+# the first touch of the memory its backlog occupies (peak RSS 50-190 MiB, ~1 ms
+# of CPU per MiB on this VM). Fitted over 250 k-4 M messages per run (sluice's
+# CPU = a + b*N, bench/RESULTS.md, "2026-11-21 late (syslog-6)"): a ~0.09 s,
+# b ~0.98 us/msg, so a 1 M run reads ~8% below the steady rate and a 2 M run
+# ~4%. Both receivers get the same N.
 #
 # --sluice-only skips rsyslog (quick A/B runs of two sluice builds:
 # BUILD_DIR=<build> selects the sluice, emulator and loadgen binaries).
@@ -20,7 +27,7 @@ cd "$(dirname "$0")/.."
 BUILD=${BUILD_DIR:-build}
 RSYSLOG=1
 if [[ ${1:-} == --sluice-only ]]; then RSYSLOG=0; shift; fi
-N=${1:-1000000}
+N=${1:-2000000}
 WORK=$(mktemp -d)
 PIDS=()
 cleanup() {

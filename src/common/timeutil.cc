@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 
 namespace sluice {
 
@@ -40,16 +41,25 @@ bool Digits(std::string_view s, size_t pos, size_t n, int* out) {
   *out = v;
   return true;
 }
-}  // namespace
 
-bool ParseRfc3339Us(std::string_view s, int64_t* out_us) {
-  int y, mo, d, h, mi, se;
-  if (!Digits(s, 0, 4, &y) || s.size() < 19 || s[4] != '-' || !Digits(s, 5, 2, &mo) || s[7] != '-' ||
-      !Digits(s, 8, 2, &d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !Digits(s, 11, 2, &h) ||
-      s[13] != ':' || !Digits(s, 14, 2, &mi) || s[16] != ':' || !Digits(s, 17, 2, &se)) {
+// Seconds since the epoch of the validated "YYYY-MM-DDTHH:MM" in s[0, 16)
+// (s.size() >= 19).
+bool PrefixSeconds(std::string_view s, int64_t* out) {
+  int y, mo, d, h, mi;
+  if (!Digits(s, 0, 4, &y) || s[4] != '-' || !Digits(s, 5, 2, &mo) || s[7] != '-' || !Digits(s, 8, 2, &d) ||
+      (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !Digits(s, 11, 2, &h) || s[13] != ':' ||
+      !Digits(s, 14, 2, &mi)) {
     return false;
   }
-  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60) return false;
+  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59) return false;
+  *out = DaysFromCivil(y, mo, d) * 86400 + h * 3600 + mi * 60;
+  return true;
+}
+
+// The rest from s[16]: ":SS", an optional fraction, an optional offset.
+bool ParseAfterMinute(std::string_view s, int64_t prefix_secs, int64_t* out_us) {
+  int se;
+  if (s[16] != ':' || !Digits(s, 17, 2, &se) || se > 60) return false;
   size_t p = 19;
   int64_t frac_us = 0;
   if (p < s.size() && (s[p] == '.' || s[p] == ',')) {
@@ -81,10 +91,38 @@ bool ParseRfc3339Us(std::string_view s, int64_t* out_us) {
     }
   }
   if (p != s.size()) return false;
-  int64_t days = DaysFromCivil(y, mo, d);
-  int64_t secs = days * 86400 + h * 3600 + mi * 60 + se - offset_s;
-  *out_us = secs * 1'000'000 + frac_us;
+  *out_us = (prefix_secs + se - offset_s) * 1'000'000 + frac_us;
   return true;
+}
+}  // namespace
+
+bool ParseRfc3339UsUncached(std::string_view s, int64_t* out_us) {
+  int64_t prefix_secs;
+  if (s.size() < 19 || !PrefixSeconds(s, &prefix_secs)) return false;
+  return ParseAfterMinute(s, prefix_secs, out_us);
+}
+
+// Timestamps of one stream nearly always share their minute: the date and
+// time up to the minute are validated and converted once per thread while
+// they repeat (ParseRfc3339Us was ~2% of the syslog → Elasticsearch profile).
+bool ParseRfc3339Us(std::string_view s, int64_t* out_us) {
+  struct Minute {
+    char text[16];
+    int64_t secs;
+    bool set = false;
+  };
+  thread_local Minute last;
+  if (s.size() < 19) return false;
+  int64_t prefix_secs;
+  if (last.set && std::memcmp(last.text, s.data(), 16) == 0) {
+    prefix_secs = last.secs;
+  } else {
+    if (!PrefixSeconds(s, &prefix_secs)) return false;
+    std::memcpy(last.text, s.data(), 16);
+    last.secs = prefix_secs;
+    last.set = true;
+  }
+  return ParseAfterMinute(s, prefix_secs, out_us);
 }
 
 bool ParseRfc3339Ms(std::string_view s, int64_t* out_ms) {

@@ -161,17 +161,32 @@ const std::string& PriorityFragment(int priority) {
   return table[priority >= 0 && priority < 192 ? priority : 13];
 }
 
-// "2026-11-21T05:30:59." for the second of `us`; the date is computed once
-// per second per thread (messages of one read nearly always share it).
+// "00" to "99".
+constexpr std::array<char, 200> kTwoDigits = [] {
+  std::array<char, 200> t{};
+  for (int i = 0; i < 100; ++i) {
+    t[2 * i] = static_cast<char>('0' + i / 10);
+    t[2 * i + 1] = static_cast<char>('0' + i % 10);
+  }
+  return t;
+}();
+
+void TwoDigits(unsigned v, char* p) { std::memcpy(p, &kTwoDigits[2 * v], 2); }
+
+// "2026-11-21T05:30:59.285610Z" (or ".285Z" for whole milliseconds). The date
+// and time of the second are made once per second per thread (messages of one
+// read nearly always share it); within that second the fraction is `us` minus
+// the second's first microsecond, without a division.
 void WriteTimestampUs(int64_t us, Writer* w) {
-  int64_t secs = us >= 0 ? us / 1'000'000 : -((-us + 999'999) / 1'000'000);
-  const unsigned frac = static_cast<unsigned>(us - secs * 1'000'000);
   struct Second {
-    int64_t secs = INT64_MIN;
+    int64_t first_us = 0;
+    bool set = false;
     char text[20];
   };
   thread_local Second cached;
-  if (cached.secs != secs) {
+  uint64_t frac = static_cast<uint64_t>(us) - static_cast<uint64_t>(cached.first_us);
+  if (!cached.set || frac >= 1'000'000) {
+    const int64_t secs = us >= 0 ? us / 1'000'000 : -((-us + 999'999) / 1'000'000);
     int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
     unsigned rem = static_cast<unsigned>(secs - days * 86400);
     int y;
@@ -186,17 +201,22 @@ void WriteTimestampUs(int64_t us, Writer* w) {
     Pad(rem / 3600, 2, t + 11);
     Pad(rem / 60 % 60, 2, t + 14);
     Pad(rem % 60, 2, t + 17);
-    cached.secs = secs;
+    cached.first_us = secs * 1'000'000;
+    cached.set = true;
+    frac = static_cast<uint64_t>(us - cached.first_us);
   }
+  const unsigned f = static_cast<unsigned>(frac);
   char buf[28];
   std::memcpy(buf, cached.text, 20);
   size_t n = 20;
-  if (frac % 1000 == 0) {
-    Pad(frac / 1000, 3, buf + n);
+  const unsigned ms = f / 1000, sub = f % 1000;
+  buf[n] = static_cast<char>('0' + ms / 100);
+  TwoDigits(ms % 100, buf + n + 1);
+  n += 3;
+  if (sub != 0) {
+    buf[n] = static_cast<char>('0' + sub / 100);
+    TwoDigits(sub % 100, buf + n + 1);
     n += 3;
-  } else {
-    Pad(frac, 6, buf + n);
-    n += 6;
   }
   buf[n++] = 'Z';
   w->Raw(std::string_view(buf, n));

@@ -41,13 +41,27 @@ namespace {
 // tiny lines cannot make one batch (and the memory it holds while the pipeline
 // is full) grow without bound.
 constexpr size_t kBatchBytes = 1 << 20;
+// A connection's first reads ask for 64 KiB; once a read fills what it asked
+// for (a busy sender), 256 KiB: each read costs an epoll wait, a receive and an
+// ioctl, and at 64 KiB (~260 messages) that overhead was paid ~4,000 times per
+// million messages (bench/RESULTS.md, issue 3). Idle or slow connections keep
+// the small buffer.
 constexpr size_t kReadChunk = 64 * 1024;
+constexpr size_t kBusyReadChunk = 256 * 1024;
 // While more bytes wait in the socket, a batch gathers the ECS documents of
 // several reads up to this size before it goes to the pipeline: every batch
 // costs a queue hand-off, a worker wake-up and the sinks' bookkeeping, which
 // at one 64 KiB read (~260 messages) per batch was a visible share of the
 // syslog → Elasticsearch CPU (bench/RESULTS.md, issue 3).
 constexpr size_t kGatherBytes = 256 * 1024;
+// A gathering batch reserves this once and, past kGatherBytes, is cut when
+// less than kDocumentRoom is left in it rather than grown: reads of 256 KiB
+// (~575 KiB of documents) are spread over batches that fill what they reserved
+// (the pipeline queue counts reserved bytes; a batch that fills half of a
+// large reserve doubles the heap its backlog spans). The document of a
+// ~250-byte line is ~550 bytes; a larger one than the room grows the arena.
+constexpr size_t kGatherReserve = kGatherBytes + kGatherBytes / 4;
+constexpr size_t kDocumentRoom = 8 * 1024;
 // Events reserved per byte of arena reserved: the documents of the benchmark's
 // ~245-byte lines average ~550 bytes; a batch of much shorter lines grows its
 // event list once or twice.
@@ -196,7 +210,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
         peer_(std::move(peer)),
         splitter_(in->cfg().max_message_bytes),
         clock_(in->cfg().tz),
-        max_cap_(splitter_.max_pending() + kReadChunk),
+        max_cap_(splitter_.max_pending() + kBusyReadChunk),
         connections_(in->counters()->connections) {
     connections_->Add(1);
   }
@@ -257,19 +271,19 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   void Read() {
     if (closed_) return;
     if (!buf_) {
-      cap_ = kReadChunk;
+      cap_ = chunk_;
       buf_.reset(new char[cap_]);
     }
     // Room for a full read chunk, growing up to what a maximal frame needs.
-    if (cap_ - end_ < kReadChunk / 4 && cap_ < max_cap_) {
-      size_t ncap = std::min(max_cap_, cap_ * 2);
+    if ((cap_ - end_ < chunk_ / 4 || cap_ < chunk_) && cap_ < max_cap_) {
+      size_t ncap = std::min(max_cap_, std::max(cap_ * 2, chunk_));
       std::unique_ptr<char[]> nb(new char[ncap]);
       std::memcpy(nb.get(), buf_.get(), end_);
       buf_ = std::move(nb);
       cap_ = ncap;
     }
     auto self = this->shared_from_this();
-    asked_ = std::min(kReadChunk, cap_ - end_);
+    asked_ = std::min(chunk_, cap_ - end_);
     stream_.async_read_some(asio::buffer(buf_.get() + end_, asked_),
                             [self](const error_code& ec, size_t n) { self->OnRead(ec, n); });
   }
@@ -286,6 +300,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     } else {
       end_ += n;
       full_read_ = n == asked_;
+      if (full_read_) chunk_ = kBusyReadChunk;
       in_->counters()->m.received_bytes->Inc(n);
       ArmTimer();
     }
@@ -297,17 +312,17 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   // when the pipeline refuses a batch; Resume continues.
   void Process() {
     for (;;) {
-      if (batch_ && batch_->arena().size() >= kBatchBytes && !Push()) return;
+      if (BatchFull() && !Push()) return;
       if (begin_ == end_ && !eof_) break;
       const int64_t now_us = NowUs();
       clock_.SetNow(now_us);
       auto on_frame = [&](std::string_view frame, bool truncated) {
         if (!batch_) NewBatch(now_us);
         AppendFrame(batch_.get(), frame, truncated, ip_, now_us, clock_, in_->cfg().keep_original, in_->counters());
-        return batch_->arena().size() < kBatchBytes;
+        return !BatchFull();
       };
       begin_ += splitter_.Split(std::string_view(buf_.get() + begin_, end_ - begin_), on_frame);
-      if (batch_ && batch_->arena().size() >= kBatchBytes) continue;
+      if (BatchFull()) continue;
       if (eof_) {
         splitter_.Finish(std::string_view(buf_.get() + begin_, end_ - begin_), on_frame);
         begin_ = end_;
@@ -318,9 +333,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       break;
     }
     if (batch_ && batch_->arena().size() < kGatherBytes && BytesWaiting()) {
-      if (batch_->arena().capacity() < kGatherBytes + kGatherBytes / 4) {
-        batch_->arena().reserve(kGatherBytes + kGatherBytes / 4);
-      }
+      if (batch_->arena().capacity() < kGatherReserve) batch_->arena().reserve(kGatherReserve);
     } else if (!Push()) {
       return;
     }
@@ -330,6 +343,12 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       begin_ = 0;
     }
     Read();
+  }
+
+  bool BatchFull() const {
+    if (!batch_) return false;
+    const std::string& a = batch_->arena();
+    return a.size() >= kBatchBytes || (a.size() >= kGatherBytes && a.capacity() - a.size() < kDocumentRoom);
   }
 
   // More bytes already wait in the socket (not counting TLS's own buffer):
@@ -347,9 +366,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   // filled its buffer means more bytes wait: the batch will gather.
   void NewBatch(int64_t now_us) {
     batch_ = std::make_shared<Batch>();
-    size_t arena = (end_ - begin_) * 4 + 1024;
-    if (full_read_) arena = std::max(arena, kGatherBytes + kGatherBytes / 4);
-    arena = std::min(arena, kBatchBytes + kBatchBytes / 4);
+    const size_t arena = full_read_ ? kGatherReserve : std::min((end_ - begin_) * 4 + 1024, kGatherReserve);
     batch_->arena().reserve(arena);
     batch_->events().reserve(arena / kReserveBytesPerEvent);
     batch_->source = in_->cfg().id;
@@ -399,6 +416,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   size_t cap_ = 0, begin_ = 0, end_ = 0;
   const size_t max_cap_;
   BatchPtr batch_;
+  size_t chunk_ = kReadChunk;  // bytes a read asks for
   size_t asked_ = 0;         // bytes the pending read asked for
   bool full_read_ = false;   // the last read filled what it asked for
   bool eof_ = false, closed_ = false, paused_ = false;

@@ -84,6 +84,58 @@ TEST(SyslogInputTcp, ManyMessagesAcrossReadsAndAPartialFrameAtClose) {
   EXPECT_EQ(CountMessage(lines, "last without trailer"), 1u);
 }
 
+// A busy connection reads 256 KiB at a time (the first reads ask for 64 KiB):
+// frames of every size up to and beyond max_message_bytes, split anywhere by
+// the reads, arrive whole (or truncated at the limit) whichever read size cut
+// them.
+TEST(SyslogInputTcp, BusyConnectionFramesOfEverySizeAcrossLargeReads) {
+  SyslogApp s(Input("    max_message_bytes: 64KiB\n"));
+  ASSERT_TRUE(s.ok());
+  const int n = 600;
+  uint64_t rng = 0x2545f4914f6cdd1dull;
+  std::string all;
+  std::vector<size_t> sizes;
+  for (int i = 0; i < n; ++i) {
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    // Mostly short lines, some near the limit, a few beyond it.
+    const size_t len = i % 50 == 7 ? 66000 + rng % 4000 : i % 10 == 3 ? 60000 + rng % 5000 : 20 + rng % 400;
+    sizes.push_back(len);
+    std::string m = StrCat("<13>Nov 21 05:31:00 h app: #", i, "#", std::string(len, static_cast<char>('a' + i % 26)));
+    if (i % 3 == 1) all += StrCat(m.size(), " ", m);
+    else all += m + "\n";
+  }
+  TcpClient c;
+  ASSERT_TRUE(c.Connect("127.0.0.1", s.Port()));
+  ASSERT_TRUE(c.WriteAll(all));
+  auto lines = s.WaitLines(n);
+  ASSERT_EQ(lines.size(), static_cast<size_t>(n));
+  std::vector<int> seen(n, 0);
+  size_t truncated = 0;
+  for (const auto& l : lines) {
+    const std::string msg = Field(l, "message");
+    ASSERT_EQ(msg[0], '#');
+    const size_t hash = msg.find('#', 1);
+    ASSERT_NE(hash, std::string::npos);
+    const int i = std::stoi(msg.substr(1, hash - 1));
+    ASSERT_TRUE(i >= 0 && i < n);
+    ++seen[i];
+    const std::string header = StrCat("<13>Nov 21 05:31:00 h app: #", i, "#");
+    const size_t full = header.size() + sizes[i];
+    const size_t kept = std::min<size_t>(full, 64 * 1024) - header.size();
+    EXPECT_EQ(msg.substr(hash + 1), std::string(kept, static_cast<char>('a' + i % 26))) << i;
+    if (full > 64 * 1024) {
+      ++truncated;
+      EXPECT_EQ(Field(l, "tags"), "[\"_syslogtruncated\"]") << i;
+    } else {
+      EXPECT_EQ(Field(l, "tags"), "<missing>") << i;
+    }
+  }
+  for (int i = 0; i < n; ++i) ASSERT_EQ(seen[i], 1) << i;
+  EXPECT_GT(truncated, 0u);
+}
+
 TEST(SyslogInputTcp, OversizedMessagesTruncatedAndTagged) {
   SyslogApp s(Input("    max_message_bytes: 1KiB\n"));
   ASSERT_TRUE(s.ok());

@@ -1,6 +1,9 @@
 // Parser and ECS writer tests, built from the bytes real senders put on the
 // wire (shared/samples/syslog-wire.md) and from the RFC 5424 examples.
 
+#include <cstdio>
+#include <random>
+
 #include <gtest/gtest.h>
 
 #include "common/timeutil.h"
@@ -357,6 +360,42 @@ TEST(SyslogEcs, TimestampFormatting) {
   s.clear();
   AppendTimestampUs(Us("2026-11-21T05:30:59.285Z"), &s);
   EXPECT_EQ(s, "2026-11-21T05:30:59.285Z");
+}
+
+// AppendTimestampUs keeps the second it last wrote per thread and derives the
+// fraction from it: on runs of times within, across and far from that second
+// (and before 1970) it must write what a plain formatting of the time writes.
+TEST(SyslogEcs, TimestampFormattingMatchesPlainFormatting) {
+  auto plain = [](int64_t us) {
+    const int64_t secs = us >= 0 ? us / 1'000'000 : -((-us + 999'999) / 1'000'000);
+    const int64_t frac = us - secs * 1'000'000;
+    const int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
+    const int64_t rem = secs - days * 86400;
+    int y;
+    unsigned m, d;
+    CivilFromDays(days, &y, &m, &d);
+    char buf[64];
+    int n = std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.", y, m, d, static_cast<int>(rem / 3600),
+                          static_cast<int>(rem / 60 % 60), static_cast<int>(rem % 60));
+    if (frac % 1000 == 0) n += std::snprintf(buf + n, sizeof buf - n, "%03dZ", static_cast<int>(frac / 1000));
+    else n += std::snprintf(buf + n, sizeof buf - n, "%06dZ", static_cast<int>(frac));
+    return std::string(buf, n);
+  };
+  std::mt19937_64 next(20261121);
+  int64_t us = Us("2026-11-21T05:30:59.285Z");
+  for (int i = 0; i < 300000; ++i) {
+    switch (next() % 6) {
+      case 0: us += static_cast<int64_t>(next() % 1000); break;                    // same second, mostly
+      case 1: us += static_cast<int64_t>(next() % 3'000'000) - 1'000'000; break;  // neighbouring seconds
+      case 2: us = static_cast<int64_t>(next() % 310'000'000'000'000'000ull) - 60'000'000'000'000'000ll; break;  // years 69-9892
+      case 3: us = (us / 1'000'000) * 1'000'000 + static_cast<int64_t>(next() % 1000) * 1000; break;  // whole ms
+      case 4: us = static_cast<int64_t>(next() % 4'000'000) - 2'000'000; break;  // around 1970
+      default: us += 1; break;
+    }
+    std::string s;
+    AppendTimestampUs(us, &s);
+    ASSERT_EQ(s, plain(us)) << us;
+  }
 }
 
 }  // namespace
