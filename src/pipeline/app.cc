@@ -1,10 +1,5 @@
 #include "pipeline/app.h"
 
-#include <malloc.h>
-#include <sys/mman.h>
-#include <unistd.h>
-
-#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -31,39 +26,6 @@ outputs:
   - type: file
     path: ./data/out/events.ndjson
 )";
-
-HugePageHeap ConfigureAllocator(size_t huge_bytes) {
-  // Batch arenas are large, short-lived buffers: keep glibc from mapping and
-  // unmapping them (and faulting their pages in) for every window.
-  // bench/run_beats.sh: page-fault and munmap time was ~5% of sluice's CPU.
-  mallopt(M_MMAP_THRESHOLD, 64 << 20);
-  mallopt(M_TRIM_THRESHOLD, 256 << 20);
-  // One heap for all threads (the Beats thread allocates arenas, the sink's
-  // thread frees them): the one advised below. Allocations are few (a handful
-  // per window) and small ones go through the per-thread caches anyway.
-  mallopt(M_ARENA_MAX, 1);
-  constexpr uintptr_t kHugePage = 2u << 20;
-  if (huge_bytes < 2 * kHugePage || huge_bytes >= (64u << 20)) return {};
-  // Grow the heap by huge_bytes (below the mmap threshold: from the heap
-  // itself), advise that range, give it back to malloc (below the trim
-  // threshold: it stays the heap's free top, untouched, not resident).
-  void* block = std::malloc(huge_bytes);
-  if (block == nullptr) return {};
-  const auto lo = reinterpret_cast<uintptr_t>(block);
-  const auto hi = lo + huge_bytes;
-  HugePageHeap heap;
-  // Only glibc's own heap, just below the program break (not a sanitizer's allocator).
-  const auto brk = reinterpret_cast<uintptr_t>(sbrk(0));
-  if (hi <= brk && brk - hi < kHugePage) {
-    heap.begin = (lo + kHugePage - 1) & ~(kHugePage - 1);
-    heap.end = hi & ~(kHugePage - 1);
-    if (heap.empty() || madvise(reinterpret_cast<void*>(heap.begin), heap.end - heap.begin, MADV_HUGEPAGE) != 0) {
-      heap = {};
-    }
-  }
-  std::free(block);
-  return heap;
-}
 
 absl::StatusOr<std::unique_ptr<App>> App::LoadFile(const std::string& path, bool check_only) {
   std::ifstream in(path);

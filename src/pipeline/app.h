@@ -2,8 +2,6 @@
 // One running sluice: the config, its components and their lifecycle.
 // `sluice run` = Load + Start + wait for a signal + Shutdown; `sluice check` = Load(check_only).
 
-#include <cstddef>
-#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -26,24 +24,6 @@ namespace sluice {
 // The config used when `sluice run` gets no --config: Beats on 127.0.0.1:5044,
 // syslog over TCP on 127.0.0.1:5514, events to NDJSON files under ./data.
 extern const char kEmbeddedDefaultConfig[];
-
-// Where ConfigureAllocator asked for transparent huge pages: [begin, end) of
-// the heap, empty if it did not (another allocator, or madvise refused).
-struct HugePageHeap {
-  uintptr_t begin = 0;
-  uintptr_t end = 0;
-  bool empty() const { return begin >= end; }
-};
-
-// Sets glibc's malloc up for batches (bench/run_beats.sh, bench/RESULTS.md):
-// arenas of ~1 MB that live a few milliseconds are neither mmapped nor given
-// back; every thread allocates from the one main heap, and the first
-// `huge_bytes` of its free space are advised for transparent huge pages (THP
-// in "madvise" mode, the distribution default), so a window's arena, its
-// event records and the parser's buffers cost one TLB entry per 2 MiB instead
-// of one per 4 KiB. Untouched memory stays virtual: RSS grows only with use,
-// in steps of up to 2 MiB. Call first thing in main, before any thread starts.
-HugePageHeap ConfigureAllocator(size_t huge_bytes = 48u << 20);
 
 struct AppOptions {
   std::string data_dir = "./data";

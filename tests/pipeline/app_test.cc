@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "common/strings.h"
 #include "common/test_util.h"
@@ -55,6 +56,30 @@ TEST(AllocatorTest, AdvisesPartOfTheHeapForHugePagesAndMallocStillWorks) {
   // Sizes it does not take leave the heap alone (the malloc options are still set).
   EXPECT_TRUE(ConfigureAllocator(1u << 20).empty());
   EXPECT_TRUE(ConfigureAllocator(64u << 20).empty());
+}
+
+TEST(AllocatorTest, AdvisesAThreadsOwnHeapForHugePages) {
+  ConfigureAllocator();  // as main does: window-sized blocks come from the heap, not mmap
+  HugePageHeap heap;
+  bool inside = false;
+  std::thread t([&] {
+    heap = AdviseThreadHeapForHugePages();
+    auto* p = static_cast<char*>(std::malloc(1u << 20));
+    ASSERT_NE(p, nullptr);
+    for (size_t k = 0; k < (1u << 20); k += 4096) p[k] = static_cast<char>(k);
+    inside = reinterpret_cast<uintptr_t>(p) >= heap.begin && reinterpret_cast<uintptr_t>(p) < heap.end;
+    std::free(p);
+  });
+  t.join();
+  RecordProperty("thread_heap_bytes", std::to_string(heap.end - heap.begin));
+  if (!heap.empty()) {
+    EXPECT_EQ(heap.begin % (64u << 20), 0u);
+    EXPECT_EQ(heap.end - heap.begin, 64u << 20);
+    EXPECT_NE(VmFlagsOf(heap.begin).find(" hg"), std::string::npos) << VmFlagsOf(heap.begin);
+    EXPECT_TRUE(inside) << "a window-sized block of that thread comes from that heap";
+  }
+  // The main thread allocates from glibc's [heap], not a thread heap: left alone.
+  EXPECT_TRUE(AdviseThreadHeapForHugePages().empty());
 }
 
 TEST(AppConfigTest, EmbeddedDefaultIsValid) {
