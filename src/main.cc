@@ -124,7 +124,7 @@ int Check(const std::vector<std::string>& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  sluice::ConfigureAllocator();  // malloc tuned for batches (pipeline/app.h)
+  sluice::ConfigureAllocator();  // malloc tuned for batches (pipeline/batch.h)
   if (argc < 2) return Usage(stderr);
   std::string cmd = argv[1];
   std::vector<std::string> args(argv + 2, argv + argc);

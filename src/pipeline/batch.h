@@ -164,7 +164,7 @@ HugePageHeap ConfigureAllocator(size_t huge_bytes = 48u << 20);
 // THP in "madvise" mode (the distribution default) batch arenas (1.1 MB a
 // Beats window), event records and parser buffers otherwise get 4 KiB pages,
 // and on a VM a TLB miss walks two page tables (bench/RESULTS.md, 2026-11-21
-// late: run_beats.sh +12%). Untouched memory stays virtual; RSS grows with use
+// late: run_beats.sh +7-12%). Untouched memory stays virtual; RSS grows with use
 // in steps of up to 2 MiB. Called at the start of the threads that allocate
 // batches (the Beats input's) and parse and encode them (the pipeline's
 // workers); the syslog input's threads keep 4 KiB pages. `huge_bytes` of the
