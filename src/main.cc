@@ -1,5 +1,4 @@
 // The sluice command line: run, check, version (and later test, simulate, dlq).
-#include <malloc.h>
 
 #include <csignal>
 #include <cstdio>
@@ -125,11 +124,7 @@ int Check(const std::vector<std::string>& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // Batch arenas are large, short-lived buffers: keep glibc from mapping and
-  // unmapping them (and faulting their pages in) for every window.
-  // bench/run_beats.sh: page-fault and munmap time was ~5% of sluice's CPU.
-  mallopt(M_MMAP_THRESHOLD, 64 << 20);
-  mallopt(M_TRIM_THRESHOLD, 256 << 20);
+  sluice::ConfigureAllocator();  // malloc tuned for batches (pipeline/batch.h)
   if (argc < 2) return Usage(stderr);
   std::string cmd = argv[1];
   std::vector<std::string> args(argv + 2, argv + argc);

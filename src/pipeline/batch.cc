@@ -1,5 +1,14 @@
 #include "pipeline/batch.h"
 
+#include <malloc.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
 namespace sluice {
 
 Batch::~Batch() = default;
@@ -41,6 +50,88 @@ void Batch::Release() {
       fn();
     }
   }
+}
+
+namespace {
+constexpr uintptr_t kHugePage = 2u << 20;
+// glibc's HEAP_MAX_SIZE on 64-bit targets: a thread arena's heap is a
+// reservation of this size, aligned to it, its pages made writable as it grows.
+constexpr uintptr_t kThreadHeapBytes = 64u << 20;
+
+bool Advise(HugePageHeap* heap) {
+  if (heap->empty() || madvise(reinterpret_cast<void*>(heap->begin), heap->end - heap->begin, MADV_HUGEPAGE) != 0) {
+    *heap = {};
+    return false;
+  }
+  return true;
+}
+
+// Whether [begin, end) lies wholly in anonymous mappings without a name (not
+// the [heap], a stack or a file), by /proc/self/maps.
+bool AnonymousMemory(uintptr_t begin, uintptr_t end) {
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  uintptr_t covered = 0;
+  while (std::getline(maps, line)) {
+    std::istringstream in(line);
+    uintptr_t lo = 0, hi = 0;
+    char dash = 0;
+    std::string perms, offset, dev, inode, name;
+    if (!(in >> std::hex >> lo >> dash >> hi >> perms >> offset >> dev >> inode)) return false;
+    in >> name;
+    if (hi <= begin || lo >= end) continue;
+    if (inode != "0" || !name.empty()) return false;
+    covered += std::min(hi, end) - std::max(lo, begin);
+  }
+  return covered == end - begin;
+}
+}  // namespace
+
+HugePageHeap ConfigureAllocator(size_t huge_bytes) {
+  // Batch arenas are large, short-lived buffers: keep glibc from mapping and
+  // unmapping them (and faulting their pages in) for every window.
+  // bench/run_beats.sh: page-fault and munmap time was ~5% of sluice's CPU.
+  mallopt(M_MMAP_THRESHOLD, 64 << 20);
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
+  // The main heap serves the main thread (and any thread glibc hands it):
+  // grow it by huge_bytes (below the mmap threshold: from the heap itself),
+  // advise that range, give it back (below the trim threshold: it stays the
+  // heap's free top, untouched, not resident). A fault takes a huge page only
+  // where the heap already spans the page's 2 MiB.
+  if (huge_bytes < 2 * kHugePage || huge_bytes >= (64u << 20)) return {};
+  void* block = std::malloc(huge_bytes);
+  if (block == nullptr) return {};
+  const auto lo = reinterpret_cast<uintptr_t>(block);
+  const auto hi = lo + huge_bytes;
+  HugePageHeap heap;
+  // Only glibc's own heap, just below the program break (not a sanitizer's allocator).
+  const auto brk = reinterpret_cast<uintptr_t>(sbrk(0));
+  if (hi <= brk && brk - hi < kHugePage) {
+    heap.begin = (lo + kHugePage - 1) & ~(kHugePage - 1);
+    heap.end = hi & ~(kHugePage - 1);
+    Advise(&heap);
+  }
+  std::free(block);
+  return heap;
+}
+
+HugePageHeap AdviseThreadHeapForHugePages(size_t huge_bytes) {
+  // From this thread's heap, which glibc creates at the thread's first malloc.
+  std::unique_ptr<char, decltype(&std::free)> probe(static_cast<char*>(std::malloc(1)), &std::free);
+  if (probe == nullptr) return {};
+  HugePageHeap heap;
+  heap.begin = reinterpret_cast<uintptr_t>(probe.get()) & ~(kThreadHeapBytes - 1);
+  heap.end = heap.begin + kThreadHeapBytes;
+  // The main heap ([heap]), or an allocator other than glibc's: leave it.
+  if (huge_bytes >= kThreadHeapBytes || !AnonymousMemory(heap.begin, heap.end) || !Advise(&heap)) return {};
+  // A fault takes a huge page only where the writable part of the heap
+  // already spans the page's 2 MiB, and glibc makes it writable bit by bit as
+  // the heap grows: make `huge_bytes` of it writable now (a block taken and
+  // given back; below the trim threshold it stays the heap's free top,
+  // untouched, not resident).
+  void* volatile block = std::malloc(huge_bytes);  // volatile: the compiler may not drop the pair
+  std::free(block);
+  return heap;
 }
 
 }  // namespace sluice

@@ -99,6 +99,7 @@ void Pipeline::Parse(Batch* batch, WorkerParser* parser) {
 }
 
 void Pipeline::WorkerLoop() {
+  AdviseThreadHeapForHugePages();  // parser buffers, bulk bodies (batch.h)
   WorkerParser parser;
   parser.observers.resize(observer_count_);
   parser.versions.resize(observer_count_, 0);

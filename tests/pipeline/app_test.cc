@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
 #include "common/strings.h"
 #include "common/test_util.h"
 
@@ -11,6 +16,70 @@ namespace {
 std::string Errors(const std::string& yaml) {
   auto app = App::Load(yaml, "cfg.yml", true);
   return app.ok() ? "" : std::string(MessageOf(app.status().message()));
+}
+
+// The VmFlags line of the mapping of /proc/self/smaps that holds `addr`.
+std::string VmFlagsOf(uintptr_t addr) {
+  std::ifstream smaps("/proc/self/smaps");
+  std::string line;
+  bool in = false;
+  while (std::getline(smaps, line)) {
+    uintptr_t lo = 0, hi = 0;
+    char dash = 0;
+    std::istringstream head(line);
+    if (head >> std::hex >> lo >> dash >> hi && dash == '-') {
+      in = addr >= lo && addr < hi;
+      continue;
+    }
+    if (in && line.rfind("VmFlags:", 0) == 0) return line;
+  }
+  return "";
+}
+
+TEST(AllocatorTest, AdvisesPartOfTheHeapForHugePagesAndMallocStillWorks) {
+  HugePageHeap heap = ConfigureAllocator(8u << 20);
+  RecordProperty("huge_page_heap_bytes", std::to_string(heap.end - heap.begin));
+  if (!heap.empty()) {
+    // 2 MiB aligned, inside what was asked for, and the kernel took the advice ("hg").
+    EXPECT_EQ(heap.begin % (2u << 20), 0u);
+    EXPECT_EQ(heap.end % (2u << 20), 0u);
+    EXPECT_LE(heap.end - heap.begin, 8u << 20);
+    EXPECT_NE(VmFlagsOf(heap.begin).find(" hg"), std::string::npos) << VmFlagsOf(heap.begin);
+  }
+  // A window-sized arena, written and freed, as the Beats input does.
+  for (int i = 0; i < 8; ++i) {
+    auto* p = static_cast<char*>(std::malloc(1u << 20));
+    ASSERT_NE(p, nullptr);
+    for (size_t k = 0; k < (1u << 20); k += 4096) p[k] = static_cast<char>(k);
+    std::free(p);
+  }
+  // Sizes it does not take leave the heap alone (the malloc options are still set).
+  EXPECT_TRUE(ConfigureAllocator(1u << 20).empty());
+  EXPECT_TRUE(ConfigureAllocator(64u << 20).empty());
+}
+
+TEST(AllocatorTest, AdvisesAThreadsOwnHeapForHugePages) {
+  ConfigureAllocator();  // as main does: window-sized blocks come from the heap, not mmap
+  HugePageHeap heap;
+  bool inside = false;
+  std::thread t([&] {
+    heap = AdviseThreadHeapForHugePages();
+    auto* p = static_cast<char*>(std::malloc(1u << 20));
+    ASSERT_NE(p, nullptr);
+    for (size_t k = 0; k < (1u << 20); k += 4096) p[k] = static_cast<char>(k);
+    inside = reinterpret_cast<uintptr_t>(p) >= heap.begin && reinterpret_cast<uintptr_t>(p) < heap.end;
+    std::free(p);
+  });
+  t.join();
+  RecordProperty("thread_heap_bytes", std::to_string(heap.end - heap.begin));
+  if (!heap.empty()) {
+    EXPECT_EQ(heap.begin % (64u << 20), 0u);
+    EXPECT_EQ(heap.end - heap.begin, 64u << 20);
+    EXPECT_NE(VmFlagsOf(heap.begin).find(" hg"), std::string::npos) << VmFlagsOf(heap.begin);
+    EXPECT_TRUE(inside) << "a window-sized block of that thread comes from that heap";
+  }
+  // The main thread allocates from glibc's [heap], not a thread heap: left alone.
+  EXPECT_TRUE(AdviseThreadHeapForHugePages().empty());
 }
 
 TEST(AppConfigTest, EmbeddedDefaultIsValid) {

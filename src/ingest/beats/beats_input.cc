@@ -540,7 +540,12 @@ absl::Status BeatsInput::Start(BatchReceiver* receiver) {
   m.accepting = true;
   m.Accept();
   m.work.emplace(m.io->get_executor());
-  for (int i = 0; i < m.cfg.threads; ++i) m.threads.emplace_back([io = m.io.get()] { io->run(); });
+  for (int i = 0; i < m.cfg.threads; ++i) {
+    m.threads.emplace_back([io = m.io.get()] {
+      AdviseThreadHeapForHugePages();  // the windows' arenas are allocated here (pipeline/batch.h)
+      io->run();
+    });
+  }
   return absl::OkStatus();
 }
 

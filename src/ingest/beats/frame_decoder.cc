@@ -66,8 +66,38 @@ absl::Status FrameDecoder::Feed(std::string_view data, std::vector<DecodedWindow
   return s;
 }
 
+const char* FrameDecoder::TakeWholeJsonFrames(const char* p, const char* end) {
+  std::string& arena = batch_->arena();
+  std::vector<Event>& events = batch_->events();
+  while (static_cast<size_t>(end - p) >= kJsonHeader && p[1] == 'J' && (p[0] == '2' || p[0] == '1')) {
+    const uint32_t len = Be32(p + 6);
+    // Anything else (the payload cut by the chunk's end, a limit exceeded)
+    // is left to the byte-wise path, which takes or reports it.
+    if (static_cast<size_t>(end - p) - kJsonHeader < len || len > limits_.max_frame_bytes ||
+        arena.size() + len > limits_.max_window_bytes) {
+      break;
+    }
+    max_seq_ = std::max(max_seq_, Be32(p + 2));
+    Event& e = events.emplace_back();
+    e.offset = static_cast<uint32_t>(arena.size());
+    e.length = len;
+    arena.append(p + kJsonHeader, len);
+    p += kJsonHeader + len;
+    if (++received_ == announced_) {
+      CompleteWindow(true);
+      break;
+    }
+  }
+  return p;
+}
+
 absl::Status FrameDecoder::Run(Cursor& c, const char* p, const char* end, int depth) {
   while (p < end) {
+    if (c.step == Step::kHeader && c.have == 0 && batch_) {
+      // Nearly every frame of a window is a J frame whole in the chunk.
+      p = TakeWholeJsonFrames(p, end);
+      if (p == end) break;
+    }
     switch (c.step) {
       case Step::kHeader: {
         // Headers are at most 10 bytes: always gathering them in `hdr` keeps one

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <ctime>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -171,6 +172,92 @@ TEST(FrameDecoderTest, SplitAtEveryByteBoundaryDecodesIdentically) {
   Result bytewise = DecodeChunks(s, every);
   ASSERT_EQ(bytewise.error, "");
   EXPECT_EQ(bytewise.windows, whole.windows);
+}
+
+// Everything a decoding leaves behind, arenas byte for byte (so event offsets too).
+struct Exact {
+  std::vector<std::string> arenas;
+  std::vector<std::vector<std::pair<uint32_t, uint32_t>>> events;  // offset, length
+  std::vector<std::pair<uint32_t, uint32_t>> acks;                 // ack_seq, announced
+  std::string error;
+  bool in_window = false;
+  bool operator==(const Exact&) const = default;
+};
+
+Exact DecodeExact(std::string_view stream, const std::vector<size_t>& chunk_sizes, const FrameDecoderLimits& limits) {
+  FrameDecoder dec(limits);
+  Exact r;
+  std::vector<DecodedWindow> got;
+  size_t off = 0;
+  for (size_t k = 0; off < stream.size(); ++k) {
+    const size_t n = std::min(chunk_sizes[k % chunk_sizes.size()], stream.size() - off);
+    absl::Status s = dec.Feed(stream.substr(off, n), &got);
+    for (auto& w : got) {
+      r.arenas.push_back(w.batch->arena());
+      r.events.emplace_back();
+      for (const Event& e : w.batch->events()) r.events.back().emplace_back(e.offset, e.length);
+      r.acks.emplace_back(w.ack_seq, w.announced);
+    }
+    got.clear();
+    if (!s.ok()) {
+      r.error = std::string(dec.error_reason());
+      return r;
+    }
+    off += n;
+  }
+  r.in_window = dec.in_window();
+  return r;
+}
+
+// The whole-J-frame path (taken when a chunk holds whole frames) against the
+// byte-wise one (fed one byte at a time, it never is): random streams of
+// windows, J frames, some compressed or v1, some over a limit, with too many
+// events or cut short, fed whole, in random chunks and byte by byte.
+TEST(FrameDecoderTest, WholeJsonFramesDecodeAsByteWise) {
+  std::mt19937 rng(20261121);
+  auto pick = [&](uint32_t n) { return static_cast<uint32_t>(rng() % n); };
+  FrameDecoderLimits limits;
+  limits.max_window_size = 6;
+  limits.max_frame_bytes = 48;
+  limits.max_window_bytes = 160;
+  int errors = 0, clean = 0;
+  for (int round = 0; round < 3000; ++round) {
+    std::string stream;
+    const int windows = 1 + static_cast<int>(pick(4));
+    for (int w = 0; w < windows; ++w) {
+      uint32_t announced = pick(7);
+      if (pick(40) == 0) announced = 7;  // over max_window_size
+      const bool v1 = pick(10) == 0;
+      stream += Window(announced, v1 ? '1' : '2');
+      uint32_t events = announced;
+      if (pick(12) == 0) events += 1;                        // one more than announced
+      if (pick(12) == 0 && events > 0) events -= 1;          // cut short by the next window
+      std::string frames;
+      for (uint32_t e = 0; e < events; ++e) {
+        const uint32_t len = pick(30) == 0 ? 49 + pick(8) : pick(40);  // sometimes over max_frame_bytes
+        std::string payload(len, 'a');
+        for (auto& ch : payload) ch = static_cast<char>('a' + pick(26));
+        const uint32_t seq = pick(8) == 0 ? pick(10) : e + 1;
+        if (v1 && pick(2) == 0) {
+          frames += Data(seq, {{"k", payload.substr(0, len / 3)}});
+        } else {
+          frames += std::string(pick(50) == 0 ? "3J" : "2J") + U32(seq) + U32(len) + payload;
+        }
+      }
+      stream += pick(5) == 0 ? Compressed(frames) : frames;
+    }
+    if (pick(6) == 0) stream.resize(stream.size() - pick(static_cast<uint32_t>(stream.size())));  // cut short
+    std::vector<size_t> bytewise{1};
+    const Exact want = DecodeExact(stream, bytewise, limits);
+    (want.error.empty() ? clean : errors)++;
+    ASSERT_EQ(DecodeExact(stream, {stream.size() + 1}, limits), want) << "round " << round << ", whole";
+    std::vector<size_t> chunks;
+    for (int k = 0; k < 8; ++k) chunks.push_back(1 + pick(pick(2) == 0 ? 16 : 200));
+    ASSERT_EQ(DecodeExact(stream, chunks, limits), want) << "round " << round << ", random chunks";
+  }
+  // Both kinds of stream were generated.
+  EXPECT_GT(errors, 300);
+  EXPECT_GT(clean, 300);
 }
 
 TEST(FrameDecoderTest, PartialWindowIsNotEmitted) {
