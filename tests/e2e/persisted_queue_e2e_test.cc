@@ -398,7 +398,9 @@ TEST_F(PersistedQueueE2eTest, DetectorStateSurvivesKillNineWithoutMissedOrRepeat
       ASSERT_TRUE(client.SendWindow(key, 10s)) << LogTail();
       ack(key);
     }
-    if (!stalled) ASSERT_TRUE(WaitFor([&] { return es_.Count() >= acked.size(); }, 30s)) << LogTail();
+    if (!stalled) {
+      ASSERT_TRUE(WaitFor([&] { return es_.Count() >= acked.size(); }, 30s)) << LogTail();
+    }
     // Filler load, killed at a random moment (before or after a snapshot).
     const auto kill_after =
         std::chrono::milliseconds(std::uniform_int_distribution<int>(stalled ? 20 : 0, stalled ? 900 : 300)(rng));

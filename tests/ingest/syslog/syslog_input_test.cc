@@ -78,7 +78,9 @@ TEST(SyslogInputTcp, ManyMessagesAcrossReadsAndAPartialFrameAtClose) {
     ASSERT_TRUE(k >= 0 && k < n);
     ++seen[k];
     EXPECT_EQ(Field(l, "message"), StrCat("message number ", k));
-    if (k % 997 == 0) EXPECT_NE(Field(l, "event.original"), "<missing>");
+    if (k % 997 == 0) {
+      EXPECT_NE(Field(l, "event.original"), "<missing>");
+    }
   }
   for (int i = 0; i < n; ++i) ASSERT_EQ(seen[i], 1) << i;
   EXPECT_EQ(CountMessage(lines, "last without trailer"), 1u);
@@ -149,7 +151,9 @@ TEST(SyslogInputTcp, OversizedMessagesTruncatedAndTagged) {
   ASSERT_EQ(lines.size(), 3u);
   EXPECT_EQ(CountMessage(lines, std::string(1024 - 27, 'x')), 2u);
   for (const auto& l : lines) {
-    if (Field(l, "message") != "after") EXPECT_EQ(Field(l, "tags"), "[\"_syslogtruncated\"]");
+    if (Field(l, "message") != "after") {
+      EXPECT_EQ(Field(l, "tags"), "[\"_syslogtruncated\"]");
+    }
   }
   EXPECT_EQ(Field(FindMessage(lines, "after"), "tags"), "<missing>");
   EXPECT_EQ(s.Metric("sluice_component_errors_total", {{"reason", "message_truncated"}}), 2);
