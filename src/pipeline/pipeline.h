@@ -18,7 +18,10 @@ namespace sluice {
 
 struct PipelineOptions {
   int workers = 0;                      // 0 = one per core
-  uint64_t queue_max_bytes = 256ull << 20;
+  // 64 MiB: a full queue plus the Elasticsearch sink's own 64 MiB keeps a
+  // syslog backlog under rsyslog's memory (bench/RESULTS.md, issue 3); larger
+  // buffers belong on disk (queue type persisted).
+  uint64_t queue_max_bytes = 64ull << 20;
 };
 
 class Pipeline : public BatchReceiver {
