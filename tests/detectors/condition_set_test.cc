@@ -207,12 +207,6 @@ TEST(ConditionSetTest, SameAnswersAsTheTreeWalkOnRandomRulesAndEvents) {
   }
 }
 
-}  // namespace
-}  // namespace sluice::detectors
-
-namespace sluice::detectors {
-namespace {
-
 // Regex leaves take shortcuts (literal alternatives, "^literal" prefixes, and
 // RE2's prefilter atoms searched without case before RE2 runs, required ones
 // first): on both
@@ -255,12 +249,6 @@ TEST(ConditionSetTest, RegexShortcutsAnswerAsRe2) {
     }
   }
 }
-
-}  // namespace
-}  // namespace sluice::detectors
-
-namespace sluice::detectors {
-namespace {
 
 // Several substring regexes on one field (literal alternatives, prefilter
 // atoms with and without case) are searched in one pass over the text
@@ -349,12 +337,6 @@ TEST(ConditionSetTest, OnePassNeedleSearchAnswersAsOneSearchPerRegex) {
     if (HasFatalFailure()) return;
   }
 }
-
-}  // namespace
-}  // namespace sluice::detectors
-
-namespace sluice::detectors {
-namespace {
 
 // The equality leaves of a field are answered by one table look-up of the
 // field's string per event (ConditionSet's equality indexes): random sets of
