@@ -624,6 +624,7 @@ void ConditionSet::BuildNeedleGroups() {
   for (Pred& p : preds_) {
     p.group = -1;
     p.needles.clear();
+    p.needle_bits = 0;
   }
   // Regexes that are substring searches, by field.
   std::vector<std::vector<uint32_t>> by_field;
@@ -670,10 +671,14 @@ void ConditionSet::BuildNeedleGroups() {
       for (int k : idx) bits |= uint64_t{1} << k;  // k < 64 here
       g.pred_needles.push_back(bits);
       preds_[pi].needles = std::move(idx);
+      preds_[pi].needle_bits = bits;
     }
     if (g.needles.size() > 64) g.needles.resize(64);
     if (g.preds.size() < 2) {
-      for (uint32_t pi : g.preds) preds_[pi].needles.clear();
+      for (uint32_t pi : g.preds) {
+        preds_[pi].needles.clear();
+        preds_[pi].needle_bits = 0;
+      }
       continue;
     }
     for (size_t k = 0; k < g.needles.size(); ++k) {
@@ -708,7 +713,8 @@ void ConditionSet::BuildNeedleGroups() {
   }
 }
 
-uint64_t ConditionSet::FindNeedles(const NeedleGroup& g, std::string_view text, uint64_t wanted) const {
+uint64_t ConditionSet::FindNeedles(const NeedleGroup& g, std::string_view text, uint64_t wanted,
+                                   bool* ascii) const {
   const size_t n = text.size();
   const uint8_t* p = reinterpret_cast<const uint8_t*>(text.data());
   uint64_t found = 0;
@@ -741,22 +747,33 @@ uint64_t ConditionSet::FindNeedles(const NeedleGroup& g, std::string_view text, 
       }
     }
   };
-  if (n < 2) return 0;
+  if (n < 2) {
+    *ascii = IsAscii(text);
+    return 0;
+  }
 #if defined(__AVX2__)
   // The buckets of the wanted needles only.
   uint8_t keep = 0;
   for (int b = 0; b < 8; ++b) keep |= static_cast<uint8_t>((g.bucket[b] & wanted) != 0) << b;
-  if (keep == 0) return 0;
+  if (keep == 0) {
+    *ascii = IsAscii(text);
+    return 0;
+  }
   const __m256i lo0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(g.lo0));
   const __m256i hi0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(g.hi0));
   const __m256i lo1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(g.lo1));
   const __m256i hi1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(g.hi1));
   const __m256i nib = _mm256_set1_epi8(0x0f), zero = _mm256_setzero_si256();
   const __m256i kept = _mm256_set1_epi8(static_cast<char>(keep));
+  // Every byte read, or-ed: the text is ASCII if no byte has its top bit set
+  // (the blocks cover the text, the padding is zeros). Was a second pass over
+  // the text per prefilter regex (IsAscii; detectors_bench BM_ThirtyRulesStream).
+  __m256i bytes = zero;
   // Bit b: a byte pair of some kept bucket starts at q + b.
   auto candidates = [&](const uint8_t* q) {
     const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q));
     const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 1));
+    bytes = _mm256_or_si256(bytes, _mm256_or_si256(a, b));
     const __m256i m0 = _mm256_and_si256(_mm256_shuffle_epi8(lo0, _mm256_and_si256(a, nib)),
                                         _mm256_shuffle_epi8(hi0, _mm256_and_si256(_mm256_srli_epi16(a, 4), nib)));
     const __m256i m1 = _mm256_and_si256(_mm256_shuffle_epi8(lo1, _mm256_and_si256(b, nib)),
@@ -776,6 +793,7 @@ uint64_t ConditionSet::FindNeedles(const NeedleGroup& g, std::string_view text, 
     std::memcpy(pad, p, n);
     uint32_t c = candidates(pad) & static_cast<uint32_t>((uint64_t{1} << (n - 1)) - 1);
     for (; c; c &= c - 1) verify(static_cast<size_t>(__builtin_ctz(c)));
+    *ascii = _mm256_movemask_epi8(bytes) == 0;
     return found;
   }
   size_t i = 0;
@@ -793,27 +811,47 @@ uint64_t ConditionSet::FindNeedles(const NeedleGroup& g, std::string_view text, 
     uint32_t c = candidates(p + from) & ~((uint32_t{1} << (i - from)) - 1);
     for (; c; c &= c - 1) verify(from + static_cast<size_t>(__builtin_ctz(c)));
   }
+  *ascii = _mm256_movemask_epi8(bytes) == 0;
 #else
   for (size_t i = 0; i + 1 < n; ++i) verify(i);
+  *ascii = IsAscii(text);
 #endif
   return found;
 }
 
-// EvalLeaf's kRegex for a grouped regex on an unescaped string or a number,
-// from the needles found in its text.
-bool ConditionSet::EvalGrouped(const Pred& p, const Batch& batch, const FieldValue& v, uint64_t found) const {
+// EvalLeaf's kRegex for a grouped regex, for the events of one word whose
+// text was searched, from the needles found in them: a literal regex holds
+// where one of its needles was found; one with prefilter atoms runs the
+// prefilter with the atoms found (RE2 directly on a text not only ASCII).
+// Called per word rather than per event: 7 regexes on `message` in
+// detectors_bench BM_ThirtyRulesStream.
+uint64_t ConditionSet::EvalGroupedWord(const Pred& p, const Batch& batch, uint32_t base, uint32_t lo,
+                                       uint64_t searched, uint64_t ascii, const uint64_t* found) const {
   const Node& n = *p.node;
+  uint64_t r = 0;
   if (!n.literals.empty()) {
-    for (int k : p.needles) {
-      if ((found >> k) & 1) return true;
+    for (uint64_t bits = searched; bits; bits &= bits - 1) {
+      const uint32_t b = static_cast<uint32_t>(__builtin_ctzll(bits));
+      r |= static_cast<uint64_t>((found[lo + b] & p.needle_bits) != 0) << b;
     }
-    return false;
+    return r;
   }
-  const std::string_view text = batch.View(v.span);
-  const re2::StringPiece piece(text.data(), text.size());
-  if (!IsAscii(text)) return RE2::PartialMatch(piece, *n.re);
-  return Condition::PrefilterMatch(n, text,
-                                   [&](int a) { return ((found >> p.needles[static_cast<size_t>(a)]) & 1) != 0; });
+  const size_t f = static_cast<size_t>(n.field);
+  for (uint64_t bits = searched; bits; bits &= bits - 1) {
+    const uint32_t b = static_cast<uint32_t>(__builtin_ctzll(bits));
+    const uint32_t j = lo + b;
+    const std::string_view text = batch.View(batch.field(base + j, f).span);
+    bool hit;
+    if ((ascii >> b) & 1) {
+      const uint64_t in_text = found[j];
+      hit = Condition::PrefilterMatch(
+          n, text, [&](int a) { return ((in_text >> p.needles[static_cast<size_t>(a)]) & 1) != 0; });
+    } else {
+      hit = RE2::PartialMatch(re2::StringPiece(text.data(), text.size()), *n.re);
+    }
+    r |= static_cast<uint64_t>(hit) << b;
+  }
+  return r;
 }
 
 uint32_t ConditionSet::AddNode(const Condition& c, uint32_t i) {
@@ -894,6 +932,19 @@ void ConditionSet::EvalPred(const Pred& p, const Batch& batch, uint32_t base, co
       continue;
     }
     const uint32_t lo = static_cast<uint32_t>(w * 64);
+    if (p.group >= 0) {
+      // The texts searched by the group's pass, from what it found; the
+      // others (escaped strings, other kinds) as EvalLeaf.
+      const size_t g = static_cast<size_t>(p.group);
+      const uint64_t searched = bits & s.searched[g].w[w];
+      r = EvalGroupedWord(p, batch, base, lo, searched, s.ascii[g].w[w], s.found.data() + g * kChunk);
+      for (uint64_t t = bits & ~searched; t; t &= t - 1) {
+        const uint32_t b = static_cast<uint32_t>(__builtin_ctzll(t));
+        r |= static_cast<uint64_t>(Condition::EvalLeaf(n, batch, batch.field(base + lo + b, f), nullptr)) << b;
+      }
+      out->w[w] = r;
+      continue;
+    }
     switch (n.op) {
       // Comparisons read the parsed numbers (NaN compares false), the whole word at once.
       case Op::kGt:
@@ -945,9 +996,6 @@ bool ConditionSet::EvalEvent(const Pred& p, const Batch& batch, const FieldValue
     bool hit = false;
     for (double d : p.numbers) hit |= col[j] == d;
     return hit;
-  }
-  if (p.group >= 0 && ((v.kind == FieldKind::kString && !v.escaped) || v.kind == FieldKind::kNumber)) {
-    return EvalGrouped(p, batch, v, s.found[static_cast<size_t>(p.group) * kChunk + j]);
   }
   return Condition::EvalLeaf(*p.node, batch, v, col ? col + j : nullptr);
 }
@@ -1129,6 +1177,8 @@ void ConditionSet::Eval(const Batch& batch, uint32_t base, uint32_t m, Scratch* 
     }
     // Each needle group's texts are scanned once, where any of its regexes is needed.
     s->found.resize(groups_.size() * kChunk);
+    s->searched.resize(groups_.size());
+    s->ascii.resize(groups_.size());
     for (size_t gi = 0; gi < groups_.size(); ++gi) {
       const NeedleGroup& g = groups_[gi];
       Mask where{};
@@ -1136,6 +1186,10 @@ void ConditionSet::Eval(const Batch& batch, uint32_t base, uint32_t m, Scratch* 
         for (size_t w = 0; w < kWords; ++w) where.w[w] |= need[p].w[w];
       }
       uint64_t* found = s->found.data() + gi * kChunk;
+      Mask& searched = s->searched[gi];
+      Mask& ascii = s->ascii[gi];
+      searched = Mask{};
+      ascii = Mask{};
       for (size_t w = 0; w < kWords; ++w) {
         for (uint64_t bits = where.w[w]; bits; bits &= bits - 1) {
           const uint32_t b = static_cast<uint32_t>(__builtin_ctzll(bits));
@@ -1148,7 +1202,10 @@ void ConditionSet::Eval(const Batch& batch, uint32_t base, uint32_t m, Scratch* 
             for (size_t k = 0; k < g.preds.size(); ++k) {
               if ((need[g.preds[k]].w[w] >> b) & 1) wanted |= g.pred_needles[k];
             }
-            found[j] = FindNeedles(g, batch.View(v.span), wanted);
+            bool only_ascii;
+            found[j] = FindNeedles(g, batch.View(v.span), wanted, &only_ascii);
+            searched.w[w] |= uint64_t{1} << b;
+            ascii.w[w] |= static_cast<uint64_t>(only_ascii) << b;
           }
         }
       }

@@ -125,6 +125,9 @@ class ConditionSet {
     std::vector<Mask> preds, nodes;
     std::vector<double> numbers;  // [numeric column * kChunk + event in chunk]
     std::vector<uint64_t> found;  // [needle group * kChunk + event in chunk]: needles in the text
+    // [needle group]: the events whose text was searched (found is theirs),
+    // and of those the ones whose text is only ASCII.
+    std::vector<Mask> searched, ascii;
   };
 
   ConditionSet() = default;
@@ -174,6 +177,7 @@ class ConditionSet {
     // group: its literals' (or atoms') needles, in order.
     int group = -1;
     std::vector<int> needles;
+    uint64_t needle_bits = 0;  // the same as bits
   };
   // The substring regexes on one text field (literal alternatives, prefilter
   // atoms), found in one pass over the text instead of one search per needle
@@ -193,9 +197,13 @@ class ConditionSet {
     alignas(32) uint8_t lo0[32] = {}, hi0[32] = {}, lo1[32] = {}, hi1[32] = {};  // 16 entries, twice
   };
   void BuildNeedleGroups();
-  // The needles of `wanted` (bits) in `text`.
-  uint64_t FindNeedles(const NeedleGroup& g, std::string_view text, uint64_t wanted) const;
-  bool EvalGrouped(const Pred& p, const Batch& batch, const FieldValue& v, uint64_t found) const;
+  // The needles of `wanted` (bits) in `text`; *ascii: whether every byte of
+  // the text is ASCII (found in the same pass, for the prefilter regexes).
+  uint64_t FindNeedles(const NeedleGroup& g, std::string_view text, uint64_t wanted, bool* ascii) const;
+  // A grouped regex on the texts of `searched` (unescaped strings and
+  // numbers) from the needles found in them.
+  uint64_t EvalGroupedWord(const Pred& p, const Batch& batch, uint32_t base, uint32_t lo, uint64_t searched,
+                           uint64_t ascii, const uint64_t* found) const;
   // A node of a condition tree, in post-order (children first), all conditions in one array.
   struct TreeNode {
     Op op;
