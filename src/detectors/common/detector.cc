@@ -14,6 +14,20 @@ std::string Detector::GroupBlob(const Batch& batch, uint32_t event) const {
   return blob;
 }
 
+void Detector::SetGroupLabels(const Batch& batch, uint32_t event, CompactString* labels) const {
+  if (spec_->group_fields.size() == 1) {
+    const FieldValue& v = batch.field(event, static_cast<size_t>(spec_->group_fields[0]));
+    const std::string_view s = batch.View(v.span);
+    // As FieldText: a string's bytes when it holds no backslash, a number's or composite's bytes.
+    if (v.kind == FieldKind::kNumber || v.kind == FieldKind::kComposite ||
+        (v.kind == FieldKind::kString && s.find('\\') == std::string_view::npos)) {
+      *labels = s;
+      return;
+    }
+  }
+  *labels = GroupBlob(batch, event);
+}
+
 Labels Detector::GroupLabels(std::string_view blob) const {
   Labels out;
   size_t pos = 0;

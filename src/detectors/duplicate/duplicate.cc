@@ -47,7 +47,7 @@ class DuplicateDetector : public Detector {
       Fingerprint& f = table_.Get(s, up.key, &created, env_.evictions);
       if (created || up.ts >= f.first + p_.window_ms) {
         // A new fingerprint, or its window is over: start counting again.
-        if (created) f.labels = GroupBlob(batch, up.event);
+        if (created) SetGroupLabels(batch, up.event, &f.labels);
         f.group = up.group;
         f.first = f.last_seen = up.ts;
         f.count = 1;

@@ -75,7 +75,7 @@ class FrequencyDetector : public Detector {
       if (created) {
         g.first_seen = up.ts;
         g.last_step = b;
-        g.labels = GroupBlob(batch, up.event);
+        SetGroupLabels(batch, up.event, &g.labels);
         // A wide ring left by an evicted group of this key.
         if (!wide.empty()) wide.erase(up.key);
       }

@@ -82,7 +82,7 @@ class PayloadSizeDetector : public Detector {
       if (std::isnan(up.value)) continue;
       bool created;
       PayloadGroup& g = table_.Get(s, up.key, &created, env_.evictions, &cursor);
-      if (created) g.labels = GroupBlob(batch, up.event);
+      if (created) SetGroupLabels(batch, up.event, &g.labels);
       if (up.ts > g.last_seen) g.last_seen = up.ts;
       if (g.stats.n >= p_.min_samples) {
         double limit = g.stats.Limit(p_.factor);

@@ -144,7 +144,7 @@ class ThresholdDetector : public Detector {
       bool created;
       Group& g = table_.Get(s, up.key, &created, env_.evictions, &cursor);
       const int64_t b = bucket_of(up.ts);
-      if (created) g.labels = GroupBlob(batch, up.event);
+      if (created) SetGroupLabels(batch, up.event, &g.labels);
       if constexpr (kCompact) {
         AggWindow* w;
         if (created) {
