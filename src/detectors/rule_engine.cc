@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 
 #include "common/log.h"
@@ -413,6 +414,91 @@ struct ChunkGroups {
   }
 };
 
+inline uint64_t FieldHash(const Batch& batch, const FieldValue& v) {
+  return HashBytes(batch.View(v.span), 0x6669656c64ull + static_cast<uint64_t>(v.kind));
+}
+inline uint64_t Combine(uint64_t h, uint64_t field_hash) { return Mix64(h ^ field_hash) + 0x9e3779b97f4a7c15ull; }
+
+// A field's hashes by value, for the group fields that repeat a few values
+// again and again (service.name, host.name, agent.name, log.file.path in
+// bench/rules/thirty-rules.yml): a hit costs a few loads and compares instead
+// of HashBytes' multiply chain per 8 bytes and the Combine of a one-field
+// group (detectors_bench BM_ThirtyRulesStream). Exact: the key is the kind,
+// the length and every byte of values up to 32 bytes (longer ones are hashed
+// each time); an entry's hashes depend on nothing else, so entries stay valid
+// whatever field or rule set looks them up. A field whose values seldom
+// repeat (log.offset) skips the memo for a while (Skip).
+class FieldHashMemo {
+ public:
+  struct Hashes {
+    uint64_t field;  // FieldHash
+    uint64_t group;  // Combine(kGroupSeed, field): the group of a one-field group_by
+  };
+  // The hashes of `v`, from the memo or computed (and remembered).
+  Hashes Get(const Batch& batch, const FieldValue& v) {
+    const std::string_view s = batch.View(v.span);
+    const size_t n = s.size();
+    if (n > 32) return Compute(batch, v);
+    ++lookups_;
+    uint64_t w[4] = {0, 0, 0, 0};
+    const char* p = s.data();
+    if (n >= 8) {
+      // Windows ending at 8, 16 and 24 bytes (or the end) and the last 8:
+      // together every byte, once the length is equal.
+      std::memcpy(&w[0], p, 8);
+      std::memcpy(&w[1], p + std::min<size_t>(n, 16) - 8, 8);
+      std::memcpy(&w[2], p + std::min<size_t>(n, 24) - 8, 8);
+      std::memcpy(&w[3], p + n - 8, 8);
+    } else if (n >= 4) {
+      uint32_t x, y;
+      std::memcpy(&x, p, 4);
+      std::memcpy(&y, p + n - 4, 4);
+      w[0] = x;
+      w[3] = y;
+    } else {
+      for (size_t i = 0; i < n; ++i) w[0] |= uint64_t{static_cast<uint8_t>(p[i])} << (8 * i);
+    }
+    const uint32_t tag = static_cast<uint32_t>(n) << 8 | static_cast<uint32_t>(v.kind);
+    const uint64_t mix = (w[0] ^ (w[3] * 0x9e3779b97f4a7c15ull) ^ (w[1] >> 7) ^ tag) * 0xc2b2ae3d27d4eb4full;
+    Entry& e = entries_[mix >> (64 - kBits)];
+    if (e.tag == tag && e.w[0] == w[0] && e.w[3] == w[3] && e.w[1] == w[1] && e.w[2] == w[2]) {
+      return e.hashes;
+    }
+    ++misses_;
+    e.tag = tag;
+    for (int i = 0; i < 4; ++i) e.w[i] = w[i];
+    e.hashes = Compute(batch, v);
+    return e.hashes;
+  }
+  static Hashes Compute(const Batch& batch, const FieldValue& v) {
+    const uint64_t h = FieldHash(batch, v);
+    return {h, Combine(kGroupSeed, h)};
+  }
+  // After a chunk: whether the next one should go without the memo (more
+  // than half of this one's look-ups missed: the memo costs without paying;
+  // tried again after kSkipChunks chunks).
+  bool Skip() {
+    if (skip_ > 0) {
+      --skip_;
+      return true;
+    }
+    if (lookups_ >= 32 && misses_ * 2 > lookups_) skip_ = kSkipChunks;
+    lookups_ = misses_ = 0;
+    return skip_ > 0;
+  }
+
+ private:
+  static constexpr int kBits = 6;
+  static constexpr uint32_t kSkipChunks = 16;
+  struct Entry {
+    uint64_t w[4] = {0, 0, 0, 0};
+    uint32_t tag = ~uint32_t{0};  // length << 8 | kind; all ones: empty
+    Hashes hashes{};
+  };
+  Entry entries_[size_t{1} << kBits];
+  uint32_t lookups_ = 0, misses_ = 0, skip_ = 0;
+};
+
 struct ObserveScratch {
   // [rule * kShards + shard]: updates go straight to their shard's list (no
   // sorting by shard afterwards); see kApplyEvents.
@@ -423,6 +509,9 @@ struct ObserveScratch {
   // for rules whose detector merges updates (Detector::merge()).
   std::vector<int64_t> merge_end;
   std::vector<uint64_t> field_hashes;  // [slot * kChunk + event in chunk]
+  std::vector<uint64_t> field_groups;  // [slot * kChunk + event in chunk]: the group of the field alone
+  std::vector<FieldHashMemo> memos;    // [slot]
+  std::vector<uint8_t> skip_memo;      // [slot]: this chunk hashes the field without its memo
   std::vector<uint64_t> group_hashes;  // [group list * kChunk + event in chunk]
   int64_t times[ConditionSet::kChunk];  // [event in chunk]: its time (the wall clock if too far ahead)
   ConditionSet::Scratch conditions;
@@ -523,10 +612,6 @@ bool AddChunkRuns(const ConditionSet::Mask& matched, const ConditionSet::Mask& v
   return true;
 }
 
-inline uint64_t FieldHash(const Batch& batch, const FieldValue& v) {
-  return HashBytes(batch.View(v.span), 0x6669656c64ull + static_cast<uint64_t>(v.kind));
-}
-inline uint64_t Combine(uint64_t h, uint64_t field_hash) { return Mix64(h ^ field_hash) + 0x9e3779b97f4a7c15ull; }
 }  // namespace
 
 void RuleEngine::IndexRules() {
@@ -607,7 +692,13 @@ void RuleEngine::Observe(const Batch& batch) {
   scratch.merge_end.resize(rules_.size() * kShards);
   const size_t slots = hashed_fields_.size();
   scratch.field_hashes.resize(slots * kChunk);
+  scratch.field_groups.resize(slots * kChunk);
+  if (scratch.memos.size() < slots) scratch.memos.resize(slots);
+  scratch.skip_memo.resize(slots);
   uint64_t* fh = scratch.field_hashes.data();
+  uint64_t* fg = scratch.field_groups.data();
+  const bool memo = opts_.hash_memo;
+  if (!memo) std::fill(scratch.skip_memo.begin(), scratch.skip_memo.end(), uint8_t{1});
   const bool shared_groups = opts_.shared_group_hashes;
   const size_t group_lists = shared_groups ? group_lists_.size() : 0;
   scratch.group_hashes.resize(group_lists * kChunk);
@@ -652,16 +743,30 @@ void RuleEngine::Observe(const Batch& batch) {
         for (uint32_t off = 0; off < e.length; off += 64) __builtin_prefetch(p + off, 0, 3);
       }
       for (size_t s = 0; s < slots; ++s) {
-        fh[s * kChunk + j] = FieldHash(batch, batch.field(base + j, static_cast<size_t>(hashed_fields_[s])));
+        const FieldValue& v = batch.field(base + j, static_cast<size_t>(hashed_fields_[s]));
+        if (scratch.skip_memo[s]) {
+          fh[s * kChunk + j] = FieldHash(batch, v);
+        } else {
+          const FieldHashMemo::Hashes h = scratch.memos[s].Get(batch, v);
+          fh[s * kChunk + j] = h.field;
+          fg[s * kChunk + j] = h.group;
+        }
       }
       // The group of every rule with this group_by list (30 rules, 6 lists
-      // in bench/rules/thirty-rules.yml), rather than per update.
+      // in bench/rules/thirty-rules.yml), rather than per update; a list of
+      // one field from its memo.
       for (size_t g = 0; g < group_lists; ++g) {
+        const std::vector<int>& list = group_lists_[g];
+        if (list.size() == 1 && !scratch.skip_memo[static_cast<size_t>(list[0])]) {
+          gh[g * kChunk + j] = fg[static_cast<size_t>(list[0]) * kChunk + j];
+          continue;
+        }
         uint64_t h = kGroupSeed;
-        for (int s : group_lists_[g]) h = Combine(h, fh[static_cast<size_t>(s) * kChunk + j]);
+        for (int s : list) h = Combine(h, fh[static_cast<size_t>(s) * kChunk + j]);
         gh[g * kChunk + j] = h;
       }
     }
+    for (size_t s = 0; s < slots; ++s) scratch.skip_memo[s] = !memo || scratch.memos[s].Skip();
     conditions_.Eval(batch, base, m, &scratch.conditions);
     ConditionSet::Mask valid{};
     // Whether the valid events' times never decrease, and the first and last.

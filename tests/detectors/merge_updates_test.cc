@@ -23,15 +23,17 @@ using testing::Pick;
 using testing::RulesHarness;
 
 // `chunky`: also groups by a field of up to 48 values (more groups in a
-// chunk than the engine gathers per chunk).
-std::string RandomRule(std::mt19937_64& rng, int i, bool chunky) {
+// chunk than the engine gathers per chunk). `tricky`: also groups and
+// fingerprints by field v (TrickyValue).
+std::string RandomRule(std::mt19937_64& rng, int i, bool chunky, bool tricky = false) {
   const std::string match = Pick(rng, {"{log.level: ERROR}", "{service.name: {exists: true}}",
                                        "{n: {gte: 10}}", "{log.level: [ERROR, WARN]}"});
   const std::string group =
-      chunky ? Pick(rng, {"[service.name]", "[]", "[service.name, host.name]", "[host.name]",
-                          "[host.name, service.name]", "[u]", "[u, service.name]"})
-             : Pick(rng, {"[service.name]", "[]", "[service.name, host.name]", "[host.name]",
-                          "[host.name, service.name]"});
+      tricky   ? Pick(rng, {"[v]", "[v]", "[service.name, v]", "[v, host.name]", "[host.name]"})
+      : chunky ? Pick(rng, {"[service.name]", "[]", "[service.name, host.name]", "[host.name]",
+                            "[host.name, service.name]", "[u]", "[u, service.name]"})
+               : Pick(rng, {"[service.name]", "[]", "[service.name, host.name]", "[host.name]",
+                            "[host.name, service.name]"});
   const std::string window = Pick(rng, {"1s", "2s", "10s", "1m", "5m"});
   const std::string head = StrCat("  - name: R", i, "\n    match: ", match, "\n    group_by: ", group,
                                   "\n    window: ", window, "\n");
@@ -51,7 +53,39 @@ std::string RandomRule(std::mt19937_64& rng, int i, bool chunky) {
                     "\n    warmup: ", Pick(rng, {"0s", "5s"}), "\n    spike_factor: 2\n    drop_factor: 0.5\n",
                     "    min_count: ", rng() % 6, "\n");
     default:  // not merged: the control
-      return StrCat(head, "    type: duplicate\n    fingerprint: [n]\n    max_repeats: ", rng() % 3, "\n");
+      return StrCat(head, "    type: duplicate\n    fingerprint: ", tricky ? Pick(rng, {"[v]", "[n, v]", "[n]"}) : "[n]",
+                    "\n    max_repeats: ", rng() % 3, "\n");
+  }
+}
+
+// A value of field v for the group hashes' memo (RuleEngineOptions::hash_memo):
+// strings of every length up to 40 around the memo's 4-, 8-, 16-, 24- and
+// 32-byte steps, drawn from few enough values to repeat, that differ in a
+// single byte anywhere (the middle of a 32-byte value included), escaped
+// forms, numbers, true/false/null, objects, or no v at all.
+std::string TrickyValue(std::mt19937_64& rng) {
+  switch (rng() % 12) {
+    case 0:
+      return "";  // missing
+    case 1:
+      return R"(,"v":)" + Pick(rng, {"null", "true", "false", "12", "12.0", "-3", R"({"a":1})", "[1,2]"});
+    case 2:
+      return StrCat(R"(,"v":"A)", rng() % 3, R"(")");  // escaped
+    default: {
+      // Few enough values that the samples kept per group never evict (their
+      // victim follows a table's iteration order, which differs between engines).
+      const size_t lens[] = {0, 1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 23, 24, 25, 31, 32, 33, 40};
+      const size_t len = lens[rng() % std::size(lens)];
+      std::string v(len, 'a');
+      for (size_t k = 0; k < len; ++k) v[k] = static_cast<char>('a' + k % 26);
+      if (len > 0 && rng() % 2) {
+        // One byte changed: in the middle, the last, or byte 20 (only in the
+        // memo's third window at 25 to 32 bytes).
+        const size_t at = std::vector<size_t>{len / 2, len - 1, std::min<size_t>(20, len - 1)}[rng() % 3];
+        v[at] = 'x';
+      }
+      return StrCat(R"(,"v":")", v, R"(")");
+    }
   }
 }
 
@@ -89,8 +123,9 @@ std::string FirstDifference(testing::CaptureAlertSink& a, testing::CaptureAlertS
 // Random rule sets and streams through two engines, the second with its
 // options changed by `change`: the same alerts and metrics. `chunky`: half
 // the batches in time order (no late or out-of-order events), and rules
-// grouped by a field of many values (RandomRule).
-void CompareEngines(void (*change)(RuleEngineOptions*), bool chunky = false) {
+// grouped by a field of many values (RandomRule). `tricky`: rules grouped and
+// fingerprinted by field v (TrickyValue).
+void CompareEngines(void (*change)(RuleEngineOptions*), bool chunky = false, bool tricky = false) {
   // Not sluice_rule_state_bytes: a table's capacity after erasures depends on
   // where its tombstones fell (again the table's address).
   const char* kMetrics[] = {"sluice_rule_events_matched_total", "sluice_rule_late_events_total",
@@ -101,7 +136,7 @@ void CompareEngines(void (*change)(RuleEngineOptions*), bool chunky = false) {
     std::mt19937_64 rng(seed);
     const int nrules = 3 + static_cast<int>(rng() % 5);
     std::string yaml = "rules:\n";
-    for (int i = 0; i < nrules; ++i) yaml += RandomRule(rng, i, chunky);
+    for (int i = 0; i < nrules; ++i) yaml += RandomRule(rng, i, chunky, tricky);
     RuleEngineOptions o{.allowed_lateness_ms = static_cast<int64_t>(rng() % 3) * 5000,
                         .max_groups_per_rule = 100'000};  // evictions: table order, see FirstDifference
     RulesHarness merged, single;
@@ -127,6 +162,7 @@ void CompareEngines(void (*change)(RuleEngineOptions*), bool chunky = false) {
                                      R"("},"log":{"level":")", Pick(rng, {"ERROR", "ERROR", "WARN", "INFO"}),
                                      R"("})");
         if (chunky) StrAppend(&members, R"(,"u":"u)", rng() % (rng() % 2 ? 48 : 6), R"(")");
+        if (tricky) members += TrickyValue(rng);
         switch (rng() % 10) {
           case 0: break;                                              // no value
           case 1: members += R"(,"n":"x")"; break;                    // not a number
@@ -181,6 +217,13 @@ TEST(MergeUpdatesTest, SharedGroupHashesSameAsPerUpdate) {
 // across bucket boundaries, with more groups than it gathers, and out of order.
 TEST(MergeUpdatesTest, ChunkRunsSameAsPerMatch) {
   CompareEngines([](RuleEngineOptions* o) { o->chunk_runs = false; }, true);
+}
+
+// The group fields' hashes remembered by value (hash_memo) against hashing
+// every value: the same groups (alerts carry the group hash), fingerprints,
+// alerts and metrics, on values the memo must tell apart by every byte.
+TEST(MergeUpdatesTest, HashMemoSameAsHashing) {
+  CompareEngines([](RuleEngineOptions* o) { o->hash_memo = false; }, true, true);
 }
 
 }  // namespace
