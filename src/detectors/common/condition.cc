@@ -47,10 +47,10 @@ bool ParseNumber(std::string_view s, double* out) {
 // A plain (unquoted) YAML scalar keeps its YAML type; a quoted one is a string.
 bool IsPlain(const YAML::Node& n) { return n.Tag() == "?" || n.Tag().empty(); }
 
-}  // namespace
-
-bool FieldNumber(const Batch& batch, const FieldValue& v, double* out) {
-  if (v.kind != FieldKind::kNumber && v.kind != FieldKind::kString) return false;
+// FieldNumber's answer for a value of 1 to 8 digits (true, *out set); false
+// for anything else, which ParseNumber then decides. Inlined into the
+// numeric columns' loop (ConditionSet::Eval).
+__attribute__((always_inline)) inline bool DigitsNumber(const Batch& batch, const FieldValue& v, double* out) {
   const uint32_t n = v.span.len;
   if (n - 1 < 8 && v.span.off + n >= 8) {
     // 1 to 8 digits (status codes, durations, offsets) in a few multiplies
@@ -77,7 +77,13 @@ bool FieldNumber(const Batch& batch, const FieldValue& v, double* out) {
       return true;
     }
   }
-  return ParseNumber(batch.View(v.span), out);
+  return false;
+}
+}  // namespace
+
+bool FieldNumber(const Batch& batch, const FieldValue& v, double* out) {
+  if (v.kind != FieldKind::kNumber && v.kind != FieldKind::kString) return false;
+  return DigitsNumber(batch, v, out) || ParseNumber(batch.View(v.span), out);
 }
 
 std::string FieldText(const Batch& batch, const FieldValue& v) {
@@ -717,6 +723,8 @@ void ConditionSet::BuildNeedleGroups() {
       }
       g.head.push_back(head);
       g.head_mask.push_back(mask);
+      g.size.push_back(static_cast<uint32_t>(nd.size()));
+      g.fold_bits.push_back(g.fold[k] ? 0x2020202020202020ull : 0);
       const uint8_t bucket = static_cast<uint8_t>(1u << (k % 8));
       g.bucket[k % 8] |= uint64_t{1} << k;
       for (int pos = 0; pos < 2; ++pos) {
@@ -752,15 +760,20 @@ uint64_t ConditionSet::FindNeedles(const NeedleGroup& g, std::string_view text, 
     for (; buckets; buckets &= static_cast<uint8_t>(buckets - 1)) {
       for (uint64_t cands = g.bucket[__builtin_ctz(buckets)] & wanted & ~found; cands; cands &= cands - 1) {
         const size_t k = static_cast<size_t>(__builtin_ctzll(cands));
-        const std::string& needle = g.needles[k];
-        if (i + needle.size() > n) continue;
+        const size_t size = g.size[k];
+        if (i + size > n) continue;
         size_t t = 0;  // bytes known to be equal
         if (i + 8 <= n) {
           uint64_t w;
           std::memcpy(&w, p + i, 8);
-          if (((w | (g.fold[k] ? 0x2020202020202020ull : 0)) & g.head_mask[k]) != g.head[k]) continue;
-          t = std::min<size_t>(8, needle.size());
+          if (((w | g.fold_bits[k]) & g.head_mask[k]) != g.head[k]) continue;
+          t = std::min<size_t>(8, size);
+          if (t == size) {
+            found |= uint64_t{1} << k;
+            continue;
+          }
         }
+        const std::string& needle = g.needles[k];
         bool same = true;
         if (g.fold[k]) {
           for (; t < needle.size() && same; ++t) {
@@ -778,9 +791,14 @@ uint64_t ConditionSet::FindNeedles(const NeedleGroup& g, std::string_view text, 
     return 0;
   }
 #if defined(__AVX2__)
-  // The buckets of the wanted needles only.
-  uint8_t keep = 0;
-  for (int b = 0; b < 8; ++b) keep |= static_cast<uint8_t>((g.bucket[b] & wanted) != 0) << b;
+  // The buckets of the wanted needles only: needle k is in bucket k % 8
+  // (BuildNeedleGroups), so bit b of the bytes of `wanted` or-ed together.
+  uint64_t folded = wanted & (g.bucket[0] | g.bucket[1] | g.bucket[2] | g.bucket[3] | g.bucket[4] | g.bucket[5] |
+                              g.bucket[6] | g.bucket[7]);
+  folded |= folded >> 32;
+  folded |= folded >> 16;
+  folded |= folded >> 8;
+  const uint8_t keep = static_cast<uint8_t>(folded);
   if (keep == 0) {
     *ascii = IsAscii(text);
     return 0;
@@ -1049,7 +1067,9 @@ uint64_t ConditionSet::EqualityHash(std::string_view text) {
   return h ^ (h >> 29);
 }
 
-uint64_t ConditionSet::LookUp(const EqualityIndex& x, std::string_view text) {
+// Inlined into EvalIndex, its only caller (3 look-ups per event in
+// detectors_bench BM_ThirtyRulesStream).
+__attribute__((always_inline)) inline uint64_t ConditionSet::LookUp(const EqualityIndex& x, std::string_view text) {
   const size_t mask = x.slots.size() - 1;
   for (size_t i = EqualityHash(text) & mask;; i = (i + 1) & mask) {
     const EqualityIndex::Slot& slot = x.slots[i];
@@ -1174,7 +1194,10 @@ void ConditionSet::Eval(const Batch& batch, uint32_t base, uint32_t m, Scratch* 
     const size_t f = static_cast<size_t>(columns_[c]);
     for (uint32_t j = 0; j < m; ++j) {
       double d;
-      col[j] = FieldNumber(batch, batch.field(base + j, f), &d) ? d : std::numeric_limits<double>::quiet_NaN();
+      const FieldValue& v = batch.field(base + j, f);
+      col[j] = (v.kind == FieldKind::kNumber && DigitsNumber(batch, v, &d)) || FieldNumber(batch, v, &d)
+                   ? d
+                   : std::numeric_limits<double>::quiet_NaN();
     }
     std::fill(col + m, col + kChunk, std::numeric_limits<double>::quiet_NaN());
   }
@@ -1217,15 +1240,30 @@ void ConditionSet::Eval(const Batch& batch, uint32_t base, uint32_t m, Scratch* 
       searched = Mask{};
       ascii = Mask{};
       for (size_t w = 0; w < kWords; ++w) {
+        // Only the needles of the regexes needed for each event (method=POST
+        // of a rule that also wants a long duration: not on most events): those
+        // of the regexes needed at every event of the word, and of each other
+        // regex where it is needed (2 of the 7 on `message` in
+        // detectors_bench BM_ThirtyRulesStream).
+        uint64_t everywhere = 0;
+        uint32_t some[64];
+        size_t somes = 0;
+        for (size_t k = 0; k < g.preds.size(); ++k) {
+          const uint64_t nw = need[g.preds[k]].w[w] & where.w[w];
+          if (nw == where.w[w] || (nw != 0 && somes == 64)) {
+            everywhere |= g.pred_needles[k];  // (past 64 such regexes: more needles than needed, the same answers)
+          } else if (nw != 0) {
+            some[somes++] = static_cast<uint32_t>(k);
+          }
+        }
         for (uint64_t bits = where.w[w]; bits; bits &= bits - 1) {
           const uint32_t b = static_cast<uint32_t>(__builtin_ctzll(bits));
           const uint32_t j = static_cast<uint32_t>(w * 64) + b;
           const FieldValue& v = batch.field(base + j, static_cast<size_t>(g.field));
           if ((v.kind == FieldKind::kString && !v.escaped) || v.kind == FieldKind::kNumber) {
-            // Only the needles of the regexes needed for this event (method=POST
-            // of a rule that also wants a long duration: not on most events).
-            uint64_t wanted = 0;
-            for (size_t k = 0; k < g.preds.size(); ++k) {
+            uint64_t wanted = everywhere;
+            for (size_t i = 0; i < somes; ++i) {
+              const size_t k = some[i];
               if ((need[g.preds[k]].w[w] >> b) & 1) wanted |= g.pred_needles[k];
             }
             bool only_ascii;

@@ -193,6 +193,10 @@ class ConditionSet {
     // Each needle's first 8 bytes (fewer: `mask`), with 0x20 set in every
     // byte if it folds: one 64-bit comparison rejects most candidates.
     std::vector<uint64_t> head, head_mask;
+    // Per needle, for the candidates' first check without the strings and
+    // the vector<bool>: its length, and 0x20 in every byte if it folds.
+    std::vector<uint32_t> size;
+    std::vector<uint64_t> fold_bits;
     uint64_t bucket[8] = {};  // needles of each bucket
     alignas(32) uint8_t lo0[32] = {}, hi0[32] = {}, lo1[32] = {}, hi1[32] = {};  // 16 entries, twice
   };
