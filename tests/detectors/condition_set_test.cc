@@ -215,12 +215,14 @@ TEST(ConditionSetTest, RegexShortcutsAnswerAsRe2) {
   const std::vector<std::string> patterns = {
       "(?i)time(d)? ?out", "^/var/log/", "Exception|Traceback", "(?i)kelvin", "a.*b",   "x{2,}y",
       "(?i)ab|cd",         "^abc",       "status=failed",       "(?i)[a-z]+error", "^$", "(?i)ünï",
-      "(?i)error.*(timeout|refused)", "(?i)(foo|bar)baz"};  // atoms: one required and two either-or; either-or only
+      "(?i)error.*(timeout|refused)", "(?i)(foo|bar)baz",  // atoms: one required and two either-or; either-or only
+      "^12", "^a.*b", "^/var/log/|^/srv/"};
   const std::vector<std::string> texts = {  // JSON string content, as written in the events
       "", "timeout", "Timed Out", "TIMEDOUT", "time  out", "/var/log/x", "x/var/log/", "a Traceback", "exception",
       "\u212Aelvin", "KELVIN", "kelvin", "aXb", "xxy", "xy", "AB", "zcD", "abc", "ab", "status=failed!",
       "Status=Failed", "SomeError", "ÜNÏ", "ünï", "t\u0130me out", "time\\tout",  // JSON-escaped
-      "ERROR: connection refused", "error then Timeout", "refused error", "timeout", "FooBaz", "barbaz!", "baz"};
+      "ERROR: connection refused", "error then Timeout", "refused error", "timeout", "FooBaz", "barbaz!", "baz",
+      "/var/log", "/var/lo", "/var/log/shop/api.log", "/var/Log/", "12", "1234"};
   RuleSet rs;
   for (const std::string& p : patterns) {
     rs.AddRegex("msg", p);
@@ -232,6 +234,7 @@ TEST(ConditionSetTest, RegexShortcutsAnswerAsRe2) {
     events.push_back(StrCat(R"({"msg":")", t, R"("})"));
     events.push_back(StrCat(R"({"msg":")", t, R"(\u00e9"})"));  // escaped, not ASCII once unescaped
   }
+  for (const char* number : {"1", "12", "123", "21", "1.5", "-12"}) events.push_back(StrCat(R"({"msg":)", number, "}"));
   Batch b;
   for (const std::string& e : events) b.Append(e);
   EventParser parser(rs.fields.paths());
