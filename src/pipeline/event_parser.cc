@@ -6,6 +6,9 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
 
 #include "common/strings.h"
 #include "common/timeutil.h"
@@ -74,6 +77,9 @@ constexpr size_t kStage1WindowBytes = 128u << 10;
 // must hold the largest event).
 constexpr size_t kMaxStage1EventBytes = 4u << 20;
 constexpr int64_t kNoTimestamp = INT64_MIN;
+// Events of one batch the scanner may leave to simdjson before the rest of
+// the batch goes to simdjson without trying it.
+constexpr int kScanMissesPerBatch = 4;
 
 // raw_json_token() of a scalar may carry trailing whitespace; strings keep their quotes.
 std::string_view TrimToken(std::string_view t) {
@@ -272,18 +278,37 @@ void EventParser::ParseBatch(Batch* batch) {
   // the arena has them after the last one. The bytes of the next event serve
   // as padding for the previous ones.
   batch->arena().reserve(batch->arena().size() + simdjson::SIMDJSON_PADDING);
-  if (batch->size() >= 2 && ParseBatchAtOnce(batch)) return;
-  for (size_t i = 0; i < batch->size(); ++i) ParseEvent(batch, i);
+  const size_t n = batch->size();
+  size_t i = 0;
+  bool alone = false;
+  if (scan_events_) {
+    // An event the scanner cannot decide is parsed alone; after a few such,
+    // the rest of the batch takes the simdjson way (a stream in another form:
+    // pretty-printed, with spaces).
+    int misses = 0;
+    for (; i < n; ++i) {
+      if (ScanEvent(batch, i)) continue;
+      if (++misses > kScanMissesPerBatch) break;
+      ParseEvent(batch, i);
+      alone = true;
+    }
+  }
+  if (i < n && !(n - i >= 2 && ParseBatchAtOnce(batch, i))) {
+    for (; i < n; ++i) ParseEvent(batch, i);
+    alone = true;
+  }
+  if (!alone) ++batches_at_once_;
 }
 
-bool EventParser::ParseBatchAtOnce(Batch* batch) {
+bool EventParser::ParseBatchAtOnce(Batch* batch, size_t from) {
   std::vector<Event>& events = batch->events();
   const size_t n = events.size();
   const char* arena = batch->arena().data();
-  const uint32_t first = events[0].offset;
+  const uint32_t first = events[from].offset;
   uint32_t next = first;
   size_t largest = 0;
-  for (const Event& e : events) {
+  for (size_t k = from; k < n; ++k) {
+    const Event& e = events[k];
     if (e.offset != next) return false;
     next = e.offset + e.length;
     largest = std::max<size_t>(largest, e.length);
@@ -301,7 +326,7 @@ bool EventParser::ParseBatchAtOnce(Batch* batch) {
   if (batch_ts_.size() < n) batch_ts_.resize(n);
 
   bool ok = true;
-  size_t i = 0;
+  size_t i = from;
   for (auto it = stream.begin(); it != stream.end(); ++it) {
     od::document_reference doc;
     if (i == n || (*it).get(doc) != simdjson::SUCCESS) {
@@ -330,7 +355,7 @@ bool EventParser::ParseBatchAtOnce(Batch* batch) {
   }
   doc_ = od::document_reference();
   if (ok && i == n && stream.truncated_bytes() == 0) {
-    for (size_t k = 0; k < n; ++k) {
+    for (size_t k = from; k < n; ++k) {
       Event& e = events[k];
       e.flags &= ~kEventInvalid;
       if (batch_ts_[k] != kNoTimestamp) {
@@ -340,16 +365,15 @@ bool EventParser::ParseBatchAtOnce(Batch* batch) {
         e.timestamp_ms = batch->received_ms;
       }
     }
-    ++batches_at_once_;
     return true;
   }
   // Undo what the walk wrote; the event-by-event pass starts from scratch.
-  for (size_t k = 0; k < std::min(i + 1, n); ++k) {
+  for (size_t k = from; k < std::min(i + 1, n); ++k) {
     Event& e = events[k];
     e.cut_begin = e.cut_end = 0;
     e.meta_id = e.meta_pipeline = e.meta_op_type = e.meta_index = Span{};
+    for (size_t f = 0; f < field_count_; ++f) batch->field(k, f) = FieldValue{};
   }
-  batch->ResizeFields(field_count_);
   return false;
 }
 
@@ -486,9 +510,14 @@ const char* EndOfNumber(const char* p, const char* end) {
   return p;
 }
 
-// Past the array or object at p: brackets counted outside strings, as
-// On-Demand skips a value it was not asked for. nullptr if it does not close.
+// Past the array or object at p, or nullptr if its brackets (counted outside
+// strings) do not close, do not pair up ('{' with '}', '[' with ']') or nest
+// deeper than 64, or if a backslash stands outside a string (stage 1 takes
+// the quote after it as escaped, and so pairs the quotes otherwise). Where
+// they pair up, On-Demand skips a value it was not asked for to the same
+// place (it counts brackets without their kind).
 const char* SkipComposite(const char* p, const char* end) {
+  uint64_t objects = 0;  // bit d: the bracket open at depth d + 1 is '{'
   int depth = 0;
   while (p < end) {
     const char c = *p;
@@ -497,65 +526,204 @@ const char* SkipComposite(const char* p, const char* end) {
       if (!p) return nullptr;
       continue;
     }
-    if (c == '{' || c == '[') ++depth;
-    if ((c == '}' || c == ']') && --depth == 0) return p + 1;
+    if (c == '\\') return nullptr;
+    if (c == '{' || c == '[') {
+      if (depth == 64) return nullptr;
+      objects = (objects << 1) | (c == '{');
+      ++depth;
+    } else if (c == '}' || c == ']') {
+      if ((objects & 1) != (c == '}')) return nullptr;
+      objects >>= 1;
+      if (--depth == 0) return p + 1;
+    }
     ++p;
   }
   return nullptr;
 }
+
+// Past the value at v in the compact form (a string, a JSON number, true,
+// false, null, or a composite whose brackets pair up), or nullptr.
+SLUICE_INLINE const char* SkipCompactValue(const char* v, const char* end) {
+  switch (*v) {
+    case '"':
+      return EndOfString(v, end);
+    case '{': case '[':
+      return SkipComposite(v, end);
+    case 't':
+      return end - v >= 4 && std::memcmp(v, "true", 4) == 0 ? v + 4 : nullptr;
+    case 'f':
+      return end - v >= 5 && std::memcmp(v, "false", 5) == 0 ? v + 5 : nullptr;
+    case 'n':
+      return end - v >= 4 && std::memcmp(v, "null", 4) == 0 ? v + 4 : nullptr;
+    default:
+      return EndOfNumber(v, end);
+  }
+}
+
+// The closing quote of the key that starts at `key` (past its opening
+// quote) when a ':' follows it and a value may follow that, in the compact
+// form: no escape, no white space. Else nullptr.
+SLUICE_INLINE const char* CompactKeyEnd(const char* key, const char* end) {
+  const char* q = FindQuoteOrBackslash(key, end);
+  return q + 2 < end && *q == '"' && q[1] == ':' ? q : nullptr;
+}
+
+// Whether the event's bytes [p, p + n) may be decided without stage 1: no
+// byte below 0x20 (stage 1 rejects them inside strings, ParseEvent rewrites
+// events with line feeds, and the compact form has no white space anyway)
+// and valid UTF-8 (what stage 1 checks). Reads up to 31 bytes past p + n.
+bool CompactBytes(const char* p, size_t n) {
+  uint32_t control = 0;
+  uint32_t high = 0;
+  size_t i = 0;
+#if defined(__AVX2__)
+  const __m256i limit = _mm256_set1_epi8(0x1f);
+  __m256i ctl = _mm256_setzero_si256();
+  __m256i any = _mm256_setzero_si256();
+  for (; i + 32 <= n; i += 32) {
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i));
+    ctl = _mm256_or_si256(ctl, _mm256_cmpeq_epi8(_mm256_max_epu8(v, limit), limit));
+    any = _mm256_or_si256(any, v);
+  }
+  if (i < n) {
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i));
+    const uint32_t keep = (uint32_t{1} << (n - i)) - 1;
+    control = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_max_epu8(v, limit), limit))) & keep;
+    high = static_cast<uint32_t>(_mm256_movemask_epi8(v)) & keep;
+  }
+  control |= static_cast<uint32_t>(_mm256_movemask_epi8(ctl));
+  high |= static_cast<uint32_t>(_mm256_movemask_epi8(any));
+#else
+  for (; i < n; ++i) {
+    const auto c = static_cast<unsigned char>(p[i]);
+    control |= c < 0x20;
+    high |= c >> 7;
+  }
+#endif
+  if (control != 0) return false;
+  return high == 0 || simdjson::validate_utf8(p, n);
+}
+
+// Reads the object at p (its '{') in the compact form: `member(key,
+// key_end)` (past the key's opening quote, at its closing one) returns the
+// position past the member's value, or nullptr. Returns the position past
+// the object, or nullptr.
+template <class Member>
+SLUICE_INLINE const char* ScanCompactObject(const char* p, const char* end, Member&& member) {
+  ++p;
+  if (p < end && *p == '}') return p + 1;
+  while (p < end && *p == '"') {
+    const char* q = CompactKeyEnd(p + 1, end);
+    if (!q) return nullptr;
+    p = member(p + 1, q);
+    if (!p || p >= end || (*p != ',' && *p != '}')) return nullptr;
+    if (*p == '}') return p + 1;
+    ++p;
+  }
+  return nullptr;
+}
+
+// @metadata's object at p (its '{') in the compact form, as ReadMetadata
+// reads it: the string values of _id, pipeline, op_type and index. Past the
+// object, or nullptr.
+const char* ScanMetadata(const char* p, const char* end, const Batch& batch, Event* e) {
+  return ScanCompactObject(p, end, [&](const char* key, const char* q) -> const char* {
+    const std::string_view k(key, q - key);
+    Span* target = k == "_id" ? &e->meta_id
+                   : k == "pipeline" ? &e->meta_pipeline
+                   : k == "op_type" ? &e->meta_op_type
+                   : k == "index" ? &e->meta_index
+                   : nullptr;
+    const char* v = q + 2;
+    const char* after = SkipCompactValue(v, end);
+    if (after && target && *v == '"') *target = SpanOf(batch, std::string_view(v + 1, after - v - 2));
+    return after;
+  });
+}
 }  // namespace
+
+SLUICE_INLINE const char* EventParser::ScanValue(const char* v, const char* end, const Node* child, Batch* batch,
+                                                 size_t event, int depth) {
+  // An object on a wanted path is read (not past depth 16, as Walk); any
+  // other value is only passed over, and stored if it ends a wanted path.
+  const char* p = child && child->index < 0 && *v == '{' && depth < 16
+                      ? ScanObject(v, end, *child, batch, event, depth + 1)
+                      : SkipCompactValue(v, end);
+  if (!p || p >= end || (*p != ',' && *p != '}')) return nullptr;
+  if (child && child->index >= 0) SetField(&batch->field(event, child->index), std::string_view(v, p - v), *batch);
+  return p;
+}
 
 const char* EventParser::ScanObject(const char* p, const char* end, const Node& node, Batch* batch, size_t event,
                                     int depth) {
   // p at '{'. Only the compact form is taken: keys without escapes, no white
   // space between tokens, values that are strings, JSON numbers, true, false,
-  // null, or composites. Anything else returns nullptr before the walk would
-  // have decided differently, and On-Demand walks the object instead (what
-  // was stored meanwhile it stores again, in the same order).
-  ++p;
-  if (p < end && *p == '}') return p + 1;
-  while (p < end && *p == '"') {
-    const char* key = p + 1;
-    const char* q = FindQuoteOrBackslash(key, end);
-    if (q + 1 >= end || *q != '"' || q[1] != ':') return nullptr;
+  // null, or composites whose brackets pair up. Anything else returns nullptr
+  // before the walk would have decided differently, and On-Demand walks the
+  // object instead (what was stored meanwhile it stores again, in the same
+  // order).
+  return ScanCompactObject(p, end, [&](const char* key, const char* q) {
     const Node* child = nullptr;
     if (node.MayStartWith(static_cast<unsigned char>(*key))) child = Child(node, std::string_view(key, q - key), true);
+    return ScanValue(q + 2, end, child, batch, event, depth);
+  });
+}
+
+bool EventParser::ScanEvent(Batch* batch, size_t i) {
+  Event& e = batch->events()[i];
+  const char* base = batch->arena().data() + e.offset;
+  const char* end = base + e.length;
+  if (e.length < 2 || base[0] != '{' || end[-1] != '}' || !CompactBytes(base, e.length)) return false;
+  const uint32_t cut_begin = e.cut_begin, cut_end = e.cut_end;
+  const Span meta[4] = {e.meta_id, e.meta_pipeline, e.meta_op_type, e.meta_index};
+  const Node& root = nodes_[0];
+  bool has_ts = false;
+  int64_t ts_ms = 0;
+  // The members as Walk takes them at depth 0: @metadata and @timestamp
+  // first, then the wanted keys (see Walk).
+  const char* after = ScanCompactObject(base, end, [&](const char* key, const char* q) -> const char* {
     const char* v = q + 2;
-    if (v >= end) return nullptr;
-    switch (*v) {
-      case '"':
-        p = EndOfString(v, end);
-        break;
-      case '{':
-        if (child && child->index < 0 && depth < 16) {
-          p = ScanObject(v, end, *child, batch, event, depth + 1);
-          child = nullptr;
-        } else {
-          p = SkipComposite(v, end);
-        }
-        break;
-      case '[':
-        p = SkipComposite(v, end);
-        break;
-      case 't':
-        p = end - v >= 4 && std::memcmp(v, "true", 4) == 0 ? v + 4 : nullptr;
-        break;
-      case 'f':
-        p = end - v >= 5 && std::memcmp(v, "false", 5) == 0 ? v + 5 : nullptr;
-        break;
-      case 'n':
-        p = end - v >= 4 && std::memcmp(v, "null", 4) == 0 ? v + 4 : nullptr;
-        break;
-      default:
-        p = EndOfNumber(v, end);
-        break;
+    const size_t len = q - key;
+    if (*key == '@' && len == 9 && std::memcmp(key, "@metadata", 9) == 0) {
+      const char* p = *v == '{' ? ScanMetadata(v, end, *batch, &e) : SkipCompactValue(v, end);
+      if (p) CutMetadata(key - 1, p, base, &e);
+      return p;
     }
-    if (!p || p >= end || (*p != ',' && *p != '}')) return nullptr;
-    if (child && child->index >= 0) SetField(&batch->field(event, child->index), std::string_view(v, p - v), *batch);
-    if (*p == '}') return p + 1;
-    ++p;
+    if (*key == '@' && len == 10 && std::memcmp(key, "@timestamp", 10) == 0) {
+      const char* p = ScanValue(v, end, nullptr, batch, i, 0);
+      if (p && *v == '"') {
+        // Walk would unescape an escaped one: left to it.
+        if (HasBackslash(v + 1, p - v - 2)) return nullptr;
+        has_ts = ParseTimestamp(std::string_view(v + 1, p - v - 2), &ts_ms);
+      }
+      return p;
+    }
+    const Node* child =
+        root.MayStartWith(static_cast<unsigned char>(*key)) ? Child(root, std::string_view(key, len), true) : nullptr;
+    return ScanValue(v, end, child, batch, i, 0);
+  });
+  // The object must fill the event: no white space after it either.
+  const bool ok = after == end;
+  if (!ok) {
+    // Leave the event as it was for ParseEvent.
+    e.cut_begin = cut_begin;
+    e.cut_end = cut_end;
+    e.meta_id = meta[0];
+    e.meta_pipeline = meta[1];
+    e.meta_op_type = meta[2];
+    e.meta_index = meta[3];
+    for (size_t f = 0; f < field_count_; ++f) batch->field(i, f) = FieldValue{};
+    return false;
   }
-  return nullptr;
+  // As ParseEvent stores a valid event.
+  e.flags &= ~kEventInvalid;
+  if (has_ts) {
+    e.timestamp_ms = ts_ms;
+    e.flags |= kEventHasTimestamp;
+  }
+  if (!(e.flags & kEventHasTimestamp)) e.timestamp_ms = batch->received_ms;
+  ++events_scanned_;
+  return true;
 }
 
 bool EventParser::Walk(od::object& obj, Batch* batch, size_t event, const Node& node, int depth) {

@@ -11,10 +11,14 @@
 // under "a" is stored as "a" and not searched: "a.b" then comes only from
 // dotted keys such as {"a.b":1}.
 //
-// The top level is walked with On-Demand. A nested object on a wanted path
-// in the compact form Filebeat writes is read straight from its bytes
-// (ScanObject); any other form falls back to On-Demand, with the same result
-// (tests/pipeline/event_parser_diff_test.cc). A key is read only if its first
+// An event in the compact form Filebeat writes (no white space between
+// tokens, keys without escapes, no byte below 0x20, valid UTF-8, brackets
+// that match) is read straight from its bytes, top level and nested objects
+// on wanted paths alike (ScanEvent, ScanObject): no stage 1, no On-Demand
+// walk. Any other form is left to simdjson: the batch's remaining events go
+// through one stage 1 and an On-Demand walk of the top level, a nested object
+// on a wanted path that is not compact through On-Demand too, all with the
+// same result (tests/pipeline/event_parser_diff_test.cc). A key is read only if its first
 // byte may start a wanted key (or is '@' at the top level, or a backslash):
 // other keys are not unescaped, so an invalid escape in one of them is not
 // an error, as when no field is registered.
@@ -47,13 +51,21 @@ class EventParser {
   // Parses one event (index `i`); returns false if it is invalid.
   bool ParseEvent(Batch* batch, size_t i);
 
-  // Batches that went through one stage 1 (for tests).
+  // Batches of which no event was parsed alone (by the scanner or one stage
+  // 1), and events the scanner decided (for tests).
   uint64_t batches_at_once() const { return batches_at_once_; }
+  uint64_t events_scanned() const { return events_scanned_; }
+  // Off: every event goes through simdjson (tests compare both ways).
+  void set_scan_events(bool on) { scan_events_ = on; }
 
  private:
-  // Parses the whole batch with one stage 1. False: nothing was decided (what the
-  // walk wrote is reset) and the caller parses event by event.
-  bool ParseBatchAtOnce(Batch* batch);
+  // Parses events [from, size) with one stage 1. False: nothing was decided
+  // (what the walk wrote is reset) and the caller parses them event by event.
+  bool ParseBatchAtOnce(Batch* batch, size_t from);
+  // Decides event i straight from its bytes if it is in the compact form and
+  // valid: true, with everything stored exactly as ParseEvent would have.
+  // False: nothing decided, nothing left changed (the event's fields reset).
+  bool ScanEvent(Batch* batch, size_t i);
   // A trie of wanted paths over key names. "a.b.c" is reachable through every
   // split of its components ("a"→"b"→"c", "a.b"→"c", "a"→"b.c", "a.b.c"), so
   // nested objects and dotted keys both match. Built as PathNode, then laid
@@ -101,6 +113,10 @@ class EventParser {
   // in the compact form Filebeat writes; returns the position past it, or
   // nullptr (nothing decided: walk it with On-Demand).
   const char* ScanObject(const char* p, const char* end, const Node& node, Batch* batch, size_t event, int depth);
+  // Past the member value at v in the compact form, storing it if `child`
+  // wants it (a field, or an object to read with ScanObject); nullptr if it
+  // is not compact.
+  const char* ScanValue(const char* v, const char* end, const Node* child, Batch* batch, size_t event, int depth);
   bool ReadMetadata(simdjson::ondemand::value v, Batch* batch, Event* e);
   // RFC 3339 → ms, with a fast path for the minute of the previous one.
   bool ParseTimestamp(std::string_view ts, int64_t* ms);
@@ -119,6 +135,8 @@ class EventParser {
   bool ts_minute_valid_ = false;
   bool walk_has_ts_ = false;
   uint64_t batches_at_once_ = 0;
+  uint64_t events_scanned_ = 0;
+  bool scan_events_ = true;
   size_t stream_capacity_ = 0;  // the parser's capacity for iterate_many (see ParseBatchAtOnce)
   std::vector<int64_t> batch_ts_;  // @timestamp per event in ParseBatchAtOnce, applied on success
   std::string scratch_;
