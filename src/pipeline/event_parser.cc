@@ -813,7 +813,19 @@ SLUICE_INLINE const char* EventParser::ScanValue(const char* v, const char* end,
                       ? ScanObject(v, end, qs, *child, batch, event, depth + 1)
                       : SkipCompactValue(v, end, qs);
   if (!p || p >= end || (*p != ',' && *p != '}')) return nullptr;
-  if (child && child->index >= 0) SetField(&batch->field(event, child->index), std::string_view(v, p - v), *batch);
+  if (child && child->index >= 0) {
+    FieldValue& fv = batch->field(event, child->index);
+    if (*v == '"') {
+      // The token is exact here (no white space); with the bit maps, the
+      // event has no backslash at all.
+      const std::string_view content(v + 1, p - v - 2);
+      fv.kind = FieldKind::kString;
+      fv.span = SpanOf(*batch, content);
+      fv.escaped = !qs.bits && HasBackslash(content.data(), content.size());
+    } else {
+      SetField(&fv, std::string_view(v, p - v), *batch);
+    }
+  }
   return p;
 }
 
@@ -863,7 +875,7 @@ bool EventParser::ScanEvent(Batch* batch, size_t i) {
       const char* p = ScanValue(v, end, qs, nullptr, batch, i, 0);
       if (p && *v == '"') {
         // Walk would unescape an escaped one: left to it.
-        if (HasBackslash(v + 1, p - v - 2)) return nullptr;
+        if (!qs.bits && HasBackslash(v + 1, p - v - 2)) return nullptr;
         has_ts = ParseTimestamp(std::string_view(v + 1, p - v - 2), &ts_ms);
       }
       return p;
