@@ -18,19 +18,21 @@ namespace od = simdjson::ondemand;
 
 #define SLUICE_INLINE inline __attribute__((always_inline))
 
-// Where the strings and brackets of the event ScanEvent reads are, for an
-// event without a backslash (each quote then opens or closes a string): per
-// 64 bytes of the event, four words whose bit i stands for byte i: a quote,
-// an opening bracket outside strings, a closing one outside strings, a byte
-// with bit 5 set (of brackets: '{' and '}'). Nothing past the event's end.
-// The end of a string or key, or of a skipped composite, is then found from
-// a few words, not by a byte loop whose branches depend on each string's
-// length and each object's bytes (36% and 38% of BM_ParseBatch/0 with the
-// byte loops). bits == nullptr: loop over the bytes.
+// Where the strings and brackets of the event ScanEvent reads are: per 64
+// bytes of the event, four words whose bit i stands for byte i: a quote that
+// opens or closes a string (not one escaped by a backslash, as stage 1 pairs
+// them), an opening bracket outside strings, a closing one outside strings,
+// a byte with bit 5 set (of brackets: '{' and '}'). Nothing past the event's
+// end. The end of a string, or of a skipped composite, is then found from a
+// few words, not by a byte loop whose branches depend on each string's length
+// and each object's bytes (36% and 38% of BM_ParseBatch/0 with the byte
+// loops). bits == nullptr (a backslash outside strings, or not built): loop
+// over the bytes.
 struct ScanQuotes {
   const char* base = nullptr;
   const uint64_t* bits = nullptr;  // bits[4 * w + k], k: 0 quotes, 1 opening, 2 closing, 3 bit 5
   size_t words = 0;
+  bool may_escape = true;  // false: the event has no backslash at all
 };
 
 namespace {
@@ -632,30 +634,70 @@ SLUICE_INLINE const char* SkipCompactValue(const char* v, const char* end, const
 // quote) when a ':' follows it and a value may follow that, in the compact
 // form: no escape, no white space. Else nullptr.
 SLUICE_INLINE const char* CompactKeyEnd(const char* key, const char* end, const ScanQuotes& qs) {
-  const char* q = qs.bits ? NextQuote(qs, key) : FindQuoteOrBackslash(key, end);
+  // A key with an escape is left to simdjson: with backslashes in the event,
+  // look for them.
+  const char* q = qs.bits && !qs.may_escape ? NextQuote(qs, key) : FindQuoteOrBackslash(key, end);
   return q && q + 2 < end && *q == '"' && q[1] == ':' ? q : nullptr;
+}
+
+// The bytes escaped by a backslash in a block of 64 (those after an odd run
+// of backslashes), from its backslashes: a run starting on an even position
+// escapes the byte after its end if its length is odd, found by adding the
+// run starts to the runs (the carry runs through each run) and comparing
+// parities. `carry` (in, out): the block's first byte is escaped.
+SLUICE_INLINE uint64_t EscapedBytes(uint64_t backslash, uint64_t* carry) {
+  constexpr uint64_t kEven = 0x5555555555555555ull;
+  backslash &= ~*carry;
+  const uint64_t after_backslash = (backslash << 1) | *carry;
+  const uint64_t odd_starts = backslash & ~kEven & ~after_backslash;
+  uint64_t sums;
+  *carry = __builtin_add_overflow(odd_starts, backslash, &sums) ? 1 : 0;
+  return (kEven ^ (sums << 1)) & after_backslash;
 }
 
 // Whether the event's bytes [p, p + n) may be decided without stage 1: no
 // byte below 0x20 (stage 1 rejects them inside strings, ParseEvent rewrites
 // events with line feeds, and the compact form has no white space anyway)
 // and valid UTF-8 (what stage 1 checks). In the same pass, where its strings
-// and brackets are (`bits`, and `qs` if there is no backslash). Reads up to
-// 63 bytes past p + n.
+// and brackets are (`bits`, and `qs` unless a backslash stands outside a
+// string). Reads up to 63 bytes past p + n.
 bool CompactBytes(const char* p, size_t n, std::vector<uint64_t>* bits, ScanQuotes* qs) {
   const size_t words = (n + 63) / 64;
   if (bits->size() < 4 * words) bits->resize(4 * words);
   uint64_t* out = bits->data();
-  uint64_t control = 0, high = 0, backslash = 0;
+  uint64_t control = 0, high = 0, backslash = 0, loose_backslash = 0;
+  uint64_t escape_carry = 0;
   uint64_t in_string = 0;  // all ones when the previous word ended inside a string
-#if defined(__AVX2__) && defined(__PCLMUL__)
+  // Word w from its quotes, backslashes, brackets and bit 5. Inside a string:
+  // from an opening quote to the byte before its closing one (a prefix XOR of
+  // the quotes, by a carry-less multiply by all ones where there is one).
+  auto store = [&](size_t w, uint64_t quotes, uint64_t backslashes, uint64_t opening, uint64_t closing, uint64_t curly) {
+    if (backslashes != 0 || escape_carry != 0) quotes &= ~EscapedBytes(backslashes, &escape_carry);
+    uint64_t inside = quotes;
+#if defined(__PCLMUL__)
+    inside = static_cast<uint64_t>(
+        _mm_cvtsi128_si64(_mm_clmulepi64_si128(_mm_cvtsi64_si128(static_cast<int64_t>(quotes)), _mm_set1_epi8(-1), 0)));
+#else
+    for (int shift = 1; shift < 64; shift <<= 1) inside ^= inside << shift;
+#endif
+    in_string ^= inside;
+    uint64_t* o = out + 4 * w;
+    o[0] = quotes;
+    o[1] = opening & ~in_string;
+    o[2] = closing & ~in_string;
+    o[3] = curly;
+    backslash |= backslashes;
+    loose_backslash |= backslashes & ~in_string;
+    in_string = static_cast<uint64_t>(static_cast<int64_t>(in_string) >> 63);
+  };
+#if defined(__AVX2__)
   const __m256i limit = _mm256_set1_epi8(0x1f);
   const __m256i quote = _mm256_set1_epi8('"');
   const __m256i bs = _mm256_set1_epi8('\\');
   const __m256i bit5 = _mm256_set1_epi8(0x20);
   const __m256i open = _mm256_set1_epi8('{');    // '[' | 0x20 too
   const __m256i close = _mm256_set1_epi8('}');   // ']' | 0x20 too
-  __m256i ctl = _mm256_setzero_si256(), any = _mm256_setzero_si256(), esc = _mm256_setzero_si256();
+  __m256i ctl = _mm256_setzero_si256(), any = _mm256_setzero_si256();
   auto mask = [](__m256i lo, __m256i hi) {
     return static_cast<uint32_t>(_mm256_movemask_epi8(lo)) | uint64_t{static_cast<uint32_t>(_mm256_movemask_epi8(hi))} << 32;
   };
@@ -664,9 +706,9 @@ bool CompactBytes(const char* p, size_t n, std::vector<uint64_t>* bits, ScanQuot
     const __m256i v1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 64 * w + 32));
     const __m256i c0 = _mm256_cmpeq_epi8(_mm256_max_epu8(v0, limit), limit);
     const __m256i c1 = _mm256_cmpeq_epi8(_mm256_max_epu8(v1, limit), limit);
-    const __m256i e0 = _mm256_cmpeq_epi8(v0, bs), e1 = _mm256_cmpeq_epi8(v1, bs);
     const __m256i l0 = _mm256_or_si256(v0, bit5), l1 = _mm256_or_si256(v1, bit5);
     uint64_t q = mask(_mm256_cmpeq_epi8(v0, quote), _mm256_cmpeq_epi8(v1, quote));
+    uint64_t e = mask(_mm256_cmpeq_epi8(v0, bs), _mm256_cmpeq_epi8(v1, bs));
     uint64_t opening = mask(_mm256_cmpeq_epi8(l0, open), _mm256_cmpeq_epi8(l1, open));
     uint64_t closing = mask(_mm256_cmpeq_epi8(l0, close), _mm256_cmpeq_epi8(l1, close));
     // Bit 5 of each byte moved to bit 7 (16-bit lanes: bits 6 and 7 of the
@@ -676,50 +718,38 @@ bool CompactBytes(const char* p, size_t n, std::vector<uint64_t>* bits, ScanQuot
       // The last, partial block: the bytes past n are not the event's.
       const uint64_t keep = (uint64_t{1} << (n - 64 * w)) - 1;
       q &= keep;
+      e &= keep;
       opening &= keep;
       closing &= keep;
       control |= mask(c0, c1) & keep;
       high |= mask(v0, v1) & keep;
-      backslash |= mask(e0, e1) & keep;
     } else {
       ctl = _mm256_or_si256(ctl, _mm256_or_si256(c0, c1));
       any = _mm256_or_si256(any, _mm256_or_si256(v0, v1));
-      esc = _mm256_or_si256(esc, _mm256_or_si256(e0, e1));
     }
-    // Inside a string: from an opening quote to the byte before its closing
-    // one (a prefix XOR of the quotes: a carry-less multiply by all ones).
-    in_string ^= static_cast<uint64_t>(
-        _mm_cvtsi128_si64(_mm_clmulepi64_si128(_mm_cvtsi64_si128(static_cast<int64_t>(q)), _mm_set1_epi8(-1), 0)));
-    uint64_t* o = out + 4 * w;
-    o[0] = q;
-    o[1] = opening & ~in_string;
-    o[2] = closing & ~in_string;
-    o[3] = curly;
-    in_string = static_cast<uint64_t>(static_cast<int64_t>(in_string) >> 63);
+    store(w, q, e, opening, closing, curly);
   }
   control |= static_cast<uint32_t>(_mm256_movemask_epi8(ctl));
   high |= static_cast<uint32_t>(_mm256_movemask_epi8(any));
-  backslash |= static_cast<uint32_t>(_mm256_movemask_epi8(esc));
 #else
-  std::fill(out, out + 4 * words, 0);
-  for (size_t i = 0; i < n; ++i) {
-    const auto c = static_cast<unsigned char>(p[i]);
-    control |= c < 0x20;
-    high |= c >> 7;
-    backslash |= c == '\\';
-    uint64_t* o = out + 4 * (i >> 6);
-    const uint64_t bit = uint64_t{1} << (i & 63);
-    if (c == '"') {
-      o[0] |= bit;
-      in_string = ~in_string;
+  for (size_t w = 0; w < words; ++w) {
+    uint64_t q = 0, e = 0, opening = 0, closing = 0, curly = 0;
+    for (size_t i = 64 * w; i < std::min(n, 64 * w + 64); ++i) {
+      const auto c = static_cast<unsigned char>(p[i]);
+      const uint64_t bit = uint64_t{1} << (i & 63);
+      control |= c < 0x20;
+      high |= c >> 7;
+      if (c == '"') q |= bit;
+      if (c == '\\') e |= bit;
+      if ((c | 0x20) == '{') opening |= bit;
+      if ((c | 0x20) == '}') closing |= bit;
+      if (c & 0x20) curly |= bit;
     }
-    if (!in_string && (c | 0x20) == '{') o[1] |= bit;
-    if (!in_string && (c | 0x20) == '}') o[2] |= bit;
-    if (c & 0x20) o[3] |= bit;
+    store(w, q, e, opening, closing, curly);
   }
 #endif
   if (control != 0 || (high != 0 && !simdjson::validate_utf8(p, n))) return false;
-  *qs = ScanQuotes{p, backslash == 0 ? out : nullptr, words};
+  *qs = ScanQuotes{p, loose_backslash == 0 ? out : nullptr, words, backslash != 0};
   return true;
 }
 
@@ -816,12 +846,11 @@ SLUICE_INLINE const char* EventParser::ScanValue(const char* v, const char* end,
   if (child && child->index >= 0) {
     FieldValue& fv = batch->field(event, child->index);
     if (*v == '"') {
-      // The token is exact here (no white space); with the bit maps, the
-      // event has no backslash at all.
+      // The token is exact here (no white space).
       const std::string_view content(v + 1, p - v - 2);
       fv.kind = FieldKind::kString;
       fv.span = SpanOf(*batch, content);
-      fv.escaped = !qs.bits && HasBackslash(content.data(), content.size());
+      fv.escaped = qs.may_escape && HasBackslash(content.data(), content.size());
     } else {
       SetField(&fv, std::string_view(v, p - v), *batch);
     }
@@ -875,7 +904,7 @@ bool EventParser::ScanEvent(Batch* batch, size_t i) {
       const char* p = ScanValue(v, end, qs, nullptr, batch, i, 0);
       if (p && *v == '"') {
         // Walk would unescape an escaped one: left to it.
-        if (!qs.bits && HasBackslash(v + 1, p - v - 2)) return nullptr;
+        if (qs.may_escape && HasBackslash(v + 1, p - v - 2)) return nullptr;
         has_ts = ParseTimestamp(std::string_view(v + 1, p - v - 2), &ts_ms);
       }
       return p;
