@@ -11,10 +11,14 @@
 // under "a" is stored as "a" and not searched: "a.b" then comes only from
 // dotted keys such as {"a.b":1}.
 //
-// The top level is walked with On-Demand. A nested object on a wanted path
-// in the compact form Filebeat writes is read straight from its bytes
-// (ScanObject); any other form falls back to On-Demand, with the same result
-// (tests/pipeline/event_parser_diff_test.cc). A key is read only if its first
+// An event in the compact form Filebeat writes (no white space between
+// tokens, keys without escapes, no byte below 0x20, valid UTF-8, brackets
+// that match) is read straight from its bytes, top level and nested objects
+// on wanted paths alike (ScanEvent, ScanObject): no stage 1, no On-Demand
+// walk. Any other form is left to simdjson: the batch's remaining events go
+// through one stage 1 and an On-Demand walk of the top level, a nested object
+// on a wanted path that is not compact through On-Demand too, all with the
+// same result (tests/pipeline/event_parser_diff_test.cc). A key is read only if its first
 // byte may start a wanted key (or is '@' at the top level, or a backslash):
 // other keys are not unescaped, so an invalid escape in one of them is not
 // an error, as when no field is registered.
@@ -28,6 +32,8 @@
 #include "pipeline/batch.h"
 
 namespace sluice {
+
+struct ScanQuotes;  // event_parser.cc
 
 class EventParser {
  public:
@@ -47,13 +53,21 @@ class EventParser {
   // Parses one event (index `i`); returns false if it is invalid.
   bool ParseEvent(Batch* batch, size_t i);
 
-  // Batches that went through one stage 1 (for tests).
+  // Batches of which no event was parsed alone (by the scanner or one stage
+  // 1), and events the scanner decided (for tests).
   uint64_t batches_at_once() const { return batches_at_once_; }
+  uint64_t events_scanned() const { return events_scanned_; }
+  // Off: every event goes through simdjson (tests compare both ways).
+  void set_scan_events(bool on) { scan_events_ = on; }
 
  private:
-  // Parses the whole batch with one stage 1. False: nothing was decided (what the
-  // walk wrote is reset) and the caller parses event by event.
-  bool ParseBatchAtOnce(Batch* batch);
+  // Parses events [from, size) with one stage 1. False: nothing was decided
+  // (what the walk wrote is reset) and the caller parses them event by event.
+  bool ParseBatchAtOnce(Batch* batch, size_t from);
+  // Decides event i straight from its bytes if it is in the compact form and
+  // valid: true, with everything stored exactly as ParseEvent would have.
+  // False: nothing decided, nothing left changed (the event's fields reset).
+  bool ScanEvent(Batch* batch, size_t i);
   // A trie of wanted paths over key names. "a.b.c" is reachable through every
   // split of its components ("a"→"b"→"c", "a.b"→"c", "a"→"b.c", "a.b.c"), so
   // nested objects and dotted keys both match. Built as PathNode, then laid
@@ -88,6 +102,24 @@ class EventParser {
     bool MayStartWith(unsigned char c) const { return (first_bytes[c >> 6] >> (c & 63)) & 1; }
   };
   uint32_t Flatten(const PathNode& p, bool root);
+  // The key met last time in each place (the first kMemoWidth members) of an
+  // object of a node, and what it decided: a key equal to the one in its
+  // place (nearly always: Beats writes the same keys in the same order) is
+  // taken with one 16-byte compare instead of a search for its end and a
+  // hash look-up.
+  struct KeyMemo {
+    char bytes[16] = {};  // the key, its closing quote and ':'
+    uint32_t mask = 0;    // bit i: bytes[i] is compared; 0: nothing memorized
+    uint32_t len = 0;
+    int32_t child = -1;   // node index, -1: not wanted
+    int32_t special = 0;  // at the root: 1 @metadata, 2 @timestamp
+  };
+  static constexpr size_t kMemoWidth = 16;
+  // The key at `key` (past its opening quote) of member `k` of an object of
+  // node `node_id` in the compact form: its closing quote (a ':' and a value
+  // follow), or nullptr; what Walk makes of it in *child and *special.
+  const char* MemberKey(const char* key, const char* end, const ScanQuotes& qs, uint32_t node_id, size_t k,
+                        const Node** child, int* special);
   // The child of `node` named `key` (unescaped), or nullptr. `padded`: at
   // least 8 bytes may be read from key.data().
   const Node* Child(const Node& node, std::string_view key, bool padded) const;
@@ -100,7 +132,13 @@ class EventParser {
   // Reads the nested object at p (its '{') straight from the bytes when it is
   // in the compact form Filebeat writes; returns the position past it, or
   // nullptr (nothing decided: walk it with On-Demand).
-  const char* ScanObject(const char* p, const char* end, const Node& node, Batch* batch, size_t event, int depth);
+  const char* ScanObject(const char* p, const char* end, const ScanQuotes& qs, const Node& node, Batch* batch,
+                         size_t event, int depth);
+  // Past the member value at v in the compact form, storing it if `child`
+  // wants it (a field, or an object to read with ScanObject); nullptr if it
+  // is not compact.
+  const char* ScanValue(const char* v, const char* end, const ScanQuotes& qs, const Node* child, Batch* batch,
+                        size_t event, int depth);
   bool ReadMetadata(simdjson::ondemand::value v, Batch* batch, Event* e);
   // RFC 3339 → ms, with a fast path for the minute of the previous one.
   bool ParseTimestamp(std::string_view ts, int64_t* ms);
@@ -111,6 +149,7 @@ class EventParser {
   std::vector<KeyEntry> keys_;
   std::vector<uint32_t> slots_;  // 0: empty, else 1 + index into keys_
   std::vector<std::string> key_names_;  // parallel to keys_ (the bytes past the first 8)
+  std::vector<KeyMemo> memo_;  // kMemoWidth per node
   simdjson::ondemand::parser parser_;
   simdjson::ondemand::document_reference doc_;  // the document being walked
   int64_t walk_ts_ = 0;
@@ -119,9 +158,12 @@ class EventParser {
   bool ts_minute_valid_ = false;
   bool walk_has_ts_ = false;
   uint64_t batches_at_once_ = 0;
+  uint64_t events_scanned_ = 0;
+  bool scan_events_ = true;
   size_t stream_capacity_ = 0;  // the parser's capacity for iterate_many (see ParseBatchAtOnce)
   std::vector<int64_t> batch_ts_;  // @timestamp per event in ParseBatchAtOnce, applied on success
   std::string scratch_;
+  std::vector<uint64_t> quote_bits_;  // the event ScanEvent reads (see ScanQuotes)
 };
 
 // Given `p` at the opening quote of a member's key inside a valid JSON object,

@@ -334,6 +334,63 @@ TEST(EventParserTest, KeysThatCannotMatchAreNotUnescaped) {
   }
 }
 
+// Events in the compact form Beats writes are read without simdjson; each
+// thing the scanner leaves to simdjson (white space, an escaped key where it
+// reads keys, an escaped @timestamp, a backslash outside a string, brackets
+// that do not pair up, a control byte, broken UTF-8, bytes after the object)
+// gives what simdjson gives, valid or not, and the rest of the batch is still
+// scanned. (tests/pipeline/event_parser_diff_test.cc does the same over many
+// generated events.)
+TEST(EventParserTest, CompactEventsAreScannedAndTheRestLeftToSimdjson) {
+  const std::string beats =
+      R"({"@timestamp":"2026-11-21T05:30:59.285Z","@metadata":{"beat":"filebeat","type":"_doc","version":"8.15.0"},)"
+      R"("log":{"offset":517,"level":"WARN","file":{"path":"/var/log/a.log"}},"input":{"type":"filestream"},)"
+      R"("agent":{"type":"filebeat","version":"8.15.0","name":"h-1"},"ecs":{"version":"8.0.0"},"host":{"name":"h-1"},)"
+      R"("service":{"name":"shop-api"},"http":{"response":{"status_code":503}},"event":{"duration_ms":42},)"
+      R"("tags":["a",{"b":[1,2]}],"ok":true,"message":"WARN order 1 \"x\" took_ms=42"})";
+  const std::vector<std::string> others = {
+      R"({"log":{"level":"W"}, "service":{"name":"s"}})",
+      R"({"lo\u0067":{"level":"W"}})",
+      R"({"log":{"lev\u0065l":"W"}})",
+      R"({"@timestamp":"2026-11-21T05:30:\u0035\u0039.285Z","log":{"level":"W"}})",
+      R"({"x":[1,\"],"log":{"level":"W"}})",
+      R"({"x":[1,{"y":2]},"log":{"level":"W"}})",
+      R"({"x":[1,{"y":2}}],"log":{"level":"W"}})",
+      "{\"log\":{\"level\":\"W\tX\"}}",
+      "{\"log\":{\"level\":\"\xff\"}}",
+      "{\"log\":{\"level\":\"\xc3\xa9\"}}",
+      R"({"log":{"level":"W"}} )",
+      R"({"log":{"level":"W"}}x)",
+      R"({"log":{"level":tru}})",
+      R"({"log":{"level":01}})",
+      R"({"log":{"level":"W"},})",
+      R"({"log":{"level":"W"})",
+  };
+  const std::vector<std::string> fields = {"log.level", "service.name", "http.response.status_code", "tags",
+                                           "ok", "message", "log.file.path", "event.duration_ms"};
+  for (const std::string& other : others) {
+    std::vector<std::string> events = {beats, other, beats, beats};
+    EventParser scanner(fields), simdjson_only(fields);
+    simdjson_only.set_scan_events(false);
+    Batch a, b;
+    for (const auto& e : events) {
+      a.Append(e);
+      b.Append(e);
+    }
+    scanner.ParseBatch(&a);
+    simdjson_only.ParseBatch(&b);
+    EXPECT_GE(scanner.events_scanned(), 3u) << other;
+    EXPECT_EQ(simdjson_only.events_scanned(), 0u);
+    for (size_t i = 0; i < events.size(); ++i) EXPECT_EQ(Outcome(a, i), Outcome(b, i)) << other;
+    EXPECT_EQ(b.View(b.field(0, 0).span), "WARN");
+    EXPECT_EQ(b.View(b.field(0, 2).span), "503");
+    EXPECT_EQ(b.field(0, 3).kind, FieldKind::kComposite);
+    EXPECT_EQ(b.View(b.field(0, 5).span), R"(WARN order 1 \"x\" took_ms=42)");
+    EXPECT_TRUE(b.field(0, 5).escaped);
+    EXPECT_EQ(Doc(b, b.events()[0]).find("@metadata"), std::string::npos);
+  }
+}
+
 TEST(EventParserTest, SkipJsonMember) {
   std::string s = R"("k" : {"a":"}\"]","b":[{"c":1}]} , "next":1)";
   const char* end = SkipJsonMember(s.data(), s.data() + s.size());
