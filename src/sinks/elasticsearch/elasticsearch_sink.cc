@@ -161,7 +161,10 @@ absl::Status ElasticsearchSink::Start() {
   io_->work.emplace(io_->io.get_executor());
   started_ = true;
   asio::post(io_->io, [this] { Tick(); });
-  thread_ = std::thread([this] { io_->io.run(); });
+  thread_ = std::thread([this] {
+    AdviseThreadHeapForHugePages();  // response bodies, parser and Beast buffers (pipeline/batch.h)
+    io_->io.run();
+  });
   return absl::OkStatus();
 }
 
