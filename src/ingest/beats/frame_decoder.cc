@@ -8,6 +8,7 @@
 
 #include "common/json_util.h"
 #include "common/strings.h"
+#include "pipeline/prefetch.h"
 
 namespace sluice::beats {
 namespace {
@@ -82,6 +83,9 @@ const char* FrameDecoder::TakeWholeJsonFrames(const char* p, const char* end) {
       break;
     }
     max_seq_ = std::max(max_seq_, Be32(p + 2));
+    if (arena.size() + kPrefetchAheadBytes + len <= arena.capacity()) {
+      PrefetchForWrite(arena.data() + arena.size() + kPrefetchAheadBytes, len);
+    }
     Event& e = events.emplace_back();
     e.offset = static_cast<uint32_t>(arena.size());
     e.length = len;
