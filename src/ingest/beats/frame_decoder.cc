@@ -8,6 +8,7 @@
 
 #include "common/json_util.h"
 #include "common/strings.h"
+#include "pipeline/prefetch.h"
 
 namespace sluice::beats {
 namespace {
@@ -27,6 +28,10 @@ constexpr uint32_t kDataHeader = 10;       // '1' 'D' u32 seq u32 pairs
 // reserves them before parsing. Reserving them here up front saves it a copy of
 // the whole arena.
 constexpr size_t kParserPadding = 64;
+
+// A window's arena is reserved 1/kArenaSpareFraction larger than the
+// previous window's events would need.
+constexpr uint64_t kArenaSpareFraction = 8;
 
 // First guess of a C frame's inflated size when there is no previous frame to
 // go by; JSON log lines typically deflate 5-10x.
@@ -78,6 +83,9 @@ const char* FrameDecoder::TakeWholeJsonFrames(const char* p, const char* end) {
       break;
     }
     max_seq_ = std::max(max_seq_, Be32(p + 2));
+    if (arena.size() + kPrefetchAheadBytes + len <= arena.capacity()) {
+      PrefetchForWrite(arena.data() + arena.size() + kPrefetchAheadBytes, len);
+    }
     Event& e = events.emplace_back();
     e.offset = static_cast<uint32_t>(arena.size());
     e.length = len;
@@ -336,9 +344,13 @@ void FrameDecoder::StartWindow(uint32_t count, char version) {
   if (count == 0) return;
   batch_->events().reserve(count);
   // Windows of one connection look alike: size the arena from the previous
-  // one so appending the events does not reallocate it again and again.
+  // one so appending the events does not reallocate it again and again. With
+  // room to spare: a window only a little larger than the one before (1 in 8
+  // of run_beats.sh's, by 0.3%) otherwise outgrew its arena, and the string
+  // doubled it, copying the window's first megabyte again.
   if (avg_event_bytes_ > 0) {
-    uint64_t guess = std::min<uint64_t>(uint64_t{avg_event_bytes_} * count, limits_.max_window_bytes);
+    const uint64_t expected = uint64_t{avg_event_bytes_} * count;
+    uint64_t guess = std::min<uint64_t>(expected + expected / kArenaSpareFraction, limits_.max_window_bytes);
     batch_->arena().reserve(static_cast<size_t>(guess) + kParserPadding);
   }
 }

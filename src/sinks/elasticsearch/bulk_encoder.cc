@@ -142,7 +142,30 @@ bool BulkEncoder::AppendActionLine(const Batch& b, size_t i, std::string* body) 
   return create;
 }
 
+bool BulkResponseAllSucceeded(std::string_view body) {
+  // Elasticsearch writes `errors` before `items` (and with filter_path nothing
+  // before it), compact: `{"errors":false,"items":[...]}`. A root object that
+  // opens with that member is answered in full by it.
+  constexpr std::string_view kHead = R"({"errors":false)";
+  if (body.size() <= kHead.size() || body.substr(0, kHead.size()) != kHead) return false;
+  const char next = body[kHead.size()];
+  if (next != ',' && next != '}') return false;
+  while (!body.empty() && (body.back() == ' ' || body.back() == '\n' || body.back() == '\r' || body.back() == '\t')) {
+    body.remove_suffix(1);
+  }
+  return body.back() == '}';
+}
+
 absl::Status BulkResponseParser::Parse(std::string* body, bool* errors, std::vector<BulkItemResult>* items) {
+  *errors = false;
+  items->clear();
+  // The usual answer: no stage 1 over the items (~25 bytes per event; 1.5% of
+  // sluice on run_beats.sh).
+  if (BulkResponseAllSucceeded(*body)) return absl::OkStatus();
+  return ParseAll(body, errors, items);
+}
+
+absl::Status BulkResponseParser::ParseAll(std::string* body, bool* errors, std::vector<BulkItemResult>* items) {
   *errors = false;
   items->clear();
   const size_t len = body->size();

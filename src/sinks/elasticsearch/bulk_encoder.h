@@ -61,6 +61,14 @@ struct BulkItemResult {
   std::string error;  // "type: reason" for failures, else empty
 };
 
+// Whether `body` is a bulk response that says every item succeeded in its
+// first member (`{"errors":false,` or `{"errors":false}`, compact, as
+// Elasticsearch writes it) and ends its root object. Such a body is not
+// parsed further: its items are not read, as before, and their bytes are not
+// scanned either (no check for unclosed strings or bad UTF-8 past the first
+// member). False says nothing: the body must be parsed.
+bool BulkResponseAllSucceeded(std::string_view body);
+
 // Parses a `_bulk` response body (with or without filter_path). The string's
 // capacity is grown for simdjson's padding. When `errors` is false the items
 // are not read (*items stays empty, every item succeeded). Otherwise *items
@@ -68,6 +76,8 @@ struct BulkItemResult {
 class BulkResponseParser {
  public:
   absl::Status Parse(std::string* body, bool* errors, std::vector<BulkItemResult>* items);
+  // The same without the fast path (BulkResponseAllSucceeded): every body through simdjson.
+  absl::Status ParseAll(std::string* body, bool* errors, std::vector<BulkItemResult>* items);
 
  private:
   simdjson::ondemand::parser parser_;

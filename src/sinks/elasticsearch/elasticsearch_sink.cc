@@ -161,7 +161,10 @@ absl::Status ElasticsearchSink::Start() {
   io_->work.emplace(io_->io.get_executor());
   started_ = true;
   asio::post(io_->io, [this] { Tick(); });
-  thread_ = std::thread([this] { io_->io.run(); });
+  thread_ = std::thread([this] {
+    AdviseThreadHeapForHugePages();  // response bodies, parser and Beast buffers (pipeline/batch.h)
+    io_->io.run();
+  });
   return absl::OkStatus();
 }
 
@@ -464,7 +467,7 @@ void ElasticsearchSink::OnResponse(Conn* c, int status, std::string* body) {
     metrics_.sent_bytes->Inc(r->raw_bytes);
     if (!errors) {
       metrics_.sent_events->Inc(r->items.size());
-      for (const Item& it : r->items) Resolve(r.get(), it);
+      ResolveAll(r.get());
     } else {
       if (item_results_.size() != r->items.size()) {
         metrics_.Errors("item_count_mismatch")->Inc();
@@ -532,9 +535,23 @@ void ElasticsearchSink::ReturnBody(std::string body) {
   if (io_->body_pool.size() < kBodyPoolMax) io_->body_pool.push_back(std::move(body));
 }
 
-void ElasticsearchSink::Resolve(BulkRequest* r, const Item& it) {
-  PendingBatch* pb = r->batches[it.slot].get();
-  if (pb->remaining.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+void ElasticsearchSink::Resolve(BulkRequest* r, const Item& it) { Resolve(r, it.slot, 1); }
+
+void ElasticsearchSink::ResolveAll(BulkRequest* r) {
+  // Items of one batch lie in runs (Submit appends a batch's events together):
+  // one atomic step per run, not per event.
+  const std::vector<Item>& items = r->items;
+  for (size_t i = 0; i < items.size();) {
+    size_t j = i + 1;
+    while (j < items.size() && items[j].slot == items[i].slot) ++j;
+    Resolve(r, items[i].slot, static_cast<uint32_t>(j - i));
+    i = j;
+  }
+}
+
+void ElasticsearchSink::Resolve(BulkRequest* r, uint32_t slot, uint32_t events) {
+  PendingBatch* pb = r->batches[slot].get();
+  if (pb->remaining.fetch_sub(events, std::memory_order_acq_rel) != events) return;
   BatchPtr b = std::move(pb->batch);
   b->Release();
   b.reset();

@@ -95,6 +95,10 @@ class ElasticsearchSink : public Sink {
 
   // Delivery bookkeeping.
   void Resolve(BulkRequest* r, const Item& it);
+  // `events` items of the batch in `slot` reached an end; the last one releases it.
+  void Resolve(BulkRequest* r, uint32_t slot, uint32_t events);
+  // Every item of `r` was delivered.
+  void ResolveAll(BulkRequest* r);
   void ReturnBody(std::string body);
   void ScheduleRetry(std::unique_ptr<BulkRequest> r, std::string_view reason);
   std::unique_ptr<BulkRequest> Subset(const BulkRequest& r, const std::vector<uint32_t>& which);

@@ -107,6 +107,36 @@ TEST(FrameDecoderTest, PipelinedWindowsInOneChunk) {
   EXPECT_EQ(r.windows[3].events, (std::vector<std::string>{"1", "2", "3"}));
 }
 
+// Each window's arena is reserved from the previous window's event size, with
+// room to spare: windows a few percent larger than the one before are not
+// reallocated (a string that outgrows its capacity doubles it, copying
+// everything so far), and windows of any size still decode exactly.
+TEST(FrameDecoderTest, ArenaReservedFromThePreviousWindowWithRoomToSpare) {
+  FrameDecoder dec(FrameDecoderLimits{});
+  std::vector<DecodedWindow> got;
+  std::mt19937 rng(3);
+  const size_t sizes[] = {500, 500, 520, 500, 530, 480, 4000, 100, 101};
+  for (size_t round = 0; round < std::size(sizes); ++round) {
+    const size_t bytes = sizes[round];
+    std::vector<std::string> events;
+    for (int i = 0; i < 300; ++i) {
+      std::string e = "{\"m\":\"" + std::string(bytes - 8 + rng() % 3, static_cast<char>('a' + i % 26)) + "\"}";
+      events.push_back(std::move(e));
+    }
+    ASSERT_TRUE(dec.Feed(JsonWindow(events, false), &got).ok());
+    ASSERT_EQ(got.size(), 1u);
+    const Batch& b = *got[0].batch;
+    ASSERT_EQ(b.size(), events.size());
+    for (size_t i = 0; i < events.size(); ++i) EXPECT_EQ(b.Raw(b.events()[i]), events[i]);
+    if (round > 0 && bytes * 100 >= sizes[round - 1] * 95 && bytes * 100 <= sizes[round - 1] * 105) {
+      // Reserved once, never doubled (a doubled arena holds twice what the previous window needed).
+      EXPECT_LT(b.arena().capacity(), b.arena().size() * 3 / 2) << "round " << round;
+      EXPECT_GE(b.arena().capacity(), b.arena().size());
+    }
+    got.clear();
+  }
+}
+
 TEST(FrameDecoderTest, ZeroLengthJsonFrameIsAnEmptyEvent) {
   Result r = Decode(Window(1) + Json(1, ""));
   ASSERT_EQ(r.error, "");

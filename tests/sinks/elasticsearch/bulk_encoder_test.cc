@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+
+#include "common/strings.h"
+
 #include "es_test_util.h"
 
 namespace sluice::testing {
@@ -224,6 +228,99 @@ TEST(BulkResponseParserTest, FilteredAndFullResponses) {
   EXPECT_EQ(items[2].status, 429);
   std::string bad = "not json";
   EXPECT_FALSE(p.Parse(&bad, &errors, &items).ok());
+}
+
+TEST(BulkResponseParserTest, ErrorsFalseFirstOrLastAndErrorsTrue) {
+  BulkResponseParser p;
+  bool errors = true;
+  std::vector<BulkItemResult> items;
+  // First (as Elasticsearch writes it): the fast path, items not read.
+  std::string first = R"({"errors":false,"items":[{"create":{"status":201}},{"create":{"status":201}}]})";
+  EXPECT_TRUE(BulkResponseAllSucceeded(first));
+  ASSERT_TRUE(p.Parse(&first, &errors, &items).ok());
+  EXPECT_FALSE(errors);
+  EXPECT_TRUE(items.empty());
+  // Last: parsed, the same answer.
+  std::string last = R"({"items":[{"create":{"status":201}},{"create":{"status":201}}],"errors":false})";
+  EXPECT_FALSE(BulkResponseAllSucceeded(last));
+  errors = true;
+  ASSERT_TRUE(p.Parse(&last, &errors, &items).ok());
+  EXPECT_FALSE(errors);
+  // errors true, first or last: every item read.
+  for (std::string body : {std::string(R"({"errors":true,"items":[{"index":{"status":201}},{"index":{"status":429}}]})"),
+                           std::string(R"({"items":[{"index":{"status":201}},{"index":{"status":429}}],"errors":true})")}) {
+    EXPECT_FALSE(BulkResponseAllSucceeded(body));
+    ASSERT_TRUE(p.Parse(&body, &errors, &items).ok()) << body;
+    EXPECT_TRUE(errors);
+    ASSERT_EQ(items.size(), 2u);
+    EXPECT_EQ(items[0].status, 201);
+    EXPECT_EQ(items[1].status, 429);
+  }
+  // Not the fast path's shape: a prefix alone, another value, a key that only starts alike.
+  for (std::string_view b : {R"({"errors":false)", R"({"errors":false,"items":[)", R"({"errors":falsey})",
+                             R"({"errors":false1})", R"( {"errors":false})", R"({"errors":false,"items":[]} x)",
+                             R"({"errors":False})", R"({"errorsx":false})", ""}) {
+    EXPECT_FALSE(BulkResponseAllSucceeded(b)) << b;
+  }
+  EXPECT_TRUE(BulkResponseAllSucceeded("{\"errors\":false}\r\n"));
+}
+
+// Parse (with its fast path) against ParseAll (simdjson over every body) on
+// generated responses: key order, `took`, white space, item statuses and errors.
+TEST(BulkResponseParserTest, FastPathAgreesWithTheFullParse) {
+  std::mt19937 rng(7);
+  auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<unsigned>(n)); };
+  const int kStatuses[] = {200, 201, 201, 201, 409, 429, 400, 404, 500, 503};
+  BulkResponseParser fast, full;
+  int fast_taken = 0;
+  for (int round = 0; round < 5000; ++round) {
+    const int n = pick(6);
+    bool any_error = false;
+    std::string items_json = "[";
+    for (int i = 0; i < n; ++i) {
+      const int status = pick(3) == 0 ? kStatuses[pick(10)] : 201;
+      if (i) items_json += ",";
+      items_json += StrCat(R"({")", pick(2) ? "create" : "index", R"(":{"status":)", status);
+      if (status >= 300) {
+        any_error = true;
+        items_json += R"(,"error":{"type":"t","reason":"r"})";
+      }
+      items_json += "}}";
+    }
+    items_json += "]";
+    const bool claim = pick(4) == 0 ? !any_error : any_error;  // sometimes a lie: either way as the body says
+    const std::string errors_member = StrCat(R"("errors":)", claim ? "true" : "false");
+    const std::string items_member = StrCat(R"("items":)", items_json);
+    std::vector<std::string> members;
+    switch (pick(5)) {
+      case 0: members = {errors_member, items_member}; break;
+      case 1: members = {items_member, errors_member}; break;
+      case 2: members = {R"("took":3)", errors_member, items_member}; break;
+      case 3: members = {errors_member}; break;
+      default: members = {items_member}; break;
+    }
+    const char* sep = pick(4) == 0 ? ", " : ",";
+    std::string body = "{";
+    for (size_t m = 0; m < members.size(); ++m) body += StrCat(m ? sep : "", members[m]);
+    body += "}";
+    if (pick(5) == 0) body += "\n";
+    if (pick(20) == 0) body.resize(static_cast<size_t>(pick(static_cast<int>(body.size()))));  // truncated
+    std::string a = body, b = body;
+    bool errors_a = false, errors_b = false;
+    std::vector<BulkItemResult> items_a, items_b;
+    const absl::Status sa = fast.Parse(&a, &errors_a, &items_a);
+    const absl::Status sb = full.ParseAll(&b, &errors_b, &items_b);
+    if (BulkResponseAllSucceeded(body)) ++fast_taken;
+    ASSERT_EQ(sa.ok(), sb.ok()) << body;
+    if (!sa.ok()) continue;
+    ASSERT_EQ(errors_a, errors_b) << body;
+    ASSERT_EQ(items_a.size(), items_b.size()) << body;
+    for (size_t i = 0; i < items_a.size(); ++i) {
+      EXPECT_EQ(items_a[i].status, items_b[i].status) << body;
+      EXPECT_EQ(items_a[i].error, items_b[i].error) << body;
+    }
+  }
+  EXPECT_GT(fast_taken, 500);
 }
 
 }  // namespace
