@@ -101,13 +101,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (x != y) fail(i, "alone", x, y);
     alone.push_back(x);
   }
-  // All in one batch (a window): simdjson's verdict on an invalid event may
-  // depend on the events after it there (one stage 1 over the batch), so the
-  // scanner's must be its own verdict alone or simdjson's in the batch.
+  // All in one batch (a window). simdjson's verdict on an invalid event may
+  // depend on the events after it there (one stage 1 over the batch), and the
+  // scanner leaves the rest of a batch to one stage 1 from its fifth event
+  // that is not compact on. So an event's outcome in the batch must be its own
+  // alone or simdjson's for some tail of the batch that holds it.
   const std::vector<std::string> a = parse(fast[set].get(), 0, events.size());
-  const std::vector<std::string> b = parse(slow[set].get(), 0, events.size());
   for (size_t i = 0; i < events.size(); ++i) {
-    if (a[i] != alone[i] && a[i] != b[i]) fail(i, "in a batch", a[i], b[i]);
+    if (a[i] == alone[i]) continue;
+    std::string whole;
+    bool seen = false;
+    for (size_t from = 0; from <= i && !seen; ++from) {
+      const std::string y = parse(slow[set].get(), from, events.size())[i - from];
+      if (from == 0) whole = y;
+      seen = y == a[i];
+    }
+    if (!seen) fail(i, "in a batch", a[i], whole);
   }
   return 0;
 }
