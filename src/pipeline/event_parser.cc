@@ -83,6 +83,16 @@ Span SpanOf(const Batch& b, std::string_view v) {
 
 bool IsJsonWs(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
+// Where the @metadata member named `key` is kept in the event, or nullptr
+// for a member sluice does not read.
+Span* MetadataTarget(Event* e, std::string_view key) {
+  if (key == "_id") return &e->meta_id;
+  if (key == "pipeline") return &e->meta_pipeline;
+  if (key == "op_type") return &e->meta_op_type;
+  if (key == "index") return &e->meta_index;
+  return nullptr;
+}
+
 // ParseBatchAtOnce runs stage 1 over this many bytes at a time, then walks
 // their events while the bytes and their structural indexes (4 bytes per
 // byte of capacity) are still in the core's L2 cache. One stage 1 over a
@@ -420,11 +430,7 @@ bool EventParser::ReadMetadata(od::value v, Batch* batch, Event* e) {
     std::string_view key;
     const char* raw_key;
     if (!KeyOf(field, end, &key, &raw_key)) return false;
-    Span* target = nullptr;
-    if (key == "_id") target = &e->meta_id;
-    else if (key == "pipeline") target = &e->meta_pipeline;
-    else if (key == "op_type") target = &e->meta_op_type;
-    else if (key == "index") target = &e->meta_index;
+    Span* target = MetadataTarget(e, key);
     if (!target) continue;
     od::value& fv = field.value();
     od::json_type t;
@@ -777,12 +783,7 @@ const char* ScanMetadata(const char* p, const char* end, const ScanQuotes& qs, c
   return ScanCompactObject(p, end, [&](const char* key, size_t) -> const char* {
     const char* q = CompactKeyEnd(key, end, qs);
     if (!q) return nullptr;
-    const std::string_view k(key, q - key);
-    Span* target = k == "_id" ? &e->meta_id
-                   : k == "pipeline" ? &e->meta_pipeline
-                   : k == "op_type" ? &e->meta_op_type
-                   : k == "index" ? &e->meta_index
-                   : nullptr;
+    Span* target = MetadataTarget(e, std::string_view(key, q - key));
     const char* v = q + 2;
     const char* after = SkipCompactValue(v, end, qs);
     if (after && target && *v == '"') *target = SpanOf(batch, std::string_view(v + 1, after - v - 2));
