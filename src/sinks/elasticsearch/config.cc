@@ -368,6 +368,7 @@ std::shared_ptr<const EsSinkConfig> ParseEsSinkConfig(ConfigMap& cfg, ComponentC
   }
   c->flush_interval_ms = cfg.DurationMs("flush_interval", c->flush_interval_ms);
   c->flush_interval_ms = cfg.Int("flush_interval_ms", c->flush_interval_ms, 0, 3'600'000);
+  c->flush_idle_ms = cfg.DurationMs("flush_idle", c->flush_idle_ms);
   c->compression_level = static_cast<int>(cfg.Int("compression_level", c->compression_level, 0, 9));
   c->max_queue_bytes = cfg.Bytes("max_queue_bytes", c->max_queue_bytes, 1024);
   c->timeout_ms = cfg.DurationMs("timeout", c->timeout_ms, 1);

@@ -81,6 +81,11 @@ struct EsSinkConfig {
   size_t batch_max_events = 4096;
   uint64_t batch_max_bytes = 10ull << 20;
   int64_t flush_interval_ms = 1000;
+  // An undersized request is also sealed once no event was added to it for
+  // this long (Logstash's pipeline.batch.delay): a sender waiting for its ACK
+  // sends nothing more, so waiting on for flush_interval only delays it.
+  // 0: only flush_interval.
+  int64_t flush_idle_ms = 50;
   int compression_level = 0;  // 0: no gzip
   uint64_t max_queue_bytes = 64ull << 20;
   int64_t timeout_ms = 60'000;

@@ -216,6 +216,7 @@ void ElasticsearchSink::Submit(BatchPtr batch) {
       const bool create = encoder_.Append(*batch, i, &open_->body);
       open_->items.push_back(Item{slot, static_cast<uint32_t>(i), create});
     }
+    last_append_ms_ = SteadyMs();
     if (cfg_->flush_interval_ms == 0 || open_->items.size() >= cfg_->batch_max_events || stopping_.load()) {
       SealLocked(&sealed);
     }
@@ -278,8 +279,10 @@ void ElasticsearchSink::Enqueue(std::vector<std::unique_ptr<BulkRequest>> reqs, 
 void ElasticsearchSink::Tick() {
   std::vector<std::unique_ptr<BulkRequest>> sealed;
   if (enc_mu_.try_lock()) {  // busy encoders seal by size themselves
+    const int64_t now = SteadyMs();
     if (!open_->items.empty() &&
-        (stopping_.load() || SteadyMs() - open_since_ms_ >= cfg_->flush_interval_ms)) {
+        (stopping_.load() || now - open_since_ms_ >= cfg_->flush_interval_ms ||
+         (cfg_->flush_idle_ms > 0 && now - last_append_ms_ >= cfg_->flush_idle_ms))) {
       SealLocked(&sealed);
     }
     enc_mu_.unlock();
@@ -289,7 +292,9 @@ void ElasticsearchSink::Tick() {
     Enqueue(std::move(sealed));
   }
   Dispatch();
-  const int64_t tick_ms = std::clamp<int64_t>(cfg_->flush_interval_ms / 4, 5, 50);
+  int64_t tick_ms = cfg_->flush_interval_ms / 4;
+  if (cfg_->flush_idle_ms > 0) tick_ms = std::min(tick_ms, cfg_->flush_idle_ms / 2);
+  tick_ms = std::clamp<int64_t>(tick_ms, 5, 50);
   io_->tick.expires_after(std::chrono::milliseconds(tick_ms));
   io_->tick.async_wait([this](beast::error_code ec) {
     if (!ec) Tick();

@@ -4,7 +4,8 @@
 // Data path: pipeline workers call Submit(); the batch's events are encoded
 // (action line + document, one memcpy) into the open bulk request under a
 // short lock. A request is sealed when it reaches batch_max_events or
-// batch_max_bytes, or after flush_interval; sealed requests are gzipped (if
+// batch_max_bytes, after flush_interval, or when nothing was added to it for
+// flush_idle (a sender waiting for its ACK adds nothing more); sealed requests are gzipped (if
 // configured) by the thread that sealed them and sent by one I/O thread over
 // up to max_in_flight keep-alive connections (round-robin over `hosts`).
 //
@@ -132,6 +133,7 @@ class ElasticsearchSink : public Sink {
   std::mutex enc_mu_;
   std::unique_ptr<BulkRequest> open_;
   int64_t open_since_ms_ = 0;
+  int64_t last_append_ms_ = 0;  // when the open request last grew
   std::vector<std::string> body_pool_;  // reused body buffers (under enc_mu_)
 
   // Queues and accounting.

@@ -202,6 +202,7 @@ TEST(EsSinkConfigTest, DefaultsAndAuth) {
   EXPECT_EQ(h.cfg->authorization, "Basic ZWxhc3RpYzpjaGFuZ2VtZQ==");
   EXPECT_EQ(h.cfg->max_in_flight, 4);
   EXPECT_EQ(h.cfg->flush_interval_ms, 1000);
+  EXPECT_EQ(h.cfg->flush_idle_ms, 50);
   EXPECT_FALSE(h.cfg->action_create);
   SinkHarness k;
   ASSERT_TRUE(k.Configure("api_key: \"id:secret\"\n"));

@@ -389,12 +389,28 @@ TEST(ElasticsearchSinkTest, StopFlushesWhatItHolds) {
   EsEmulator es;
   ASSERT_TRUE(es.Start().ok());
   SinkHarness h;
-  ASSERT_TRUE(h.Start(StrCat("hosts: [", es.url(), "]\nindex: test\nflush_interval: 1h\n")));
+  ASSERT_TRUE(h.Start(StrCat("hosts: [", es.url(), "]\nindex: test\nflush_interval: 1h\nflush_idle: 0\n")));
   h.Submit(Events(5));
   EXPECT_EQ(es.Count(), 0u);
   h.sink->Stop(NowMs() + 10'000);
   EXPECT_EQ(h.released.load(), 1);
   EXPECT_EQ(es.Count(), 5u);
+}
+
+// A sender waiting for its ACK sends nothing more: an undersized request
+// goes out after flush_idle without a new event, not after flush_interval
+// (an hour here, so without the idle flush nothing would arrive).
+TEST(ElasticsearchSinkTest, SealsAnUndersizedRequestOnceIdle) {
+  EsEmulator es;
+  ASSERT_TRUE(es.Start().ok());
+  SinkHarness h;
+  ASSERT_TRUE(h.Start(StrCat("hosts: [", es.url(), "]\nindex: test\nflush_interval: 1h\nflush_idle: 50ms\n")));
+  h.Submit(Events(5));
+  ASSERT_TRUE(h.WaitAllReleased());
+  ExpectEachOnce(es, 5);
+  h.Submit(Events(3));
+  ASSERT_TRUE(WaitFor([&] { return h.released.load() == 2; }));
+  EXPECT_EQ(es.Count(), 8u);
 }
 
 TEST(ElasticsearchSinkTest, FailsOverToTheNextHost) {
