@@ -117,6 +117,9 @@ class Batch {
   // against (0: not parsed yet). Pipeline::Prepare parses on the input's
   // thread; a worker parses again only if fields were registered since.
   uint64_t parsed_generation = 0;
+  // The observers (the rules engine) have seen it: Pipeline::Prepare shows a
+  // batch to them on the input's thread, and the worker then does not again.
+  bool observed = false;
 
   // Approximate memory held, for the byte-bounded queues.
   size_t MemoryBytes() const;

@@ -82,9 +82,40 @@ void Pipeline::Prepare(Batch* batch) {
   }
   if (!parser) parser = std::make_unique<WorkerParser>();
   if (batch->received_ms == 0) batch->received_ms = NowMs();
+  // The detectors see the batch here too, right after the parse, while its
+  // bytes and fields are still in this core's cache (on a worker they come
+  // from another core's). Observers first, then the registry, as in Process.
+  const bool observe = !batch->internal && !batch->observed && observer_count_ > 0;
+  if (observe) RefreshObservers(parser.get());
   Parse(batch, parser.get());
+  if (observe) {
+    Observe(*batch, parser.get());
+    // No copies kept between batches: a replaced observer is freed once the
+    // workers moved on (SetObserver), not when this parser is used again.
+    for (auto& o : parser->observers) o.reset();
+    std::fill(parser->versions.begin(), parser->versions.end(), 0);
+  }
   std::lock_guard<std::mutex> l(prepare_mu_);
   prepare_parsers_.push_back(std::move(parser));
+}
+
+void Pipeline::RefreshObservers(WorkerParser* parser) {
+  parser->observers.resize(observer_count_);
+  parser->versions.resize(observer_count_, 0);
+  for (size_t i = 0; i < observer_count_; ++i) {
+    ObserverSlot& slot = observers_[i];
+    if (slot.version.load(std::memory_order_acquire) == parser->versions[i]) continue;
+    std::lock_guard<std::mutex> l(slot.mu);
+    parser->observers[i] = slot.observer;
+    parser->versions[i] = slot.version.load(std::memory_order_relaxed);
+  }
+}
+
+void Pipeline::Observe(Batch& batch, WorkerParser* parser) {
+  for (size_t i = 0; i < observer_count_; ++i) {
+    if (parser->observers[i]) parser->observers[i]->Observe(batch);
+  }
+  batch.observed = true;
 }
 
 void Pipeline::Parse(Batch* batch, WorkerParser* parser) {
@@ -101,8 +132,6 @@ void Pipeline::Parse(Batch* batch, WorkerParser* parser) {
 void Pipeline::WorkerLoop() {
   AdviseThreadHeapForHugePages();  // parser buffers, bulk bodies (batch.h)
   WorkerParser parser;
-  parser.observers.resize(observer_count_);
-  parser.versions.resize(observer_count_, 0);
   BatchPtr batch;
   while (queue_.Pop(&batch)) {
     Process(batch, &parser);
@@ -114,16 +143,8 @@ void Pipeline::Process(BatchPtr& batch, WorkerParser* parser) {
   if (batch->received_ms == 0) batch->received_ms = NowMs();
   // Observers first, then the registry: a new observer's fields were
   // registered before it was published, so this batch extracts them.
-  auto& observers = parser->observers;
-  if (!batch->internal) {
-    for (size_t i = 0; i < observer_count_; ++i) {
-      ObserverSlot& slot = observers_[i];
-      if (slot.version.load(std::memory_order_acquire) == parser->versions[i]) continue;
-      std::lock_guard<std::mutex> l(slot.mu);
-      observers[i] = slot.observer;
-      parser->versions[i] = slot.version.load(std::memory_order_relaxed);
-    }
-  }
+  const bool observe = !batch->internal && !batch->observed;
+  if (observe) RefreshObservers(parser);
   Parse(batch.get(), parser);
   metrics_.received_events->Inc(batch->size());
   size_t invalid = 0;
@@ -139,11 +160,7 @@ void Pipeline::Process(BatchPtr& batch, WorkerParser* parser) {
     invalid_events_->Inc(invalid);
     metrics_.dead_lettered_events->Inc(invalid);
   }
-  if (!batch->internal) {
-    for (size_t i = 0; i < observer_count_; ++i) {
-      if (observers[i]) observers[i]->Observe(*batch);
-    }
-  }
+  if (observe) Observe(*batch, parser);
   metrics_.sent_events->Inc(batch->size() - invalid);
   batch->AddHolds(static_cast<int>(sinks_.size()));
   for (Sink* s : sinks_) s->Submit(batch);
