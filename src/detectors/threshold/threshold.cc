@@ -77,6 +77,8 @@ static_assert(sizeof(std::pair<uint64_t, CountGroup>) <= 88);
 // counts and the largest first_seen offset it keeps.
 uint32_t compact_max_n = 0xFFFF;
 int32_t compact_max_first = INT32_MAX;
+// Test knob (SetThresholdSumRunsForTest): a sum or avg group's runs applied as one.
+bool sum_runs = true;
 
 // The sums of a group's window.
 struct WindowSum {
@@ -127,6 +129,8 @@ class ThresholdDetector : public Detector {
     [[maybe_unused]] auto& wide = wide_[shard];
     [[maybe_unused]] AggWindow* last_wide = nullptr;
     [[maybe_unused]] uint64_t last_wide_key = 0;
+    // Updates before u[scanned] are not the start of a run SumRun takes.
+    [[maybe_unused]] size_t scanned = 0;
     [[maybe_unused]] auto wide_of = [&](uint64_t key) {
       if constexpr (kCompact) {
         if (!last_wide || last_wide_key != key) {
@@ -146,6 +150,12 @@ class ThresholdDetector : public Detector {
       const int64_t b = bucket_of(up.ts);
       if (created) SetGroupLabels(batch, up.event, &g.labels);
       if constexpr (kCompact) {
+        if (sum_runs_ && i >= scanned && !created && g.first != kWide && i + 1 < n && u[i + 1].key == up.key) {
+          if (SumRun(g, u, i, n, b, head_of, samples, &scanned)) {
+            i = scanned - 1;
+            continue;
+          }
+        }
         AggWindow* w;
         if (created) {
           // A wide window left by an evicted group of this key.
@@ -362,6 +372,54 @@ class ThresholdDetector : public Detector {
     return x > v ? static_cast<float>(x) : v;
   }
 
+  // A sum or avg rule's run of updates u[i..end) of one existing compact
+  // group, in time order within bucket b, applied as one (Update::count, the
+  // values' sum) when that leaves exactly what applying them one by one
+  // would: every value an integer in [0, 2^24] (NaN ones skipped, as Apply
+  // skips them), and the cell an integer with every partial sum within
+  // +-2^24, so that no float addition of the run rounds. Returns whether it
+  // applied the run, which ends at *end; if not, nothing changed (the caller
+  // applies u[i] alone) and it is not tried again before *end (a run
+  // from there fails alike). The engine does not
+  // merge these rules' updates (Detector::merge() kNo).
+  bool SumRun(AggGroup& g, const Update* u, size_t i, size_t n, int64_t b, BucketOfTime& head_of,
+              std::vector<SampleCandidate>* samples, size_t* end) {
+    const Update& first = u[i];
+    *end = i + 1;
+    if (!ExactSumValue(first.value)) return false;
+    const int64_t bucket_end = (b + 1) * layout_.bucket_ms;  // b of an update CompactTimes takes
+    double sum = first.value;
+    uint32_t count = 1;
+    int64_t ts_last = first.ts;
+    size_t j = i + 1;
+    for (; j < n; ++j) {
+      const Update& x = u[j];
+      if (x.key != first.key || x.ts < ts_last || x.ts >= bucket_end) break;
+      if (std::isnan(x.value)) continue;
+      if (!ExactSumValue(x.value) || sum + x.value > kExactSum) break;
+      sum += x.value;
+      ++count;
+      ts_last = x.ts;
+    }
+    *end = j;
+    if (count < 2 || !CompactTimes(first, b)) return false;
+    // The cell the run adds to, as CompactAdd finds it (late: the value is
+    // not added).
+    const int64_t head = head_of(g.last_seen);
+    if (b > head - kSlots && b <= head) {
+      const int x = Ring::Index(b);
+      const double v = g.v[x];
+      if (g.n[x] != 0 && !(v == std::floor(v) && std::fabs(v) <= kExactSum && v + sum <= kExactSum)) return false;
+    }
+    const Update run{first.event, count, first.group, first.key, first.ts, sum, ts_last};
+    return CompactAdd(g, run, b, head_of, samples);
+  }
+  // An integer in [0, 2^24]: what a float cell adds without rounding.
+  static constexpr double kExactSum = 16777216.0;
+  static bool ExactSumValue(double x) {
+    return x >= 0 && x <= kExactSum && x == static_cast<double>(static_cast<uint32_t>(x));
+  }
+
   // Whether an update is in the range the compact form handles.
   bool CompactTimes(const Update& up, int64_t b) const {
     return up.ts >= 0 && up.ts_last < INT64_MAX / 4 && up.ts_last - b * layout_.bucket_ms < layout_.bucket_ms;
@@ -465,6 +523,7 @@ class ThresholdDetector : public Detector {
   WindowLayout layout_;
   Table table_;
   bool seeded_ = false;
+  const bool sum_runs_ = sum_runs && (p_.aggregate == Aggregate::kSum || p_.aggregate == Aggregate::kAvg);
   const uint32_t max_n_ = compact_max_n;        // the most a compact cell counts
   const int64_t max_first_ = compact_max_first;  // the largest offset of first_seen it keeps
   // [shard]: the windows of the aggregate groups flagged kWide, under the shard's lock.
@@ -478,6 +537,8 @@ void SetThresholdCompactLimitsForTest(uint32_t max_n, int32_t max_first) {
   compact_max_n = std::min<uint32_t>(max_n, 0xFFFF);
   compact_max_first = std::max<int32_t>(max_first, 0);
 }
+
+void SetThresholdSumRunsForTest(bool on) { sum_runs = on; }
 
 std::unique_ptr<Detector> NewThresholdDetector(ConfigMap& cfg, const RuleSpec* spec, const DetectorEnv& env) {
   ThresholdParams p;
