@@ -114,7 +114,9 @@ TEST(GroupTableTest, EvictsAsTheSweepModel) {
       size_t next = (start + 8) % before.size();
       if (next == victim) next = (next + 1) % before.size();
       ASSERT_EQ(s.has_sweep, next != victim);
-      if (next != victim) ASSERT_EQ(s.sweep, before[next].first);
+      if (next != victim) {
+        ASSERT_EQ(s.sweep, before[next].first);
+      }
     }
   }
   EXPECT_GT(evictions, 10'000u);

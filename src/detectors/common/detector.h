@@ -311,6 +311,8 @@ class GroupTable {
     c->state = &st;
     return st;
   }
+  // How many more groups `s` (locked by the caller) takes before it evicts.
+  size_t room(const Shard& s) const { return s.map.size() < cap_ ? cap_ - s.map.size() : 0; }
   size_t size() const {
     size_t n = 0;
     for (const auto& s : shards_) {
