@@ -243,8 +243,8 @@ struct BucketRing {
 // every victim from the front left the free slots there and the rest of the
 // table full of entries and tombstones, so that every look-up and insertion
 // at the cap probed long sequences (~3000 instructions per new group against
-// ~850; tests/detectors/group_table_test.cc), and entries at the back were
-// never evicted however old.
+// ~900: detectors_bench BM_DuplicateAtCap, bench/RESULTS.md), and entries at
+// the back were never evicted however old (tests/detectors/group_table_test.cc).
 template <typename State>
 class GroupTable {
  public:
