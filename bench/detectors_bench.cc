@@ -75,6 +75,40 @@ void BM_Duplicate(benchmark::State& state) {
   Run(state, "  - {name: D, type: duplicate, match: {log.level: ERROR}, fingerprint: [model.sha256], "
              "window: 10m}\n");
 }
+// A duplicate rule at its cap (max_groups_per_rule 100,000: 6,250 per shard)
+// with a new fingerprint for every event: 163,840 fingerprints in 160
+// batches, replayed, so that each is gone by the time it comes again and
+// every event evicts one (GroupTable at its cap; a new shipped line per event
+// in DuplicateShipping once its window holds more than the cap).
+void BM_DuplicateAtCap(benchmark::State& state) {
+  MetricsRegistry metrics;
+  FieldRegistry fields;
+  ComponentContext ctx;
+  ctx.metrics = &metrics;
+  ctx.fields = &fields;
+  std::string path = StrCat("/tmp/sluice-detectors-bench-", getpid(), ".yml");
+  std::ofstream(path) << "rules:\n  - {name: D, type: duplicate, match: {model.sha256: {exists: true}}, "
+                         "fingerprint: [model.sha256], window: 1h}\n";
+  detectors::RuleEngine engine(detectors::RuleEngineOptions{.base_dir = "/"});
+  ConfigErrors errors;
+  if (!engine.Load({path}, ctx, &errors).ok()) std::abort();
+  std::remove(path.c_str());
+  EventParser parser(fields.paths());
+  std::vector<std::shared_ptr<Batch>> batches;
+  for (int b = 0; b < 160; ++b) {
+    auto batch = std::make_shared<Batch>();
+    for (int i = 0; i < 1024; ++i) {
+      batch->Append(StrCat("{\"@timestamp\":\"", FormatRfc3339Ms(kT0 + i), "\",\"model\":{\"sha256\":\"m",
+                           b * 1024 + i, "\"}}"));
+    }
+    parser.ParseBatch(batch.get());
+    batches.push_back(batch);
+  }
+  for (const auto& b : batches) engine.Observe(*b);  // fills the table
+  size_t i = 0;
+  for (auto _ : state) engine.Observe(*batches[i++ % batches.size()]);
+  state.SetItemsProcessed(state.iterations() * 1024);
+}
 // Condition matching alone: a regex and a comparison that never select the event.
 void BM_ConditionOnly(benchmark::State& state) {
   Run(state, "  - {name: C, type: threshold, match: {any: [{service.name: {regex: \"^nomatch\"}}, "
@@ -166,6 +200,7 @@ BENCHMARK(BM_Threshold)->Arg(10)->Arg(10000);
 BENCHMARK(BM_Frequency)->Arg(10)->Arg(10000);
 BENCHMARK(BM_PayloadSize)->Arg(10)->Arg(10000);
 BENCHMARK(BM_Duplicate)->Arg(10);
+BENCHMARK(BM_DuplicateAtCap);
 BENCHMARK(BM_ConditionOnly)->Arg(10);
 
 }  // namespace

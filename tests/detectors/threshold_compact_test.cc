@@ -5,7 +5,9 @@
 // exact form from its first event (max_n 0: the representation of before the
 // compact groups), moves over after 3 events in a bucket or 2 buckets of
 // first_seen offset, or at the default limits; a saved state loads back to the
-// same state; a bucket of 70,000 events counts exactly.
+// same state; a bucket of 70,000 events counts exactly. Likewise a sum or avg
+// group's runs of updates applied as one (SetThresholdSumRunsForTest) against
+// one by one.
 
 #include <gtest/gtest.h>
 
@@ -41,8 +43,8 @@ std::string RandomRule(std::mt19937_64& rng) {
 // The saved groups of each shard, sorted (SaveGroups writes them in table
 // order), with first_seen as the start of the bucket it rounds up to (what a
 // compact group keeps; the only decision it takes is first_seen <= a bucket
-// boundary).
-std::vector<std::string> SavedGroups(Detector* d) {
+// boundary), unless `round_first` is false.
+std::vector<std::string> SavedGroups(Detector* d, bool round_first = true) {
   StateWriter w;
   d->SaveState(w);
   const std::string& b = w.buffer();
@@ -72,7 +74,8 @@ std::vector<std::string> SavedGroups(Detector* d) {
       p += 4 + u32(p);     // labels
       std::string g = b.substr(start, p - start);
       const int64_t first = i64(first_at);
-      const int64_t rounded = (first / bucket_ms + (first % bucket_ms > 0 ? 1 : 0)) * bucket_ms;
+      const int64_t rounded =
+          round_first ? (first / bucket_ms + (first % bucket_ms > 0 ? 1 : 0)) * bucket_ms : first;
       std::memcpy(g.data() + (first_at - start), &rounded, 8);
       shard.push_back(std::move(g));
     }
@@ -214,6 +217,97 @@ TEST(ThresholdCompactTest, BelowJudgesFromTheSameEvaluation) {
     }
     EXPECT_GT(fired, 0u) << offset;
   }
+}
+
+// A value of `n` for the sum runs: mostly small integers (runs that fold),
+// integers whose runs cross 2^24 in a cell (2^23 and 2^24 themselves), some
+// that round in a float cell (2^24 + 1, fractions), negatives, not numbers.
+std::string RunValue(std::mt19937_64& rng) {
+  switch (rng() % 16) {
+    case 0:
+      return "";  // no field: not counted
+    case 1:
+      return R"(,"n":"abc")";
+    case 2:
+      return StrCat(R"(,"n":)", Pick(rng, {"12.5", "0.1", "-4", "-0", "16777217", "1e300", "-3000000"}));
+    case 3:
+      return StrCat(R"(,"n":)", Pick(rng, {"8388608", "16777216", "16777215", "4000000", "5000001"}));
+    case 4:
+      return StrCat(R"(,"n":)", 1'000'000 + rng() % 3'000'000);
+    default:
+      return StrCat(R"(,"n":)", rng() % 1000);
+  }
+}
+
+struct SumRuns {
+  explicit SumRuns(bool on) { SetThresholdSumRunsForTest(on); }
+  ~SumRuns() { SetThresholdSumRunsForTest(true); }
+};
+
+// Runs of one group's updates in one bucket applied as one update (sum, avg)
+// against one by one: the same alerts (values, evidence, samples), metrics
+// and saved state, byte for byte at the same compact limits, on streams of
+// long runs of a few groups whose cells reach 2^24, hold fractions or
+// negatives, runs across bucket boundaries, out of order and late events,
+// and at compact limits that move groups to the exact form within a run.
+TEST(ThresholdCompactTest, SumRunsSameAsOneByOne) {
+  size_t alerts_seen = 0;
+  for (uint64_t seed = 1; seed <= 80; ++seed) {
+    std::mt19937_64 rng(seed);
+    const bool above = rng() % 2;
+    const std::string yaml =
+        StrCat("rules:\n  - name: R\n    type: threshold\n    match: {service.name: {exists: true}}\n",
+               "    group_by: ", Pick(rng, {"[service.name]", "[]", "[service.name, host.name]"}),
+               "\n    window: ", Pick(rng, {"1s", "10s", "1m"}), "\n    field: n\n    aggregate: ",
+               Pick(rng, {"sum", "avg"}), "\n    ", above ? "above: " : "below: ",
+               Pick(rng, {"0", "500", "2000", "1.6e7", "3.3e7"}), "\n");
+    RuleEngineOptions o{.allowed_lateness_ms = static_cast<int64_t>(rng() % 3) * 2000,
+                        .max_groups_per_rule = seed % 5 == 0 ? 16u : 100'000u};  // evictions (1 per shard)
+    // [0]: one by one, the reference; [1]: runs; [2]: runs, groups moving
+    // to the exact form after 3 events a bucket; [3]: one by one, likewise.
+    const bool runs[] = {false, true, true, false};
+    const std::pair<uint32_t, int32_t> limits[] = {{0xFFFF, INT32_MAX}, {0xFFFF, INT32_MAX}, {3, 2}, {3, 2}};
+    RulesHarness h[4];
+    for (int k = 0; k < 4; ++k) {
+      SumRuns r(runs[k]);
+      Limits l(limits[k].first, limits[k].second);
+      ASSERT_TRUE(h[k].Load(yaml, o).ok()) << h[k].errors.ToString() << yaml;
+    }
+    const int groups = 1 + static_cast<int>(rng() % (seed % 2 ? 3 : 12));
+    int64_t t = kT0 + static_cast<int64_t>(rng() % 1000);
+    for (int b = 0; b < 25; ++b) {
+      std::vector<std::string> evs;
+      const int n = 1 + static_cast<int>(rng() % 600);
+      const int64_t step = std::vector<int64_t>{0, 1, 5, 200, 3000}[rng() % 5];
+      int svc = 0;
+      for (int k = 0; k < n; ++k) {
+        t += static_cast<int64_t>(rng() % static_cast<uint64_t>(step + 1));
+        int64_t ts = t;
+        const uint64_t r = rng() % 100;
+        if (r < 3) ts -= static_cast<int64_t>(rng() % 5000);  // out of order
+        if (r == 5) ts -= 20 * 60'000;                        // late
+        if (r == 6) ts += 3 * 60'000;                         // ahead
+        // Long runs of one group, or groups taking turns (runs of a group
+        // past others' updates in a shard's list).
+        if (rng() % (seed % 3 ? 8 : 2) == 0) svc = static_cast<int>(rng() % static_cast<uint64_t>(groups));
+        evs.push_back(Ev(ts, StrCat(R"("service":{"name":"svc-)", svc, R"("},"host":{"name":"h-)", rng() % 8 == 0,
+                                    R"("})", RunValue(rng))));
+      }
+      for (auto& x : h) x.Feed(evs);
+      if (rng() % 2) {
+        ASSERT_TRUE(TickAndCompare(h, 4, t + static_cast<int64_t>(rng() % 20'000), &alerts_seen))
+            << "seed " << seed << "\n" << yaml;
+      }
+      ASSERT_EQ(SavedGroups(h[0].engine->detector("R"), false), SavedGroups(h[1].engine->detector("R"), false))
+          << "seed " << seed << " batch " << b << "\n" << yaml;
+      ASSERT_EQ(SavedGroups(h[3].engine->detector("R"), false), SavedGroups(h[2].engine->detector("R"), false))
+          << "seed " << seed << " batch " << b << "\n" << yaml;
+      ASSERT_EQ(SavedGroups(h[0].engine->detector("R")), SavedGroups(h[2].engine->detector("R")))
+          << "seed " << seed << " batch " << b << "\n" << yaml;
+    }
+    ASSERT_TRUE(TickLaterAndCompare(h, 4, t, &alerts_seen, "R")) << "seed " << seed;  // and the metrics
+  }
+  EXPECT_GT(alerts_seen, 100u);
 }
 
 }  // namespace

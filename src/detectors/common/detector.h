@@ -237,12 +237,22 @@ struct BucketRing {
 // lock, capped at `max` entries in total: when a shard is full, the least
 // recently seen of a few probed entries is evicted (an approximate LRU).
 // State must have `int64_t last_seen`.
+//
+// The probed entries are the 8 that follow the last ones probed in the
+// table's order (a sweep that goes round the table), not the table's first 8: taking
+// every victim from the front left the free slots there and the rest of the
+// table full of entries and tombstones, so that every look-up and insertion
+// at the cap probed long sequences (~3000 instructions per new group against
+// ~900: detectors_bench BM_DuplicateAtCap, bench/RESULTS.md), and entries at
+// the back were never evicted however old (tests/detectors/group_table_test.cc).
 template <typename State>
 class GroupTable {
  public:
   struct Shard {
     mutable std::mutex mu;
     absl::flat_hash_map<uint64_t, State> map;
+    uint64_t sweep = 0;       // the key of the entry after the last ones probed
+    bool has_sweep = false;   // (absent when evicted since: the sweep starts over)
   };
   explicit GroupTable(size_t max_total) : cap_(std::max<size_t>(1, max_total / kShards)) {}
 
@@ -250,22 +260,39 @@ class GroupTable {
   const Shard& shard(size_t i) const { return shards_[i]; }
   // Finds or inserts `key` in `s` (locked by the caller). *created tells which.
   State& Get(Shard& s, uint64_t key, bool* created, Counter* evictions) {
+    if (s.map.size() < cap_) {
+      // Below the cap, one probe that finds the key or inserts it, leaving the
+      // table as the look-up then insertion below would.
+      auto [it, inserted] = s.map.try_emplace(key);
+      *created = inserted;
+      return it->second;
+    }
     auto it = s.map.find(key);
     if (it != s.map.end()) {
       *created = false;
       return it->second;
     }
     if (s.map.size() >= cap_) {
-      auto victim = s.map.begin();
-      int probes = 0;
-      for (auto p = s.map.begin(); p != s.map.end() && probes < 8; ++p, ++probes) {
+      auto start = s.map.end();
+      if (s.has_sweep) start = s.map.find(s.sweep);
+      if (start == s.map.end()) start = s.map.begin();
+      auto victim = start;
+      auto p = start;
+      for (int probes = 0; probes < 8; ++probes, ++p) {
+        if (p == s.map.end()) p = s.map.begin();
         if (p->second.last_seen < victim->second.last_seen) victim = p;
       }
+      // The sweep goes on after the 8 probed (all of the table in cap / 8
+      // evictions, within the tombstones' rehashes that reorder it).
+      if (p == s.map.end()) p = s.map.begin();
+      if (p == victim && ++p == s.map.end()) p = s.map.begin();
+      s.has_sweep = p != victim;
+      s.sweep = p->first;
       s.map.erase(victim);
       if (evictions) evictions->Inc();
     }
     *created = true;
-    return s.map[key];
+    return s.map.try_emplace(key).first->second;
   }
   // Get for a run of updates that often repeats a key (one shard's updates of
   // a batch): the last key's state is remembered. Its pointer stays valid
@@ -284,6 +311,8 @@ class GroupTable {
     c->state = &st;
     return st;
   }
+  // How many more groups `s` (locked by the caller) takes before it evicts.
+  size_t room(const Shard& s) const { return s.map.size() < cap_ ? cap_ - s.map.size() : 0; }
   size_t size() const {
     size_t n = 0;
     for (const auto& s : shards_) {

@@ -77,6 +77,8 @@ static_assert(sizeof(std::pair<uint64_t, CountGroup>) <= 88);
 // counts and the largest first_seen offset it keeps.
 uint32_t compact_max_n = 0xFFFF;
 int32_t compact_max_first = INT32_MAX;
+// Test knob (SetThresholdSumRunsForTest): a sum or avg group's runs applied as one.
+bool sum_runs = true;
 
 // The sums of a group's window.
 struct WindowSum {
@@ -127,6 +129,14 @@ class ThresholdDetector : public Detector {
     [[maybe_unused]] auto& wide = wide_[shard];
     [[maybe_unused]] AggWindow* last_wide = nullptr;
     [[maybe_unused]] uint64_t last_wide_key = 0;
+    // [i]: kFolded, u[i] was applied with an earlier update of its group
+    // (SumRun); kNoRun, no run SumRun takes starts there. Empty until then.
+    [[maybe_unused]] auto& folded = folded_[shard];
+    if constexpr (kCompact) folded.clear();
+    // Whether SumRun may take a run past other groups' updates: no eviction
+    // in this call (applying a group's updates before another group's
+    // changes only that order, and what the table evicts when full).
+    [[maybe_unused]] const bool interleave = table_.room(s) >= n;
     [[maybe_unused]] auto wide_of = [&](uint64_t key) {
       if constexpr (kCompact) {
         if (!last_wide || last_wide_key != key) {
@@ -140,12 +150,17 @@ class ThresholdDetector : public Detector {
       const Update& up = u[i];
       if constexpr (kCompact) {
         if (std::isnan(up.value)) continue;  // no numeric value in the field
+        if (!folded.empty() && folded[i] == kFolded) continue;
       }
       bool created;
       Group& g = table_.Get(s, up.key, &created, env_.evictions, &cursor);
       const int64_t b = bucket_of(up.ts);
       if (created) SetGroupLabels(batch, up.event, &g.labels);
       if constexpr (kCompact) {
+        if (sum_runs_ && !created && g.first != kWide && i + 1 < n && (folded.empty() || folded[i] == 0) &&
+            (interleave || u[i + 1].key == up.key) && SumRun(g, u, i, n, b, head_of, interleave, samples, folded)) {
+          continue;
+        }
         AggWindow* w;
         if (created) {
           // A wide window left by an evicted group of this key.
@@ -362,6 +377,70 @@ class ThresholdDetector : public Detector {
     return x > v ? static_cast<float>(x) : v;
   }
 
+  // A sum or avg rule's run of updates of one existing compact group from
+  // u[i] on, in one bucket b and in time order (consecutive, or past other
+  // groups' updates if `interleave`), applied as one (Update::count, the
+  // values' sum) when that leaves exactly what applying them one by one
+  // would: every value an integer in [0, 2^24] (NaN ones skipped, as Apply
+  // skips them), and the cell an integer with every partial sum within
+  // +-2^24, so that no float addition of the run rounds. Returns whether it
+  // applied the run, whose updates after u[i] are then marked kFolded in
+  // `folded`; if not, nothing changed (the caller applies u[i] alone) and
+  // the run's updates are marked kNoRun (a run from there fails alike). The
+  // engine does not merge these rules' updates (Detector::merge() kNo).
+  bool SumRun(AggGroup& g, const Update* u, size_t i, size_t n, int64_t b, BucketOfTime& head_of, bool interleave,
+              std::vector<SampleCandidate>* samples, std::vector<uint8_t>& folded) {
+    const Update& first = u[i];
+    if (!ExactSumValue(first.value)) return false;
+    const int64_t bucket_end = (b + 1) * layout_.bucket_ms;  // b of an update CompactTimes takes
+    double sum = first.value;
+    uint32_t count = 1;
+    int64_t ts_last = first.ts;
+    size_t last = i;  // the run's last update
+    uint32_t others = 0;
+    for (size_t j = i + 1; j < n; ++j) {
+      const Update& x = u[j];
+      if (x.key != first.key) {
+        // Past a few of other groups' updates in a row at most (a shard's
+        // list of many groups would make this quadratic).
+        if (!interleave || ++others > kRunGap) break;
+        continue;
+      }
+      others = 0;
+      if (x.ts < ts_last || x.ts >= bucket_end) break;
+      if (std::isnan(x.value)) continue;
+      if (!ExactSumValue(x.value) || sum + x.value > kExactSum) break;
+      sum += x.value;
+      ++count;
+      ts_last = x.ts;
+      last = j;
+    }
+    if (count < 2) return false;
+    bool ok = CompactTimes(first, b);
+    // The cell the run adds to, as CompactAdd finds it (late: the value is
+    // not added).
+    const int64_t head = head_of(g.last_seen);
+    if (ok && b > head - kSlots && b <= head) {
+      const int x = Ring::Index(b);
+      const double v = g.v[x];
+      ok = g.n[x] == 0 || (v == std::floor(v) && std::fabs(v) <= kExactSum && v + sum <= kExactSum);
+    }
+    ok = ok && CompactAdd(g, Update{first.event, count, first.group, first.key, first.ts, sum, ts_last}, b, head_of,
+                          samples);
+    if (folded.empty()) folded.assign(n, 0);
+    for (size_t j = i + 1; j <= last; ++j) {
+      if (u[j].key == first.key && !std::isnan(u[j].value)) folded[j] = ok ? kFolded : kNoRun;
+    }
+    return ok;
+  }
+  static constexpr uint8_t kFolded = 1, kNoRun = 2;
+  static constexpr uint32_t kRunGap = 8;  // other groups' updates in a row SumRun goes past
+  // An integer in [0, 2^24]: what a float cell adds without rounding.
+  static constexpr double kExactSum = 16777216.0;
+  static bool ExactSumValue(double x) {
+    return x >= 0 && x <= kExactSum && x == static_cast<double>(static_cast<uint32_t>(x));
+  }
+
   // Whether an update is in the range the compact form handles.
   bool CompactTimes(const Update& up, int64_t b) const {
     return up.ts >= 0 && up.ts_last < INT64_MAX / 4 && up.ts_last - b * layout_.bucket_ms < layout_.bucket_ms;
@@ -465,11 +544,14 @@ class ThresholdDetector : public Detector {
   WindowLayout layout_;
   Table table_;
   bool seeded_ = false;
+  const bool sum_runs_ = sum_runs && (p_.aggregate == Aggregate::kSum || p_.aggregate == Aggregate::kAvg);
   const uint32_t max_n_ = compact_max_n;        // the most a compact cell counts
   const int64_t max_first_ = compact_max_first;  // the largest offset of first_seen it keeps
   // [shard]: the windows of the aggregate groups flagged kWide, under the shard's lock.
   struct NoWide {};
   mutable std::conditional_t<kCompact, absl::flat_hash_map<uint64_t, AggWindow>, NoWide> wide_[kShards];
+  // [shard]: Apply's marks of the updates SumRun took, under the shard's lock.
+  std::conditional_t<kCompact, std::vector<uint8_t>, NoWide> folded_[kShards];
 };
 
 }  // namespace
@@ -478,6 +560,8 @@ void SetThresholdCompactLimitsForTest(uint32_t max_n, int32_t max_first) {
   compact_max_n = std::min<uint32_t>(max_n, 0xFFFF);
   compact_max_first = std::max<int32_t>(max_first, 0);
 }
+
+void SetThresholdSumRunsForTest(bool on) { sum_runs = on; }
 
 std::unique_ptr<Detector> NewThresholdDetector(ConfigMap& cfg, const RuleSpec* spec, const DetectorEnv& env) {
   ThresholdParams p;

@@ -33,5 +33,8 @@ std::unique_ptr<Detector> NewThresholdDetector(ConfigMap& cfg, const RuleSpec* s
 // compact groups) and the largest offset, in buckets, of its first_seen below
 // its newest bucket (0..2^31-1).
 void SetThresholdCompactLimitsForTest(uint32_t max_n, int32_t max_first);
+// Whether sum and avg rules made afterwards apply a run of one group's updates
+// in one bucket as one where that is exact (on by default; tests only).
+void SetThresholdSumRunsForTest(bool on);
 
 }  // namespace sluice::detectors
