@@ -54,6 +54,7 @@ struct RuleEngineOptions {
   bool shared_group_hashes = true;          // each distinct group_by list hashed once per event (off: per update; tests compare)
   bool chunk_runs = true;                   // counting and max rules' matches gathered per group and chunk (off: per match; tests compare)
   bool hash_memo = true;                    // group fields' hashes remembered by value (off: hashed every time; tests compare)
+  bool simd = true;                         // AVX2 code where compiled in (off: the portable code; tests compare)
 };
 
 // Reads the `rules:` section of the config (paths, evaluation_interval,

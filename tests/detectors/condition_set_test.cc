@@ -67,6 +67,16 @@ void ExpectSameAnswers(RuleSet& rs, const std::vector<std::string>& events) {
   }
 }
 
+// The same with the AVX2 code and with the portable code (ConditionSet::set_portable).
+void ExpectSameAnswersBothPaths(RuleSet& rs, const std::vector<std::string>& events) {
+  rs.set.set_portable(false);
+  ExpectSameAnswers(rs, events);
+  if (::testing::Test::HasFatalFailure()) return;
+  rs.set.set_portable(true);
+  ExpectSameAnswers(rs, events);
+  rs.set.set_portable(false);
+}
+
 TEST(ConditionSetTest, SharedLeavesAreEvaluatedOnce) {
   RuleSet rs;
   rs.Add("log.level: ERROR");
@@ -202,7 +212,7 @@ TEST(ConditionSetTest, SameAnswersAsTheTreeWalkOnRandomRulesAndEvents) {
     const int n = 1 + gen.Pick(700);  // full and partial chunks
     for (int i = 0; i < n; ++i) events.push_back(gen.Event());
     SCOPED_TRACE(StrCat("seed ", seed));
-    ExpectSameAnswers(rs, events);
+    ExpectSameAnswersBothPaths(rs, events);
     if (HasFatalFailure()) return;
   }
 }
@@ -260,7 +270,8 @@ TEST(ConditionSetTest, RegexShortcutsAnswerAsRe2) {
 // other bytes, at every length around the 32-byte steps, must answer as one
 // search per regex (Condition::Matches); some regexes are needed only for
 // some events (another field decides the rest), whose texts are then
-// searched for the needed regexes' needles only.
+// searched for the needed regexes' needles only. With the AVX2 pass (32
+// positions at a time) and the portable one.
 TEST(ConditionSetTest, OnePassNeedleSearchAnswersAsOneSearchPerRegex) {
   const std::vector<std::string> pool = {
       "status=failed", "OutOfMemory|OOMKilled", "Exception", "Traceback", "declined|insufficient funds",
@@ -336,7 +347,7 @@ TEST(ConditionSetTest, OnePassNeedleSearchAnswersAsOneSearchPerRegex) {
       events.push_back(StrCat(R"({"svc":")", "ab"[pick(2)], R"(","msg":")", text, R"("})"));
     }
     SCOPED_TRACE(StrCat("seed ", seed));
-    ExpectSameAnswers(rs, events);
+    ExpectSameAnswersBothPaths(rs, events);
     if (HasFatalFailure()) return;
   }
 }
@@ -427,6 +438,73 @@ TEST(ConditionSetTest, EqualityIndexAnswersAsEachLeaf) {
     if (HasFatalFailure()) return;
   }
   EXPECT_GT(indexed, 1000u);  // the tables were there to answer
+}
+
+// EvalPred's fast paths: `exists` read from the kinds a row apart,
+// comparisons 4 numbers at a time (AVX2), "^literal" prefixes and one-string
+// equalities compared without a call (the random rule sets above go through
+// them too). On literals of 1 to 20 bytes (around SameShortBytes' 4-, 8- and
+// 16-byte loads) against values equal to them, longer, shorter, one byte off,
+// escaped, of other kinds or missing, with the AVX2 code and the portable
+// code, every answer must be Condition::Matches'.
+TEST(ConditionSetTest, FastPathsAnswerAsTheTreeWalkWithAndWithoutSimd) {
+  for (uint32_t seed = 1; seed <= 120; ++seed) {
+    std::mt19937 rng(seed);
+    auto pick = [&](size_t n) { return static_cast<size_t>(rng() % n); };
+    std::string w;
+    const size_t len = 1 + pick(20);
+    while (w.size() < len) w += "ab/1-"[pick(5)];
+    RuleSet rs;
+    rs.Add(StrCat("f: {regex: \"^", w, "\"}"));
+    rs.Add(StrCat("f: '", w, "'"));
+    rs.Add(StrCat("not: {g: '", w, "'}"));
+    rs.Add(StrCat("any: [{f: {exists: true}}, {g: {exists: false}}]"));
+    rs.Add(StrCat("g: {exists: true}\nn: {gte: ", pick(5), "}"));
+    rs.Add(StrCat("n: {gt: ", pick(5), ", lte: 3}"));
+    rs.Add(StrCat("not: {n: {lt: 2}}"));
+    if (HasFatalFailure()) return;
+    rs.Finish();
+    auto value = [&]() -> std::string {
+      std::string v = w;
+      switch (pick(12)) {
+        case 0:
+          return std::vector<std::string>{"1", "2.5", "3", "-0", "true", "false", "null", "{\"k\":1}", "[1]",
+                                          "\"\""}[pick(10)];
+        case 1:
+          v += "ab/1-"[pick(5)];
+          break;
+        case 2:
+          v.resize(pick(v.size()));
+          break;
+        case 3:
+          v[pick(v.size())] = "ab/1-x"[pick(6)];
+          break;
+        case 4:
+          v += w;
+          break;
+        case 5: {
+          const size_t at = pick(v.size());
+          v = StrCat(v.substr(0, at), "\\u00", v[at] == '/' ? "2f" : v[at] == '-' ? "2d" : "61", v.substr(at + 1));
+          break;
+        }
+        default:
+          break;
+      }
+      return StrCat("\"", v, "\"");
+    };
+    std::vector<std::string> events;
+    const size_t n = 1 + pick(600);
+    for (size_t i = 0; i < n; ++i) {
+      std::string e = "{\"pad\":\"" + std::string(pick(9), 'p') + "\"";
+      if (pick(8)) e += StrCat(",\"f\":", value());
+      if (pick(8)) e += StrCat(",\"g\":", value());
+      if (pick(8)) e += StrCat(",\"n\":", std::vector<std::string>{"0", "1", "2", "3", "4", "2.5", "\"3\"", "\"x\"", "null", "-1"}[pick(10)]);
+      events.push_back(e + "}");
+    }
+    SCOPED_TRACE(StrCat("literal seed ", seed, ": ", w));
+    ExpectSameAnswersBothPaths(rs, events);
+    if (HasFatalFailure()) return;
+  }
 }
 
 }  // namespace

@@ -226,5 +226,13 @@ TEST(MergeUpdatesTest, HashMemoSameAsHashing) {
   CompareEngines([](RuleEngineOptions* o) { o->hash_memo = false; }, true, true);
 }
 
+// The AVX2 code (the chunk's groups found by comparing hashes, the
+// conditions' comparisons) against the portable code (RuleEngineOptions::simd):
+// the same groups in the same order, so the same updates, alerts and metrics,
+// with lists of few and of many groups per chunk (more than the engine gathers).
+TEST(MergeUpdatesTest, SimdSameAsPortable) {
+  CompareEngines([](RuleEngineOptions* o) { o->simd = false; }, true, true);
+}
+
 }  // namespace
 }  // namespace sluice::detectors

@@ -616,6 +616,29 @@ uint64_t CompareWord(const double* col, const Cmp& cmp) {
   for (int b = 0; b < 64; ++b) r |= static_cast<uint64_t>(cmp(col[b])) << b;
   return r;
 }
+
+#if defined(__AVX2__)
+// CompareWord 4 numbers at a time (kPredicate: _CMP_GT_OQ etc., ordered, so
+// that NaN compares false as in the scalar comparisons): the five comparisons
+// of bench/rules/thirty-rules.yml took ~7 instructions per event each.
+template <int kPredicate>
+uint64_t CompareWordSimd(const double* col, double x) {
+  const __m256d xs = _mm256_set1_pd(x);
+  uint64_t r = 0;
+  for (int b = 0; b < 64; b += 4) {
+    const __m256d c = _mm256_cmp_pd(_mm256_loadu_pd(col + b), xs, kPredicate);
+    r |= static_cast<uint64_t>(static_cast<unsigned>(_mm256_movemask_pd(c))) << b;
+  }
+  return r;
+}
+#endif
+
+// The kinds that hold for `exists: true`: present and not null.
+constexpr unsigned kPresentKinds = 1u << static_cast<unsigned>(FieldKind::kString) |
+                                   1u << static_cast<unsigned>(FieldKind::kNumber) |
+                                   1u << static_cast<unsigned>(FieldKind::kTrue) |
+                                   1u << static_cast<unsigned>(FieldKind::kFalse) |
+                                   1u << static_cast<unsigned>(FieldKind::kComposite);
 }  // namespace
 
 size_t ConditionSet::Add(const Condition& c) {
@@ -651,6 +674,47 @@ size_t ConditionSet::Add(const Condition& c) {
   return roots_.size() - 1;
 }
 
+namespace {
+// The nibbles of the bytes that a bucket of needle windows accepts at each
+// of the window's 3 positions (BuildNeedleGroups' tables, as bit sets).
+struct NibbleSets {
+  uint16_t lo[3] = {}, hi[3] = {};
+  // How many byte triples the tables accept (0: an empty bucket).
+  uint64_t Triples() const {
+    uint64_t t = 1;
+    for (int pos = 0; pos < 3; ++pos) t *= static_cast<uint64_t>(__builtin_popcount(lo[pos]) * __builtin_popcount(hi[pos]));
+    return t;
+  }
+  NibbleSets Merged(const NibbleSets& o) const {
+    NibbleSets r;
+    for (int pos = 0; pos < 3; ++pos) {
+      r.lo[pos] = lo[pos] | o.lo[pos];
+      r.hi[pos] = hi[pos] | o.hi[pos];
+    }
+    return r;
+  }
+};
+
+// A needle's window (its last 3 bytes; of 2 bytes, any third), with ASCII
+// case if it folds.
+NibbleSets WindowNibbles(const std::string& needle, bool fold) {
+  NibbleSets s;
+  const size_t width = std::min<size_t>(3, needle.size());
+  for (size_t pos = 0; pos < 3; ++pos) {
+    if (pos >= width) {
+      s.lo[pos] = s.hi[pos] = 0xffff;
+      continue;
+    }
+    const uint8_t c = static_cast<uint8_t>(needle[needle.size() - width + pos]);
+    for (uint8_t x : {fold ? static_cast<uint8_t>(c | 0x20) : c, fold ? static_cast<uint8_t>((c | 0x20) ^ 0x20) : c}) {
+      s.lo[pos] |= static_cast<uint16_t>(1u << (x & 15));
+      s.hi[pos] |= static_cast<uint16_t>(1u << (x >> 4));
+    }
+  }
+  return s;
+}
+}  // namespace
+
 void ConditionSet::BuildNeedleGroups() {
   groups_.clear();
   for (Pred& p : preds_) {
@@ -680,6 +744,8 @@ void ConditionSet::BuildNeedleGroups() {
     if (by_field[f].size() < 2) continue;  // one regex: its own search is as good
     NeedleGroup g;
     g.field = static_cast<int>(f);
+    size_t distinct = 0;  // needles
+    NibbleSets sets[8];   // of each bucket's windows
     for (uint32_t pi : by_field[f]) {
       const Node& n = *preds_[pi].node;
       std::vector<std::pair<std::string, bool>> mine;
@@ -687,17 +753,49 @@ void ConditionSet::BuildNeedleGroups() {
       if (n.literals.empty()) {
         for (const std::string& a : n.atoms) mine.emplace_back(a, true);
       }
+      // A new needle goes to the bucket where it adds the fewest byte triples
+      // that the bucket's nibble tables accept but none of its windows is
+      // (needle k is in bucket k % 8: the index is chosen; unused indexes are
+      // empty strings): with more than 8 needles, k % 8 put OutOfMemory's
+      // "ory" and OOMKilled's "led" together, which accept the "ord" of every
+      // "order" (detectors_bench BM_ThirtyRulesStream).
       std::vector<int> idx;
+      bool full = false;
       for (const auto& [text, fold] : mine) {
         size_t k = 0;
         while (k < g.needles.size() && !(g.needles[k] == text && g.fold[k] == fold)) ++k;
         if (k == g.needles.size()) {
-          g.needles.push_back(text);
-          g.fold.push_back(fold);
+          if (distinct == 64) {
+            full = true;
+            break;
+          }
+          NibbleSets mine_sets = WindowNibbles(text, fold);
+          size_t best = 8;
+          uint64_t best_cost = 0;
+          for (size_t b = 0; b < 8; ++b) {
+            size_t free = b;
+            while (free < 64 && free < g.needles.size() && !g.needles[free].empty()) free += 8;
+            if (free >= 64) continue;  // 8 needles in it already
+            const uint64_t before = sets[b].Triples();
+            const uint64_t cost = sets[b].Merged(mine_sets).Triples() - before;
+            if (best == 8 || cost < best_cost) {
+              best = b;
+              best_cost = cost;
+              k = free;
+            }
+          }
+          sets[best] = sets[best].Merged(mine_sets);
+          if (k >= g.needles.size()) {
+            g.needles.resize(k + 1);
+            g.fold.resize(k + 1);
+          }
+          g.needles[k] = text;
+          g.fold[k] = fold;
+          ++distinct;
         }
         idx.push_back(static_cast<int>(k));
       }
-      if (g.needles.size() > 64) break;  // the rest keep their own searches
+      if (full) break;  // the rest keep their own searches
       g.preds.push_back(pi);
       uint64_t bits = 0;
       for (int k : idx) bits |= uint64_t{1} << k;  // k < 64 here
@@ -705,7 +803,6 @@ void ConditionSet::BuildNeedleGroups() {
       preds_[pi].needles = std::move(idx);
       preds_[pi].needle_bits = bits;
     }
-    if (g.needles.size() > 64) g.needles.resize(64);
     if (g.preds.size() < 2) {
       for (uint32_t pi : g.preds) {
         preds_[pi].needles.clear();
@@ -715,6 +812,14 @@ void ConditionSet::BuildNeedleGroups() {
     }
     for (size_t k = 0; k < g.needles.size(); ++k) {
       const std::string& nd = g.needles[k];
+      if (nd.empty()) {  // unused
+        g.head.push_back(0);
+        g.head_mask.push_back(0);
+        g.size.push_back(0);
+        g.fold_bits.push_back(0);
+        g.window.push_back(0);
+        continue;
+      }
       uint64_t head = 0, mask = 0;
       for (size_t t = 0; t < std::min<size_t>(8, nd.size()); ++t) {
         const uint8_t c = static_cast<uint8_t>(nd[t]) | (g.fold[k] ? 0x20 : 0);
@@ -727,13 +832,27 @@ void ConditionSet::BuildNeedleGroups() {
       g.fold_bits.push_back(g.fold[k] ? 0x2020202020202020ull : 0);
       const uint8_t bucket = static_cast<uint8_t>(1u << (k % 8));
       g.bucket[k % 8] |= uint64_t{1} << k;
-      for (int pos = 0; pos < 2; ++pos) {
-        const uint8_t c = static_cast<uint8_t>(g.needles[k][static_cast<size_t>(pos)]);
+      // The window: the needle's last 3 bytes (the first two of a status=failed
+      // are those of every status=created: one candidate per message in
+      // detectors_bench BM_ThirtyRulesStream, as the "de" of every "order"
+      // was for "declined").
+      const size_t width = std::min<size_t>(3, nd.size());
+      g.window.push_back(static_cast<uint32_t>(nd.size() - width));
+      if (width < 3) g.short_buckets |= bucket;
+      for (size_t pos = 0; pos < 3; ++pos) {
+        uint8_t* lo = pos == 0 ? g.lo0 : pos == 1 ? g.lo1 : g.lo2;
+        uint8_t* hi = pos == 0 ? g.hi0 : pos == 1 ? g.hi1 : g.hi2;
+        if (pos == width) {  // a window of 2: any third byte
+          for (size_t x = 0; x < 32; ++x) {
+            lo[x] |= bucket;
+            hi[x] |= bucket;
+          }
+          continue;
+        }
+        const uint8_t c = static_cast<uint8_t>(nd[g.window.back() + pos]);
         // As FindBytes<true>: x matches c if (x | 0x20) == (c | 0x20).
         const uint8_t alts[2] = {g.fold[k] ? static_cast<uint8_t>(c | 0x20) : c,
                                  g.fold[k] ? static_cast<uint8_t>((c | 0x20) ^ 0x20) : c};
-        uint8_t* lo = pos == 0 ? g.lo0 : g.lo1;
-        uint8_t* hi = pos == 0 ? g.hi0 : g.hi1;
         for (uint8_t x : alts) {
           lo[x & 15] |= bucket;
           lo[16 + (x & 15)] |= bucket;
@@ -747,119 +866,182 @@ void ConditionSet::BuildNeedleGroups() {
   }
 }
 
-uint64_t ConditionSet::FindNeedles(const NeedleGroup& g, std::string_view text, uint64_t wanted,
-                                   bool* ascii) const {
+// The needles of `cands` (bits) whose windows start at i in text p[0, n),
+// added to *found. Not inlined: a candidate is rare (BuildNeedleGroups), and
+// one copy of this per caller cost the unit's other functions their inlining.
+__attribute__((noinline)) void ConditionSet::VerifyWindow(const NeedleGroup& g, const uint8_t* p, size_t n,
+                                                          size_t i, uint64_t cands, uint64_t* found) {
+  for (; cands; cands &= cands - 1) {
+    const size_t k = static_cast<size_t>(__builtin_ctzll(cands));
+    const size_t d = g.window[k];
+    const size_t size = g.size[k];
+    if (i < d || i - d + size > n) continue;
+    const size_t at = i - d;  // where the needle would start
+    size_t t = 0;             // bytes known to be equal
+    if (at + 8 <= n) {
+      uint64_t w;
+      std::memcpy(&w, p + at, 8);
+      if (((w | g.fold_bits[k]) & g.head_mask[k]) != g.head[k]) continue;
+      t = std::min<size_t>(8, size);
+      if (t == size) {
+        *found |= uint64_t{1} << k;
+        continue;
+      }
+    }
+    const std::string& needle = g.needles[k];
+    bool same = true;
+    if (g.fold[k]) {
+      for (; t < size && same; ++t) same = (p[at + t] | 0x20) == (static_cast<uint8_t>(needle[t]) | 0x20);
+    } else {
+      for (; t < size && same; ++t) same = p[at + t] == static_cast<uint8_t>(needle[t]);
+    }
+    if (same) *found |= uint64_t{1} << k;
+  }
+}
+
+// Inlined into SearchGroup, its only caller: the group's tables and
+// constants are set up once per chunk rather than once per text (a third of
+// the pass's instructions in detectors_bench BM_ThirtyRulesStream).
+template <bool kSimd>
+__attribute__((always_inline)) inline uint64_t ConditionSet::FindNeedles(const NeedleGroup& g, std::string_view text,
+                                                                         uint64_t wanted, bool* ascii) const {
   const size_t n = text.size();
   const uint8_t* p = reinterpret_cast<const uint8_t*>(text.data());
   uint64_t found = 0;
-  // Position i holds a byte pair of some needle of a bucket: which needles of
-  // those buckets (and of `wanted`) start there.
-  auto verify = [&](size_t i) {
-    const uint8_t x = p[i], y = p[i + 1];
-    uint8_t buckets = g.lo0[x & 15] & g.hi0[x >> 4] & g.lo1[y & 15] & g.hi1[y >> 4];
-    for (; buckets; buckets &= static_cast<uint8_t>(buckets - 1)) {
-      for (uint64_t cands = g.bucket[__builtin_ctz(buckets)] & wanted & ~found; cands; cands &= cands - 1) {
-        const size_t k = static_cast<size_t>(__builtin_ctzll(cands));
-        const size_t size = g.size[k];
-        if (i + size > n) continue;
-        size_t t = 0;  // bytes known to be equal
-        if (i + 8 <= n) {
-          uint64_t w;
-          std::memcpy(&w, p + i, 8);
-          if (((w | g.fold_bits[k]) & g.head_mask[k]) != g.head[k]) continue;
-          t = std::min<size_t>(8, size);
-          if (t == size) {
-            found |= uint64_t{1} << k;
-            continue;
-          }
-        }
-        const std::string& needle = g.needles[k];
-        bool same = true;
-        if (g.fold[k]) {
-          for (; t < needle.size() && same; ++t) {
-            same = (p[i + t] | 0x20) == (static_cast<uint8_t>(needle[t]) | 0x20);
-          }
-        } else {
-          for (; t < needle.size() && same; ++t) same = p[i + t] == static_cast<uint8_t>(needle[t]);
-        }
-        if (same) found |= uint64_t{1} << k;
-      }
-    }
+  // The window of some needle of `buckets` starts at i: which needles of
+  // those buckets (and of `wanted`) are there.
+  auto verify = [&](size_t i, uint8_t buckets) __attribute__((always_inline)) {
+    uint64_t cands = 0;
+    for (; buckets; buckets &= static_cast<uint8_t>(buckets - 1)) cands |= g.bucket[__builtin_ctz(buckets)];
+    cands &= wanted & ~found;
+    if (cands) VerifyWindow(g, p, n, i, cands, &found);
   };
   if (n < 2) {
     *ascii = IsAscii(text);
     return 0;
   }
+  if constexpr (!kSimd) {
+    return FindNeedlesPortable(g, text, wanted, ascii);
+  } else {
 #if defined(__AVX2__)
-  // The buckets of the wanted needles only: needle k is in bucket k % 8
-  // (BuildNeedleGroups), so bit b of the bytes of `wanted` or-ed together.
-  uint64_t folded = wanted & (g.bucket[0] | g.bucket[1] | g.bucket[2] | g.bucket[3] | g.bucket[4] | g.bucket[5] |
-                              g.bucket[6] | g.bucket[7]);
-  folded |= folded >> 32;
-  folded |= folded >> 16;
-  folded |= folded >> 8;
-  const uint8_t keep = static_cast<uint8_t>(folded);
-  if (keep == 0) {
-    *ascii = IsAscii(text);
-    return 0;
-  }
-  const __m256i lo0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(g.lo0));
-  const __m256i hi0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(g.hi0));
-  const __m256i lo1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(g.lo1));
-  const __m256i hi1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(g.hi1));
-  const __m256i nib = _mm256_set1_epi8(0x0f), zero = _mm256_setzero_si256();
-  const __m256i kept = _mm256_set1_epi8(static_cast<char>(keep));
-  // Every byte read, or-ed: the text is ASCII if no byte has its top bit set
-  // (the blocks cover the text, the padding is zeros). Was a second pass over
-  // the text per prefilter regex (IsAscii; detectors_bench BM_ThirtyRulesStream).
-  __m256i bytes = zero;
-  // Bit b: a byte pair of some kept bucket starts at q + b.
-  auto candidates = [&](const uint8_t* q) __attribute__((always_inline)) {
-    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q));
-    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 1));
-    bytes = _mm256_or_si256(bytes, _mm256_or_si256(a, b));
-    const __m256i m0 = _mm256_and_si256(_mm256_shuffle_epi8(lo0, _mm256_and_si256(a, nib)),
-                                        _mm256_shuffle_epi8(hi0, _mm256_and_si256(_mm256_srli_epi16(a, 4), nib)));
-    const __m256i m1 = _mm256_and_si256(_mm256_shuffle_epi8(lo1, _mm256_and_si256(b, nib)),
-                                        _mm256_shuffle_epi8(hi1, _mm256_and_si256(_mm256_srli_epi16(b, 4), nib)));
-    const __m256i m = _mm256_and_si256(_mm256_and_si256(m0, m1), kept);
-    return ~static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(m, zero)));
-  };
-  // Pair starts 0 .. n-2, 32 at a time: the candidates of a stretch of
-  // blocks first (no call in that loop), then their verification. The last
-  // block overlaps the one before (the positions already seen masked off); a
-  // text under 33 bytes is read from a zero-padded copy (the positions past
-  // n - 2 masked off). The scalar tail was a quarter of Eval's samples.
-  constexpr size_t kStretch = 64;  // blocks
-  uint32_t cand[kStretch];
-  if (n < 33) {
-    alignas(32) uint8_t pad[64] = {};
-    std::memcpy(pad, p, n);
-    uint32_t c = candidates(pad) & static_cast<uint32_t>((uint64_t{1} << (n - 1)) - 1);
-    for (; c; c &= c - 1) verify(static_cast<size_t>(__builtin_ctz(c)));
+    // The buckets of the wanted needles only: needle k is in bucket k % 8
+    // (BuildNeedleGroups), so bit b of the bytes of `wanted` or-ed together.
+    uint64_t folded = wanted;
+    folded |= folded >> 32;
+    folded |= folded >> 16;
+    folded |= folded >> 8;
+    const uint8_t keep = static_cast<uint8_t>(folded);
+    if (keep == 0) {
+      *ascii = IsAscii(text);
+      return 0;
+    }
+    // The first position's low nibble table with only the kept buckets: the
+    // others' bits never get through the and-ing of the six.
+    const __m256i lo0 = _mm256_and_si256(_mm256_load_si256(reinterpret_cast<const __m256i*>(g.lo0)),
+                                         _mm256_set1_epi8(static_cast<char>(keep)));
+    const __m256i hi0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(g.hi0));
+    const __m256i lo1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(g.lo1));
+    const __m256i hi1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(g.hi1));
+    const __m256i lo2 = _mm256_load_si256(reinterpret_cast<const __m256i*>(g.lo2));
+    const __m256i hi2 = _mm256_load_si256(reinterpret_cast<const __m256i*>(g.hi2));
+    const __m256i nib = _mm256_set1_epi8(0x0f);
+    // Every byte read, or-ed: the text is ASCII if no byte has its top bit set
+    // (the blocks cover the text, the padding is zeros). Was a second pass over
+    // the text per prefilter regex (IsAscii; detectors_bench BM_ThirtyRulesStream).
+    __m256i bytes = _mm256_setzero_si256();
+    // Bit b: the window of some kept bucket starts at q + b; bk[b]: those buckets.
+    auto candidates = [&](const uint8_t* q, uint8_t* bk) __attribute__((always_inline)) {
+      const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q));
+      const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 1));
+      const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 2));
+      bytes = _mm256_or_si256(bytes, _mm256_or_si256(a, c));
+      __m256i m = _mm256_and_si256(_mm256_shuffle_epi8(lo0, _mm256_and_si256(a, nib)),
+                                   _mm256_shuffle_epi8(hi0, _mm256_and_si256(_mm256_srli_epi16(a, 4), nib)));
+      m = _mm256_and_si256(m, _mm256_shuffle_epi8(lo1, _mm256_and_si256(b, nib)));
+      m = _mm256_and_si256(m, _mm256_shuffle_epi8(hi1, _mm256_and_si256(_mm256_srli_epi16(b, 4), nib)));
+      m = _mm256_and_si256(m, _mm256_shuffle_epi8(lo2, _mm256_and_si256(c, nib)));
+      m = _mm256_and_si256(m, _mm256_shuffle_epi8(hi2, _mm256_and_si256(_mm256_srli_epi16(c, 4), nib)));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(bk), m);
+      return ~static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(m, _mm256_setzero_si256())));
+    };
+    // Window starts 0 .. n-3, 32 at a time (each block reads 34 bytes), a
+    // stretch of blocks at a time: their candidates first (no call in that
+    // loop), then their verification. The last block ends at the text's end,
+    // overlapping the one before (the starts already seen masked off); a text
+    // under 34 bytes is read from a zero-padded copy, where n - 2 is a start
+    // too (only windows of two bytes fit it, any third byte being theirs);
+    // else n - 2 is looked at alone.
+    constexpr size_t kStretch = 16;  // blocks
+    uint32_t cand[kStretch];
+    size_t start[kStretch];
+    alignas(32) uint8_t bk[32 * kStretch];
+    if (n < 34) {
+      alignas(32) uint8_t pad[64] = {};
+      std::memcpy(pad, p, n);
+      for (uint32_t c = candidates(pad, bk) & static_cast<uint32_t>((uint64_t{1} << (n - 1)) - 1); c; c &= c - 1) {
+        const size_t b = static_cast<size_t>(__builtin_ctz(c));
+        verify(b, bk[b]);
+      }
+      *ascii = _mm256_movemask_epi8(bytes) == 0;
+      return found;
+    }
+    size_t i = 0;  // the first start not seen
+    while (i + 2 < n) {
+      size_t blocks = 0;
+      for (; blocks < kStretch && i + 34 <= n; i += 32, ++blocks) {
+        start[blocks] = i;
+        cand[blocks] = candidates(p + i, bk + 32 * blocks);
+      }
+      if (blocks < kStretch && i + 34 > n && i + 2 < n) {
+        const size_t from = n - 34;  // < i
+        start[blocks] = from;
+        cand[blocks] = candidates(p + from, bk + 32 * blocks) & ~((uint32_t{1} << (i - from)) - 1);
+        ++blocks;
+        i = n - 2;
+      }
+      for (size_t k = 0; k < blocks; ++k) {
+        for (uint32_t c = cand[k]; c; c &= c - 1) {
+          const size_t b = static_cast<size_t>(__builtin_ctz(c));
+          verify(start[k] + b, bk[32 * k + b]);
+        }
+      }
+    }
+    if (g.short_buckets & keep) {
+      // Windows of two bytes at n - 2.
+      const uint8_t x = p[n - 2], y = p[n - 1];
+      const uint8_t b = g.lo0[x & 15] & g.hi0[x >> 4] & g.lo1[y & 15] & g.hi1[y >> 4] & g.short_buckets & keep;
+      if (b) verify(n - 2, b);
+    }
     *ascii = _mm256_movemask_epi8(bytes) == 0;
     return found;
-  }
-  size_t i = 0;
-  while (i + 33 <= n) {
-    const size_t start = i;
-    size_t blocks = 0;
-    for (; blocks < kStretch && i + 33 <= n; i += 32) cand[blocks++] = candidates(p + i);
-    for (size_t k = 0; k < blocks; ++k) {
-      for (uint32_t c = cand[k]; c; c &= c - 1) verify(start + 32 * k + static_cast<size_t>(__builtin_ctz(c)));
-    }
-  }
-  if (i + 1 < n) {
-    // Fewer than 32 positions left: the block ending at the text's end, from i on.
-    const size_t from = n - 33;  // < i
-    uint32_t c = candidates(p + from) & ~((uint32_t{1} << (i - from)) - 1);
-    for (; c; c &= c - 1) verify(from + static_cast<size_t>(__builtin_ctz(c)));
-  }
-  *ascii = _mm256_movemask_epi8(bytes) == 0;
 #else
-  for (size_t i = 0; i + 1 < n; ++i) verify(i);
-  *ascii = IsAscii(text);
+    return FindNeedlesPortable(g, text, wanted, ascii);
 #endif
+  }
+}
+
+// FindNeedles one position at a time (no AVX2, or ConditionSet::set_portable).
+__attribute__((noinline)) uint64_t ConditionSet::FindNeedlesPortable(const NeedleGroup& g, std::string_view text,
+                                                                     uint64_t wanted, bool* ascii) {
+  const size_t n = text.size();
+  const uint8_t* p = reinterpret_cast<const uint8_t*>(text.data());
+  uint64_t found = 0;
+  for (size_t i = 0; i + 1 < n; ++i) {
+    // The buckets whose windows fit the bytes at i (at n - 2 only windows of two bytes can).
+    const uint8_t x = p[i], y = p[i + 1];
+    uint8_t buckets = g.lo0[x & 15] & g.hi0[x >> 4] & g.lo1[y & 15] & g.hi1[y >> 4];
+    if (i + 2 < n) {
+      const uint8_t z = p[i + 2];
+      buckets &= g.lo2[z & 15] & g.hi2[z >> 4];
+    } else {
+      buckets &= g.short_buckets;
+    }
+    uint64_t cands = 0;
+    for (; buckets; buckets &= static_cast<uint8_t>(buckets - 1)) cands |= g.bucket[__builtin_ctz(buckets)];
+    cands &= wanted & ~found;
+    if (cands) VerifyWindow(g, p, n, i, cands, &found);
+  }
+  *ascii = IsAscii(text);
   return found;
 }
 
@@ -874,11 +1056,33 @@ uint64_t ConditionSet::EvalGroupedWord(const Pred& p, const Batch& batch, uint32
   const Node& n = *p.node;
   uint64_t r = 0;
   if (!n.literals.empty()) {
+#if defined(__AVX2__)
+    if (!portable_) {
+      // 4 events at a time (found past the searched ones is left over from
+      // other chunks: masked off).
+      const __m256i bits = _mm256_set1_epi64x(static_cast<int64_t>(p.needle_bits));
+      const __m256i zero = _mm256_setzero_si256();
+      uint64_t none = 0;  // events none of whose needles was found
+      for (int b = 0; b < 64; b += 4) {
+        const __m256i x = _mm256_and_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(found + lo + b)), bits);
+        none |= static_cast<uint64_t>(static_cast<unsigned>(
+                    _mm256_movemask_pd(_mm256_castsi256_pd(_mm256_cmpeq_epi64(x, zero)))))
+                << b;
+      }
+      return ~none & searched;
+    }
+#endif
     for (uint64_t bits = searched; bits; bits &= bits - 1) {
       const uint32_t b = static_cast<uint32_t>(__builtin_ctzll(bits));
       r |= static_cast<uint64_t>((found[lo + b] & p.needle_bits) != 0) << b;
     }
     return r;
+  }
+  // The needles of the atoms the prefilter cannot pass without: a text
+  // without one of them (or without any atom) fails before PrefilterMatch.
+  uint64_t required = 0;
+  for (size_t o = 0; o < n.required_atoms; ++o) {
+    required |= uint64_t{1} << p.needles[static_cast<size_t>(n.atom_order[o])];
   }
   const size_t f = static_cast<size_t>(n.field);
   for (uint64_t bits = searched; bits; bits &= bits - 1) {
@@ -888,8 +1092,9 @@ uint64_t ConditionSet::EvalGroupedWord(const Pred& p, const Batch& batch, uint32
     bool hit;
     if ((ascii >> b) & 1) {
       const uint64_t in_text = found[j];
-      hit = Condition::PrefilterMatch(
-          n, text, [&](int a) { return ((in_text >> p.needles[static_cast<size_t>(a)]) & 1) != 0; });
+      hit = (in_text & required) == required && (in_text & p.needle_bits) != 0 &&
+            Condition::PrefilterMatch(
+                n, text, [&](int a) { return ((in_text >> p.needles[static_cast<size_t>(a)]) & 1) != 0; });
     } else {
       hit = RE2::PartialMatch(re2::StringPiece(text.data(), text.size()), *n.re);
     }
@@ -962,12 +1167,27 @@ uint32_t ConditionSet::AddNode(const Condition& c, uint32_t i) {
   return self;
 }
 
+// Not inlined into EvalPred where AVX2 is compiled in (there: tests only).
+__attribute__((noinline)) uint64_t ConditionSet::ComparePortable(Op op, const double* col, double x) {
+  switch (op) {
+    case Op::kGt:
+      return CompareWord(col, [x](double d) { return d > x; });
+    case Op::kGte:
+      return CompareWord(col, [x](double d) { return d >= x; });
+    case Op::kLt:
+      return CompareWord(col, [x](double d) { return d < x; });
+    default:
+      return CompareWord(col, [x](double d) { return d <= x; });
+  }
+}
+
 void ConditionSet::EvalPred(const Pred& p, const Batch& batch, uint32_t base, const Mask& where, const Scratch& s,
                             Mask* out) const {
   const Node& n = *p.node;
   const size_t f = static_cast<size_t>(n.field);
   const double* col = p.column >= 0 ? s.numbers.data() + static_cast<size_t>(p.column) * kChunk : nullptr;
   const double x = n.number;
+  const size_t stride = batch.field_count();
   for (size_t w = 0; w < kWords; ++w) {
     uint64_t bits = where.w[w];
     uint64_t r = 0;
@@ -989,27 +1209,41 @@ void ConditionSet::EvalPred(const Pred& p, const Batch& batch, uint32_t base, co
       out->w[w] = r;
       continue;
     }
+    // The word's events from its first to its last wanted one, a row of
+    // fields apart (the bits in between not wanted are masked off below):
+    // without a count of trailing zeros and a multiply per event.
+    const uint32_t from = static_cast<uint32_t>(__builtin_ctzll(bits));
+    const uint32_t count = 64 - static_cast<uint32_t>(__builtin_clzll(bits)) - from;
+    const FieldValue* row = &batch.field(base + lo + from, f);
     switch (n.op) {
       // Comparisons read the parsed numbers (NaN compares false), the whole word at once.
+#if defined(__AVX2__)
       case Op::kGt:
-        r = CompareWord(col + lo, [x](double d) { return d > x; });
+        r = portable_ ? ComparePortable(n.op, col + lo, x) : CompareWordSimd<_CMP_GT_OQ>(col + lo, x);
         break;
       case Op::kGte:
-        r = CompareWord(col + lo, [x](double d) { return d >= x; });
+        r = portable_ ? ComparePortable(n.op, col + lo, x) : CompareWordSimd<_CMP_GE_OQ>(col + lo, x);
         break;
       case Op::kLt:
-        r = CompareWord(col + lo, [x](double d) { return d < x; });
+        r = portable_ ? ComparePortable(n.op, col + lo, x) : CompareWordSimd<_CMP_LT_OQ>(col + lo, x);
         break;
       case Op::kLte:
-        r = CompareWord(col + lo, [x](double d) { return d <= x; });
+        r = portable_ ? ComparePortable(n.op, col + lo, x) : CompareWordSimd<_CMP_LE_OQ>(col + lo, x);
         break;
+#else
+      case Op::kGt:
+      case Op::kGte:
+      case Op::kLt:
+      case Op::kLte:
+        r = ComparePortable(n.op, col + lo, x);
+        break;
+#endif
       case Op::kExists:
       case Op::kNotExists:
-        // Present and not null; the kind only, never the bytes.
-        for (uint64_t t = bits; t; t &= t - 1) {
-          const uint32_t b = static_cast<uint32_t>(__builtin_ctzll(t));
-          const FieldKind k = batch.field(base + lo + b, f).kind;
-          r |= static_cast<uint64_t>(k != FieldKind::kMissing && k != FieldKind::kNull) << b;
+        // Present and not null; the kind only, never the bytes (6 leaves
+        // over every event in bench/rules/thirty-rules.yml).
+        for (uint32_t k = 0; k < count; ++k) {
+          r |= static_cast<uint64_t>((kPresentKinds >> static_cast<unsigned>(row[k * stride].kind)) & 1) << (from + k);
         }
         if (n.op == Op::kNotExists) r = ~r;
         break;
@@ -1019,17 +1253,32 @@ void ConditionSet::EvalPred(const Pred& p, const Batch& batch, uint32_t base, co
           // prefix comparison without its call and string copies (log.file.path
           // ^/var/log/ on every event in detectors_bench BM_ThirtyRulesStream).
           const std::string& lit = n.literals[0].text;
-          for (; bits; bits &= bits - 1) {
-            const uint32_t b = static_cast<uint32_t>(__builtin_ctzll(bits));
-            const FieldValue& v = batch.field(base + lo + b, f);
+          for (uint32_t k = 0; k < count; ++k) {
+            const FieldValue& v = row[k * stride];
             bool hit;
             if ((v.kind == FieldKind::kString && !v.escaped) || v.kind == FieldKind::kNumber) {
-              const std::string_view text = batch.View(v.span);
-              hit = text.size() >= lit.size() && std::memcmp(text.data(), lit.data(), lit.size()) == 0;
+              hit = v.span.len >= lit.size() &&
+                    SameShortBytes(batch.arena().data() + v.span.off, lit.data(), lit.size());
             } else {
               hit = Condition::EvalLeaf(n, batch, v, nullptr);
             }
-            r |= static_cast<uint64_t>(hit) << b;
+            r |= static_cast<uint64_t>(hit) << (from + k);
+          }
+          break;
+        }
+        if (p.equality && p.texts.size() == 1) {
+          // One string (input.type: filestream): its length first, then its
+          // bytes, without EvalEvent's call and loop; other kinds as before.
+          const std::string& t = p.texts[0];
+          for (uint32_t k = 0; k < count; ++k) {
+            const FieldValue& v = row[k * stride];
+            bool hit;
+            if (v.kind == FieldKind::kString && !v.escaped) {
+              hit = v.span.len == t.size() && SameShortBytes(batch.arena().data() + v.span.off, t.data(), t.size());
+            } else {
+              hit = EvalEvent(p, batch, v, lo + from + k, s, col);
+            }
+            r |= static_cast<uint64_t>(hit) << (from + k);
           }
           break;
         }
@@ -1203,6 +1452,54 @@ void ConditionSet::Combine(const TreeNode& t, Scratch* s, Mask* out) const {
   *out = r;
 }
 
+template <bool kSimd>
+void ConditionSet::SearchGroup(size_t gi, const Batch& batch, uint32_t base, const Mask* need, Scratch* s) const {
+  const NeedleGroup& g = groups_[gi];
+  Mask where{};
+  for (uint32_t p : g.preds) {
+    for (size_t w = 0; w < kWords; ++w) where.w[w] |= need[p].w[w];
+  }
+  uint64_t* found = s->found.data() + gi * kChunk;
+  Mask& searched = s->searched[gi];
+  Mask& ascii = s->ascii[gi];
+  searched = Mask{};
+  ascii = Mask{};
+  for (size_t w = 0; w < kWords; ++w) {
+    // Only the needles of the regexes needed for each event (method=POST
+    // of a rule that also wants a long duration: not on most events): those
+    // of the regexes needed at every event of the word, and of each other
+    // regex where it is needed (2 of the 7 on `message` in
+    // detectors_bench BM_ThirtyRulesStream).
+    uint64_t everywhere = 0;
+    uint32_t some[64];
+    size_t somes = 0;
+    for (size_t k = 0; k < g.preds.size(); ++k) {
+      const uint64_t nw = need[g.preds[k]].w[w] & where.w[w];
+      if (nw == where.w[w] || (nw != 0 && somes == 64)) {
+        everywhere |= g.pred_needles[k];  // (past 64 such regexes: more needles than needed, the same answers)
+      } else if (nw != 0) {
+        some[somes++] = static_cast<uint32_t>(k);
+      }
+    }
+    for (uint64_t bits = where.w[w]; bits; bits &= bits - 1) {
+      const uint32_t b = static_cast<uint32_t>(__builtin_ctzll(bits));
+      const uint32_t j = static_cast<uint32_t>(w * 64) + b;
+      const FieldValue& v = batch.field(base + j, static_cast<size_t>(g.field));
+      if ((v.kind == FieldKind::kString && !v.escaped) || v.kind == FieldKind::kNumber) {
+        uint64_t wanted = everywhere;
+        for (size_t i = 0; i < somes; ++i) {
+          const size_t k = some[i];
+          if ((need[g.preds[k]].w[w] >> b) & 1) wanted |= g.pred_needles[k];
+        }
+        bool only_ascii;
+        found[j] = FindNeedles<kSimd>(g, batch.View(v.span), wanted, &only_ascii);
+        searched.w[w] |= uint64_t{1} << b;
+        ascii.w[w] |= static_cast<uint64_t>(only_ascii) << b;
+      }
+    }
+  }
+}
+
 void ConditionSet::Eval(const Batch& batch, uint32_t base, uint32_t m, Scratch* s) const {
   s->preds.resize(preds_.size());
   s->nodes.resize(nodes_.size());
@@ -1248,50 +1545,13 @@ void ConditionSet::Eval(const Batch& batch, uint32_t base, uint32_t m, Scratch* 
     s->searched.resize(groups_.size());
     s->ascii.resize(groups_.size());
     for (size_t gi = 0; gi < groups_.size(); ++gi) {
-      const NeedleGroup& g = groups_[gi];
-      Mask where{};
-      for (uint32_t p : g.preds) {
-        for (size_t w = 0; w < kWords; ++w) where.w[w] |= need[p].w[w];
+#if defined(__AVX2__)
+      if (!portable_) {
+        SearchGroup<true>(gi, batch, base, need, s);
+        continue;
       }
-      uint64_t* found = s->found.data() + gi * kChunk;
-      Mask& searched = s->searched[gi];
-      Mask& ascii = s->ascii[gi];
-      searched = Mask{};
-      ascii = Mask{};
-      for (size_t w = 0; w < kWords; ++w) {
-        // Only the needles of the regexes needed for each event (method=POST
-        // of a rule that also wants a long duration: not on most events): those
-        // of the regexes needed at every event of the word, and of each other
-        // regex where it is needed (2 of the 7 on `message` in
-        // detectors_bench BM_ThirtyRulesStream).
-        uint64_t everywhere = 0;
-        uint32_t some[64];
-        size_t somes = 0;
-        for (size_t k = 0; k < g.preds.size(); ++k) {
-          const uint64_t nw = need[g.preds[k]].w[w] & where.w[w];
-          if (nw == where.w[w] || (nw != 0 && somes == 64)) {
-            everywhere |= g.pred_needles[k];  // (past 64 such regexes: more needles than needed, the same answers)
-          } else if (nw != 0) {
-            some[somes++] = static_cast<uint32_t>(k);
-          }
-        }
-        for (uint64_t bits = where.w[w]; bits; bits &= bits - 1) {
-          const uint32_t b = static_cast<uint32_t>(__builtin_ctzll(bits));
-          const uint32_t j = static_cast<uint32_t>(w * 64) + b;
-          const FieldValue& v = batch.field(base + j, static_cast<size_t>(g.field));
-          if ((v.kind == FieldKind::kString && !v.escaped) || v.kind == FieldKind::kNumber) {
-            uint64_t wanted = everywhere;
-            for (size_t i = 0; i < somes; ++i) {
-              const size_t k = some[i];
-              if ((need[g.preds[k]].w[w] >> b) & 1) wanted |= g.pred_needles[k];
-            }
-            bool only_ascii;
-            found[j] = FindNeedles(g, batch.View(v.span), wanted, &only_ascii);
-            searched.w[w] |= uint64_t{1} << b;
-            ascii.w[w] |= static_cast<uint64_t>(only_ascii) << b;
-          }
-        }
-      }
+#endif
+      SearchGroup<false>(gi, batch, base, need, s);
     }
     for (size_t p = 0; p < preds_.size(); ++p) {
       if (!preds_[p].costly) continue;

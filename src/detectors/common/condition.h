@@ -145,6 +145,10 @@ class ConditionSet {
     return n;
   }
 
+  // Tests: the portable code (no AVX2) even where AVX2 is compiled in, to
+  // compare the two.
+  void set_portable(bool on) { portable_ = on; }
+
   // Evaluates every condition on events [base, base + m) of `batch`, m <= kChunk.
   void Eval(const Batch& batch, uint32_t base, uint32_t m, Scratch* s) const;
   // Condition k's result of the last Eval: bit j set if event base + j matches
@@ -181,14 +185,15 @@ class ConditionSet {
   };
   // The substring regexes on one text field (literal alternatives, prefilter
   // atoms), found in one pass over the text instead of one search per needle
-  // (Teddy: the first two bytes of every needle looked up by nibble, 32
-  // positions at a time, in 8 buckets; a position whose bytes fit a bucket is
-  // verified against its needles). Up to 64 needles of at least 2 bytes.
+  // (Teddy: the last three bytes of every needle, its "window", or both of a
+  // needle of two, looked up by nibble, 32 positions at a time, in 8 buckets;
+  // a position whose bytes fit a bucket is verified against its needles). Up
+  // to 64 needles of at least 2 bytes.
   struct NeedleGroup {
     int field = -1;
     std::vector<uint32_t> preds;
     std::vector<uint64_t> pred_needles;  // parallel to preds: each one's needles (bits)
-    std::vector<std::string> needles;
+    std::vector<std::string> needles;  // needle k in bucket k % 8; "" unused
     std::vector<bool> fold;  // ASCII case ignored (prefilter atoms, as FindBytes<true>)
     // Each needle's first 8 bytes (fewer: `mask`), with 0x20 set in every
     // byte if it folds: one 64-bit comparison rejects most candidates.
@@ -197,13 +202,27 @@ class ConditionSet {
     // the vector<bool>: its length, and 0x20 in every byte if it folds.
     std::vector<uint32_t> size;
     std::vector<uint64_t> fold_bits;
+    // Per needle: where its window starts in it (its size - 3, or 0 for a
+    // needle of 2 bytes, whose window's third byte is any).
+    std::vector<uint32_t> window;
+    uint8_t short_buckets = 0;  // buckets with a needle of 2 bytes
     uint64_t bucket[8] = {};  // needles of each bucket
-    alignas(32) uint8_t lo0[32] = {}, hi0[32] = {}, lo1[32] = {}, hi1[32] = {};  // 16 entries, twice
+    // The buckets of a window's bytes 0, 1 and 2 by low and high nibble (16 entries, twice).
+    alignas(32) uint8_t lo0[32] = {}, hi0[32] = {}, lo1[32] = {}, hi1[32] = {}, lo2[32] = {}, hi2[32] = {};
   };
   void BuildNeedleGroups();
   // The needles of `wanted` (bits) in `text`; *ascii: whether every byte of
   // the text is ASCII (found in the same pass, for the prefilter regexes).
+  // kSimd: 32 positions at a time (AVX2), else one.
+  template <bool kSimd>
   uint64_t FindNeedles(const NeedleGroup& g, std::string_view text, uint64_t wanted, bool* ascii) const;
+  static uint64_t FindNeedlesPortable(const NeedleGroup& g, std::string_view text, uint64_t wanted, bool* ascii);
+  static void VerifyWindow(const NeedleGroup& g, const uint8_t* p, size_t n, size_t i, uint64_t cands,
+                           uint64_t* found);
+  // Needle group gi's pass over the texts of the chunk's events where one of
+  // its regexes is needed (`need`: per leaf), into s->found, searched, ascii.
+  template <bool kSimd>
+  void SearchGroup(size_t gi, const Batch& batch, uint32_t base, const Mask* need, Scratch* s) const;
   // A grouped regex on the texts of `searched` (unescaped strings and
   // numbers) from the needles found in them.
   uint64_t EvalGroupedWord(const Pred& p, const Batch& batch, uint32_t base, uint32_t lo, uint64_t searched,
@@ -243,6 +262,8 @@ class ConditionSet {
   bool EvalEvent(const Pred& p, const Batch& batch, const FieldValue& v, uint32_t j, const Scratch& s,
                  const double* col) const;
   uint32_t AddNode(const Condition& c, uint32_t i);
+  // A comparison leaf's bits over one word of its numbers, one at a time.
+  static uint64_t ComparePortable(Op op, const double* col, double x);
   void EvalPred(const Pred& p, const Batch& batch, uint32_t base, const Mask& where, const Scratch& s, Mask* out) const;
   void Combine(const TreeNode& t, Scratch* s, Mask* out) const;
 
@@ -260,6 +281,7 @@ class ConditionSet {
   std::vector<std::vector<std::pair<uint32_t, bool>>> guards_;
   std::vector<NeedleGroup> groups_;
   std::vector<EqualityIndex> indexes_;
+  bool portable_ = false;
 };
 
 // The numeric value of a field (numbers, and strings holding a number). False if none.
