@@ -106,6 +106,19 @@ bool LoadCompactAndExact(const std::string& yaml, RulesHarness& compact, RulesHa
   return compact.Load(yaml).ok();
 }
 
+// The next event time of a random stream: the stream's clock `*t` moves on
+// by up to `step`; `out_of_order` events in 100 are up to 5 s older than it,
+// one in 100 is 20 minutes late and one 3 minutes ahead.
+int64_t NextTime(std::mt19937_64& rng, int64_t step, uint64_t out_of_order, int64_t* t) {
+  *t += static_cast<int64_t>(rng() % static_cast<uint64_t>(step + 1));
+  int64_t ts = *t;
+  const uint64_t r = rng() % 100;
+  if (r < out_of_order) ts -= static_cast<int64_t>(rng() % 5000);
+  if (r == 5) ts -= 20 * 60'000;
+  if (r == 6) ts += 3 * 60'000;
+  return ts;
+}
+
 std::string Value(std::mt19937_64& rng) {
   switch (rng() % 10) {
     case 0:
@@ -140,12 +153,7 @@ TEST(ThresholdCompactTest, SameResultsWhateverTheLimits) {
       const int n = 1 + static_cast<int>(rng() % 400);
       const int64_t step = std::vector<int64_t>{0, 5, 200, 3000}[rng() % 4];
       for (int k = 0; k < n; ++k) {
-        t += static_cast<int64_t>(rng() % static_cast<uint64_t>(step + 1));
-        int64_t ts = t;
-        const uint64_t r = rng() % 100;
-        if (r < 5) ts -= static_cast<int64_t>(rng() % 5000);  // out of order
-        if (r == 5) ts -= 20 * 60'000;                        // late
-        if (r == 6) ts += 3 * 60'000;                         // ahead
+        const int64_t ts = NextTime(rng, step, 5, &t);
         const std::string svc = StrCat("svc-", rng() % static_cast<uint64_t>(groups));
         // Runs of one group (merged maxima).
         const int run = rng() % 4 == 0 ? 1 + static_cast<int>(rng() % 20) : 1;
@@ -281,12 +289,7 @@ TEST(ThresholdCompactTest, SumRunsSameAsOneByOne) {
       const int64_t step = std::vector<int64_t>{0, 1, 5, 200, 3000}[rng() % 5];
       int svc = 0;
       for (int k = 0; k < n; ++k) {
-        t += static_cast<int64_t>(rng() % static_cast<uint64_t>(step + 1));
-        int64_t ts = t;
-        const uint64_t r = rng() % 100;
-        if (r < 3) ts -= static_cast<int64_t>(rng() % 5000);  // out of order
-        if (r == 5) ts -= 20 * 60'000;                        // late
-        if (r == 6) ts += 3 * 60'000;                         // ahead
+        const int64_t ts = NextTime(rng, step, 3, &t);
         // Long runs of one group, or groups taking turns (runs of a group
         // past others' updates in a shard's list).
         if (rng() % (seed % 3 ? 8 : 2) == 0) svc = static_cast<int>(rng() % static_cast<uint64_t>(groups));
