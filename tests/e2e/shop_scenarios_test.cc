@@ -342,7 +342,10 @@ faults:
     size_t p = l.find("\"order_id\":\"");
     if (p != std::string::npos) alerted.insert(l.substr(p + 12, 12));
   }
-  EXPECT_GT(created.size(), 100u);
+  // At least dozens: the simulated run ends now, and the day shapes the
+  // orders (ShopGenerator::Shape): ~1000 in these 20 minutes at 14:00 UTC,
+  // ~100 at night, when a bound of 100 failed about every other run.
+  EXPECT_GE(created.size(), 50u);
   std::vector<std::string> forgotten;
   for (const std::string& id : created) {
     if (!done.count(id) && !alerted.count(id)) forgotten.push_back(id);
