@@ -310,6 +310,7 @@ void EventParser::ParseBatch(Batch* batch) {
   size_t i = 0;
   bool alone = false;
   if (scan_events_) {
+    shape_hits_ = shape_misses_ = 0;
     // An event the scanner cannot decide is parsed alone; after a few such,
     // the rest of the batch takes the simdjson way (a stream in another form:
     // pretty-printed, with spaces).
@@ -972,7 +973,17 @@ bool EventParser::ScanByShape(const Shape& shape, Batch* batch, size_t i, const 
 
 void EventParser::AddShape(const char* base, const char* end) {
   if (shape_marks_.size() > kMaxShapeValues) return;
-  Shape shape;
+  // In place of the oldest, reusing its storage.
+  if (shapes_.size() < kShapes) {
+    shape_last_ = shapes_.size();
+    shapes_.emplace_back();
+  } else {
+    shape_last_ = shape_next_;
+    shape_next_ = (shape_next_ + 1) % kShapes;
+  }
+  Shape& shape = shapes_[shape_last_];
+  shape.steps.clear();
+  shape.bytes.clear();
   const char* from = base;
   auto step = [&](const char* to, int32_t field, ShapeOp op, bool no_object) {
     shape.steps.push_back(
@@ -988,14 +999,6 @@ void EventParser::AddShape(const char* base, const char* end) {
   }
   step(end, -1, kShapeEnd, false);
   shape.bytes.append(32, '\0');
-  if (shapes_.size() < kShapes) {
-    shape_last_ = shapes_.size();
-    shapes_.push_back(std::move(shape));
-  } else {
-    shape_last_ = shape_next_;
-    shapes_[shape_next_] = std::move(shape);
-    shape_next_ = (shape_next_ + 1) % kShapes;
-  }
 }
 
 bool EventParser::ScanEvent(Batch* batch, size_t i) {
@@ -1021,25 +1024,28 @@ bool EventParser::ScanEvent(Batch* batch, size_t i) {
   bool has_ts = false;
   int64_t ts_ms = 0;
   bool ok = false;
-  if (shapes_on_) {
+  const bool shapes = shapes_on_ && (shape_misses_ <= kShapeMissesPerBatch || shape_misses_ <= shape_hits_);
+  if (shapes) {
     for (size_t t = 0; t < shapes_.size() && !ok; ++t) {
       const size_t s = (shape_last_ + t) % shapes_.size();
       ok = ScanByShape(shapes_[s], batch, i, base, end, qs, &has_ts, &ts_ms);
       if (ok) {
         shape_last_ = s;
         ++events_by_shape_;
+        ++shape_hits_;
       } else {
         restore();
         has_ts = false;
       }
     }
+    shape_misses_ += !ok;
   }
   if (!ok) {
     // The members as Walk takes them at depth 0: @metadata and @timestamp
     // first, then the wanted keys (see Walk). What it passes over or stores
     // is recorded: the event's shape.
     shape_marks_.clear();
-    recording_ = shapes_on_;
+    recording_ = shapes;
     const char* after = ScanCompactObject(base, end, [&](const char* key, size_t k) -> const char* {
       const Node* child;
       int special;
@@ -1074,7 +1080,7 @@ bool EventParser::ScanEvent(Batch* batch, size_t i) {
       restore();
       return false;
     }
-    if (shapes_on_) AddShape(base, end);
+    if (shapes) AddShape(base, end);
   }
   // As ParseEvent stores a valid event.
   e.flags &= ~kEventInvalid;

@@ -220,6 +220,13 @@ class EventParser {
   std::vector<ShapeMark> shape_marks_;
   bool recording_ = false;
   bool shapes_on_ = true;
+  // In the batch being parsed: events read by a shape, and events no shape
+  // read. Once misses outnumber hits past kShapeMissesPerBatch (a stream of
+  // more shapes than kShapes, or none), the rest of the batch is read member
+  // by member without trying shapes or recording them.
+  static constexpr uint32_t kShapeMissesPerBatch = 8;
+  uint32_t shape_hits_ = 0;
+  uint32_t shape_misses_ = 0;
   uint64_t events_by_shape_ = 0;
 };
 
