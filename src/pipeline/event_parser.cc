@@ -800,15 +800,20 @@ SLUICE_INLINE const char* ScanCompactObject(const char* p, const char* end, Memb
 
 // @metadata's object at p (its '{') in the compact form, as ReadMetadata
 // reads it: the string values of _id, pipeline, op_type and index. Past the
-// object, or nullptr.
-const char* ScanMetadata(const char* p, const char* end, const ScanQuotes& qs, const Batch& batch, Event* e) {
+// object, or nullptr. *stored: whether it stored any of them.
+const char* ScanMetadata(const char* p, const char* end, const ScanQuotes& qs, const Batch& batch, Event* e,
+                         bool* stored) {
+  *stored = false;
   return ScanCompactObject(p, end, [&](const char* key, size_t) -> const char* {
     const char* q = CompactKeyEnd(key, end, qs);
     if (!q) return nullptr;
     Span* target = MetadataTarget(e, std::string_view(key, q - key));
     const char* v = q + 2;
     const char* after = SkipCompactValue(v, end, qs);
-    if (after && target && *v == '"') *target = SpanOf(batch, std::string_view(v + 1, after - v - 2));
+    if (after && target && *v == '"') {
+      *target = SpanOf(batch, std::string_view(v + 1, after - v - 2));
+      *stored = true;
+    }
     return after;
   });
 }
@@ -959,10 +964,18 @@ bool EventParser::ScanByShape(const Shape& shape, Batch* batch, size_t i, const 
         break;
       case kShapeMetadata: {
         Event& e = batch->events()[i];
-        if (!(after = *p == '{' ? ScanMetadata(p, end, qs, *batch, &e) : SkipCompactValue(p, end, qs))) return false;
+        bool stored;
+        if (!(after = *p == '{' ? ScanMetadata(p, end, qs, *batch, &e, &stored) : SkipCompactValue(p, end, qs))) {
+          return false;
+        }
         CutMetadata(p - 12, after, base, &e);  // "@metadata": stands before the value
         break;
       }
+      case kShapeMetadataSame:
+        // The object was part of the literal: the same bytes as an object
+        // the scanner read without storing anything (Beats' own @metadata).
+        CutMetadata(p - s.field - 12, p, base, &batch->events()[i]);
+        continue;
       case kShapeEnd:
         return p == end;
     }
@@ -991,6 +1004,12 @@ void EventParser::AddShape(const char* base, const char* end) {
     shape.bytes.append(from, to);
   };
   for (const ShapeMark& m : shape_marks_) {
+    if (m.op == kShapeMetadataSame) {
+      // The object's bytes join the literal; `field` holds their length.
+      step(m.after, static_cast<int32_t>(m.after - m.v), kShapeMetadataSame, false);
+      from = m.after;
+      continue;
+    }
     ShapeOp op = m.op;
     if (op == kShapeOther && *m.v == '"') op = kShapeString;
     if (op == kShapeOther && (*m.v == '-' || (*m.v >= '0' && *m.v <= '9'))) op = kShapeNumber;
@@ -1053,10 +1072,11 @@ bool EventParser::ScanEvent(Batch* batch, size_t i) {
       if (!q) return nullptr;
       const char* v = q + 2;
       if (special == 1) {
-        const char* p = *v == '{' ? ScanMetadata(v, end, qs, *batch, &e) : SkipCompactValue(v, end, qs);
+        bool stored = true;
+        const char* p = *v == '{' ? ScanMetadata(v, end, qs, *batch, &e, &stored) : SkipCompactValue(v, end, qs);
         if (p) {
           CutMetadata(key - 1, p, base, &e);
-          RecordValue(v, p, -1, kShapeMetadata);
+          RecordValue(v, p, -1, !stored && p - v <= kMaxMetadataBytes ? kShapeMetadataSame : kShapeMetadata);
         }
         return p;
       }

@@ -156,11 +156,19 @@ class EventParser {
   // of the bytes before it and one pass over it, with the same checks as the
   // scanner; at the first difference the scanner reads it member by member
   // and its shape replaces the oldest.
-  enum ShapeOp : uint8_t { kShapeString, kShapeNumber, kShapeOther, kShapeTimestamp, kShapeMetadata, kShapeEnd };
+  enum ShapeOp : uint8_t {
+    kShapeString,
+    kShapeNumber,
+    kShapeOther,
+    kShapeTimestamp,
+    kShapeMetadata,
+    kShapeMetadataSame,  // no value: the literal ends with an @metadata object that stored nothing
+    kShapeEnd,
+  };
   struct ShapeStep {
     uint32_t lit = 0;  // the bytes before the value: Shape::bytes[lit, lit + lit_len)
     uint32_t lit_len = 0;
-    int32_t field = -1;  // the value's field, -1: passed over
+    int32_t field = -1;  // the value's field, -1: passed over; kShapeMetadataSame: the object's length
     ShapeOp op = kShapeEnd;
     // An object here would be read (a prefix of a wanted path): the scanner
     // is left to read it.
@@ -180,6 +188,7 @@ class EventParser {
   };
   static constexpr size_t kShapes = 4;
   static constexpr size_t kMaxShapeValues = 256;
+  static constexpr ptrdiff_t kMaxMetadataBytes = 256;  // longer: read each time
   void RecordValue(const char* v, const char* after, int field, ShapeOp op, bool no_object = false) {
     if (recording_) shape_marks_.push_back(ShapeMark{v, after, field, op, no_object});
   }
