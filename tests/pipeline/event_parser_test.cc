@@ -341,6 +341,22 @@ TEST(EventParserTest, KeysThatCannotMatchAreNotUnescaped) {
 // gives what simdjson gives, valid or not, and the rest of the batch is still
 // scanned. (tests/pipeline/event_parser_diff_test.cc does the same over many
 // generated events.)
+// `events` parsed in one batch by `parser` into *a and by simdjson alone into
+// *b: the same outcome for each.
+void ParseBothWays(EventParser* parser, const std::vector<std::string>& fields, const std::vector<std::string>& events,
+                   Batch* a, Batch* b) {
+  EventParser simdjson_only(fields);
+  simdjson_only.set_scan_events(false);
+  for (const auto& e : events) {
+    a->Append(e);
+    b->Append(e);
+  }
+  parser->ParseBatch(a);
+  simdjson_only.ParseBatch(b);
+  EXPECT_EQ(simdjson_only.events_scanned(), 0u);
+  for (size_t i = 0; i < events.size(); ++i) EXPECT_EQ(Outcome(*a, i), Outcome(*b, i)) << events[i];
+}
+
 TEST(EventParserTest, CompactEventsAreScannedAndTheRestLeftToSimdjson) {
   const std::string beats =
       R"({"@timestamp":"2026-11-21T05:30:59.285Z","@metadata":{"beat":"filebeat","type":"_doc","version":"8.15.0"},)"
@@ -370,18 +386,10 @@ TEST(EventParserTest, CompactEventsAreScannedAndTheRestLeftToSimdjson) {
                                            "ok", "message", "log.file.path", "event.duration_ms"};
   for (const std::string& other : others) {
     std::vector<std::string> events = {beats, other, beats, beats};
-    EventParser scanner(fields), simdjson_only(fields);
-    simdjson_only.set_scan_events(false);
+    EventParser scanner(fields);
     Batch a, b;
-    for (const auto& e : events) {
-      a.Append(e);
-      b.Append(e);
-    }
-    scanner.ParseBatch(&a);
-    simdjson_only.ParseBatch(&b);
+    ParseBothWays(&scanner, fields, events, &a, &b);
     EXPECT_GE(scanner.events_scanned(), 3u) << other;
-    EXPECT_EQ(simdjson_only.events_scanned(), 0u);
-    for (size_t i = 0; i < events.size(); ++i) EXPECT_EQ(Outcome(a, i), Outcome(b, i)) << other;
     EXPECT_EQ(b.View(b.field(0, 0).span), "WARN");
     EXPECT_EQ(b.View(b.field(0, 2).span), "503");
     EXPECT_EQ(b.field(0, 3).kind, FieldKind::kComposite);
@@ -413,16 +421,9 @@ TEST(EventParserTest, EventsOfOneShapeAndTheirChanges) {
       beats(R"({"beat":"filebeat","type":"_dOc"})", R"({"level":"INFO"})", "200"),
   };
   const std::vector<std::string> fields = {"log.level", "http.response.status_code", "message"};
-  EventParser shapes(fields), simdjson_only(fields);
-  simdjson_only.set_scan_events(false);
+  EventParser shapes(fields);
   Batch a, b;
-  for (const auto& e : events) {
-    a.Append(e);
-    b.Append(e);
-  }
-  shapes.ParseBatch(&a);
-  simdjson_only.ParseBatch(&b);
-  for (size_t i = 0; i < events.size(); ++i) EXPECT_EQ(Outcome(a, i), Outcome(b, i)) << events[i];
+  ParseBothWays(&shapes, fields, events, &a, &b);
   EXPECT_EQ(shapes.events_scanned(), events.size());
   EXPECT_GE(shapes.events_by_shape(), 3u);  // events 1, 3 and 6 at least
   EXPECT_EQ(a.View(a.field(4, 0).span), "ERROR");
