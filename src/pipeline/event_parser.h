@@ -18,7 +18,10 @@
 // walk. Any other form is left to simdjson: the batch's remaining events go
 // through one stage 1 and an On-Demand walk of the top level, a nested object
 // on a wanted path that is not compact through On-Demand too, all with the
-// same result (tests/pipeline/event_parser_diff_test.cc). A key is read only if its first
+// same result (tests/pipeline/event_parser_diff_test.cc). Events whose bytes
+// between their values repeat a recent event's (Beats' fixed key order) are
+// read by that event's shape: per value one compare and one pass over it
+// (see Shape). A key is read only if its first
 // byte may start a wanted key (or is '@' at the top level, or a backslash):
 // other keys are not unescaped, so an invalid escape in one of them is not
 // an error, as when no field is registered.
