@@ -193,7 +193,31 @@ void BM_ThirtyRulesWorker(benchmark::State& state) {
 }
 BENCHMARK(BM_ThirtyRulesObserve);
 BENCHMARK(BM_ThirtyRulesStream);
+// BM_ParseBatch/1's parse with shapes off (/0/x) and on (/1/x) over the load
+// generator's events (/x/0), and over events of 8 shapes in turn that differ
+// only before their last member (/x/1: more shapes than the parser keeps,
+// each miss found late, its worst case).
+void BM_ParseBatchShapes(benchmark::State& state) {
+  ThirtyRules s(true);
+  if (state.range(1) != 0) {
+    for (auto& batch : s.batches) {
+      auto b = std::make_shared<Batch>();
+      for (size_t i = 0; i < batch->size(); ++i) {
+        std::string e(batch->View(Span{batch->events()[i].offset, batch->events()[i].length}));
+        e.insert(e.find("\"message\""), StrCat("\"x", i % 8, "\":0,"));
+        b->Append(e);
+      }
+      batch = b;
+    }
+  }
+  EventParser parser(s.fields.paths());
+  parser.set_shapes(state.range(0) != 0);
+  size_t i = 0;
+  for (auto _ : state) parser.ParseBatch(s.batches[i++ % s.batches.size()].get());
+  state.SetItemsProcessed(state.iterations() * 2048);
+}
 BENCHMARK(BM_ParseBatch)->Arg(0)->Arg(1);
+BENCHMARK(BM_ParseBatchShapes)->Args({0, 0})->Args({1, 0})->Args({0, 1})->Args({1, 1});
 BENCHMARK(BM_ThirtyRulesWorker)->Arg(0)->Arg(1);
 
 BENCHMARK(BM_Threshold)->Arg(10)->Arg(10000);

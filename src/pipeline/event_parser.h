@@ -18,7 +18,10 @@
 // walk. Any other form is left to simdjson: the batch's remaining events go
 // through one stage 1 and an On-Demand walk of the top level, a nested object
 // on a wanted path that is not compact through On-Demand too, all with the
-// same result (tests/pipeline/event_parser_diff_test.cc). A key is read only if its first
+// same result (tests/pipeline/event_parser_diff_test.cc). Events whose bytes
+// between their values repeat a recent event's (Beats' fixed key order) are
+// read by that event's shape: per value one compare and one pass over it
+// (see Shape). A key is read only if its first
 // byte may start a wanted key (or is '@' at the top level, or a backslash):
 // other keys are not unescaped, so an invalid escape in one of them is not
 // an error, as when no field is registered.
@@ -59,6 +62,10 @@ class EventParser {
   uint64_t events_scanned() const { return events_scanned_; }
   // Off: every event goes through simdjson (tests compare both ways).
   void set_scan_events(bool on) { scan_events_ = on; }
+  // Off: the scanner reads every event member by member, never by a shape
+  // (tests compare both ways). Events the scanner read by a shape (for tests).
+  void set_shapes(bool on) { shapes_on_ = on; }
+  uint64_t events_by_shape() const { return events_by_shape_; }
 
  private:
   // Parses events [from, size) with one stage 1. False: nothing was decided
@@ -139,6 +146,61 @@ class EventParser {
   // is not compact.
   const char* ScanValue(const char* v, const char* end, const ScanQuotes& qs, const Node* child, Batch* batch,
                         size_t event, int depth);
+  // Stores the value [v, after) (passed over by the scanner, not read as an
+  // object) in field `field`, if any: as ScanValue does.
+  static void StoreScanned(const char* v, const char* after, int field, const ScanQuotes& qs, Batch* batch,
+                           size_t event);
+
+  // A shape: what the scanner made of a compact event, as the bytes between
+  // the values it stored or passed over (keys, ':', ',', brackets of the
+  // objects it read) and what it did with each value. An event whose bytes
+  // between its values are the same (Beats writes the same keys in the same
+  // order, event after event) is read by its shape: per value one compare
+  // of the bytes before it and one pass over it, with the same checks as the
+  // scanner; at the first difference the scanner reads it member by member
+  // and its shape replaces the oldest.
+  enum ShapeOp : uint8_t {
+    kShapeString,
+    kShapeNumber,
+    kShapeOther,
+    kShapeTimestamp,
+    kShapeMetadata,
+    kShapeMetadataSame,  // no value: the literal ends with an @metadata object that stored nothing
+    kShapeEnd,
+  };
+  struct ShapeStep {
+    uint32_t lit = 0;  // the bytes before the value: Shape::bytes[lit, lit + lit_len)
+    uint32_t lit_len = 0;
+    int32_t field = -1;  // the value's field, -1: passed over; kShapeMetadataSame: the object's length
+    ShapeOp op = kShapeEnd;
+    // An object here would be read (a prefix of a wanted path): the scanner
+    // is left to read it.
+    bool no_object = false;
+  };
+  struct Shape {
+    std::vector<ShapeStep> steps;  // the last one kShapeEnd
+    std::string bytes;  // padded: 32 bytes may be read from any literal
+  };
+  // A value ScanEvent passed over or stored, while it records.
+  struct ShapeMark {
+    const char* v;
+    const char* after;
+    int32_t field;
+    ShapeOp op;
+    bool no_object;
+  };
+  static constexpr size_t kShapes = 4;
+  static constexpr size_t kMaxShapeValues = 256;
+  static constexpr ptrdiff_t kMaxMetadataBytes = 256;  // longer: read each time
+  void RecordValue(const char* v, const char* after, int field, ShapeOp op, bool no_object = false) {
+    if (recording_) shape_marks_.push_back(ShapeMark{v, after, field, op, no_object});
+  }
+  // Event i (its bytes [base, end), checked by CompactBytes) by `shape`:
+  // true with everything stored as the scanner stores it, false with
+  // nothing decided (the caller restores the event).
+  bool ScanByShape(const Shape& shape, Batch* batch, size_t i, const char* base, const char* end,
+                   const ScanQuotes& qs, bool* has_ts, int64_t* ts_ms);
+  void AddShape(const char* base, const char* end);
   bool ReadMetadata(simdjson::ondemand::value v, Batch* batch, Event* e);
   // RFC 3339 → ms, with a fast path for the minute of the previous one.
   bool ParseTimestamp(std::string_view ts, int64_t* ms);
@@ -164,6 +226,20 @@ class EventParser {
   std::vector<int64_t> batch_ts_;  // @timestamp per event in ParseBatchAtOnce, applied on success
   std::string scratch_;
   std::vector<uint64_t> quote_bits_;  // the event ScanEvent reads (see ScanQuotes)
+  std::vector<Shape> shapes_;  // up to kShapes
+  size_t shape_last_ = 0;      // the shape that read the last event
+  size_t shape_next_ = 0;      // the one a new shape replaces
+  std::vector<ShapeMark> shape_marks_;
+  bool recording_ = false;
+  bool shapes_on_ = true;
+  // In the batch being parsed: events read by a shape, and events no shape
+  // read. Once misses outnumber hits past kShapeMissesPerBatch (a stream of
+  // more shapes than kShapes, or none), the rest of the batch is read member
+  // by member without trying shapes or recording them.
+  static constexpr uint32_t kShapeMissesPerBatch = 8;
+  uint32_t shape_hits_ = 0;
+  uint32_t shape_misses_ = 0;
+  uint64_t events_by_shape_ = 0;
 };
 
 // Given `p` at the opening quote of a member's key inside a valid JSON object,

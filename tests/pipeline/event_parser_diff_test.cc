@@ -3,6 +3,7 @@
 // dotted keys, escaped keys and values, numbers, null, arrays, duplicate keys,
 // unicode, white space, deep nesting) and several field sets.
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <random>
@@ -12,6 +13,7 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include "../../bench/loadgen_event.h"
 #include "common/json_util.h"
 #include "pipeline/event_parser.h"
 
@@ -393,6 +395,187 @@ void CheckFieldSet(const std::vector<std::string>& fields, uint32_t seed, int ev
   const uint64_t mutated_scanned = ExpectScannerAgrees(mutated, fields, 3);
   EXPECT_GT(mutated_scanned, 0u);
   EXPECT_LT(mutated_scanned, static_cast<uint64_t>(events));
+}
+
+// Events that share a shape (the same keys in the same order, as Beats
+// writes them) with values that change: their length, their escapes, their
+// kind now and then; now and then a member dropped, repeated or moved, the
+// family changed mid-batch, or the event changed in one place (Mutate).
+class ShapeGenerator {
+ public:
+  explicit ShapeGenerator(uint32_t seed) : rng_(seed) {
+    for (int f = 0; f < 4; ++f) families_.push_back(Family(0, true));
+  }
+  std::string Event() {
+    if (Chance(8)) family_ = Pick(families_.size());
+    if (Chance(1)) families_[Pick(families_.size())] = Family(0, true);
+    std::string s;
+    Instance(families_[family_], 0, &s);
+    return s;
+  }
+  bool Chance(int percent) { return static_cast<int>(Pick(100)) < percent; }
+
+ private:
+  struct Member {
+    std::string key;  // raw JSON text, quotes included
+    int kind = 0;     // 0 string, 1 number, 2 true/false/null, 3 array, 4 object
+    std::vector<Member> members;
+  };
+  size_t Pick(size_t n) { return std::uniform_int_distribution<size_t>(0, n - 1)(rng_); }
+  Member Family(int depth, bool top) {
+    static const char* const kKeys[] = {
+        "a", "b", "c", "a.b", "b.c", "a.b.c", "x", "aa", "long_key_name_1", "long_key_name_2", "long_key",
+        "abcdefgh_X_12345678", "abcdefgh_Y_12345678", "service", "name", "service.name", "log", "level",
+        "log.level", "offset", "http", "response", "status_code", "", "a.", "k\\u0061", "é"};
+    Member m;
+    m.kind = 4;
+    // Now and then a chain of "a" objects deeper than the parser searches.
+    if (!top && depth < 3 && Chance(3)) {
+      Member* c = &m;
+      for (int i = 0; i < 19; ++i) {
+        c->members.push_back(Member{"\"a\"", 4, {}});
+        c = &c->members.back();
+      }
+      c->members.push_back(Member{"\"a\"", 1, {}});
+      return m;
+    }
+    const size_t n = top ? 3 + Pick(9) : Pick(depth > 3 ? 3 : 5);
+    if (top && Chance(60)) m.members.push_back(Member{"\"@timestamp\"", 0, {}});
+    if (top && Chance(60)) {
+      m.members.push_back(Member{"\"@metadata\"", 4, {}});
+      for (const char* k : {"beat", "type", "_id", "index"}) {
+        if (Chance(50)) m.members.back().members.push_back(Member{std::string("\"") + k + "\"", 0, {}});
+      }
+      if (Chance(20)) std::swap(m.members[0], m.members.back());
+    }
+    for (size_t i = 0; i < n; ++i) {
+      Member c;
+      c.key = std::string("\"") + kKeys[Pick(sizeof(kKeys) / sizeof(kKeys[0]))] + "\"";
+      c.kind = depth > 4 ? static_cast<int>(Pick(4)) : static_cast<int>(Pick(6));
+      if (c.kind >= 4) c = Member{c.key, 4, Family(depth + 1, false).members};
+      m.members.push_back(std::move(c));
+    }
+    return m;
+  }
+  void Scalar(int kind, std::string* s) {
+    static const char* const kStrings[] = {"",     "v",           "WARN",   "a\\\"b", "\\\\", "\\n",  "é",
+                                           "x y z", "{not}",      "[1,2]",  "0123456789abcdefghijklmnopqrstuvwxyz\\t",
+                                           "2026-11-21T05:30:59.285Z", "2026-11-21T05:31:00.000Z", "null", "\\u00e9x"};
+    static const char* const kNumbers[] = {"0",      "-1",   "42",   "3.25",   "-0.5e3", "1E+2",   "18446744073709551615",
+                                           "-9223372036854775808", "9007199254740993", "1e-7", "-0", "7", "123456789012345",
+                                           "1234567890123456", "12345678901234567890123", "10", "0.0", "5e3", "-12.5E-2",
+                                           "200", "503", "4001"};
+    switch (kind) {
+      case 0:
+        *s += '"';
+        *s += kStrings[Pick(sizeof(kStrings) / sizeof(kStrings[0]))];
+        *s += '"';
+        break;
+      case 1: *s += kNumbers[Pick(sizeof(kNumbers) / sizeof(kNumbers[0]))]; break;
+      case 2: *s += Chance(33) ? "true" : Chance(50) ? "false" : "null"; break;
+      default: *s += Chance(50) ? "[]" : Chance(50) ? "[1,{\"a\":\"]\"},[null]]" : "[\"x\",2]"; break;
+    }
+  }
+  void Instance(const Member& m, int depth, std::string* s) {
+    *s += '{';
+    bool first = true;
+    auto one = [&](const Member& c) {
+      if (!first) *s += ',';
+      first = false;
+      *s += c.key;
+      *s += ':';
+      if (c.kind == 4 && !Chance(3)) {
+        Instance(c, depth + 1, s);
+      } else {
+        Scalar(Chance(97) ? std::min(c.kind, 3) : static_cast<int>(Pick(4)), s);
+      }
+    };
+    for (size_t i = 0; i < m.members.size(); ++i) {
+      if (Chance(1)) continue;  // dropped
+      if (Chance(1) && i + 1 < m.members.size()) {  // moved after the next one
+        one(m.members[i + 1]);
+        one(m.members[i]);
+        ++i;
+        continue;
+      }
+      one(m.members[i]);
+      if (Chance(1)) one(m.members[i]);  // repeated
+    }
+    *s += '}';
+  }
+
+  std::mt19937 rng_;
+  std::vector<Member> families_;
+  size_t family_ = 0;
+};
+
+// `docs` come out the same read by shapes, by the scanner member by member,
+// and by simdjson: in batches of `chunk` and each alone. Returns the events
+// read by a shape.
+uint64_t ExpectShapesAgree(const std::vector<std::string>& docs, const std::vector<std::string>& fields,
+                           size_t chunk) {
+  EventParser shapes(fields), members(fields), slow(fields);
+  members.set_shapes(false);
+  slow.set_scan_events(false);
+  auto compare = [&](size_t from, size_t to) {
+    Batch a, b, c;
+    a.received_ms = b.received_ms = c.received_ms = 777;
+    for (size_t i = from; i < to; ++i) {
+      a.Append(docs[i]);
+      b.Append(docs[i]);
+      c.Append(docs[i]);
+    }
+    shapes.ParseBatch(&a);
+    members.ParseBatch(&b);
+    slow.ParseBatch(&c);
+    for (size_t i = from; i < to; ++i) {
+      const std::string want = Outcome(b, i - from);
+      EXPECT_EQ(Outcome(a, i - from), want) << docs[i];
+      EXPECT_EQ(Outcome(c, i - from), want) << docs[i];
+    }
+  };
+  for (size_t from = 0; from < docs.size(); from += chunk) compare(from, std::min(docs.size(), from + chunk));
+  for (size_t i = 0; i < docs.size(); ++i) compare(i, i + 1);
+  EXPECT_EQ(members.events_by_shape(), 0u);
+  return shapes.events_by_shape();
+}
+
+TEST(EventParserDiffTest, EventsReadByTheirShapeMatchTheScanner) {
+  const std::vector<std::vector<std::string>> field_sets = {
+      {},
+      {"a"},
+      {"a.b", "b.c", "x"},
+      {"a", "a.b", "a.b.c"},
+      {"service.name", "log.level", "http.response.status_code", "log.offset", "long_key_name_1", "é"},
+      {"abcdefgh_X_12345678", "abcdefgh_Y_12345678", "long_key", "", "a."},
+      {"a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a", "a.a"},
+  };
+  uint32_t seed = 100;
+  for (const auto& fields : field_sets) {
+    SCOPED_TRACE(testing::PrintToString(fields));
+    ShapeGenerator gen(seed++);
+    Generator mutator(seed++);
+    std::vector<std::string> docs;
+    for (int i = 0; i < 3000; ++i) docs.push_back(gen.Chance(4) ? mutator.Mutate(gen.Event()) : gen.Event());
+    const uint64_t by_shape = ExpectShapesAgree(docs, fields, 64);
+    EXPECT_GT(by_shape, docs.size() / 4);  // of 2 x 3000 parses (escaped keys and Mutate send many to simdjson)
+  }
+}
+
+// The load generator's Beats events with the 30-rule set's fields: nearly
+// all read by their shape, the same as member by member; then with each
+// event changed in one place.
+TEST(EventParserDiffTest, BeatsEventsReadByTheirShape) {
+  const std::vector<std::string> fields = {"service.name", "host.name", "agent.name", "log.file.path", "log.level",
+                                           "log.offset", "http.response.status_code", "event.duration_ms",
+                                           "input.type", "message"};
+  std::vector<std::string> docs;
+  for (uint64_t n = 0; n < 4000; ++n) docs.push_back(bench::MakeEvent(n * 7919, 300 + static_cast<int>(n % 400)));
+  EXPECT_GT(ExpectShapesAgree(docs, fields, 512), 2u * docs.size() - 16);
+  EXPECT_GT(ExpectShapesAgree(docs, {}, 512), 2u * docs.size() - 16);
+  Generator mutator(7);
+  for (auto& d : docs) d = mutator.Mutate(d);
+  EXPECT_GT(ExpectShapesAgree(docs, fields, 16), docs.size() / 8);
 }
 
 TEST(EventParserDiffTest, GeneratedEventsMatchTheReference) {

@@ -341,6 +341,22 @@ TEST(EventParserTest, KeysThatCannotMatchAreNotUnescaped) {
 // gives what simdjson gives, valid or not, and the rest of the batch is still
 // scanned. (tests/pipeline/event_parser_diff_test.cc does the same over many
 // generated events.)
+// `events` parsed in one batch by `parser` into *a and by simdjson alone into
+// *b: the same outcome for each.
+void ParseBothWays(EventParser* parser, const std::vector<std::string>& fields, const std::vector<std::string>& events,
+                   Batch* a, Batch* b) {
+  EventParser simdjson_only(fields);
+  simdjson_only.set_scan_events(false);
+  for (const auto& e : events) {
+    a->Append(e);
+    b->Append(e);
+  }
+  parser->ParseBatch(a);
+  simdjson_only.ParseBatch(b);
+  EXPECT_EQ(simdjson_only.events_scanned(), 0u);
+  for (size_t i = 0; i < events.size(); ++i) EXPECT_EQ(Outcome(*a, i), Outcome(*b, i)) << events[i];
+}
+
 TEST(EventParserTest, CompactEventsAreScannedAndTheRestLeftToSimdjson) {
   const std::string beats =
       R"({"@timestamp":"2026-11-21T05:30:59.285Z","@metadata":{"beat":"filebeat","type":"_doc","version":"8.15.0"},)"
@@ -370,24 +386,54 @@ TEST(EventParserTest, CompactEventsAreScannedAndTheRestLeftToSimdjson) {
                                            "ok", "message", "log.file.path", "event.duration_ms"};
   for (const std::string& other : others) {
     std::vector<std::string> events = {beats, other, beats, beats};
-    EventParser scanner(fields), simdjson_only(fields);
-    simdjson_only.set_scan_events(false);
+    EventParser scanner(fields);
     Batch a, b;
-    for (const auto& e : events) {
-      a.Append(e);
-      b.Append(e);
-    }
-    scanner.ParseBatch(&a);
-    simdjson_only.ParseBatch(&b);
+    ParseBothWays(&scanner, fields, events, &a, &b);
     EXPECT_GE(scanner.events_scanned(), 3u) << other;
-    EXPECT_EQ(simdjson_only.events_scanned(), 0u);
-    for (size_t i = 0; i < events.size(); ++i) EXPECT_EQ(Outcome(a, i), Outcome(b, i)) << other;
     EXPECT_EQ(b.View(b.field(0, 0).span), "WARN");
     EXPECT_EQ(b.View(b.field(0, 2).span), "503");
     EXPECT_EQ(b.field(0, 3).kind, FieldKind::kComposite);
     EXPECT_EQ(b.View(b.field(0, 5).span), R"(WARN order 1 \"x\" took_ms=42)");
     EXPECT_TRUE(b.field(0, 5).escaped);
     EXPECT_EQ(Doc(b, b.events()[0]).find("@metadata"), std::string::npos);
+  }
+}
+
+// Events of one shape are read by it; a change the shape cannot take (an
+// object where it passed over a scalar on a wanted path, another @metadata,
+// another kind of value) is read member by member, with what it finds.
+TEST(EventParserTest, EventsOfOneShapeAndTheirChanges) {
+  auto beats = [](const std::string& meta, const std::string& log, const std::string& status) {
+    return R"({"@timestamp":"2026-11-21T05:30:59.285Z","@metadata":)" + meta + R"(,"log":)" + log +
+           R"(,"http":{"response":{"status_code":)" + status + R"(}},"message":"m"})";
+  };
+  const std::string meta = R"({"beat":"filebeat","type":"_doc"})";
+  const std::vector<std::string> events = {
+      beats(meta, R"({"level":"WARN"})", "503"),
+      beats(meta, R"({"level":"INFO"})", "200"),
+      beats(meta, R"("flat")", "200"),
+      beats(meta, R"("flat2")", "200"),
+      beats(meta, R"({"level":"ERROR"})", "500"),  // an object again after a shape with a string
+      beats(R"({"beat":"filebeat","type":"_doc","_id":"x1"})", R"({"level":"INFO"})", "200"),
+      beats(R"({"beat":"filebeat","type":"_doc","_id":"x22"})", R"({"level":"INFO"})", "200"),
+      beats(meta, R"({"level":"INFO"})", R"("200")"),
+      beats(meta, R"({"level":"INFO"})", "2.5e2"),
+      beats(R"({"beat":"filebeat","type":"_dOc"})", R"({"level":"INFO"})", "200"),
+  };
+  const std::vector<std::string> fields = {"log.level", "http.response.status_code", "message"};
+  EventParser shapes(fields);
+  Batch a, b;
+  ParseBothWays(&shapes, fields, events, &a, &b);
+  EXPECT_EQ(shapes.events_scanned(), events.size());
+  EXPECT_GE(shapes.events_by_shape(), 3u);  // events 1, 3 and 6 at least
+  EXPECT_EQ(a.View(a.field(4, 0).span), "ERROR");
+  EXPECT_EQ(a.field(2, 0).kind, FieldKind::kMissing);
+  EXPECT_EQ(a.View(a.events()[6].meta_id), "x22");
+  EXPECT_EQ(a.field(7, 1).kind, FieldKind::kString);
+  EXPECT_EQ(a.View(a.field(8, 1).span), "2.5e2");
+  for (size_t i = 0; i < events.size(); ++i) {
+    EXPECT_EQ(Doc(a, a.events()[i]).find("@metadata"), std::string::npos);
+    EXPECT_EQ(a.events()[i].timestamp_ms, 1795239059285);
   }
 }
 
