@@ -1312,7 +1312,7 @@ bool ConditionSet::EvalEvent(const Pred& p, const Batch& batch, const FieldValue
   return Condition::EvalLeaf(*p.node, batch, v, col ? col + j : nullptr);
 }
 
-uint64_t ConditionSet::EqualityHash(std::string_view text) {
+__attribute__((always_inline)) inline uint64_t ConditionSet::EqualityHash(std::string_view text) {
   // The first and the last 8 (or 4) bytes and the length: the strings of a
   // field's equality leaves are short names, and the table's keys are compared
   // in full anyway.
@@ -1399,6 +1399,8 @@ void ConditionSet::EvalIndex(const EqualityIndex& x, const Batch& batch, uint32_
   Mask* out = s->preds.data();
   for (uint32_t pi : x.preds) out[pi] = Mask{};
   const size_t f = static_cast<size_t>(x.field);
+  double last_number = std::numeric_limits<double>::quiet_NaN();
+  uint64_t last_leaves = 0;  // the numbers_only leaves last_number satisfies
   for (uint32_t j = 0; j < m; ++j) {
     const FieldValue& v = batch.field(base + j, f);
     const uint64_t bit = uint64_t{1} << (j % 64);
@@ -1412,10 +1414,15 @@ void ConditionSet::EvalIndex(const EqualityIndex& x, const Batch& batch, uint32_
         // Their column: every numbers_only leaf of the index has it (the same field).
         const double d = s->numbers[static_cast<size_t>(preds_[x.preds[static_cast<size_t>(
                                         __builtin_ctzll(x.numbers_only))]].column) * kChunk + j];
-        for (const auto& [number, leaves] : x.numbers) {
-          for (uint64_t hits = number == d ? leaves : 0; hits; hits &= hits - 1) {
-            out[x.preds[static_cast<size_t>(__builtin_ctzll(hits))]].w[j / 64] |= bit;
-          }
+        // The leaves the last number satisfied, again for an equal number
+        // (status codes: most are 200; NaN never equals, so it is looked up).
+        if (!(d == last_number)) {
+          last_number = d;
+          last_leaves = 0;
+          for (const auto& [number, leaves] : x.numbers) last_leaves |= number == d ? leaves : 0;
+        }
+        for (uint64_t hits = last_leaves; hits; hits &= hits - 1) {
+          out[x.preds[static_cast<size_t>(__builtin_ctzll(hits))]].w[j / 64] |= bit;
         }
         rest &= ~x.numbers_only;
       }
