@@ -799,8 +799,14 @@ void RuleEngine::Observe(const Batch& batch) {
     auto prefetch = [&](uint32_t j) __attribute__((always_inline)) {
       if (base + j + kPrefetchAhead < n) {
         const Event& e = events[base + j + kPrefetchAhead];
-        const char* p = batch.arena().data() + e.offset;
-        for (uint32_t off = 0; off < e.length; off += 64) __builtin_prefetch(p + off, 0, 3);
+        // Every cache line of the event, two per step (the second may be
+        // the line after the event's last: harmless).
+        const uintptr_t p = reinterpret_cast<uintptr_t>(batch.arena().data() + e.offset);
+        const uintptr_t last = p + e.length;
+        for (uintptr_t line = p & ~uintptr_t{63}; line < last; line += 128) {
+          __builtin_prefetch(reinterpret_cast<const char*>(line), 0, 3);
+          __builtin_prefetch(reinterpret_cast<const char*>(line + 64), 0, 3);
+        }
       }
     };
     const size_t stride = batch.field_count();
