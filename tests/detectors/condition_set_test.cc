@@ -507,5 +507,53 @@ TEST(ConditionSetTest, FastPathsAnswerAsTheTreeWalkWithAndWithoutSimd) {
   }
 }
 
+// An equality index's numbers path reuses the leaves of the last number for
+// an equal one (status codes: runs of 200), and exists leaves read 8 rows'
+// kinds at a time: streams of runs of equal numbers, in different spellings
+// (500, 5e2, 500.0; 0 and -0), interrupted by strings, other kinds and
+// missing values, and rows of many fields (wide strides), against the tree walk.
+TEST(ConditionSetTest, NumberRunsAndExistsAnswerAsTheTreeWalk) {
+  for (uint32_t seed = 1; seed <= 60; ++seed) {
+    std::mt19937 rng(seed);
+    auto pick = [&](size_t n) { return static_cast<size_t>(rng() % n); };
+    RuleSet rs;
+    rs.Add("s: 503");
+    rs.Add("s: 404");
+    rs.Add("s: {in: [500, 502, 503, 504]}");
+    rs.Add("s: [0, 2.5, 'x']");  // not only numbers: each leaf as before
+    rs.Add("s: {in: [200, 0]}");
+    const size_t wide = 1 + pick(12);  // fields f0.. in every event: the rows' stride
+    for (size_t k = 0; k < wide; ++k) rs.Add(StrCat("f", k, ": {exists: ", pick(2) ? "true" : "false", "}"));
+    rs.Add("any: [{s: {exists: true}}, {f0: 503}]");
+    rs.Finish();
+    ASSERT_GT(rs.set.indexed_leaf_count(), 0u);
+    const std::vector<std::string> numbers = {"200", "200.0", "2e2", "503", "5.03e2", "404", "500", "5e2", "0",
+                                              "-0", "0.0", "2.5", "1e400", "502", "504"};
+    const std::vector<std::string> others = {"\"200\"", "\"x\"", "null", "true", "false", "{\"a\":1}", "[1]"};
+    std::vector<std::string> events;
+    const size_t n = 1 + pick(900);
+    std::string run = numbers[0];
+    for (size_t i = 0; i < n; ++i) {
+      if (pick(6) == 0) run = numbers[pick(numbers.size())];  // runs of one number
+      std::string e = "{";
+      const size_t r = pick(10);
+      if (r < 7) {
+        e += StrCat("\"s\":", run);
+      } else if (r < 9) {
+        e += StrCat("\"s\":", others[pick(others.size())]);
+      } else {
+        e += "\"t\":1";  // no s
+      }
+      for (size_t k = 0; k < wide; ++k) {
+        if (pick(3)) e += StrCat(",\"f", k, "\":", pick(4) ? numbers[pick(numbers.size())] : others[pick(others.size())]);
+      }
+      events.push_back(e + "}");
+    }
+    SCOPED_TRACE(StrCat("seed ", seed));
+    ExpectSameAnswersBothPaths(rs, events);
+    if (HasFatalFailure()) return;
+  }
+}
+
 }  // namespace
 }  // namespace sluice::detectors
