@@ -62,8 +62,8 @@ class PayloadSizeDetector : public Detector {
       bool created;
       PayloadGroup& g = table_.Get(s, up.key, &created, env_.evictions, &cursor);
       if (created) SetGroupLabels(batch, up.event, &g.labels);
-      if (!runs_) {
-        Step(g, up, samples);
+      if (!runs_ || i + 1 == n || u[i + 1].key != up.key) {
+        Step(g, up, samples);  // a run of one: no copies in and out
         ++i;
         continue;
       }
