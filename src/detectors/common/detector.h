@@ -330,6 +330,17 @@ class GroupTable {
     }
     return n;
   }
+  // bytes() and maps a detector keeps beside it per shard ([kShards], under
+  // the shards' locks), alike.
+  template <typename Map>
+  size_t bytes_with(const Map* side) const {
+    size_t n = bytes();
+    for (size_t i = 0; i < kShards; ++i) {
+      std::lock_guard<std::mutex> l(shards_[i].mu);
+      n += side[i].capacity() * (sizeof(typename Map::value_type) + 1);
+    }
+    return n;
+  }
 
  private:
   size_t cap_;

@@ -16,12 +16,50 @@ struct DuplicateParams {
   uint32_t max_repeats = 1;
 };
 
+// A fingerprint's state: 32 bytes, 40 with its key (was 48 and 56 with its
+// group's labels, a CompactString copied into every fingerprint: one per
+// shipped line in the 30-rule set's DuplicateShipping, detectors_bench
+// BM_ThirtyRulesStream). The labels live once per group and shard (Labels).
 struct Fingerprint {
   uint64_t group = 0;
   int64_t first = 0;      // first request of the current window
   int64_t last_seen = 0;  // newest request
   uint32_t count = 0;
-  CompactString labels;  // group label values, \0-separated
+};
+static_assert(sizeof(std::pair<uint64_t, Fingerprint>) <= 40);
+
+// A group's label values (\0-separated) for the fingerprints of one shard:
+// set by the first fingerprint of the group the shard gets, dropped by
+// Evaluate once the shard holds none of the group's (`mark`: the last
+// Evaluate that found one).
+struct GroupLabelsEntry {
+  CompactString labels;
+  uint64_t mark = 0;
+};
+
+// The entries of the last few groups looked up in a shard's labels (by the
+// group hash's low bits): fingerprints of a few groups come in any order
+// (Apply's updates, a table's iteration in Evaluate), and a hash look-up per
+// fingerprint would cost more than the labels it saves. Valid while the
+// labels see no insertion or erasure (Apply's pointers are only compared).
+class MarkCache {
+ public:
+  GroupLabelsEntry* Find(uint64_t group) const {
+    const size_t i = group % kSize;
+    return (used_ >> i & 1) && group_[i] == group ? entry_[i] : nullptr;
+  }
+  void Put(uint64_t group, GroupLabelsEntry* e) {
+    const size_t i = group % kSize;
+    used_ |= uint64_t{1} << i;
+    group_[i] = group;
+    entry_[i] = e;
+  }
+
+ private:
+  static constexpr size_t kSize = 64;
+  uint64_t used_ = 0;
+  uint64_t group_[kSize];
+  GroupLabelsEntry* entry_[kSize];
 };
 
 class DuplicateDetector : public Detector {
@@ -36,6 +74,8 @@ class DuplicateDetector : public Detector {
              std::vector<SampleCandidate>* samples) override {
     auto& s = table_.shard(shard);
     std::lock_guard<std::mutex> lock(s.mu);
+    auto& labels = labels_[shard];
+    MarkCache labelled;  // groups whose labels the shard has
     for (size_t i = 0; i < std::min(n, kPrefetchAhead); ++i) s.map.prefetch(u[i].key);
     for (size_t i = 0; i < n; ++i) {
       const Update& up = u[i];
@@ -47,7 +87,11 @@ class DuplicateDetector : public Detector {
       Fingerprint& f = table_.Get(s, up.key, &created, env_.evictions);
       if (created || up.ts >= f.first + p_.window_ms) {
         // A new fingerprint, or its window is over: start counting again.
-        if (created) SetGroupLabels(batch, up.event, &f.labels);
+        if (created && !labelled.Find(up.group)) {
+          auto [it, inserted] = labels.try_emplace(up.group);
+          if (inserted) SetGroupLabels(batch, up.event, &it->second.labels);
+          labelled.Put(up.group, &it->second);
+        }
         f.group = up.group;
         f.first = f.last_seen = up.ts;
         f.count = 1;
@@ -76,21 +120,33 @@ class DuplicateDetector : public Detector {
     };
     absl::flat_hash_map<uint64_t, Agg> by_group;
     std::vector<std::unique_lock<std::mutex>> locks;  // labels are read after the loop
+    ++mark_;
     for (size_t si = 0; si < kShards; ++si) {
       auto& s = table_.shard(si);
       locks.emplace_back(s.mu);
+      auto& labels = labels_[si];
+      MarkCache marked;
       for (auto it = s.map.begin(); it != s.map.end();) {
         Fingerprint& f = it->second;
         if (f.last_seen < eval_ms - p_.window_ms) {
           s.map.erase(it++);
           continue;
         }
+        GroupLabelsEntry* entry = marked.Find(f.group);
+        if (!entry) {
+          // Every fingerprint's group has its entry (Apply, LoadState): a
+          // look-up, no insertion that would move the entries a.labels points to.
+          auto e = labels.find(f.group);
+          entry = e != labels.end() ? &e->second : &no_labels_;
+          entry->mark = mark_;
+          marked.Put(f.group, entry);
+        }
         if (f.count > p_.max_repeats) {
           Agg& a = by_group[f.group];
           a.max_count = std::max(a.max_count, f.count);
           a.wasted += f.count - 1;
           ++a.fingerprints;
-          a.labels = &f.labels;
+          a.labels = &entry->labels;
         }
         ++it;
       }
@@ -106,31 +162,59 @@ class DuplicateDetector : public Detector {
                     {"window", FormatValue(static_cast<double>(p_.window_ms) / 1000) + "s"}};
       active->push_back(std::move(r));
     }
+    // The labels of groups none of whose fingerprints a shard holds any more.
+    for (auto& labels : labels_) {
+      absl::erase_if(labels, [this](const auto& kv) { return kv.second.mark != mark_; });
+    }
   }
 
   size_t groups() const override { return table_.size(); }
-  size_t state_bytes() const override { return table_.bytes(); }
+  size_t state_bytes() const override { return table_.bytes_with(labels_); }
 
-  // Saved state (issue 6): every fingerprint with its window and count.
+  // Saved state (issue 6): every fingerprint with its window, count and its
+  // group's labels (as when every fingerprint kept them).
   void SaveState(StateWriter& w) override {
-    SaveGroups(table_, w, [](StateWriter& out, const Fingerprint& f) {
+    SaveGroups(table_, w, [this](StateWriter& out, uint64_t key, const Fingerprint& f) {
       out.U64(f.group);
       out.I64(f.first);
       out.I64(f.last_seen);
       out.U32(f.count);
-      SaveLabels(out, f.labels);
+      const auto& labels = labels_[ShardOf(key)];
+      auto it = labels.find(f.group);
+      SaveLabels(out, it != labels.end() ? it->second.labels : CompactString());
     });
   }
   bool LoadState(StateReader& r) override {
-    return LoadGroups(table_, r, [](StateReader& in, Fingerprint* f) {
-      return in.U64(&f->group) && in.I64(&f->first) && in.I64(&f->last_seen) && in.U32(&f->count) &&
-             LoadLabels(in, &f->labels);
-    });
+    std::vector<std::pair<uint64_t, Fingerprint>> loaded;  // key, and the group's labels in `texts`
+    std::vector<CompactString> texts;
+    if (!LoadGroups(table_, r, [&](StateReader& in, uint64_t key, Fingerprint* f) {
+          CompactString l;
+          if (!(in.U64(&f->group) && in.I64(&f->first) && in.I64(&f->last_seen) && in.U32(&f->count) &&
+                LoadLabels(in, &l))) {
+            return false;
+          }
+          loaded.emplace_back(key, *f);
+          texts.push_back(std::move(l));
+          return true;
+        })) {
+      return false;
+    }
+    for (size_t i = 0; i < loaded.size(); ++i) {
+      const size_t si = ShardOf(loaded[i].first);
+      std::lock_guard<std::mutex> lock(table_.shard(si).mu);
+      auto [it, inserted] = labels_[si].try_emplace(loaded[i].second.group);
+      if (inserted) it->second.labels = std::move(texts[i]);
+    }
+    return true;
   }
 
  private:
   DuplicateParams p_;
   GroupTable<Fingerprint> table_;
+  // [shard]: the labels of the groups of its fingerprints, under the shard's lock.
+  absl::flat_hash_map<uint64_t, GroupLabelsEntry> labels_[kShards];
+  uint64_t mark_ = 0;  // Evaluates so far (GroupLabelsEntry::mark)
+  GroupLabelsEntry no_labels_;
 };
 
 }  // namespace

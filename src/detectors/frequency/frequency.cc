@@ -193,14 +193,7 @@ class FrequencyDetector : public Detector {
   }
 
   size_t groups() const override { return table_.size(); }
-  size_t state_bytes() const override {
-    size_t n = table_.bytes();
-    for (size_t i = 0; i < kShards; ++i) {
-      std::lock_guard<std::mutex> lock(table_.shard(i).mu);
-      n += wide_[i].capacity() * (sizeof(std::pair<const uint64_t, WideRing>) + 1);
-    }
-    return n;
-  }
+  size_t state_bytes() const override { return table_.bytes_with(wide_); }
 
   // Saved state (issue 6): the bucket width, then every group with its baseline.
   void SaveState(StateWriter& w) override {

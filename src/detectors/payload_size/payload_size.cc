@@ -10,38 +10,6 @@
 namespace sluice::detectors {
 
 namespace {
-constexpr uint32_t kWarmValues = 16;  // values averaged before sign steps start
-constexpr double kStep = 0.05;        // sign-step size, as a fraction of the MAD
-}  // namespace
-
-void RobustStats::Add(double x) {
-  ++n;
-  if (n == 1) {
-    median = x;
-    mad = 0;
-    return;
-  }
-  if (n <= kWarmValues) {
-    // Running mean and mean absolute deviation as the starting point.
-    double d = x - median;
-    median += d / n;
-    mad += (std::fabs(x - median) * 0.8 - mad) / n;  // mean |dev| ≈ 1.25 MAD for normal data
-    return;
-  }
-  double scale = std::max({mad, std::fabs(median) * 1e-3, 1e-9});
-  double step = kStep * scale;
-  median += x > median ? step : (x < median ? -step : 0);
-  double dev = std::fabs(x - median);
-  mad += dev > mad ? step : -step;
-  if (mad < 0) mad = 0;
-}
-
-double RobustStats::Limit(double factor) const {
-  double scale = std::max({1.4826 * mad, 0.05 * std::fabs(median), 1e-9});
-  return median + factor * scale;
-}
-
-namespace {
 
 struct PayloadParams {
   int field = -1;
@@ -50,14 +18,22 @@ struct PayloadParams {
   int64_t window_ms = 300'000;
 };
 
-struct PayloadGroup {
+// What an update changes (Apply keeps it in registers over a run of one group's updates).
+struct PayloadState {
   RobustStats stats;
   int64_t last_seen = 0;
   int64_t last_outlier = INT64_MIN;
   double outlier_value = 0, outlier_limit = 0;
   uint32_t outliers = 0;  // in the current active period
+};
+
+struct PayloadGroup : PayloadState {
   CompactString labels;  // group label values, \0-separated
 };
+static_assert(sizeof(PayloadGroup) == 80);
+
+// Test knob (SetPayloadSizeRunsForTest).
+bool payload_runs = true;
 
 class PayloadSizeDetector : public Detector {
  public:
@@ -77,29 +53,31 @@ class PayloadSizeDetector : public Detector {
     auto& s = table_.shard(shard);
     std::lock_guard<std::mutex> lock(s.mu);
     GroupTable<PayloadGroup>::Cursor cursor;
-    for (size_t i = 0; i < n; ++i) {
+    for (size_t i = 0; i < n;) {
       const Update& up = u[i];
-      if (std::isnan(up.value)) continue;
+      if (std::isnan(up.value)) {
+        ++i;
+        continue;
+      }
       bool created;
       PayloadGroup& g = table_.Get(s, up.key, &created, env_.evictions, &cursor);
       if (created) SetGroupLabels(batch, up.event, &g.labels);
-      if (up.ts > g.last_seen) g.last_seen = up.ts;
-      if (g.stats.n >= p_.min_samples) {
-        double limit = g.stats.Limit(p_.factor);
-        if (up.value > limit) {
-          if (g.last_outlier == INT64_MIN || up.ts > g.last_outlier + p_.window_ms) {
-            g.outlier_value = up.value;
-            g.outliers = 0;
-          } else {
-            g.outlier_value = std::max(g.outlier_value, up.value);
-          }
-          ++g.outliers;
-          g.outlier_limit = limit;
-          g.last_outlier = std::max(g.last_outlier, up.ts);
-          samples->push_back({up.group, up.event});
-        }
+      if (!runs_ || i + 1 == n || u[i + 1].key != up.key) {
+        Step(g, up, samples);  // a run of one: no copies in and out
+        ++i;
+        continue;
       }
-      g.stats.Add(up.value);
+      // The run of this group's updates from u[i] on (most of a shard's list
+      // in the 30-rule set's UnusualEventSize and UnusualEventSizePerFile:
+      // detectors_bench BM_ThirtyRulesStream), its state in registers: the
+      // same steps in the same order as update by update.
+      PayloadState st = g;
+      size_t j = i;
+      do {
+        if (!std::isnan(u[j].value)) Step(st, u[j], samples);
+      } while (++j < n && u[j].key == up.key);
+      static_cast<PayloadState&>(g) = st;
+      i = j;
     }
   }
 
@@ -146,11 +124,37 @@ class PayloadSizeDetector : public Detector {
   }
 
  private:
+  // One update (a number) applied to a group's state: judged against the
+  // group's values so far, then added to them.
+  __attribute__((always_inline)) void Step(PayloadState& g, const Update& up,
+                                           std::vector<SampleCandidate>* samples) const {
+    if (up.ts > g.last_seen) g.last_seen = up.ts;
+    if (g.stats.n >= p_.min_samples) {
+      double limit = g.stats.Limit(p_.factor);
+      if (up.value > limit) {
+        if (g.last_outlier == INT64_MIN || up.ts > g.last_outlier + p_.window_ms) {
+          g.outlier_value = up.value;
+          g.outliers = 0;
+        } else {
+          g.outlier_value = std::max(g.outlier_value, up.value);
+        }
+        ++g.outliers;
+        g.outlier_limit = limit;
+        g.last_outlier = std::max(g.last_outlier, up.ts);
+        samples->push_back({up.group, up.event});
+      }
+    }
+    g.stats.Add(up.value);
+  }
+
   PayloadParams p_;
   GroupTable<PayloadGroup> table_;
+  const bool runs_ = payload_runs;
 };
 
 }  // namespace
+
+void SetPayloadSizeRunsForTest(bool on) { payload_runs = on; }
 
 std::unique_ptr<Detector> NewPayloadSizeDetector(ConfigMap& cfg, const RuleSpec* spec, const DetectorEnv& env) {
   PayloadParams p;
