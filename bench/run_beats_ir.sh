@@ -16,6 +16,7 @@
 #
 #   bench/run_beats_ir.sh                                  # plain and bench/rules/thirty-rules.yml, 200k events
 #   bench/run_beats_ir.sh --rules FILE --events 100000 --top 30
+#   bench/run_beats_ir.sh --distinct 200000               # every event new (lumberjack_loadgen --distinct)
 #   BUILD_DIR=/path/to/build bench/run_beats_ir.sh         # another build (sluice, bench/, tests/common/)
 #
 # Needs valgrind (Debian package `valgrind`) and the targets sluice,
@@ -26,11 +27,13 @@ BUILD=$(realpath "${BUILD_DIR:-build}")
 RULES=bench/rules/thirty-rules.yml
 EVENTS=200000
 TOP=15
+LOADGEN=()
 while (($#)); do
   case "$1" in
     --rules) RULES=$2; shift 2 ;;
     --events) EVENTS=$2; shift 2 ;;
     --top) TOP=$2; shift 2 ;;
+    --distinct) LOADGEN=(--distinct "$2"); shift 2 ;;
     *) echo "run_beats_ir.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -78,7 +81,7 @@ YAML
   ((up)) || { echo "run_beats_ir.sh: sluice did not come up; its log:" >&2; tail -20 "$WORK/$name.err" >&2; exit 1; }
   callgrind_control -z "$SLUICE_PID" >/dev/null 2>&1
   echo "run_beats_ir.sh: $name: $EVENTS events through sluice under callgrind" >&2
-  "$BUILD/bench/lumberjack_loadgen" --port "$beats_port" --events "$EVENTS" 2>/dev/null > "$WORK/$name.json"
+  "$BUILD/bench/lumberjack_loadgen" --port "$beats_port" --events "$EVENTS" "${LOADGEN[@]}" 2>/dev/null > "$WORK/$name.json"
   callgrind_control -d "$SLUICE_PID" >/dev/null 2>&1
   for _ in $(seq 100); do [[ -s $WORK/$name.cg.1 ]] && break; sleep 0.1; done
   kill "$SLUICE_PID" 2>/dev/null || true

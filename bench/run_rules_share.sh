@@ -10,6 +10,7 @@
 #   bench/run_rules_share.sh                      # 5 pairs, build/, bench/rules/thirty-rules.yml
 #   PAIRS=8 BASE_DIR=/path/to/base/build bench/run_rules_share.sh
 #   bench/run_rules_share.sh --rules FILE --events 1000000
+#   bench/run_rules_share.sh --distinct 2000000   # every event new (lumberjack_loadgen --distinct)
 #
 # Targets: sluice, lumberjack_loadgen, sluice-es-emulator (in each build dir).
 # Needs ~20 s per run of 2 M events.
@@ -20,10 +21,12 @@ BASE=${BASE_DIR:-}
 PAIRS=${PAIRS:-5}
 RULES=bench/rules/thirty-rules.yml
 EVENTS=2000000
+LOADGEN=()
 while (($#)); do
   case "$1" in
     --rules) RULES=$2; shift 2 ;;
     --events) EVENTS=$2; shift 2 ;;
+    --distinct) LOADGEN=(--distinct "$2"); shift 2 ;;
     *) echo "run_rules_share.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -34,7 +37,7 @@ trap 'rm -f "$LOG"' EXIT
 one() {
   local build=$1
   shift
-  BUILD_DIR=$build bench/run_beats.sh --events "$EVENTS" "$@" 2>/dev/null | grep '^{"events_acked"' |
+  BUILD_DIR=$build bench/run_beats.sh --events "$EVENTS" "${LOADGEN[@]}" "$@" 2>/dev/null | grep '^{"events_acked"' |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["sluice_events_per_cpu_second"])'
 }
 
