@@ -571,6 +571,7 @@ struct ObserveScratch {
   ConditionSet::Scratch conditions;
   std::vector<ChunkGroups> chunk_groups;  // [group list]: its groups in the chunk (built when a rule needs them)
   double values[ConditionSet::kChunk];     // [event in chunk]: a max rule's values (ChunkValues)
+  std::vector<const uint64_t*> key_columns;  // [key field]: its hashes in field_hashes (PushMatches)
 };
 
 // A kField detector's values of a chunk's matches: the condition set's
@@ -664,6 +665,60 @@ bool AddChunkRuns(const ConditionSet::Mask& matched, const ConditionSet::Mask& v
     for (uint32_t k = 0; k < groups->n; ++k) add(groups->hash[k], groups->mask[k]);
   }
   return true;
+}
+
+// The per-match updates of a rule whose detector takes every match as it is
+// (Merge::kNo: payload_size, duplicate, sum and avg thresholds; ~4.5 updates
+// per event in bench/rules/thirty-rules.yml), by a loop made for the rule's
+// group, key and value: the generic loop below tests each of them per match
+// (~45 instructions per update with the Update's construction; detectors_bench
+// BM_ThirtyRulesStream). The same updates in the same order.
+enum class MatchValue { kOne, kNumbers, kEventBytes };
+struct MatchLoop {
+  const uint64_t* groups;         // the rule's group hashes in the chunk, nullptr: no group_by
+  const uint64_t* const* keys;    // the columns of the key fields' hashes (Detector::key_fields())
+  size_t key_count;
+  const double* numbers;          // kNumbers: the value field's numbers in the chunk
+  const Event* events;            // the batch's, for kEventBytes
+  const int64_t* times;           // [event in chunk]
+  uint32_t base;
+};
+template <bool kGrouped, bool kKeyed, MatchValue kValue>
+void PushMatches(const MatchLoop& l, const ConditionSet::Mask& hits, std::vector<Update>* ups) {
+  for (size_t w = 0; w < ConditionSet::kWords; ++w) {
+    for (uint64_t bits = hits.w[w]; bits; bits &= bits - 1) {
+      const uint32_t j = static_cast<uint32_t>(w * 64) + static_cast<uint32_t>(__builtin_ctzll(bits));
+      const uint32_t i = l.base + j;
+      const uint64_t group = kGrouped ? l.groups[j] : kGroupSeed;
+      uint64_t key = group;
+      if constexpr (kKeyed) {
+        for (size_t k = 0; k < l.key_count; ++k) key = Combine(key, l.keys[k][j]);
+        key = Mix64(key ^ 0x66696e6765727072ull);
+      }
+      double value = 1;
+      if constexpr (kValue == MatchValue::kNumbers) {
+        value = l.numbers[j];  // NaN when the field holds no number
+      } else if constexpr (kValue == MatchValue::kEventBytes) {
+        const Event& e = l.events[i];
+        value = static_cast<double>(e.length - (e.cut_end - e.cut_begin));  // Batch::DocLength
+      }
+      const int64_t ts = l.times[j];
+      ups[ShardOf(key)].push_back(Update{i, 1, group, key, ts, value, ts});
+    }
+  }
+}
+// Not inlined: in Observe the loops pushed GCC past its inlining limit there
+// (FieldHashMemo::Get and AddChunkRuns became calls).
+template <bool kGrouped, bool kKeyed>
+__attribute__((noinline)) void PushMatchesOf(MatchValue v, const MatchLoop& l, const ConditionSet::Mask& hits, std::vector<Update>* ups) {
+  switch (v) {
+    case MatchValue::kOne:
+      return PushMatches<kGrouped, kKeyed, MatchValue::kOne>(l, hits, ups);
+    case MatchValue::kNumbers:
+      return PushMatches<kGrouped, kKeyed, MatchValue::kNumbers>(l, hits, ups);
+    case MatchValue::kEventBytes:
+      return PushMatches<kGrouped, kKeyed, MatchValue::kEventBytes>(l, hits, ups);
+  }
 }
 
 }  // namespace
@@ -917,6 +972,30 @@ void RuleEngine::Observe(const Batch& batch) {
         continue;
       }
       const uint64_t* groups = shared_groups && list >= 0 ? gh + static_cast<size_t>(list) * kChunk : nullptr;
+      if (opts_.match_loops && merge == Detector::Merge::kNo && !select && (groups || list < 0) &&
+          (numbers || d.value_source() == Detector::ValueSource::kOne ||
+           d.value_source() == Detector::ValueSource::kEventBytes)) {
+        const size_t key_count = d.key_fields().size();
+        scratch.key_columns.resize(key_count);
+        for (size_t k = 0; k < key_count; ++k) {
+          scratch.key_columns[k] = fh + static_cast<size_t>(slot_of_[static_cast<size_t>(d.key_fields()[k])]) * kChunk;
+        }
+        const MatchLoop loop{groups, scratch.key_columns.data(), key_count, numbers, events.data(), times, base};
+        const MatchValue v = numbers ? MatchValue::kNumbers
+                             : d.value_source() == Detector::ValueSource::kEventBytes ? MatchValue::kEventBytes
+                                                                                      : MatchValue::kOne;
+        ConditionSet::Mask hits;
+        for (size_t w = 0; w < ConditionSet::kWords; ++w) {
+          hits.w[w] = matched.w[w] & valid.w[w];
+          scratch.matched[ri] += static_cast<uint64_t>(__builtin_popcountll(hits.w[w]));
+        }
+        if (groups) {
+          key_count ? PushMatchesOf<true, true>(v, loop, hits, ups) : PushMatchesOf<true, false>(v, loop, hits, ups);
+        } else {
+          key_count ? PushMatchesOf<false, true>(v, loop, hits, ups) : PushMatchesOf<false, false>(v, loop, hits, ups);
+        }
+        continue;
+      }
       // The rule's constants in locals: the stores of the updates below may
       // alias the detector's and the engine's vectors, so the compiler would
       // load them again for every match.

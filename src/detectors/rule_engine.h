@@ -55,6 +55,7 @@ struct RuleEngineOptions {
   bool chunk_runs = true;                   // counting and max rules' matches gathered per group and chunk (off: per match; tests compare)
   bool hash_memo = true;                    // group fields' hashes remembered by value (off: hashed every time; tests compare)
   bool simd = true;                         // AVX2 code where compiled in (off: the portable code; tests compare)
+  bool match_loops = true;                  // unmerged rules' updates by a loop made for their kind (off: the generic loop; tests compare)
 };
 
 // Reads the `rules:` section of the config (paths, evaluation_interval,

@@ -89,6 +89,17 @@ std::string TrickyValue(std::mt19937_64& rng) {
   }
 }
 
+// A payload_size rule of the event's own bytes or of field n, grouped by
+// nothing, one or two fields (`tricky`: also by field v).
+std::string PayloadRule(std::mt19937_64& rng, int i, bool tricky) {
+  const std::string group = tricky ? Pick(rng, {"[v]", "[service.name, v]", "[]"})
+                                   : Pick(rng, {"[service.name]", "[]", "[service.name, host.name]", "[host.name]"});
+  return StrCat("  - name: R", i, "\n    type: payload_size\n    match: ",
+                Pick(rng, {"{service.name: {exists: true}}", "{log.level: ERROR}", "{n: {gte: 10}}"}),
+                "\n    group_by: ", group, rng() % 2 ? "\n    field: n" : "", "\n    factor: ",
+                Pick(rng, {"2", "4"}), "\n    min_samples: ", 5 + rng() % 20, "\n");
+}
+
 std::string AlertText(Alert a) {
   a.rule_file.clear();  // each harness has its own temp dir
   std::string s = AlertToJson(a);
@@ -124,8 +135,10 @@ std::string FirstDifference(testing::CaptureAlertSink& a, testing::CaptureAlertS
 // options changed by `change`: the same alerts and metrics. `chunky`: half
 // the batches in time order (no late or out-of-order events), and rules
 // grouped by a field of many values (RandomRule). `tricky`: rules grouped and
-// fingerprinted by field v (TrickyValue).
-void CompareEngines(void (*change)(RuleEngineOptions*), bool chunky = false, bool tricky = false) {
+// fingerprinted by field v (TrickyValue). `payload`: payload_size rules too
+// (of the event's bytes and of field n; PayloadRule).
+void CompareEngines(void (*change)(RuleEngineOptions*), bool chunky = false, bool tricky = false,
+                    bool payload = false) {
   // Not sluice_rule_state_bytes: a table's capacity after erasures depends on
   // where its tombstones fell (again the table's address).
   const char* kMetrics[] = {"sluice_rule_events_matched_total", "sluice_rule_late_events_total",
@@ -137,6 +150,9 @@ void CompareEngines(void (*change)(RuleEngineOptions*), bool chunky = false, boo
     const int nrules = 3 + static_cast<int>(rng() % 5);
     std::string yaml = "rules:\n";
     for (int i = 0; i < nrules; ++i) yaml += RandomRule(rng, i, chunky, tricky);
+    if (payload) {
+      for (int i = nrules; i < nrules + 2; ++i) yaml += PayloadRule(rng, i, tricky);
+    }
     RuleEngineOptions o{.allowed_lateness_ms = static_cast<int64_t>(rng() % 3) * 5000,
                         .max_groups_per_rule = 100'000};  // evictions: table order, see FirstDifference
     RulesHarness merged, single;
@@ -190,7 +206,7 @@ void CompareEngines(void (*change)(RuleEngineOptions*), bool chunky = false, boo
       alerts_seen += merged.sink.alerts().size();
       ASSERT_EQ(FirstDifference(merged.sink, single.sink), "") << "seed " << seed << "\n" << yaml;
     }
-    for (int i = 0; i < nrules; ++i) {
+    for (int i = 0; i < nrules + (payload ? 2 : 0); ++i) {
       for (const char* m : kMetrics) {
         EXPECT_EQ(merged.Metric(m, StrCat("R", i)), single.Metric(m, StrCat("R", i)))
             << m << " R" << i << " seed " << seed << "\n" << yaml;
@@ -232,6 +248,15 @@ TEST(MergeUpdatesTest, HashMemoSameAsHashing) {
 // with lists of few and of many groups per chunk (more than the engine gathers).
 TEST(MergeUpdatesTest, SimdSameAsPortable) {
   CompareEngines([](RuleEngineOptions* o) { o->simd = false; }, true, true);
+}
+
+// The updates of rules whose detector takes every match (payload_size of the
+// event's bytes or of a field, duplicate, sum and avg) pushed by a loop made
+// for the rule's group, key and value (match_loops) against the generic
+// per-match loop: the same updates, so the same alerts, samples and metrics.
+TEST(MergeUpdatesTest, MatchLoopsSameAsGenericLoop) {
+  CompareEngines([](RuleEngineOptions* o) { o->match_loops = false; }, false, false, true);
+  CompareEngines([](RuleEngineOptions* o) { o->match_loops = false; }, true, true, true);
 }
 
 }  // namespace
