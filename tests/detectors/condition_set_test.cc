@@ -555,5 +555,74 @@ TEST(ConditionSetTest, NumberRunsAndExistsAnswerAsTheTreeWalk) {
   }
 }
 
+// An equality index answers values of up to 16 bytes from a table with one
+// slot per string (ConditionSet::EqualityIndex::short_slots): its key words
+// hold every byte (the first and last 8 or 4 bytes, overlapping, and the
+// size). Strings of 0 to 20 bytes that differ from each other in one byte at
+// every position (the middle bytes of 9 to 16, the bytes the two words
+// share), many leaves with long lists (tables of up to 1024 slots), against
+// the tree walk; longer values go to the probing table as before.
+TEST(ConditionSetTest, ShortStringSlotsAnswerAsTheTreeWalk) {
+  size_t tables = 0;
+  for (uint32_t seed = 1; seed <= 80; ++seed) {
+    std::mt19937 rng(seed);
+    auto pick = [&](size_t n) { return static_cast<size_t>(rng() % n); };
+    // Words sharing most bytes: a stem and one-byte variants of it.
+    std::vector<std::string> words;
+    const size_t stems = 1 + pick(4);
+    for (size_t k = 0; k < stems; ++k) {
+      std::string stem;
+      const size_t len = pick(21);
+      while (stem.size() < len) stem += "aA-b1"[pick(5)];
+      words.push_back(stem);
+      for (size_t v = 0; v < 6 && !stem.empty(); ++v) {
+        std::string w = stem;
+        w[pick(w.size())] = "aA-b1xz"[pick(7)];
+        words.push_back(w);
+      }
+      words.push_back(stem + "a");
+      if (!stem.empty()) words.push_back(stem.substr(0, stem.size() - 1));
+    }
+    RuleSet rs;
+    const size_t leaves = 3 + pick(40);
+    for (size_t i = 0; i < leaves; ++i) {
+      std::string operand;
+      const size_t values = 1 + (pick(3) == 0 ? pick(30) : pick(3));
+      for (size_t v = 0; v < values; ++v) operand += StrCat(v ? ", " : "[", "'", words[pick(words.size())], "'");
+      operand += "]";
+      rs.Add(pick(4) ? StrCat("s: ", operand) : StrCat("not: {s: ", operand, "}"));
+      if (HasFatalFailure()) return;
+    }
+    rs.Finish();
+    tables += rs.set.short_table_count();
+    std::vector<std::string> events;
+    const size_t n = 1 + pick(800);
+    for (size_t i = 0; i < n; ++i) {
+      std::string w = words[pick(words.size())];
+      switch (pick(8)) {
+        case 0:
+          if (!w.empty()) w[pick(w.size())] = "aA-b1xz"[pick(7)];
+          break;
+        case 1:
+          w += "aA-b1xz"[pick(7)];
+          break;
+        case 2:
+          events.push_back(StrCat("{\"s\":", std::vector<std::string>{"1", "null", "true", "{\"k\":1}", "\"\\u0061\""}[pick(5)], "}"));
+          continue;
+        case 3:
+          events.push_back("{\"t\":1}");
+          continue;
+        default:
+          break;
+      }
+      events.push_back(StrCat("{\"p\":\"", std::string(pick(9), 'p'), "\",\"s\":\"", w, "\"}"));
+    }
+    SCOPED_TRACE(StrCat("seed ", seed));
+    ExpectSameAnswersBothPaths(rs, events);
+    if (HasFatalFailure()) return;
+  }
+  EXPECT_GT(tables, 40u);  // the short tables were there to answer
+}
+
 }  // namespace
 }  // namespace sluice::detectors

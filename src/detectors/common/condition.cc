@@ -1384,6 +1384,76 @@ __attribute__((always_inline)) inline uint64_t ConditionSet::LookUp(const Equali
   }
 }
 
+__attribute__((always_inline)) inline void ConditionSet::ShortKey(const char* t, size_t k, uint64_t* a,
+                                                                    uint64_t* b) {
+  // As EqualityHash's words: for 8 to 16 bytes the first and the last 8
+  // (overlapping), for 4 to 7 the first and the last 4, below 4 the bytes.
+  if (k >= 8) {
+    std::memcpy(a, t, 8);
+    std::memcpy(b, t + k - 8, 8);
+  } else if (k >= 4) {
+    uint32_t x, y;
+    std::memcpy(&x, t, 4);
+    std::memcpy(&y, t + k - 4, 4);
+    *a = x;
+    *b = y;
+  } else {
+    uint64_t w = 0;
+    for (size_t i = 0; i < k; ++i) w |= uint64_t{static_cast<uint8_t>(t[i])} << (8 * i);
+    *a = w;
+    *b = 0;
+  }
+}
+
+__attribute__((always_inline)) inline size_t ConditionSet::ShortSlotOf(uint64_t a, uint64_t b, size_t k,
+                                                                       uint64_t mul, unsigned shift) {
+  const uint64_t x = a ^ ((b << 29) | (b >> 35)) ^ (uint64_t{k} << 58);
+  return static_cast<size_t>((x * mul) >> shift);
+}
+
+void ConditionSet::BuildShortSlots(EqualityIndex* x, const std::vector<std::pair<std::string, uint64_t>>& keys) {
+  x->short_slots.clear();
+  std::vector<std::pair<std::string, uint64_t>> shorts;
+  for (const auto& kv : keys) {
+    if (kv.first.size() <= 16) shorts.push_back(kv);
+  }
+  // Tables of 2 to 16 times as many slots as strings (at most 1024 slots),
+  // 64 multipliers each (fixed: the same table every time).
+  size_t size = 8;
+  while (size < 2 * shorts.size()) size *= 2;
+  uint64_t seed = 0x5105e1ceull;
+  for (; size <= 1024 && size <= 16 * std::max<size_t>(shorts.size(), 8); size *= 2) {
+    const unsigned shift = 64 - static_cast<unsigned>(__builtin_ctzll(size));
+    for (int attempt = 0; attempt < 64; ++attempt) {
+      // splitmix64's steps: well-spread odd multipliers.
+      seed += 0x9e3779b97f4a7c15ull;
+      uint64_t mul = seed;
+      mul = (mul ^ (mul >> 30)) * 0xbf58476d1ce4e5b9ull;
+      mul = (mul ^ (mul >> 27)) * 0x94d049bb133111ebull;
+      mul = (mul ^ (mul >> 31)) | 1;
+      std::vector<EqualityIndex::ShortSlot> slots(size);
+      bool ok = true;
+      for (const auto& [t, bits] : shorts) {
+        EqualityIndex::ShortSlot e;
+        ShortKey(t.data(), t.size(), &e.a, &e.b);
+        e.size = t.size();
+        e.preds = bits;
+        EqualityIndex::ShortSlot& slot = slots[ShortSlotOf(e.a, e.b, t.size(), mul, shift)];
+        if (slot.size <= 16) {
+          ok = false;
+          break;
+        }
+        slot = e;
+      }
+      if (!ok) continue;
+      x->short_slots = std::move(slots);
+      x->short_mul = mul;
+      x->short_shift = shift;
+      return;
+    }
+  }
+}
+
 void ConditionSet::BuildEqualityIndexes() {
   indexes_.clear();
   for (Pred& p : preds_) p.indexed = false;
@@ -1425,6 +1495,7 @@ void ConditionSet::BuildEqualityIndexes() {
       x.slots[i] = {bits, static_cast<uint32_t>(x.bytes.size()), static_cast<uint32_t>(t.size())};
       x.bytes += t;
     }
+    BuildShortSlots(&x, keys);
     for (uint32_t pi : x.preds) preds_[pi].indexed = true;
     indexes_.push_back(std::move(x));
   }
@@ -1434,22 +1505,44 @@ void ConditionSet::EvalIndex(const EqualityIndex& x, const Batch& batch, uint32_
                              Scratch* s) const {
   Mask* out = s->preds.data();
   for (uint32_t pi : x.preds) out[pi] = Mask{};
-  const size_t f = static_cast<size_t>(x.field);
+  if (m == 0) return;
+  const size_t stride = batch.field_count();
+  const FieldValue* row = &batch.field(base, static_cast<size_t>(x.field));
+  const char* arena = batch.arena().data();
   double last_number = std::numeric_limits<double>::quiet_NaN();
   uint64_t last_leaves = 0;  // the numbers_only leaves last_number satisfies
+  // The numbers_only leaves' column: every one of them has it (the same field).
+  const double* numbers =
+      x.numbers_only ? s->numbers.data() + static_cast<size_t>(preds_[x.preds[static_cast<size_t>(
+                                               __builtin_ctzll(x.numbers_only))]].column) * kChunk
+                     : nullptr;
+  const EqualityIndex::ShortSlot* short_table = x.short_slots.empty() ? nullptr : x.short_slots.data();
+  const uint64_t short_mul = x.short_mul;
+  const unsigned short_shift = x.short_shift;
+  const uint64_t all_leaves = ~uint64_t{0} >> (64 - x.preds.size());
+  // Up to 8 leaves: each event's leaves as a byte, turned into the leaves'
+  // masks 32 events at a time afterwards (AVX2), rather than a bit set in a
+  // leaf's mask per leaf the event satisfies, branching on how many.
+  const bool bytes = x.preds.size() <= 8;
+  alignas(32) uint8_t found[kChunk];
   for (uint32_t j = 0; j < m; ++j) {
-    const FieldValue& v = batch.field(base + j, f);
-    const uint64_t bit = uint64_t{1} << (j % 64);
+    const FieldValue& v = row[j * stride];
+    uint64_t hits = 0;
     if (v.kind == FieldKind::kString && !v.escaped) {
-      for (uint64_t hits = LookUp(x, batch.View(v.span)); hits; hits &= hits - 1) {
-        out[x.preds[static_cast<size_t>(__builtin_ctzll(hits))]].w[j / 64] |= bit;
+      if (v.span.len <= 16 && short_table) {
+        // Its slot holds the one string of its size and words that it can
+        // equal (or none): three comparisons, no branch on their outcome.
+        uint64_t a, b;
+        ShortKey(arena + v.span.off, v.span.len, &a, &b);
+        const EqualityIndex::ShortSlot& e = short_table[ShortSlotOf(a, b, v.span.len, short_mul, short_shift)];
+        hits = e.preds & (uint64_t{0} - static_cast<uint64_t>((e.a == a) & (e.b == b) & (e.size == v.span.len)));
+      } else {
+        hits = LookUp(x, batch.View(v.span));
       }
     } else if (v.kind != FieldKind::kMissing && v.kind != FieldKind::kComposite) {
-      uint64_t rest = ~uint64_t{0} >> (64 - x.preds.size());  // leaves still to answer
-      if (v.kind == FieldKind::kNumber && x.numbers_only) {
-        // Their column: every numbers_only leaf of the index has it (the same field).
-        const double d = s->numbers[static_cast<size_t>(preds_[x.preds[static_cast<size_t>(
-                                        __builtin_ctzll(x.numbers_only))]].column) * kChunk + j];
+      uint64_t rest = all_leaves;  // leaves still to answer
+      if (v.kind == FieldKind::kNumber && numbers) {
+        const double d = numbers[j];
         // The leaves the last number satisfied, again for an equal number
         // (status codes: most are 200; NaN never equals, so it is looked up).
         if (!(d == last_number)) {
@@ -1457,19 +1550,45 @@ void ConditionSet::EvalIndex(const EqualityIndex& x, const Batch& batch, uint32_
           last_leaves = 0;
           for (const auto& [number, leaves] : x.numbers) last_leaves |= number == d ? leaves : 0;
         }
-        for (uint64_t hits = last_leaves; hits; hits &= hits - 1) {
-          out[x.preds[static_cast<size_t>(__builtin_ctzll(hits))]].w[j / 64] |= bit;
-        }
+        hits = last_leaves;
         rest &= ~x.numbers_only;
       }
       // True/false/null, escaped strings, numbers for the other leaves: each leaf as EvalPred would.
       for (; rest; rest &= rest - 1) {
-        const uint32_t pi = x.preds[static_cast<size_t>(__builtin_ctzll(rest))];
-        const Pred& p = preds_[pi];
+        const size_t k = static_cast<size_t>(__builtin_ctzll(rest));
+        const Pred& p = preds_[x.preds[k]];
         const double* col = p.column >= 0 ? s->numbers.data() + static_cast<size_t>(p.column) * kChunk : nullptr;
-        if (EvalEvent(p, batch, v, j, *s, col)) out[pi].w[j / 64] |= bit;
+        hits |= static_cast<uint64_t>(EvalEvent(p, batch, v, j, *s, col)) << k;
       }
     }
+    if (bytes) {
+      found[j] = static_cast<uint8_t>(hits);
+    } else {
+      for (; hits; hits &= hits - 1) {
+        out[x.preds[static_cast<size_t>(__builtin_ctzll(hits))]].w[j / 64] |= uint64_t{1} << (j % 64);
+      }
+    }
+  }
+  if (!bytes) return;
+  std::fill(found + m, found + kChunk, uint8_t{0});
+  for (size_t k = 0; k < x.preds.size(); ++k) {
+    Mask& o = out[x.preds[k]];
+#if defined(__AVX2__)
+    if (!portable_) {
+      // Bit k of each byte moved to its top bit (a 16-bit shift: the low
+      // byte's bits that cross into the high byte never reach its top bit).
+      const int shift = 7 - static_cast<int>(k);
+      for (size_t w = 0; w < kWords; ++w) {
+        const __m256i lo = _mm256_load_si256(reinterpret_cast<const __m256i*>(found + 64 * w));
+        const __m256i hi = _mm256_load_si256(reinterpret_cast<const __m256i*>(found + 64 * w + 32));
+        const uint32_t l = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_sll_epi16(lo, _mm_cvtsi32_si128(shift))));
+        const uint32_t h = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_sll_epi16(hi, _mm_cvtsi32_si128(shift))));
+        o.w[w] = uint64_t{l} | uint64_t{h} << 32;
+      }
+      continue;
+    }
+#endif
+    for (uint32_t j = 0; j < m; ++j) o.w[j / 64] |= static_cast<uint64_t>((found[j] >> k) & 1) << (j % 64);
   }
 }
 
