@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstring>
 #include <random>
 
 #include <re2/re2.h>
@@ -622,6 +624,85 @@ TEST(ConditionSetTest, ShortStringSlotsAnswerAsTheTreeWalk) {
     if (HasFatalFailure()) return;
   }
   EXPECT_GT(tables, 40u);  // the short tables were there to answer
+}
+
+// The numeric columns (ConditionSet::numbers): numbers of 1 to 8 digits are
+// read 4 at a time (AVX2), everything else as FieldNumber. Numbers of 0 to 12
+// digits, with signs, fractions, exponents, leading zeros, numeric strings,
+// other kinds, missing values, values at the very start of the batch's bytes
+// (fewer than 8 bytes before their end), in rows of several fields: every
+// value must be FieldNumber's (the same double, or NaN where it finds none),
+// with the AVX2 code and the portable code, and the comparisons as the tree walk.
+TEST(ConditionSetTest, NumberColumnsAreFieldNumbers) {
+  for (uint32_t seed = 1; seed <= 60; ++seed) {
+    std::mt19937 rng(seed);
+    auto pick = [&](size_t n) { return static_cast<size_t>(rng() % n); };
+    RuleSet rs;
+    rs.Add("n: {gt: 240}");
+    rs.Add("m: {lte: 99999999}");
+    rs.Add("n: [200, 503, '404']");
+    if (HasFatalFailure()) return;
+    rs.Finish();
+    auto number = [&]() -> std::string {
+      std::string v;
+      const size_t digits = pick(13);
+      for (size_t i = 0; i < digits; ++i) v += static_cast<char>('0' + pick(10));
+      switch (pick(10)) {
+        case 0:
+          return "-" + v;
+        case 1:
+          return v + ".5";
+        case 2:
+          return v + "e2";
+        case 3:
+          return StrCat("\"", v, "\"");
+        case 4:
+          return std::vector<std::string>{"null", "true", "\"x\"", "{\"a\":1}", "[1]", "\"\"", "\"1\\u0030\""}[pick(7)];
+        default:
+          return v.empty() ? "0" : v;
+      }
+    };
+    std::vector<std::string> events;
+    const size_t n = 1 + pick(700);
+    for (size_t i = 0; i < n; ++i) {
+      std::string e = "{";
+      if (pick(8)) e += StrCat("\"n\":", number());
+      if (pick(3)) e += StrCat(e.size() > 1 ? "," : "", "\"m\":", number());
+      events.push_back(e + "}");
+    }
+    SCOPED_TRACE(StrCat("seed ", seed));
+    ExpectSameAnswersBothPaths(rs, events);
+    if (HasFatalFailure()) return;
+    Batch b;
+    for (const std::string& e : events) b.Append(e);
+    EventParser parser(rs.fields.paths());
+    parser.ParseBatch(&b);
+    for (bool portable : {false, true}) {
+      rs.set.set_portable(portable);
+      ConditionSet::Scratch scratch;
+      const uint32_t total = static_cast<uint32_t>(b.size());
+      for (uint32_t base = 0; base < total; base += ConditionSet::kChunk) {
+        const uint32_t m = std::min(ConditionSet::kChunk, total - base);
+        rs.set.Eval(b, base, m, &scratch);
+        for (const char* path : {"n", "m"}) {
+          const int field = rs.fields.Register(path);
+          const double* col = rs.set.numbers(scratch, field);
+          ASSERT_NE(col, nullptr);
+          for (uint32_t j = 0; j < m; ++j) {
+            double want;
+            if (!FieldNumber(b, b.field(base + j, static_cast<size_t>(field)), &want)) {
+              EXPECT_TRUE(std::isnan(col[j])) << path << " in " << events[base + j];
+            } else {
+              EXPECT_EQ(std::memcmp(&col[j], &want, sizeof want), 0)
+                  << path << " in " << events[base + j] << ": " << col[j] << " vs " << want;
+            }
+          }
+        }
+      }
+    }
+    rs.set.set_portable(false);
+    if (HasFailure()) return;
+  }
 }
 
 }  // namespace
