@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstring>
 #include <random>
 
 #include <re2/re2.h>
@@ -552,6 +554,154 @@ TEST(ConditionSetTest, NumberRunsAndExistsAnswerAsTheTreeWalk) {
     SCOPED_TRACE(StrCat("seed ", seed));
     ExpectSameAnswersBothPaths(rs, events);
     if (HasFatalFailure()) return;
+  }
+}
+
+// An equality index answers values of up to 16 bytes from a table with one
+// slot per string (ConditionSet::EqualityIndex::short_slots): its key words
+// hold every byte (the first and last 8 or 4 bytes, overlapping, and the
+// size). Strings of 0 to 20 bytes that differ from each other in one byte at
+// every position (the middle bytes of 9 to 16, the bytes the two words
+// share), many leaves with long lists (tables of up to 1024 slots), against
+// the tree walk; longer values go to the probing table as before.
+TEST(ConditionSetTest, ShortStringSlotsAnswerAsTheTreeWalk) {
+  size_t tables = 0;
+  for (uint32_t seed = 1; seed <= 80; ++seed) {
+    std::mt19937 rng(seed);
+    auto pick = [&](size_t n) { return static_cast<size_t>(rng() % n); };
+    // Words sharing most bytes: a stem and one-byte variants of it.
+    std::vector<std::string> words;
+    const size_t stems = 1 + pick(4);
+    for (size_t k = 0; k < stems; ++k) {
+      std::string stem;
+      const size_t len = pick(21);
+      while (stem.size() < len) stem += "aA-b1"[pick(5)];
+      words.push_back(stem);
+      for (size_t v = 0; v < 6 && !stem.empty(); ++v) {
+        std::string w = stem;
+        w[pick(w.size())] = "aA-b1xz"[pick(7)];
+        words.push_back(w);
+      }
+      words.push_back(stem + "a");
+      if (!stem.empty()) words.push_back(stem.substr(0, stem.size() - 1));
+    }
+    RuleSet rs;
+    const size_t leaves = 3 + pick(40);
+    for (size_t i = 0; i < leaves; ++i) {
+      std::string operand;
+      const size_t values = 1 + (pick(3) == 0 ? pick(30) : pick(3));
+      for (size_t v = 0; v < values; ++v) operand += StrCat(v ? ", " : "[", "'", words[pick(words.size())], "'");
+      operand += "]";
+      rs.Add(pick(4) ? StrCat("s: ", operand) : StrCat("not: {s: ", operand, "}"));
+      if (HasFatalFailure()) return;
+    }
+    rs.Finish();
+    tables += rs.set.short_table_count();
+    std::vector<std::string> events;
+    const size_t n = 1 + pick(800);
+    for (size_t i = 0; i < n; ++i) {
+      std::string w = words[pick(words.size())];
+      switch (pick(8)) {
+        case 0:
+          if (!w.empty()) w[pick(w.size())] = "aA-b1xz"[pick(7)];
+          break;
+        case 1:
+          w += "aA-b1xz"[pick(7)];
+          break;
+        case 2:
+          events.push_back(StrCat("{\"s\":", std::vector<std::string>{"1", "null", "true", "{\"k\":1}", "\"\\u0061\""}[pick(5)], "}"));
+          continue;
+        case 3:
+          events.push_back("{\"t\":1}");
+          continue;
+        default:
+          break;
+      }
+      events.push_back(StrCat("{\"p\":\"", std::string(pick(9), 'p'), "\",\"s\":\"", w, "\"}"));
+    }
+    SCOPED_TRACE(StrCat("seed ", seed));
+    ExpectSameAnswersBothPaths(rs, events);
+    if (HasFatalFailure()) return;
+  }
+  EXPECT_GT(tables, 40u);  // the short tables were there to answer
+}
+
+// The numeric columns (ConditionSet::numbers): numbers of 1 to 8 digits are
+// read 4 at a time (AVX2), everything else as FieldNumber. Numbers of 0 to 12
+// digits, with signs, fractions, exponents, leading zeros, numeric strings,
+// other kinds, missing values, values at the very start of the batch's bytes
+// (fewer than 8 bytes before their end), in rows of several fields: every
+// value must be FieldNumber's (the same double, or NaN where it finds none),
+// with the AVX2 code and the portable code, and the comparisons as the tree walk.
+TEST(ConditionSetTest, NumberColumnsAreFieldNumbers) {
+  for (uint32_t seed = 1; seed <= 60; ++seed) {
+    std::mt19937 rng(seed);
+    auto pick = [&](size_t n) { return static_cast<size_t>(rng() % n); };
+    RuleSet rs;
+    rs.Add("n: {gt: 240}");
+    rs.Add("m: {lte: 99999999}");
+    rs.Add("n: [200, 503, '404']");
+    if (HasFatalFailure()) return;
+    rs.Finish();
+    auto number = [&]() -> std::string {
+      std::string v;
+      const size_t digits = pick(13);
+      for (size_t i = 0; i < digits; ++i) v += static_cast<char>('0' + pick(10));
+      switch (pick(10)) {
+        case 0:
+          return "-" + v;
+        case 1:
+          return v + ".5";
+        case 2:
+          return v + "e2";
+        case 3:
+          return StrCat("\"", v, "\"");
+        case 4:
+          return std::vector<std::string>{"null", "true", "\"x\"", "{\"a\":1}", "[1]", "\"\"", "\"1\\u0030\""}[pick(7)];
+        default:
+          return v.empty() ? "0" : v;
+      }
+    };
+    std::vector<std::string> events;
+    const size_t n = 1 + pick(700);
+    for (size_t i = 0; i < n; ++i) {
+      std::string e = "{";
+      if (pick(8)) e += StrCat("\"n\":", number());
+      if (pick(3)) e += StrCat(e.size() > 1 ? "," : "", "\"m\":", number());
+      events.push_back(e + "}");
+    }
+    SCOPED_TRACE(StrCat("seed ", seed));
+    ExpectSameAnswersBothPaths(rs, events);
+    if (HasFatalFailure()) return;
+    Batch b;
+    for (const std::string& e : events) b.Append(e);
+    EventParser parser(rs.fields.paths());
+    parser.ParseBatch(&b);
+    for (bool portable : {false, true}) {
+      rs.set.set_portable(portable);
+      ConditionSet::Scratch scratch;
+      const uint32_t total = static_cast<uint32_t>(b.size());
+      for (uint32_t base = 0; base < total; base += ConditionSet::kChunk) {
+        const uint32_t m = std::min(ConditionSet::kChunk, total - base);
+        rs.set.Eval(b, base, m, &scratch);
+        for (const char* path : {"n", "m"}) {
+          const int field = rs.fields.Register(path);
+          const double* col = rs.set.numbers(scratch, field);
+          ASSERT_NE(col, nullptr);
+          for (uint32_t j = 0; j < m; ++j) {
+            double want;
+            if (!FieldNumber(b, b.field(base + j, static_cast<size_t>(field)), &want)) {
+              EXPECT_TRUE(std::isnan(col[j])) << path << " in " << events[base + j];
+            } else {
+              EXPECT_EQ(std::memcmp(&col[j], &want, sizeof want), 0)
+                  << path << " in " << events[base + j] << ": " << col[j] << " vs " << want;
+            }
+          }
+        }
+      }
+    }
+    rs.set.set_portable(false);
+    if (HasFailure()) return;
   }
 }
 

@@ -362,7 +362,7 @@ inline bool ContainsLiteral(std::string_view s, std::string_view needle) { retur
 // memcmp(a, b, k) == 0 without a call for k <= 16 (two overlapping loads of
 // 8 or 4 bytes): the equality leaves' strings (log.level, service.name) were
 // ~5% of BM_ThirtyRulesObserve in memcmp.
-inline bool SameShortBytes(const char* a, const char* b, size_t k) {
+__attribute__((always_inline)) inline bool SameShortBytes(const char* a, const char* b, size_t k) {
   auto load8 = [](const char* p) {
     uint64_t w;
     std::memcpy(&w, p, 8);
@@ -633,6 +633,68 @@ uint64_t CompareWordSimd(const double* col, double x) {
   return r;
 }
 #endif
+
+// A numeric column's values: as FieldNumber, NaN where it finds no number.
+// kSimd: numbers of 1 to 8 digits 4 at a time (AVX2) — the digits' bytes
+// gathered a value at a time, checked and summed in vector lanes, the rest
+// (other kinds, longer numbers, anything else) as FieldNumber. The two
+// columns of bench/rules/thirty-rules.yml (status codes, durations) took ~70
+// instructions per value through DigitsNumber, most of the conditions' own.
+template <bool kSimd>
+void ParseColumn(const Batch& batch, const FieldValue* row, size_t stride, uint32_t m, double* col) {
+  uint32_t j = 0;
+#if defined(__AVX2__)
+  if constexpr (kSimd) {
+    const char* arena = batch.arena().data();
+    static const char kZeros[8] = {};
+    const __m256i zero_char = _mm256_set1_epi8('0');
+    const __m256i nine = _mm256_set1_epi8(9);
+    const __m256i tens = _mm256_set1_epi16(0x010a);          // bytes 10, 1: first digit × 10 + second
+    const __m256i hundreds = _mm256_set1_epi32(0x00010064);  // 16-bit 100, 1
+    const __m256i ten_thousand = _mm256_set1_epi64x(10000);
+    const __m256i exponent = _mm256_set1_epi64x(0x4330000000000000ll);  // 2^52: its mantissa holds the value
+    const __m256d two52 = _mm256_set1_pd(4503599627370496.0);
+    for (; j + 4 <= m; j += 4) {
+      alignas(32) uint64_t words[4];
+      unsigned fast = 0;
+      for (uint32_t k = 0; k < 4; ++k) {
+        const FieldValue& v = row[(j + k) * stride];
+        const uint32_t n = v.span.len, off = v.span.off;
+        // As DigitsNumber: the 8 bytes that end with the value; the bytes
+        // before it made '0' (leading zeros), so that all 8 must be digits.
+        // Another value reads zeros (its lane is answered below).
+        const bool ok = (v.kind == FieldKind::kNumber) & (n - 1 < 8) & (off + n >= 8);
+        const char* at = ok ? arena + off + n - 8 : kZeros;
+        uint64_t w;
+        std::memcpy(&w, at, 8);
+        const uint64_t value_bytes = ~uint64_t{0} << (8 * ((8 - n) & 7));
+        words[k] = (w & value_bytes) | (0x3030303030303030ull & ~value_bytes);
+        fast |= static_cast<unsigned>(ok) << k;
+      }
+      const __m256i d = _mm256_sub_epi8(_mm256_load_si256(reinterpret_cast<const __m256i*>(words)), zero_char);
+      // The lanes whose every byte is 0-9 (unsigned: a byte below '0' wraps above 9).
+      const unsigned digits = static_cast<unsigned>(_mm256_movemask_pd(
+          _mm256_castsi256_pd(_mm256_cmpeq_epi64(_mm256_max_epu8(d, nine), nine))));
+      const __m256i pairs = _mm256_maddubs_epi16(d, tens);         // 0-99 per 16 bits
+      const __m256i quads = _mm256_madd_epi16(pairs, hundreds);    // 0-9999 per 32 bits
+      const __m256i value = _mm256_add_epi64(_mm256_mul_epu32(quads, ten_thousand), _mm256_srli_epi64(quads, 32));
+      _mm256_storeu_pd(col + j, _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(value, exponent)), two52));
+      for (unsigned rest = ~(fast & digits) & 15; rest; rest &= rest - 1) {
+        const uint32_t k = static_cast<uint32_t>(__builtin_ctz(rest));
+        double x;
+        col[j + k] = FieldNumber(batch, row[(j + k) * stride], &x) ? x : std::numeric_limits<double>::quiet_NaN();
+      }
+    }
+  }
+#endif
+  for (; j < m; ++j) {
+    double x;
+    const FieldValue& v = row[j * stride];
+    col[j] = (v.kind == FieldKind::kNumber && DigitsNumber(batch, v, &x)) || FieldNumber(batch, v, &x)
+                 ? x
+                 : std::numeric_limits<double>::quiet_NaN();
+  }
+}
 
 // The kinds that hold for `exists: true`: present and not null.
 constexpr unsigned kPresentKinds = 1u << static_cast<unsigned>(FieldKind::kString) |
@@ -1017,17 +1079,24 @@ __attribute__((always_inline)) inline uint64_t ConditionSet::FindNeedles(const N
     size_t i = 0;  // the first start not seen
     while (i + 2 < n) {
       size_t blocks = 0;
+      uint32_t any = 0;  // some block has a candidate
       for (; blocks < kStretch && i + 34 <= n; i += 32, ++blocks) {
         start[blocks] = i;
         cand[blocks] = candidates(p + i, bk + 32 * blocks);
+        any |= cand[blocks];
       }
       if (blocks < kStretch && i + 34 > n && i + 2 < n) {
         const size_t from = n - 34;  // < i
         start[blocks] = from;
         cand[blocks] = candidates(p + from, bk + 32 * blocks) & ~((uint32_t{1} << (i - from)) - 1);
+        any |= cand[blocks];
         ++blocks;
         i = n - 2;
       }
+      // Most texts have no candidate at all (the bench's messages: none):
+      // the blocks are not gone over again (a third of the pass's own
+      // instructions in detectors_bench BM_ThirtyRulesStream).
+      if (any == 0) continue;
       for (size_t k = 0; k < blocks; ++k) {
         for (uint32_t c = cand[k]; c; c &= c - 1) {
           const size_t b = static_cast<size_t>(__builtin_ctz(c));
@@ -1113,8 +1182,32 @@ uint64_t ConditionSet::EvalGroupedWord(const Pred& p, const Batch& batch, uint32
   for (size_t o = 0; o < n.required_atoms; ++o) {
     required |= uint64_t{1} << p.needles[static_cast<size_t>(n.atom_order[o])];
   }
+  // The ASCII texts that have them and some needle of the regex, all 64 at
+  // once: the others fail without being looked at one by one (the Timeouts
+  // regex's "time" in detectors_bench BM_ThirtyRulesStream: in no message).
+  uint64_t maybe = 0;
+#if defined(__AVX2__)
+  if (!portable_) {
+    const __m256i req = _mm256_set1_epi64x(static_cast<int64_t>(required));
+    const __m256i bits = _mm256_set1_epi64x(static_cast<int64_t>(p.needle_bits));
+    const __m256i zero = _mm256_setzero_si256();
+    for (int b = 0; b < 64; b += 4) {
+      const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(found + lo + b));
+      const __m256i has = _mm256_andnot_si256(_mm256_cmpeq_epi64(_mm256_and_si256(x, bits), zero),
+                                              _mm256_cmpeq_epi64(_mm256_and_si256(x, req), req));
+      maybe |= static_cast<uint64_t>(static_cast<unsigned>(_mm256_movemask_pd(_mm256_castsi256_pd(has)))) << b;
+    }
+  } else
+#endif
+  {
+    for (uint64_t bits = searched & ascii; bits; bits &= bits - 1) {
+      const uint32_t b = static_cast<uint32_t>(__builtin_ctzll(bits));
+      const uint64_t in_text = found[lo + b];
+      maybe |= static_cast<uint64_t>((in_text & required) == required && (in_text & p.needle_bits) != 0) << b;
+    }
+  }
   const size_t f = static_cast<size_t>(n.field);
-  for (uint64_t bits = searched; bits; bits &= bits - 1) {
+  for (uint64_t bits = (maybe & searched & ascii) | (searched & ~ascii); bits; bits &= bits - 1) {
     const uint32_t b = static_cast<uint32_t>(__builtin_ctzll(bits));
     const uint32_t j = lo + b;
     const std::string_view text = batch.View(batch.field(base + j, f).span);
@@ -1384,6 +1477,76 @@ __attribute__((always_inline)) inline uint64_t ConditionSet::LookUp(const Equali
   }
 }
 
+__attribute__((always_inline)) inline void ConditionSet::ShortKey(const char* t, size_t k, uint64_t* a,
+                                                                    uint64_t* b) {
+  // As EqualityHash's words: for 8 to 16 bytes the first and the last 8
+  // (overlapping), for 4 to 7 the first and the last 4, below 4 the bytes.
+  if (k >= 8) {
+    std::memcpy(a, t, 8);
+    std::memcpy(b, t + k - 8, 8);
+  } else if (k >= 4) {
+    uint32_t x, y;
+    std::memcpy(&x, t, 4);
+    std::memcpy(&y, t + k - 4, 4);
+    *a = x;
+    *b = y;
+  } else {
+    uint64_t w = 0;
+    for (size_t i = 0; i < k; ++i) w |= uint64_t{static_cast<uint8_t>(t[i])} << (8 * i);
+    *a = w;
+    *b = 0;
+  }
+}
+
+__attribute__((always_inline)) inline size_t ConditionSet::ShortSlotOf(uint64_t a, uint64_t b, size_t k,
+                                                                       uint64_t mul, unsigned shift) {
+  const uint64_t x = a ^ ((b << 29) | (b >> 35)) ^ (uint64_t{k} << 58);
+  return static_cast<size_t>((x * mul) >> shift);
+}
+
+void ConditionSet::BuildShortSlots(EqualityIndex* x, const std::vector<std::pair<std::string, uint64_t>>& keys) {
+  x->short_slots.clear();
+  std::vector<std::pair<std::string, uint64_t>> shorts;
+  for (const auto& kv : keys) {
+    if (kv.first.size() <= 16) shorts.push_back(kv);
+  }
+  // Tables of 2 to 16 times as many slots as strings (at most 1024 slots),
+  // 64 multipliers each (fixed: the same table every time).
+  size_t size = 8;
+  while (size < 2 * shorts.size()) size *= 2;
+  uint64_t seed = 0x5105e1ceull;
+  for (; size <= 1024 && size <= 16 * std::max<size_t>(shorts.size(), 8); size *= 2) {
+    const unsigned shift = 64 - static_cast<unsigned>(__builtin_ctzll(size));
+    for (int attempt = 0; attempt < 64; ++attempt) {
+      // splitmix64's steps: well-spread odd multipliers.
+      seed += 0x9e3779b97f4a7c15ull;
+      uint64_t mul = seed;
+      mul = (mul ^ (mul >> 30)) * 0xbf58476d1ce4e5b9ull;
+      mul = (mul ^ (mul >> 27)) * 0x94d049bb133111ebull;
+      mul = (mul ^ (mul >> 31)) | 1;
+      std::vector<EqualityIndex::ShortSlot> slots(size);
+      bool ok = true;
+      for (const auto& [t, bits] : shorts) {
+        EqualityIndex::ShortSlot e;
+        ShortKey(t.data(), t.size(), &e.a, &e.b);
+        e.size = t.size();
+        e.preds = bits;
+        EqualityIndex::ShortSlot& slot = slots[ShortSlotOf(e.a, e.b, t.size(), mul, shift)];
+        if (slot.size <= 16) {
+          ok = false;
+          break;
+        }
+        slot = e;
+      }
+      if (!ok) continue;
+      x->short_slots = std::move(slots);
+      x->short_mul = mul;
+      x->short_shift = shift;
+      return;
+    }
+  }
+}
+
 void ConditionSet::BuildEqualityIndexes() {
   indexes_.clear();
   for (Pred& p : preds_) p.indexed = false;
@@ -1425,6 +1588,7 @@ void ConditionSet::BuildEqualityIndexes() {
       x.slots[i] = {bits, static_cast<uint32_t>(x.bytes.size()), static_cast<uint32_t>(t.size())};
       x.bytes += t;
     }
+    BuildShortSlots(&x, keys);
     for (uint32_t pi : x.preds) preds_[pi].indexed = true;
     indexes_.push_back(std::move(x));
   }
@@ -1434,22 +1598,44 @@ void ConditionSet::EvalIndex(const EqualityIndex& x, const Batch& batch, uint32_
                              Scratch* s) const {
   Mask* out = s->preds.data();
   for (uint32_t pi : x.preds) out[pi] = Mask{};
-  const size_t f = static_cast<size_t>(x.field);
+  if (m == 0) return;
+  const size_t stride = batch.field_count();
+  const FieldValue* row = &batch.field(base, static_cast<size_t>(x.field));
+  const char* arena = batch.arena().data();
   double last_number = std::numeric_limits<double>::quiet_NaN();
   uint64_t last_leaves = 0;  // the numbers_only leaves last_number satisfies
+  // The numbers_only leaves' column: every one of them has it (the same field).
+  const double* numbers =
+      x.numbers_only ? s->numbers.data() + static_cast<size_t>(preds_[x.preds[static_cast<size_t>(
+                                               __builtin_ctzll(x.numbers_only))]].column) * kChunk
+                     : nullptr;
+  const EqualityIndex::ShortSlot* short_table = x.short_slots.empty() ? nullptr : x.short_slots.data();
+  const uint64_t short_mul = x.short_mul;
+  const unsigned short_shift = x.short_shift;
+  const uint64_t all_leaves = ~uint64_t{0} >> (64 - x.preds.size());
+  // Up to 8 leaves: each event's leaves as a byte, turned into the leaves'
+  // masks 32 events at a time afterwards (AVX2), rather than a bit set in a
+  // leaf's mask per leaf the event satisfies, branching on how many.
+  const bool bytes = x.preds.size() <= 8;
+  alignas(32) uint8_t found[kChunk];
   for (uint32_t j = 0; j < m; ++j) {
-    const FieldValue& v = batch.field(base + j, f);
-    const uint64_t bit = uint64_t{1} << (j % 64);
+    const FieldValue& v = row[j * stride];
+    uint64_t hits = 0;
     if (v.kind == FieldKind::kString && !v.escaped) {
-      for (uint64_t hits = LookUp(x, batch.View(v.span)); hits; hits &= hits - 1) {
-        out[x.preds[static_cast<size_t>(__builtin_ctzll(hits))]].w[j / 64] |= bit;
+      if (v.span.len <= 16 && short_table) {
+        // Its slot holds the one string of its size and words that it can
+        // equal (or none): three comparisons, no branch on their outcome.
+        uint64_t a, b;
+        ShortKey(arena + v.span.off, v.span.len, &a, &b);
+        const EqualityIndex::ShortSlot& e = short_table[ShortSlotOf(a, b, v.span.len, short_mul, short_shift)];
+        hits = e.preds & (uint64_t{0} - static_cast<uint64_t>((e.a == a) & (e.b == b) & (e.size == v.span.len)));
+      } else {
+        hits = LookUp(x, batch.View(v.span));
       }
     } else if (v.kind != FieldKind::kMissing && v.kind != FieldKind::kComposite) {
-      uint64_t rest = ~uint64_t{0} >> (64 - x.preds.size());  // leaves still to answer
-      if (v.kind == FieldKind::kNumber && x.numbers_only) {
-        // Their column: every numbers_only leaf of the index has it (the same field).
-        const double d = s->numbers[static_cast<size_t>(preds_[x.preds[static_cast<size_t>(
-                                        __builtin_ctzll(x.numbers_only))]].column) * kChunk + j];
+      uint64_t rest = all_leaves;  // leaves still to answer
+      if (v.kind == FieldKind::kNumber && numbers) {
+        const double d = numbers[j];
         // The leaves the last number satisfied, again for an equal number
         // (status codes: most are 200; NaN never equals, so it is looked up).
         if (!(d == last_number)) {
@@ -1457,19 +1643,45 @@ void ConditionSet::EvalIndex(const EqualityIndex& x, const Batch& batch, uint32_
           last_leaves = 0;
           for (const auto& [number, leaves] : x.numbers) last_leaves |= number == d ? leaves : 0;
         }
-        for (uint64_t hits = last_leaves; hits; hits &= hits - 1) {
-          out[x.preds[static_cast<size_t>(__builtin_ctzll(hits))]].w[j / 64] |= bit;
-        }
+        hits = last_leaves;
         rest &= ~x.numbers_only;
       }
       // True/false/null, escaped strings, numbers for the other leaves: each leaf as EvalPred would.
       for (; rest; rest &= rest - 1) {
-        const uint32_t pi = x.preds[static_cast<size_t>(__builtin_ctzll(rest))];
-        const Pred& p = preds_[pi];
+        const size_t k = static_cast<size_t>(__builtin_ctzll(rest));
+        const Pred& p = preds_[x.preds[k]];
         const double* col = p.column >= 0 ? s->numbers.data() + static_cast<size_t>(p.column) * kChunk : nullptr;
-        if (EvalEvent(p, batch, v, j, *s, col)) out[pi].w[j / 64] |= bit;
+        hits |= static_cast<uint64_t>(EvalEvent(p, batch, v, j, *s, col)) << k;
       }
     }
+    if (bytes) {
+      found[j] = static_cast<uint8_t>(hits);
+    } else {
+      for (; hits; hits &= hits - 1) {
+        out[x.preds[static_cast<size_t>(__builtin_ctzll(hits))]].w[j / 64] |= uint64_t{1} << (j % 64);
+      }
+    }
+  }
+  if (!bytes) return;
+  std::fill(found + m, found + kChunk, uint8_t{0});
+  for (size_t k = 0; k < x.preds.size(); ++k) {
+    Mask& o = out[x.preds[k]];
+#if defined(__AVX2__)
+    if (!portable_) {
+      // Bit k of each byte moved to its top bit (a 16-bit shift: the low
+      // byte's bits that cross into the high byte never reach its top bit).
+      const int shift = 7 - static_cast<int>(k);
+      for (size_t w = 0; w < kWords; ++w) {
+        const __m256i lo = _mm256_load_si256(reinterpret_cast<const __m256i*>(found + 64 * w));
+        const __m256i hi = _mm256_load_si256(reinterpret_cast<const __m256i*>(found + 64 * w + 32));
+        const uint32_t l = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_sll_epi16(lo, _mm_cvtsi32_si128(shift))));
+        const uint32_t h = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_sll_epi16(hi, _mm_cvtsi32_si128(shift))));
+        o.w[w] = uint64_t{l} | uint64_t{h} << 32;
+      }
+      continue;
+    }
+#endif
+    for (uint32_t j = 0; j < m; ++j) o.w[j / 64] |= static_cast<uint64_t>((found[j] >> k) & 1) << (j % 64);
   }
 }
 
@@ -1513,15 +1725,23 @@ void ConditionSet::SearchGroup(size_t gi, const Batch& batch, uint32_t base, con
     // of the regexes needed at every event of the word, and of each other
     // regex where it is needed (2 of the 7 on `message` in
     // detectors_bench BM_ThirtyRulesStream).
+    // The other regexes' needles are added to the events where they are
+    // needed, going over those events' bits (few: the guards' rules are
+    // narrow) rather than testing each regex at every event.
     uint64_t everywhere = 0;
-    uint32_t some[64];
-    size_t somes = 0;
+    uint64_t extra[64];
+    bool extras = false;
+    if (where.w[w] == 0) continue;
     for (size_t k = 0; k < g.preds.size(); ++k) {
       const uint64_t nw = need[g.preds[k]].w[w] & where.w[w];
-      if (nw == where.w[w] || (nw != 0 && somes == 64)) {
-        everywhere |= g.pred_needles[k];  // (past 64 such regexes: more needles than needed, the same answers)
+      if (nw == where.w[w]) {
+        everywhere |= g.pred_needles[k];
       } else if (nw != 0) {
-        some[somes++] = static_cast<uint32_t>(k);
+        if (!extras) {
+          std::fill(extra, extra + 64, uint64_t{0});
+          extras = true;
+        }
+        for (uint64_t bits = nw; bits; bits &= bits - 1) extra[__builtin_ctzll(bits)] |= g.pred_needles[k];
       }
     }
     for (uint64_t bits = where.w[w]; bits; bits &= bits - 1) {
@@ -1529,11 +1749,7 @@ void ConditionSet::SearchGroup(size_t gi, const Batch& batch, uint32_t base, con
       const uint32_t j = static_cast<uint32_t>(w * 64) + b;
       const FieldValue& v = batch.field(base + j, static_cast<size_t>(g.field));
       if ((v.kind == FieldKind::kString && !v.escaped) || v.kind == FieldKind::kNumber) {
-        uint64_t wanted = everywhere;
-        for (size_t i = 0; i < somes; ++i) {
-          const size_t k = some[i];
-          if ((need[g.preds[k]].w[w] >> b) & 1) wanted |= g.pred_needles[k];
-        }
+        const uint64_t wanted = extras ? everywhere | extra[b] : everywhere;
         bool only_ascii;
         found[j] = FindNeedles<kSimd>(g, batch.View(v.span), wanted, &only_ascii);
         searched.w[w] |= uint64_t{1} << b;
@@ -1551,12 +1767,13 @@ void ConditionSet::Eval(const Batch& batch, uint32_t base, uint32_t m, Scratch* 
   for (size_t c = 0; c < columns_.size(); ++c) {
     double* col = s->numbers.data() + c * kChunk;
     const size_t f = static_cast<size_t>(columns_[c]);
-    for (uint32_t j = 0; j < m; ++j) {
-      double d;
-      const FieldValue& v = batch.field(base + j, f);
-      col[j] = (v.kind == FieldKind::kNumber && DigitsNumber(batch, v, &d)) || FieldNumber(batch, v, &d)
-                   ? d
-                   : std::numeric_limits<double>::quiet_NaN();
+    if (m > 0) {
+      const FieldValue* row = &batch.field(base, f);
+      if (portable_) {
+        ParseColumn<false>(batch, row, batch.field_count(), m, col);
+      } else {
+        ParseColumn<true>(batch, row, batch.field_count(), m, col);
+      }
     }
     std::fill(col + m, col + kChunk, std::numeric_limits<double>::quiet_NaN());
   }

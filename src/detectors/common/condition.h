@@ -145,6 +145,13 @@ class ConditionSet {
     return n;
   }
 
+  // Equality indexes with a table of their short strings (for tests).
+  size_t short_table_count() const {
+    size_t n = 0;
+    for (const EqualityIndex& x : indexes_) n += !x.short_slots.empty();
+    return n;
+  }
+
   // Tests: the portable code (no AVX2) even where AVX2 is compiled in, to
   // compare the two.
   void set_portable(bool on) { portable_ = on; }
@@ -252,10 +259,27 @@ class ConditionSet {
     };
     std::vector<Slot> slots;  // a power of two, at most half full
     std::string bytes;
+    // The strings of up to 16 bytes again, each in a slot of its own (a
+    // multiplier tried until no two collide): a value of up to 16 bytes is
+    // answered by one slot's three words (ShortKey), without a probe loop or
+    // a byte comparison. Empty when no multiplier was found (LookUp answers).
+    struct ShortSlot {
+      uint64_t a = 0, b = 0;
+      uint64_t size = ~uint64_t{0};  // past 16: an empty slot, which no value fits
+      uint64_t preds = 0;
+    };
+    std::vector<ShortSlot> short_slots;  // a power of two
+    uint64_t short_mul = 0;
+    unsigned short_shift = 64;
   };
   void BuildEqualityIndexes();
   static uint64_t EqualityHash(std::string_view text);
   static uint64_t LookUp(const EqualityIndex& x, std::string_view text);
+  // A string of at most 16 bytes as two words that hold every byte (with its
+  // size: equal keys, equal strings), and their slot in short_slots.
+  static void ShortKey(const char* t, size_t k, uint64_t* a, uint64_t* b);
+  static size_t ShortSlotOf(uint64_t a, uint64_t b, size_t k, uint64_t mul, unsigned shift);
+  static void BuildShortSlots(EqualityIndex* x, const std::vector<std::pair<std::string, uint64_t>>& keys);
   void EvalIndex(const EqualityIndex& x, const Batch& batch, uint32_t base, uint32_t m, Scratch* s) const;
   // One event's value of a leaf other than a comparison or exists (EvalPred's
   // general case); `col`: the numbers of its field, if it has a column.
