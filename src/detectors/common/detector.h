@@ -139,10 +139,11 @@ class Detector {
   Merge merge() const { return merge_; }
   int64_t merge_bucket_ms() const { return merge_bucket_ms_; }
   // Whether the engine may hand a run of one group's matches with their
-  // values (RunEntries(): a sum or avg, every value counts): under the same
-  // conditions as merge() kCount's runs, within buckets of merge_bucket_ms().
-  // The detector must give the same state and results as for the run's
-  // updates one by one (tests/detectors/value_runs_test.cc).
+  // values (RunEntries(): sum, avg, payload_size, where every value counts):
+  // under the same conditions as merge() kCount's runs, within buckets of
+  // merge_bucket_ms(). The detector must give the same state and results as
+  // for the run's updates one by one (ThresholdCompactTest and
+  // PayloadRunsTest.ValueRunsSameAsPerMatch).
   bool value_runs() const { return value_runs_; }
 
   // Applies updates that all fall in `shard`. Called concurrently for
