@@ -42,11 +42,11 @@ std::map<uint64_t, std::string> GroupsOf(Detector* d) {
     uint64_t n = 0;
     EXPECT_TRUE(r.U64(&n));
     for (uint64_t i = 0; i < n; ++i) {
-      uint64_t key;
+      uint64_t key = 0;
       RobustStats st;
-      int64_t last_seen, last_outlier;
-      double value, limit;
-      uint32_t outliers;
+      int64_t last_seen = 0, last_outlier = 0;
+      double value = 0, limit = 0;
+      uint32_t outliers = 0;
       std::string_view labels;
       EXPECT_TRUE(r.U64(&key) && r.Pod(&st) && r.I64(&last_seen) && r.I64(&last_outlier) && r.F64(&value) &&
                   r.F64(&limit) && r.U32(&outliers) && r.StrView(&labels));
