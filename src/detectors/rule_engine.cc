@@ -576,35 +576,57 @@ struct ObserveScratch {
 
 // A kField detector's values of a chunk's matches: the condition set's
 // numeric column of the field if it has one, else each match's field parsed
-// here, as the per-match path does (NaN: no number).
-const double* ChunkValues(const Batch& batch, uint32_t base, const ConditionSet::Mask& matched,
+// here, as the per-match path does (NaN: no number); a kEventBytes
+// detector's, the events' sizes. Out of line, as AddChunkRuns: once per rule
+// and chunk, and inlined they made Observe too large for the compiler to
+// inline FieldHashMemo::Get (~20 instructions per event: BM_ThirtyRulesStream).
+__attribute__((noinline)) const double* ChunkValues(const Batch& batch, uint32_t base, const ConditionSet::Mask& matched,
                           const ConditionSet::Mask& valid, const Detector& d, const double* numbers,
                           ObserveScratch* scratch) {
   if (numbers) return numbers;
   double* out = scratch->values;
+  const bool bytes = d.value_source() == Detector::ValueSource::kEventBytes;
   for (size_t w = 0; w < ConditionSet::kWords; ++w) {
     for (uint64_t bits = matched.w[w] & valid.w[w]; bits; bits &= bits - 1) {
       const uint32_t j = static_cast<uint32_t>(w * 64) + static_cast<uint32_t>(__builtin_ctzll(bits));
-      if (!FieldNumber(batch, batch.field(base + j, static_cast<size_t>(d.value_field())), &out[j])) out[j] = NAN;
+      if (bytes) {
+        out[j] = static_cast<double>(batch.DocLength(batch.events()[base + j]));
+      } else if (!FieldNumber(batch, batch.field(base + j, static_cast<size_t>(d.value_field())), &out[j])) {
+        out[j] = NAN;
+      }
     }
   }
   return out;
+}
+
+// Where a value-runs rule (Detector::value_runs()) keeps its runs' values
+// until the apply that reads them: [rule][event of the apply window], a
+// chunk's kChunk at the chunk's place, each group's together. Sized before
+// Observe's first pointer into it (the size is the engine's, the same for
+// every call of one Observe).
+RunEntry* RunValueSlot(size_t rules, size_t rule, uint32_t base, uint32_t apply_events) {
+  static thread_local std::vector<RunEntry> buf;
+  if (buf.size() < rules * apply_events) buf.resize(rules * apply_events);
+  return buf.data() + rule * apply_events + base % apply_events;
 }
 
 // A counting or max rule's matches in a chunk (events in time order, all in
 // one bucket of merge_ms) as one update per group: the first match's event and
 // time, the count, the last match's time, for kMax the largest value (matches
 // without a number left out: the detector skips them); merged with the shard
-// list's last update as the per-match path merges. Returns false (nothing
+// list's last update as the per-match path merges. With `run_values` (a
+// value-runs rule: sum, avg, payload_size) a group's matches with a number go there in
+// time order, and its update points at them (RunEntries; a lone one is a
+// plain update); not merged. Returns false (nothing
 // added) if the per-match path should take the chunk: too few matches to pay
 // for the groups' masks, or too many groups in the chunk.
 constexpr uint32_t kChunkRunMinMatches = 8;
 // `values()`: nullptr for a count, else the values of the matches (ChunkValues).
 template <typename Values>
-bool AddChunkRuns(const ConditionSet::Mask& matched, const ConditionSet::Mask& valid, const int64_t* times,
+__attribute__((noinline)) bool AddChunkRuns(const ConditionSet::Mask& matched, const ConditionSet::Mask& valid, const int64_t* times,
                   const Values& values, uint32_t base, int64_t merge_ms, ChunkGroups* groups,
                   const uint64_t* group_hashes, std::vector<Update>* ups, int64_t* merge_end,
-                  uint64_t* matched_count) {
+                  uint64_t* matched_count, RunEntry* run_values) {
   ConditionSet::Mask hits;
   uint32_t total = 0;
   for (size_t w = 0; w < ConditionSet::kWords; ++w) {
@@ -621,6 +643,22 @@ bool AddChunkRuns(const ConditionSet::Mask& matched, const ConditionSet::Mask& v
   auto add = [&](uint64_t group, const ConditionSet::Mask& mask) {
     uint32_t first = kChunk, last = 0, count = 0;
     double value = 1;
+    if (run_values) {
+      RunEntry* out = run_values;
+      for (size_t w = 0; w < ConditionSet::kWords; ++w) {
+        for (uint64_t bits = hits.w[w] & mask.w[w]; bits; bits &= bits - 1) {
+          const uint32_t j = static_cast<uint32_t>(w * 64) + static_cast<uint32_t>(__builtin_ctzll(bits));
+          const double v = numbers[j];
+          if (std::isnan(v)) continue;
+          out[count++] = RunEntry{v, times[j], base + j};
+        }
+      }
+      if (count == 0) return;
+      run_values += count;
+      const uint64_t key = count == 1 ? group : RunEntriesKey(out);
+      ups[ShardOf(group)].push_back(Update{out[0].event, count, group, key, out[0].ts, out[0].value, out[count - 1].ts});
+      return;
+    }
     for (size_t w = 0; w < ConditionSet::kWords; ++w) {
       const uint64_t x = hits.w[w] & mask.w[w];
       if (!x) continue;
@@ -763,8 +801,10 @@ void RuleEngine::IndexRules() {
     const Detector& d = *rules_[ri].detector;
     const bool count = d.merge() == Detector::Merge::kCount && d.value_source() == Detector::ValueSource::kOne;
     const bool maximum = d.merge() == Detector::Merge::kMax && d.value_source() == Detector::ValueSource::kField;
-    chunk_runs_.push_back(opts_.chunk_runs && opts_.merge_updates && (count || maximum) && d.key_fields().empty() &&
-                          (opts_.shared_group_hashes || group_list_of_[ri] < 0));
+    const bool values = d.value_runs() && (d.value_source() == Detector::ValueSource::kField ||
+                                           d.value_source() == Detector::ValueSource::kEventBytes);
+    chunk_runs_.push_back(opts_.chunk_runs && opts_.merge_updates && (count || maximum || values) &&
+                          d.key_fields().empty() && (opts_.shared_group_hashes || group_list_of_[ri] < 0));
   }
 }
 
@@ -962,13 +1002,14 @@ void RuleEngine::Observe(const Batch& batch) {
       if (chunk_runs && chunk_runs_[ri] && FloorDiv(first_ts, merge_ms) == FloorDiv(last_ts, merge_ms) &&
           AddChunkRuns(matched, valid, scratch.times,
                        [&]() -> const double* {
-                         return merge == Detector::Merge::kMax
+                         return merge == Detector::Merge::kMax || d.value_runs()
                                     ? ChunkValues(batch, base, matched, valid, d, numbers, &scratch)
                                     : nullptr;
                        },
                        base, merge_ms,
                        list >= 0 ? &scratch.chunk_groups[static_cast<size_t>(list)] : nullptr,
-                       gh + static_cast<size_t>(std::max(list, 0)) * kChunk, ups, merge_end, &scratch.matched[ri])) {
+                       gh + static_cast<size_t>(std::max(list, 0)) * kChunk, ups, merge_end, &scratch.matched[ri],
+                       d.value_runs() ? RunValueSlot(rules_.size(), ri, base, kApplyEvents) : nullptr)) {
         continue;
       }
       const uint64_t* groups = shared_groups && list >= 0 ? gh + static_cast<size_t>(list) * kChunk : nullptr;

@@ -5,11 +5,14 @@
 // group, other groups between, values that are no number, huge outliers,
 // times in and out of order) must leave every group's saved state the same
 // to the bit (estimator, outliers, times, labels) and send the same alerts.
+// Likewise the engine's value runs (a chunk's matches of a group with their
+// values, times and events: RuleEngineOptions::chunk_runs) against per match.
 //
 // Its own binary: the knob is read when a detector is made.
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <map>
 #include <random>
 
@@ -39,11 +42,11 @@ std::map<uint64_t, std::string> GroupsOf(Detector* d) {
     uint64_t n = 0;
     EXPECT_TRUE(r.U64(&n));
     for (uint64_t i = 0; i < n; ++i) {
-      uint64_t key;
+      uint64_t key = 0;
       RobustStats st;
-      int64_t last_seen, last_outlier;
-      double value, limit;
-      uint32_t outliers;
+      int64_t last_seen = 0, last_outlier = 0;
+      double value = 0, limit = 0;
+      uint32_t outliers = 0;
       std::string_view labels;
       EXPECT_TRUE(r.U64(&key) && r.Pod(&st) && r.I64(&last_seen) && r.I64(&last_outlier) && r.F64(&value) &&
                   r.F64(&limit) && r.U32(&outliers) && r.StrView(&labels));
@@ -59,7 +62,12 @@ std::map<uint64_t, std::string> GroupsOf(Detector* d) {
   return out;
 }
 
-TEST(PayloadRunsTest, SameStateAndAlertsAsUpdateByUpdate) {
+// Random rule sets and streams into two engines: `a` made with the detector's
+// runs `runs_a` (SetPayloadSizeRunsForTest) and the engine's chunk runs
+// `chunks_a` (for seed), `b` likewise; every group's saved state, the alerts
+// and the metrics must be the same.
+void CompareEngines(const std::function<std::pair<bool, bool>(uint64_t seed)>& a,
+                    const std::function<std::pair<bool, bool>(uint64_t seed)>& b) {
   size_t alerts_seen = 0, groups_seen = 0;
   for (uint64_t seed = 1; seed <= 40; ++seed) {
     std::mt19937_64 rng(seed);
@@ -73,12 +81,15 @@ TEST(PayloadRunsTest, SameStateAndAlertsAsUpdateByUpdate) {
                 "\n    window: ", Pick(rng, {"1s", "30s", "5m"}), "\n");
       if (rng() % 2) yaml += "    field: n\n";
     }
-    SetPayloadSizeRunsForTest(true);
+    RuleEngineOptions o{.allowed_lateness_ms = 0};
+    SetPayloadSizeRunsForTest(a(seed).first);
+    o.chunk_runs = a(seed).second;
     RulesHarness runs;
-    ASSERT_TRUE(runs.Load(yaml).ok()) << runs.errors.ToString() << yaml;
-    SetPayloadSizeRunsForTest(false);
+    ASSERT_TRUE(runs.Load(yaml, o).ok()) << runs.errors.ToString() << yaml;
+    SetPayloadSizeRunsForTest(b(seed).first);
+    o.chunk_runs = b(seed).second;
     RulesHarness single;
-    ASSERT_TRUE(single.Load(yaml).ok()) << yaml;
+    ASSERT_TRUE(single.Load(yaml, o).ok()) << yaml;
     SetPayloadSizeRunsForTest(true);
 
     int64_t t = kT0;
@@ -87,10 +98,11 @@ TEST(PayloadRunsTest, SameStateAndAlertsAsUpdateByUpdate) {
     for (int b = 0; b < 30; ++b) {
       std::vector<std::string> evs;
       const int n = 1 + static_cast<int>(rng() % 500);
+      const bool in_order = rng() % 2;  // chunks the engine's value runs take
       for (int k = 0; k < n; ++k) {
         t += static_cast<int64_t>(rng() % 300);
         int64_t ts = t;
-        if (rng() % 20 == 0) ts -= static_cast<int64_t>(rng() % 60'000);  // out of order
+        if (!in_order && rng() % 20 == 0) ts -= static_cast<int64_t>(rng() % 60'000);  // out of order
         if (rng() % 10 < 2) svc = static_cast<int>(rng() % 5);          // runs of one service
         std::string members = StrCat(R"("service":{"name":"svc-)", svc, R"("},"host":{"name":"h)", rng() % 2,
                                      R"("},"log":{"level":")", Pick(rng, {"ERROR", "WARN", "INFO"}), R"("},"u":"u)",
@@ -130,6 +142,17 @@ TEST(PayloadRunsTest, SameStateAndAlertsAsUpdateByUpdate) {
   }
   EXPECT_GT(alerts_seen, 50u);
   EXPECT_GT(groups_seen, 100u);
+}
+
+TEST(PayloadRunsTest, SameStateAndAlertsAsUpdateByUpdate) {
+  // Per match (no value runs), the detector's runs on and off.
+  CompareEngines([](uint64_t) { return std::pair{true, false}; }, [](uint64_t) { return std::pair{false, false}; });
+}
+
+TEST(PayloadRunsTest, ValueRunsSameAsPerMatch) {
+  // The engine's value runs against per match, the detector's runs on or off.
+  CompareEngines([](uint64_t seed) { return std::pair{seed % 3 != 0, true}; },
+                 [](uint64_t seed) { return std::pair{seed % 3 != 0, false}; });
 }
 
 }  // namespace

@@ -7,11 +7,13 @@
 // first_seen offset, or at the default limits; a saved state loads back to the
 // same state; a bucket of 70,000 events counts exactly. Likewise a sum or avg
 // group's runs of updates applied as one (SetThresholdSumRunsForTest) against
-// one by one.
+// one by one, and a chunk's matches of a group handed with their values
+// (value runs, RuleEngineOptions::chunk_runs) against per match.
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <climits>
 #include <cstring>
 #include <random>
@@ -252,6 +254,22 @@ struct SumRuns {
   ~SumRuns() { SetThresholdSumRunsForTest(true); }
 };
 
+// `yaml` into h[0..4): engine k with SumRun on or off (sum_runs[k]), the
+// engine's value runs on or off (chunk_runs[k]), [0] and [1] at the default
+// compact limits, [2] and [3] moving groups to the exact form after 3 events
+// a bucket or 2 buckets of first_seen offset.
+::testing::AssertionResult LoadFour(RulesHarness* h, const std::string& yaml, RuleEngineOptions o,
+                                    std::array<bool, 4> sum_runs, std::array<bool, 4> chunk_runs) {
+  const std::pair<uint32_t, int32_t> limits[] = {{0xFFFF, INT32_MAX}, {0xFFFF, INT32_MAX}, {3, 2}, {3, 2}};
+  for (int k = 0; k < 4; ++k) {
+    SumRuns r(sum_runs[k]);
+    Limits l(limits[k].first, limits[k].second);
+    o.chunk_runs = chunk_runs[k];
+    if (!h[k].Load(yaml, o).ok()) return ::testing::AssertionFailure() << h[k].errors.ToString() << yaml;
+  }
+  return ::testing::AssertionSuccess();
+}
+
 // Runs of one group's updates in one bucket applied as one update (sum, avg)
 // against one by one: the same alerts (values, evidence, samples), metrics
 // and saved state, byte for byte at the same compact limits, on streams of
@@ -273,14 +291,10 @@ TEST(ThresholdCompactTest, SumRunsSameAsOneByOne) {
                         .max_groups_per_rule = seed % 5 == 0 ? 16u : 100'000u};  // evictions (1 per shard)
     // [0]: one by one, the reference; [1]: runs; [2]: runs, groups moving
     // to the exact form after 3 events a bucket; [3]: one by one, likewise.
-    const bool runs[] = {false, true, true, false};
-    const std::pair<uint32_t, int32_t> limits[] = {{0xFFFF, INT32_MAX}, {0xFFFF, INT32_MAX}, {3, 2}, {3, 2}};
+    // The engine's updates per match (no value runs: ValueRunsSameAsPerMatch).
+    o.chunk_runs = false;
     RulesHarness h[4];
-    for (int k = 0; k < 4; ++k) {
-      SumRuns r(runs[k]);
-      Limits l(limits[k].first, limits[k].second);
-      ASSERT_TRUE(h[k].Load(yaml, o).ok()) << h[k].errors.ToString() << yaml;
-    }
+    ASSERT_TRUE(LoadFour(h, yaml, o, {false, true, true, false}, {false, false, false, false}));
     const int groups = 1 + static_cast<int>(rng() % (seed % 2 ? 3 : 12));
     int64_t t = kT0 + static_cast<int64_t>(rng() % 1000);
     for (int b = 0; b < 25; ++b) {
@@ -309,6 +323,71 @@ TEST(ThresholdCompactTest, SumRunsSameAsOneByOne) {
           << "seed " << seed << " batch " << b << "\n" << yaml;
     }
     ASSERT_TRUE(TickLaterAndCompare(h, 4, t, &alerts_seen, "R")) << "seed " << seed;  // and the metrics
+  }
+  EXPECT_GT(alerts_seen, 100u);
+}
+
+// A sum or avg rule's matches of a chunk handed per group with their values
+// (value runs: RuleEngineOptions::chunk_runs, Detector::value_runs) against
+// one update per match: the same alerts (values, evidence, samples), metrics
+// and saved state byte for byte, with and without SumRun, at the default
+// compact limits and at limits that move groups to the exact form within a
+// run (3 events a bucket), on streams of chunks in time order (long runs of
+// few groups, values whose cells pass 2^24, fractions, negatives, not
+// numbers, no field) and chunks out of order (per match). Without
+// evictions: which group a full table evicts depends on the order groups
+// are applied in, with value runs as with the count and max chunk runs.
+TEST(ThresholdCompactTest, ValueRunsSameAsPerMatch) {
+  size_t alerts_seen = 0;
+  for (uint64_t seed = 1; seed <= 60; ++seed) {
+    std::mt19937_64 rng(seed * 7919);
+    std::string yaml = "rules:\n";
+    const int nrules = 1 + static_cast<int>(rng() % 3);
+    for (int i = 0; i < nrules; ++i) {
+      StrAppend(&yaml, "  - name: R", i, "\n    type: threshold\n    match: ",
+                Pick(rng, {"{service.name: {exists: true}}", "{n: {gt: 100}}", "{host.name: h-0}"}),
+                "\n    group_by: ", Pick(rng, {"[service.name]", "[]", "[service.name, host.name]", "[host.name]"}),
+                "\n    window: ", Pick(rng, {"1s", "10s", "1m"}), "\n    field: n\n    aggregate: ",
+                Pick(rng, {"sum", "avg", "sum", "avg", "max"}), "\n    ", rng() % 2 ? "above: " : "below: ",
+                Pick(rng, {"0", "500", "2000", "1.6e7", "3.3e7"}), "\n");
+    }
+    RuleEngineOptions o{.allowed_lateness_ms = static_cast<int64_t>(rng() % 3) * 2000};
+    const bool sum_runs = seed % 3 != 0;
+    // [0]: per match, the reference; [1]: value runs; [2]: value runs,
+    // groups moving to the exact form after 3 events a bucket; [3]: per
+    // match, likewise.
+    RulesHarness h[4];
+    ASSERT_TRUE(LoadFour(h, yaml, o, {sum_runs, sum_runs, sum_runs, sum_runs}, {false, true, true, false}));
+    const int groups = 1 + static_cast<int>(rng() % (seed % 2 ? 3 : 20));
+    int64_t t = kT0 + static_cast<int64_t>(rng() % 1000);
+    for (int b = 0; b < 20; ++b) {
+      std::vector<std::string> evs;
+      const int n = 1 + static_cast<int>(rng() % 1200);
+      const int64_t step = std::vector<int64_t>{0, 1, 2, 5, 40}[rng() % 5];
+      const uint64_t out_of_order = rng() % 4 == 0 ? 3 : 0;  // 0: every chunk in time order
+      int svc = 0;
+      for (int k = 0; k < n; ++k) {
+        const int64_t ts = NextTime(rng, step, out_of_order, &t);
+        if (rng() % (seed % 3 ? 16 : 3) == 0) svc = static_cast<int>(rng() % static_cast<uint64_t>(groups));
+        evs.push_back(Ev(ts, StrCat(R"("service":{"name":"svc-)", svc, R"("},"host":{"name":"h-)",
+                                    rng() % 8 == 0 ? svc % 2 : 0, R"("})", RunValue(rng))));
+      }
+      for (auto& x : h) x.Feed(evs);
+      if (rng() % 2) {
+        ASSERT_TRUE(TickAndCompare(h, 4, t + static_cast<int64_t>(rng() % 20'000), &alerts_seen))
+            << "seed " << seed << "\n" << yaml;
+      }
+      for (int i = 0; i < nrules; ++i) {
+        const std::string name = StrCat("R", i);
+        ASSERT_EQ(SavedGroups(h[0].engine->detector(name), false), SavedGroups(h[1].engine->detector(name), false))
+            << name << " seed " << seed << " batch " << b << "\n" << yaml;
+        ASSERT_EQ(SavedGroups(h[3].engine->detector(name), false), SavedGroups(h[2].engine->detector(name), false))
+            << name << " seed " << seed << " batch " << b << "\n" << yaml;
+      }
+    }
+    for (int i = 0; i < nrules; ++i) {
+      ASSERT_TRUE(TickLaterAndCompare(h, 4, t, &alerts_seen, StrCat("R", i))) << "seed " << seed;
+    }
   }
   EXPECT_GT(alerts_seen, 100u);
 }

@@ -68,6 +68,24 @@ struct Update {
   int64_t ts_last;     // the run's newest event time (== ts unless merged)
 };
 
+// For a detector with Detector::value_runs(), an update with count > 1 is a
+// run of one group's matches in one bucket, in time order (`ts` the first's,
+// `ts_last` the last's, `event` the first's), whose `count` events (none
+// without a number) are at RunEntries() in that order, `value` the first
+// one's. Such a detector's key is its group (no key_fields): `key` carries
+// the pointer.
+struct RunEntry {
+  double value;
+  int64_t ts;
+  uint32_t event;
+};
+inline const RunEntry* RunEntries(const Update& up) {
+  return reinterpret_cast<const RunEntry*>(static_cast<uintptr_t>(up.key));
+}
+inline uint64_t RunEntriesKey(const RunEntry* entries) {
+  return static_cast<uint64_t>(reinterpret_cast<uintptr_t>(entries));
+}
+
 // A group whose condition holds at an evaluation.
 struct GroupResult {
   uint64_t group = 0;
@@ -120,6 +138,13 @@ class Detector {
   enum class Merge : uint8_t { kNo, kCount, kMax };
   Merge merge() const { return merge_; }
   int64_t merge_bucket_ms() const { return merge_bucket_ms_; }
+  // Whether the engine may hand a run of one group's matches with their
+  // values (RunEntries(): sum, avg, payload_size, where every value counts):
+  // under the same conditions as merge() kCount's runs, within buckets of
+  // merge_bucket_ms(). The detector must give the same state and results as
+  // for the run's updates one by one (ThresholdCompactTest and
+  // PayloadRunsTest.ValueRunsSameAsPerMatch).
+  bool value_runs() const { return value_runs_; }
 
   // Applies updates that all fall in `shard`. Called concurrently for
   // different shards. Appends events worth keeping as samples.
@@ -166,6 +191,7 @@ class Detector {
   int64_t lateness_ms_ = 0;
   Merge merge_ = Merge::kNo;
   int64_t merge_bucket_ms_ = 0;
+  bool value_runs_ = false;
 };
 
 // How a rule's sliding window maps onto a ring of `slots` event-time buckets:

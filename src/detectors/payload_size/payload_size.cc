@@ -46,6 +46,10 @@ class PayloadSizeDetector : public Detector {
     } else {
       value_source_ = ValueSource::kEventBytes;
     }
+    // A chunk's matches of a group with their values and times (RunEntries):
+    // any run, the state has no buckets (one of 2^62 ms for the engine's test).
+    value_runs_ = true;
+    merge_bucket_ms_ = int64_t{1} << 62;
   }
 
   void Apply(size_t shard, const Update* u, size_t n, const Batch& batch,
@@ -60,22 +64,30 @@ class PayloadSizeDetector : public Detector {
         continue;
       }
       bool created;
-      PayloadGroup& g = table_.Get(s, up.key, &created, env_.evictions, &cursor);
+      // The key is the group (a value run's `key` is its entries).
+      PayloadGroup& g = table_.Get(s, up.group, &created, env_.evictions, &cursor);
       if (created) SetGroupLabels(batch, up.event, &g.labels);
-      if (!runs_ || i + 1 == n || u[i + 1].key != up.key) {
-        Step(g, up, samples);  // a run of one: no copies in and out
+      if (up.count == 1 && (!runs_ || i + 1 == n || u[i + 1].group != up.group)) {
+        Step(g, up.value, up.ts, up.event, up.group, samples);  // a run of one: no copies in and out
         ++i;
         continue;
       }
       // The run of this group's updates from u[i] on (most of a shard's list
       // in the 30-rule set's UnusualEventSize and UnusualEventSizePerFile:
-      // detectors_bench BM_ThirtyRulesStream), its state in registers: the
-      // same steps in the same order as update by update.
+      // detectors_bench BM_ThirtyRulesStream), and the engine's value runs
+      // (up.count > 1, RunEntries), the state in registers: the same steps
+      // in the same order as update by update.
       PayloadState st = g;
       size_t j = i;
       do {
-        if (!std::isnan(u[j].value)) Step(st, u[j], samples);
-      } while (++j < n && u[j].key == up.key);
+        const Update& x = u[j];
+        if (x.count > 1) {
+          const RunEntry* e = RunEntries(x);
+          for (uint32_t k = 0; k < x.count; ++k) Step(st, e[k].value, e[k].ts, e[k].event, x.group, samples);
+        } else if (!std::isnan(x.value)) {
+          Step(st, x.value, x.ts, x.event, x.group, samples);
+        }
+      } while (++j < n && runs_ && u[j].group == up.group);
       static_cast<PayloadState&>(g) = st;
       i = j;
     }
@@ -124,27 +136,27 @@ class PayloadSizeDetector : public Detector {
   }
 
  private:
-  // One update (a number) applied to a group's state: judged against the
-  // group's values so far, then added to them.
-  __attribute__((always_inline)) void Step(PayloadState& g, const Update& up,
-                                           std::vector<SampleCandidate>* samples) const {
-    if (up.ts > g.last_seen) g.last_seen = up.ts;
+  // One event's number (`value`, time `ts`) applied to a group's state:
+  // judged against the group's values so far, then added to them.
+  __attribute__((always_inline)) void Step(PayloadState& g, double value, int64_t ts, uint32_t event,
+                                           uint64_t group, std::vector<SampleCandidate>* samples) const {
+    if (ts > g.last_seen) g.last_seen = ts;
     if (g.stats.n >= p_.min_samples) {
       double limit = g.stats.Limit(p_.factor);
-      if (up.value > limit) {
-        if (g.last_outlier == INT64_MIN || up.ts > g.last_outlier + p_.window_ms) {
-          g.outlier_value = up.value;
+      if (value > limit) {
+        if (g.last_outlier == INT64_MIN || ts > g.last_outlier + p_.window_ms) {
+          g.outlier_value = value;
           g.outliers = 0;
         } else {
-          g.outlier_value = std::max(g.outlier_value, up.value);
+          g.outlier_value = std::max(g.outlier_value, value);
         }
         ++g.outliers;
         g.outlier_limit = limit;
-        g.last_outlier = std::max(g.last_outlier, up.ts);
-        samples->push_back({up.group, up.event});
+        g.last_outlier = std::max(g.last_outlier, ts);
+        samples->push_back({group, event});
       }
     }
-    g.stats.Add(up.value);
+    g.stats.Add(value);
   }
 
   PayloadParams p_;

@@ -113,6 +113,10 @@ class ThresholdDetector : public Detector {
     if (p_.aggregate == Aggregate::kCount || p_.aggregate == Aggregate::kMax) {
       merge_ = p_.aggregate == Aggregate::kMax ? Merge::kMax : Merge::kCount;
       merge_bucket_ms_ = layout_.bucket_ms;
+    } else {
+      // Sums take runs with their values (AddValues: added one by one).
+      value_runs_ = true;
+      merge_bucket_ms_ = layout_.bucket_ms;
     }
   }
 
@@ -126,9 +130,7 @@ class ThresholdDetector : public Detector {
     // The wide window of the last key looked up (a busy group past 65,535
     // events a bucket gets all its shard's updates in a row); a pointer into
     // the map, valid until the next insertion or erasure.
-    [[maybe_unused]] auto& wide = wide_[shard];
-    [[maybe_unused]] AggWindow* last_wide = nullptr;
-    [[maybe_unused]] uint64_t last_wide_key = 0;
+    WideCursor wc{&wide_[shard]};
     // [i]: kFolded, u[i] was applied with an earlier update of its group
     // (SumRun); kNoRun, no run SumRun takes starts there. Empty until then.
     [[maybe_unused]] auto& folded = folded_[shard];
@@ -137,15 +139,6 @@ class ThresholdDetector : public Detector {
     // in this call (applying a group's updates before another group's
     // changes only that order, and what the table evicts when full).
     [[maybe_unused]] const bool interleave = table_.room(s) >= n;
-    [[maybe_unused]] auto wide_of = [&](uint64_t key) {
-      if constexpr (kCompact) {
-        if (!last_wide || last_wide_key != key) {
-          last_wide = &wide[key];
-          last_wide_key = key;
-        }
-      }
-      return last_wide;
-    };
     for (size_t i = 0; i < n; ++i) {
       const Update& up = u[i];
       if constexpr (kCompact) {
@@ -153,37 +146,22 @@ class ThresholdDetector : public Detector {
         if (!folded.empty() && folded[i] == kFolded) continue;
       }
       bool created;
-      Group& g = table_.Get(s, up.key, &created, env_.evictions, &cursor);
+      // An aggregate group's key is its group (a value run's `key` is not: RunEntries).
+      Group& g = table_.Get(s, kCompact ? up.group : up.key, &created, env_.evictions, &cursor);
       const int64_t b = bucket_of(up.ts);
       if (created) SetGroupLabels(batch, up.event, &g.labels);
       if constexpr (kCompact) {
-        if (sum_runs_ && !created && g.first != kWide && i + 1 < n && (folded.empty() || folded[i] == 0) &&
-            (interleave || u[i + 1].key == up.key) && SumRun(g, u, i, n, b, head_of, interleave, samples, folded)) {
+        if (up.count > 1 && value_runs_) {
+          ApplyRun(g, created, up, b, head_of, wc, samples);
           continue;
         }
-        AggWindow* w;
-        if (created) {
-          // A wide window left by an evicted group of this key.
-          if (!wide.empty() && wide.erase(up.key)) last_wide = nullptr;
-          if (CompactCreate(g, up, b, samples)) continue;
-          g.first = kWide;
-          w = wide_of(up.key);
-          *w = AggWindow{};
-          w->first_seen = up.ts;
-        } else if (g.first != kWide) {
-          if (CompactAdd(g, up, b, head_of, samples)) continue;
-          w = wide_of(up.key);
-          *w = ToWindow(g);
-          g.first = kWide;
-        } else {
-          w = wide_of(up.key);
+        if (sum_runs_ && !created && g.first != kWide && i + 1 < n && (folded.empty() || folded[i] == 0) &&
+            (interleave || u[i + 1].group == up.group) &&
+            SumRun(g, u, i, n, b, head_of, interleave, samples, folded)) {
+          continue;
         }
-        AddExact(*w, up, b, samples);
-        g.last_seen = w->last_seen;
-      } else {
-        if (created) g.first_seen = up.ts;
-        AddExact(g, up, b, samples);
       }
+      ApplyOne(g, created, up, b, head_of, wc, samples);
     }
   }
 
@@ -337,6 +315,90 @@ class ThresholdDetector : public Detector {
     return in.Pod(&w->ring) && in.I64(&w->first_seen) && in.I64(&w->last_seen);
   }
 
+  struct NoWide {};
+  // The wide window of the last key looked up in a shard's wide map (a busy
+  // group past 65,535 events a bucket gets all its shard's updates in a
+  // row); a pointer into the map, valid until the next insertion or erasure.
+  struct WideCursor {
+    std::conditional_t<kCompact, absl::flat_hash_map<uint64_t, AggWindow>, NoWide>* wide;
+    AggWindow* w = nullptr;
+    uint64_t key = 0;
+    AggWindow* Of(uint64_t k) {
+      if constexpr (kCompact) {
+        if (!w || key != k) {
+          w = &(*wide)[k];
+          key = k;
+        }
+      }
+      return w;
+    }
+  };
+
+  // One update (a single event, or a run the engine merged) applied to its
+  // group `g` (just `created` or not), bucket b.
+  void ApplyOne(Group& g, bool created, const Update& up, int64_t b, BucketOfTime& head_of, WideCursor& wc,
+                std::vector<SampleCandidate>* samples) {
+    if constexpr (kCompact) {
+      AggWindow* w;
+      if (created) {
+        // A wide window left by an evicted group of this key.
+        if (!wc.wide->empty() && wc.wide->erase(up.group)) wc.w = nullptr;
+        if (CompactCreate(g, up, b, samples)) return;
+        g.first = kWide;
+        w = wc.Of(up.group);
+        *w = AggWindow{};
+        w->first_seen = up.ts;
+      } else if (g.first != kWide) {
+        if (CompactAdd(g, up, b, head_of, samples)) return;
+        w = wc.Of(up.group);
+        *w = ToWindow(g);
+        g.first = kWide;
+      } else {
+        w = wc.Of(up.group);
+      }
+      AddExact(*w, up, b, samples);
+      g.last_seen = w->last_seen;
+    } else {
+      (void)head_of;
+      (void)wc;
+      if (created) g.first_seen = up.ts;
+      AddExact(g, up, b, samples);
+    }
+  }
+
+  // A value run (Detector::value_runs(): up.count > 1, its events at
+  // RunEntries(up)) applied to its group: as one when the group's form takes
+  // the whole run (the cell adds the values one by one, AddValues), else
+  // event by event as the engine's per-match updates would come.
+  void ApplyRun(AggGroup& g, bool created, const Update& up, int64_t b, BucketOfTime& head_of, WideCursor& wc,
+                std::vector<SampleCandidate>* samples) {
+    const RunEntry* v = RunEntries(up);
+    if (created) {
+      if (!wc.wide->empty() && wc.wide->erase(up.group)) wc.w = nullptr;
+      if (CompactCreate(g, up, b, samples, v)) return;
+    } else if (g.first != kWide) {
+      if (CompactAdd(g, up, b, head_of, samples, v)) return;
+    } else {
+      AggWindow* w = wc.Of(up.group);
+      AddExact(*w, up, b, samples, v);
+      g.last_seen = w->last_seen;
+      return;
+    }
+    for (uint32_t k = 0; k < up.count; ++k) {
+      ApplyOne(g, created && k == 0, Update{v[k].event, 1, up.group, up.group, v[k].ts, v[k].value, v[k].ts}, b,
+               head_of, wc, samples);
+    }
+  }
+
+  // A cell's value after adding an update's value to it (`n` events so
+  // far), or a value run's `run` (its up.count values) one by one, as its
+  // events' updates would.
+  float AddValues(float v, uint32_t n, const Update& up, const RunEntry* run) const {
+    if (!run) return CellValue(v, n, up.value);
+    for (uint32_t k = 0; k < up.count; ++k) v = CellValue(v, n + k, run[k].value);
+    return v;
+  }
+
   template <typename R>
   void SumRing(const R& ring, int64_t e, WindowSum* sum) const {
     for (int64_t b = e - layout_.k; b < e; ++b) {
@@ -351,9 +413,11 @@ class ThresholdDetector : public Detector {
   }
 
   // Adds one update (its bucket b) to a group's window: the engine's merged
-  // runs (Update::count > 1) lie in one bucket, ts <= ts_last.
+  // runs (Update::count > 1) lie in one bucket, ts <= ts_last; with `run`, a
+  // value run's values (ApplyRun).
   template <typename W>
-  void AddExact(W& g, const Update& up, int64_t b, std::vector<SampleCandidate>* samples) {
+  void AddExact(W& g, const Update& up, int64_t b, std::vector<SampleCandidate>* samples,
+                const RunEntry* run = nullptr) {
     if (up.ts_last > g.last_seen) g.last_seen = up.ts_last;
     if (up.ts < g.first_seen) g.first_seen = up.ts;
     auto* c = g.ring.At(b);
@@ -364,13 +428,13 @@ class ThresholdDetector : public Detector {
     // The first event of each bucket of a group is a sample candidate.
     if (c->n == 0) samples->push_back({up.group, up.event});
     if constexpr (!std::is_same_v<std::decay_t<decltype(*c)>, CountCell>) {
-      c->v = CellValue(c->v, c->n, up.value);
+      c->v = AddValues(c->v, c->n, up, run);
     }
     c->n += up.count;
   }
   // A cell's value after adding `x` to it (`n` events so far). kMax: the
   // float of a run's maximum is what the run's updates one by one leave
-  // (rounding is monotonic). Sums are never merged.
+  // (rounding is monotonic). Sums are never merged (value runs: AddValues).
   float CellValue(float v, uint32_t n, double x) const {
     if (n == 0) return static_cast<float>(x);
     if (p_.aggregate != Aggregate::kMax) return static_cast<float>(v + x);
@@ -400,14 +464,14 @@ class ThresholdDetector : public Detector {
     uint32_t others = 0;
     for (size_t j = i + 1; j < n; ++j) {
       const Update& x = u[j];
-      if (x.key != first.key) {
+      if (x.group != first.group) {
         // Past a few of other groups' updates in a row at most (a shard's
         // list of many groups would make this quadratic).
         if (!interleave || ++others > kRunGap) break;
         continue;
       }
       others = 0;
-      if (x.ts < ts_last || x.ts >= bucket_end) break;
+      if (x.count > 1 || x.ts < ts_last || x.ts >= bucket_end) break;  // a value run: applied by itself
       if (std::isnan(x.value)) continue;
       if (!ExactSumValue(x.value) || sum + x.value > kExactSum) break;
       sum += x.value;
@@ -429,7 +493,7 @@ class ThresholdDetector : public Detector {
                           samples);
     if (folded.empty()) folded.assign(n, 0);
     for (size_t j = i + 1; j <= last; ++j) {
-      if (u[j].key == first.key && !std::isnan(u[j].value)) folded[j] = ok ? kFolded : kNoRun;
+      if (u[j].group == first.group && !std::isnan(u[j].value)) folded[j] = ok ? kFolded : kNoRun;
     }
     return ok;
   }
@@ -448,12 +512,13 @@ class ThresholdDetector : public Detector {
   int64_t CeilBucket(int64_t ts, int64_t b) const { return b + (ts != b * layout_.bucket_ms ? 1 : 0); }
 
   // A new group's first update, if its group fits the compact form.
-  bool CompactCreate(AggGroup& g, const Update& up, int64_t b, std::vector<SampleCandidate>* samples) const {
+  bool CompactCreate(AggGroup& g, const Update& up, int64_t b, std::vector<SampleCandidate>* samples,
+                     const RunEntry* run = nullptr) const {
     if (!CompactTimes(up, b) || up.count > max_n_) return false;
     g.last_seen = up.ts_last;
     g.first = static_cast<int32_t>(b - CeilBucket(up.ts, b));
     const int x = Ring::Index(b);
-    g.v[x] = static_cast<float>(up.value);
+    g.v[x] = AddValues(0, 0, up, run);
     g.n[x] = static_cast<uint16_t>(up.count);
     samples->push_back({up.group, up.event});
     return true;
@@ -462,7 +527,7 @@ class ThresholdDetector : public Detector {
   // AddExact for a compact group, if the result fits it; false (the group
   // unchanged) if not.
   bool CompactAdd(AggGroup& g, const Update& up, int64_t b, BucketOfTime& head_of,
-                  std::vector<SampleCandidate>* samples) {
+                  std::vector<SampleCandidate>* samples, const RunEntry* run = nullptr) {
     if (!CompactTimes(up, b)) return false;
     const int64_t head = head_of(g.last_seen);
     const int64_t first = std::min(head - g.first, CeilBucket(up.ts, b));
@@ -490,7 +555,7 @@ class ThresholdDetector : public Detector {
       return true;
     }
     if (before == 0) samples->push_back({up.group, up.event});
-    g.v[x] = CellValue(g.v[x], before, up.value);
+    g.v[x] = AddValues(g.v[x], before, up, run);
     g.n[x] = static_cast<uint16_t>(before + up.count);
     return true;
   }
@@ -548,7 +613,6 @@ class ThresholdDetector : public Detector {
   const uint32_t max_n_ = compact_max_n;        // the most a compact cell counts
   const int64_t max_first_ = compact_max_first;  // the largest offset of first_seen it keeps
   // [shard]: the windows of the aggregate groups flagged kWide, under the shard's lock.
-  struct NoWide {};
   mutable std::conditional_t<kCompact, absl::flat_hash_map<uint64_t, AggWindow>, NoWide> wide_[kShards];
   // [shard]: Apply's marks of the updates SumRun took, under the shard's lock.
   std::conditional_t<kCompact, std::vector<uint8_t>, NoWide> folded_[kShards];
