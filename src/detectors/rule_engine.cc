@@ -771,6 +771,15 @@ void RuleEngine::IndexRules() {
     if (!opts_.engine_selectors) continue;
     for (const Condition* c : r.detector->selectors()) conditions_.Add(*c);
   }
+  // A rule's `field:` values (max of log.offset, sum of a duration) read from
+  // a numeric column, parsed over the chunk like the comparisons' fields,
+  // rather than by FieldNumber per match where no leaf compares the field
+  // (HugeLogFile in bench/rules/thirty-rules.yml: ~57 instructions per event).
+  if (opts_.value_columns) {
+    for (const Rule& r : rules_) {
+      if (r.detector->value_source() == Detector::ValueSource::kField) conditions_.AddNumbers(r.detector->value_field());
+    }
+  }
   hashed_fields_.clear();
   slot_of_.clear();
   auto add = [this](int f) {

@@ -56,6 +56,7 @@ struct RuleEngineOptions {
   bool hash_memo = true;                    // group fields' hashes remembered by value (off: hashed every time; tests compare)
   bool simd = true;                         // AVX2 code where compiled in (off: the portable code; tests compare)
   bool match_loops = true;                  // unmerged rules' updates by a loop made for their kind (off: the generic loop; tests compare)
+  bool value_columns = true;                // a `field:` rule's values parsed with the conditions' numeric columns (off: FieldNumber per match; tests compare)
 };
 
 // Reads the `rules:` section of the config (paths, evaluation_interval,

@@ -259,5 +259,16 @@ TEST(MergeUpdatesTest, MatchLoopsSameAsGenericLoop) {
   CompareEngines([](RuleEngineOptions* o) { o->match_loops = false; }, true, true, true);
 }
 
+// The values of `field:` rules (max, sum, avg, payload_size of field n) read
+// from a numeric column the engine asks the condition set for (value_columns)
+// against FieldNumber per match: the same numbers, so the same alerts,
+// samples and metrics, with n missing, a non-numeric string, negative,
+// fractional and past 2^24; in some rule sets no condition compares n (the
+// column is then there for the engine alone).
+TEST(MergeUpdatesTest, ValueColumnsSameAsFieldNumber) {
+  CompareEngines([](RuleEngineOptions* o) { o->value_columns = false; }, false, false, true);
+  CompareEngines([](RuleEngineOptions* o) { o->value_columns = false; }, true, true, true);
+}
+
 }  // namespace
 }  // namespace sluice::detectors

@@ -732,6 +732,16 @@ uint64_t PresentBitsSimd(const FieldValue* rows, size_t stride, uint32_t count) 
 #endif
 }  // namespace
 
+int ConditionSet::ColumnOf(int field) {
+  const size_t f = static_cast<size_t>(field);
+  if (f >= column_of_.size()) column_of_.resize(f + 1, -1);
+  if (column_of_[f] < 0) {
+    column_of_[f] = static_cast<int>(columns_.size());
+    columns_.push_back(field);
+  }
+  return column_of_[f];
+}
+
 size_t ConditionSet::Add(const Condition& c) {
   const uint32_t first = static_cast<uint32_t>(nodes_.size());
   uint32_t root;
@@ -1270,13 +1280,7 @@ uint32_t ConditionSet::AddNode(const Condition& c, uint32_t i) {
     }
     const bool comparison = n.op == Op::kGt || n.op == Op::kGte || n.op == Op::kLt || n.op == Op::kLte;
     if (comparison || ((n.op == Op::kEquals || n.op == Op::kOneOf) && numeric_literal)) {
-      const size_t f = static_cast<size_t>(n.field);
-      if (f >= column_of_.size()) column_of_.resize(f + 1, -1);
-      if (column_of_[f] < 0) {
-        column_of_[f] = static_cast<int>(columns_.size());
-        columns_.push_back(n.field);
-      }
-      pred.column = column_of_[f];
+      pred.column = ColumnOf(n.field);
     }
     preds_.push_back(std::move(pred));
     pred_keys_.push_back(key);

@@ -135,6 +135,10 @@ class ConditionSet {
   ConditionSet& operator=(ConditionSet&&) = default;
   // Adds a condition (it must outlive the set). Returns its index.
   size_t Add(const Condition& c);
+  // Also parses `field` into a numeric column at every Eval (numbers(field)
+  // non-null), for a caller that reads the field's numbers itself (a rule's
+  // `field:` value) even where no leaf compares it.
+  void AddNumbers(int field) { ColumnOf(field); }
   size_t size() const { return roots_.size(); }
   // Distinct leaves over all the conditions (for tests).
   size_t leaf_count() const { return preds_.size(); }
@@ -273,6 +277,8 @@ class ConditionSet {
     unsigned short_shift = 64;
   };
   void BuildEqualityIndexes();
+  // The numeric column of `field`, added if it has none.
+  int ColumnOf(int field);
   static uint64_t EqualityHash(std::string_view text);
   static uint64_t LookUp(const EqualityIndex& x, std::string_view text);
   // A string of at most 16 bytes as two words that hold every byte (with its
