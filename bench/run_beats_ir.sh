@@ -5,6 +5,11 @@
 # dumped once the last event is ACKed, so start-up and shutdown are left out.
 # Prints the user-space instructions per event, plain and with a rule set,
 # the share of them kept with the rules, and the functions that cost most.
+# rules_tick_ir_per_event is the rule engine's Tick (alert evaluation and
+# state snapshots, driven by the wall clock: see below), inclusive; under
+# callgrind it swings by tens per event from run to run (DuplicateDetector's
+# Evaluate scans its whole table), so rules_own_without_tick_ir_per_event is
+# the steadier figure to compare builds by.
 #
 # A companion to run_beats.sh's events per CPU-second, not a replacement: it
 # does not see the kernel (TCP, scheduling: ~30% of sluice's CPU time, the
@@ -103,10 +108,12 @@ work, top, rules = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 
 def load(name):
     events = json.load(open(f"{work}/{name}.json"))["events_acked"]
-    cost, fn, after_calls, total = collections.Counter(), None, False, 0
+    cost, fn, cfn, after_calls, total, tick = collections.Counter(), None, None, False, 0, 0
     for line in open(f"{work}/{name}.out"):
         if line.startswith("fn="):
             fn = line[3:].strip()
+        elif line.startswith("cfn="):
+            cfn = line[4:].strip()
         elif line.startswith("calls="):
             after_calls = True
         elif line[:1].isdigit() or line[:1] in "+-*":
@@ -115,10 +122,12 @@ def load(name):
                 continue
             if after_calls:  # the inclusive cost of a call, not the caller's own
                 after_calls = False
+                if cfn.startswith("sluice::detectors::RuleEngine::Tick("):
+                    tick += int(parts[1])
                 continue
             cost[fn] += int(parts[1])
             total += int(parts[1])
-    return events, total, cost
+    return events, total, cost, tick
 
 def short(f):
     f = f.replace("(anonymous namespace)", "anon")
@@ -135,9 +144,12 @@ def short(f):
 runs = {name: load(name) for name in ("plain", "rules")}
 p = runs["plain"][1] / runs["plain"][0]
 r = runs["rules"][1] / runs["rules"][0]
+tick = runs["rules"][3] / runs["rules"][0]
 print(json.dumps({"events": runs["rules"][0], "plain_ir_per_event": round(p), "rules_ir_per_event": round(r),
-                  "rules_own_ir_per_event": round(r - p), "share_kept_by_ir": round(p / r, 3), "rules": rules}))
-for name, (events, _, cost) in runs.items():
+                  "rules_own_ir_per_event": round(r - p), "share_kept_by_ir": round(p / r, 3),
+                  "rules_tick_ir_per_event": round(tick), "rules_own_without_tick_ir_per_event": round(r - p - tick),
+                  "rules": rules}))
+for name, (events, _, cost, _) in runs.items():
     print(f"{name}: instructions per event, top functions (own cost)")
     for f, c in cost.most_common(top):
         print(f"  {c / events:7.0f}  {short(f)}")
