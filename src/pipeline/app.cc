@@ -1,7 +1,9 @@
 #include "pipeline/app.h"
 
+#include <chrono>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "common/strings.h"
 
@@ -240,6 +242,16 @@ void App::Shutdown() {
   const int64_t deadline = NowMs() + opts_.shutdown_timeout_ms;
   SLUICE_LOG_INFO("app", "shutting down: finishing in-flight events (up to ", opts_.shutdown_timeout_ms, " ms)");
   for (auto& in : inputs_) in->StopAccepting();
+  // Batches an input read but the queue has not taken yet (backpressure) go
+  // in before the pipeline drains: the detectors have counted them already,
+  // so they must be delivered and ACKed, not sent again after the restart.
+  auto held = [&] {
+    size_t n = 0;
+    for (auto& in : inputs_) n += in->held_batches();
+    return n;
+  };
+  while (held() > 0 && NowMs() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  if (size_t n = held()) SLUICE_LOG_WARN("app", n, " batches read were not taken by the pipeline before the shutdown deadline");
   if (persisted_queue_) persisted_queue_->StopAccepting(deadline);  // what it took is on disk and ACKed
   if (pipeline_) pipeline_->Drain(deadline);
   {

@@ -89,7 +89,15 @@ class Input {
   // Binds and starts serving; batches go to `receiver`.
   virtual absl::Status Start(BatchReceiver* receiver) = 0;
   // Stops accepting new connections or datagrams (first step of shutdown).
+  // An input with acknowledgements (beats) also stops reading its open
+  // connections: what it reads now could not be delivered and ACKed before
+  // it stops, yet the detectors would count it, and again when the client
+  // resends it after the restart.
   virtual void StopAccepting() = 0;
+  // Batches read (and already seen by the detectors) that the receiver has
+  // not taken yet (backpressure); shutdown waits for them to be taken before
+  // it drains the pipeline.
+  virtual size_t held_batches() const { return 0; }
   // Closes everything and joins threads. Batches not yet safe are not ACKed.
   virtual void Stop() = 0;
   // Address actually bound (for `listen: 127.0.0.1:0` in tests).

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <deque>
 #include <future>
 #include <mutex>
@@ -86,6 +87,28 @@ void PutAck(char version, uint32_t seq, std::string* out) {
   out->append(f, sizeof f);
 }
 
+class Connection;
+
+// Counts down to zero, then wakes Wait (Stop's wait for the connections'
+// last ACK writes).
+class Countdown {
+ public:
+  explicit Countdown(size_t n) : n_(n) {}
+  void Done() {
+    std::lock_guard<std::mutex> l(mu_);
+    if (n_ > 0 && --n_ == 0) cv_.notify_all();
+  }
+  bool Wait(std::chrono::milliseconds timeout) {
+    std::unique_lock<std::mutex> l(mu_);
+    return cv_.wait_for(l, timeout, [&] { return n_ == 0; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  size_t n_;
+};
+
 }  // namespace
 
 struct BeatsInput::Impl {
@@ -116,6 +139,13 @@ struct BeatsInput::Impl {
   RateLimitedLog log;
   std::shared_ptr<Gate> gate = std::make_shared<Gate>();
   std::atomic<int> open{0};
+  // Shutdown (StopAccepting): open connections read no more.
+  std::atomic<bool> draining{false};
+  // Windows decoded and not yet taken by the receiver (held_batches()).
+  std::atomic<int64_t> unpushed{0};
+  // The connections, for Stop to let each write its last ACKs.
+  std::mutex connections_mu;
+  std::vector<std::weak_ptr<Connection>> connections;
   BatchReceiver* receiver = nullptr;
 
   std::unique_ptr<asio::io_context> io;
@@ -166,6 +196,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
     ArmTimer();
   }
 
+  // Shutdown, after the outputs stopped: writes the ACKs of the windows that
+  // became safe (their OnWindowSafe handlers were posted to this strand
+  // before this one), then counts `done` down. Nothing is read any more.
+  const Strand& strand() const { return strand_; }
+  void FinishWrites(std::shared_ptr<Countdown> done) {
+    if (closed_ || (!writing_ && out_pending_.empty())) {
+      done->Done();
+      return;
+    }
+    finish_ = std::move(done);
+    Flush();
+  }
+
  private:
   // A window read from the stream, from decoding until its ACK is written.
   struct Window {
@@ -195,7 +238,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void StartRead() {
-    if (reading_ || closed_ || blocked_ || eof_ || !handshaken_) return;
+    if (reading_ || closed_ || blocked_ || eof_ || !handshaken_ || in_->draining.load(std::memory_order_acquire)) {
+      return;
+    }
     reading_ = true;
     auto h = asio::bind_executor(strand_, [self = shared_from_this()](const ErrorCode& ec, size_t n) {
       self->OnRead(ec, n);
@@ -222,6 +267,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
         SLUICE_LOG_DEBUG(in_->cfg.id, "read from ", peer_, " failed: ", ec.message());
       }
       Close();
+      return;
+    }
+    if (in_->draining.load(std::memory_order_acquire)) {
+      // Shutting down: these bytes are neither decoded nor ACKed (the client
+      // sends them again after the restart), and nothing more is read. The
+      // windows decoded before still get their ACKs.
       return;
     }
     last_read_ = Clock::now();
@@ -256,6 +307,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       w.batch->received_ms = now_ms;
       in_->metrics.received_events->Inc(w.batch->size());
       windows_.push_back(std::move(w));
+      in_->unpushed.fetch_add(1, std::memory_order_relaxed);
     }
     decoded_.clear();
     PushWindows();
@@ -273,6 +325,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
         // W 0: nothing to deliver; ACK 0 in its turn, like logstash-input-beats.
         w.pushed = w.safe = true;
         w.batch.reset();
+        in_->unpushed.fetch_sub(1, std::memory_order_relaxed);
         continue;
       }
       w.batch->SetOnSafe(OnSafeCallback(w.id));
@@ -289,6 +342,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       in_->metrics.sent_bytes->Inc(bytes);
       w.pushed = true;
       w.batch.reset();
+      in_->unpushed.fetch_sub(1, std::memory_order_relaxed);
     }
   }
 
@@ -374,6 +428,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     inflight_ack_times_.clear();
     Flush();
     if (eof_ && windows_.empty() && !writing_) Close();
+    if (!writing_) FinishedWriting();
   }
 
   // One timer per connection. Its deadline depends on the state: the TLS
@@ -439,9 +494,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
     ErrorCode ec;
     Lowest().close(ec);
     // Windows not ACKed yet are simply never ACKed: the client resends them.
-    for (Window& w : windows_) w.batch.reset();
+    for (Window& w : windows_) {
+      if (!w.pushed) in_->unpushed.fetch_sub(1, std::memory_order_relaxed);
+      w.batch.reset();
+    }
     windows_.clear();
     in_->ConnectionClosed();
+    FinishedWriting();
+  }
+
+  void FinishedWriting() {
+    if (auto f = std::move(finish_)) f->Done();
+    finish_.reset();
   }
 
   BeatsInput::Impl* const in_;
@@ -469,6 +533,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool blocked_ = false;  // the pipeline refused a batch; waiting for on_space
   bool eof_ = false;
   bool closed_ = false;
+  std::shared_ptr<Countdown> finish_;  // FinishWrites' countdown, once its writes are done
 };
 
 }  // namespace
@@ -505,6 +570,11 @@ void BeatsInput::Impl::OnAccept(const ErrorCode& ec, tcp::socket socket, Strand 
     open.fetch_add(1, std::memory_order_relaxed);
     open_gauge->Add(1);
     auto c = std::make_shared<Connection>(this, std::move(socket), strand);
+    {
+      std::lock_guard<std::mutex> l(connections_mu);
+      std::erase_if(connections, [](const std::weak_ptr<Connection>& w) { return w.expired(); });
+      connections.push_back(c);
+    }
     asio::dispatch(strand, [c] { c->Start(); });
   }
   Accept();
@@ -551,6 +621,7 @@ absl::Status BeatsInput::Start(BatchReceiver* receiver) {
 
 void BeatsInput::StopAccepting() {
   Impl& m = *impl_;
+  m.draining.store(true, std::memory_order_release);
   if (!m.acceptor || !m.accepting) return;
   std::promise<void> done;
   asio::post(*m.accept_strand, [&m, &done] {
@@ -563,10 +634,32 @@ void BeatsInput::StopAccepting() {
   if (!m.threads.empty()) done.get_future().wait();
 }
 
+size_t BeatsInput::held_batches() const {
+  return static_cast<size_t>(std::max<int64_t>(0, impl_->unpushed.load(std::memory_order_relaxed)));
+}
+
 void BeatsInput::Stop() {
   Impl& m = *impl_;
   if (!m.io) return;
   StopAccepting();
+  // The ACKs of the windows the outputs delivered are written before the
+  // connections close (as Logstash's beats input drains): a window whose
+  // events the detectors counted and the output stored, left unACKed, would
+  // come again after a restart and be counted twice. Bounded: a client that
+  // reads nothing does not hold the shutdown.
+  std::vector<std::shared_ptr<Connection>> open;
+  {
+    std::lock_guard<std::mutex> l(m.connections_mu);
+    for (auto& w : m.connections) {
+      if (auto c = w.lock()) open.push_back(std::move(c));
+    }
+  }
+  if (!open.empty() && !m.threads.empty()) {
+    auto done = std::make_shared<Countdown>(open.size());
+    for (auto& c : open) asio::post(c->strand(), [c, done] { c->FinishWrites(done); });
+    done->Wait(std::chrono::seconds(2));
+  }
+  open.clear();
   {
     std::lock_guard<std::mutex> lock(m.gate->mu);
     m.gate->stopped = true;

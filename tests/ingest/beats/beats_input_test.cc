@@ -410,6 +410,46 @@ TEST_F(BeatsInputTest, StopClosesConnectionsWithoutAckingPendingWindows) {
   GateSink::last->ReleaseAll();  // safe after the input stopped: must not crash
 }
 
+// Shutdown under backpressure: the connection stops reading, the window it
+// holds goes into the queue before the pipeline drains, and every window it
+// read is delivered and ACKed before the connection closes. A window read but
+// not ACKed would come again after a restart and the detectors (which see a
+// window when it is read) would count it twice.
+TEST_F(BeatsInputTest, ShutdownDeliversAndAcksEveryWindowItRead) {
+  StartApp("    keepalive_interval: 50ms\n", "{type: test_gate}",
+           "pipeline: {workers: 1, queue: {max_bytes: 1MiB}}\n");
+  GateSink::last->SetBlock(true);
+  TcpClient c;
+  Connect(&c);
+  const int kWindows = 200;  // 20 MiB: far more than the queue, the worker and the socket buffers hold
+  std::string payload = StrCat(R"({"message":")", std::string(50 << 10, 'x'), R"("})");
+  std::string stream;
+  for (int i = 0; i < kWindows; ++i) stream += JsonWindow({payload, payload}, i % 2 == 0);
+  std::thread writer([&] { (void)c.WriteAll(stream); });
+  for (int heartbeats = 0; heartbeats < 2; ++heartbeats) ASSERT_EQ(ReadAck(c, 5s), 0);  // blocked
+  std::thread shutdown([&] { app_->Shutdown(); });
+  // Let the shutdown begin (it waits for the held window), then unblock the output.
+  ASSERT_TRUE(WaitFor([&] { return Metric("sluice_open_connections") == 1; }));
+  std::this_thread::sleep_for(200ms);  // the order under test: shutdown first, output later
+  const double received = Metric("sluice_component_received_events_total");
+  GateSink::last->SetBlock(false);
+  int acked = 0;
+  for (;;) {
+    const int64_t a = ReadAck(c, 10s);
+    if (a < 0) break;  // closed
+    if (a > 0) acked += static_cast<int>(a);
+  }
+  shutdown.join();
+  c.Close();
+  writer.join();
+  EXPECT_GT(received, 0);
+  EXPECT_LT(received, 2 * kWindows);
+  // Nothing read after the shutdown began, and everything read delivered and ACKed.
+  EXPECT_EQ(Metric("sluice_component_received_events_total"), received);
+  EXPECT_EQ(static_cast<double>(GateSink::last->docs().size()), received);
+  EXPECT_EQ(acked, received);
+}
+
 // --- real encoder -----------------------------------------------------------
 
 // Runs tests/peers/lumberjack_send.js (npm lumberjack-client) against the
