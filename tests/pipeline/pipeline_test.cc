@@ -200,7 +200,10 @@ TEST(PipelineTest, PrepareOnTheInputThreadGivesTheWorkersResult) {
         std::string row = std::to_string(e.timestamp_ms) + "|" + std::to_string(e.flags) + "|" +
                           std::string(b.View(e.meta_id)) + "|" + std::string(b.DocHead(e)) +
                           std::string(b.DocTail(e));
-        for (size_t f = 0; f < b.field_count(); ++f) row += "|" + std::string(b.View(b.field(i, f).span));
+        for (size_t f = 0; f < b.field_count(); ++f) {
+          row += '|';
+          row += b.View(b.field(i, f).span);
+        }
         rows.push_back(row);
       }
     }
