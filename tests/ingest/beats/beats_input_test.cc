@@ -428,9 +428,12 @@ TEST_F(BeatsInputTest, ShutdownDeliversAndAcksEveryWindowItRead) {
   std::thread writer([&] { (void)c.WriteAll(stream); });
   for (int heartbeats = 0; heartbeats < 2; ++heartbeats) ASSERT_EQ(ReadAck(c, 5s), 0);  // blocked
   std::thread shutdown([&] { app_->Shutdown(); });
-  // Let the shutdown begin (it waits for the held window), then unblock the output.
-  ASSERT_TRUE(WaitFor([&] { return Metric("sluice_open_connections") == 1; }));
-  std::this_thread::sleep_for(200ms);  // the order under test: shutdown first, output later
+  // The shutdown has begun (the listener is closed: StopAccepting) and waits
+  // for the window the connection holds; then the output is unblocked.
+  ASSERT_TRUE(WaitFor([&] {
+    TcpClient probe;
+    return !probe.Connect("127.0.0.1", port_);
+  }));
   const double received = Metric("sluice_component_received_events_total");
   GateSink::last->SetBlock(false);
   int acked = 0;
