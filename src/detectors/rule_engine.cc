@@ -781,9 +781,11 @@ void PushMatches(const MatchLoop& l, const ConditionSet::Mask& hits, std::vector
   }
 }
 // Not inlined: in Observe the loops pushed GCC past its inlining limit there
-// (FieldHashMemo::Get and AddChunkRuns became calls).
+// (FieldHashMemo::Get and AddChunkRuns became calls). Flattened: GCC left
+// the push_back a call in some builds (~23 instructions per event in
+// BM_ThirtyRulesStream, whichever way unrelated code in this file went).
 template <bool kGrouped, bool kKeyed>
-__attribute__((noinline)) void PushMatchesOf(MatchValue v, const MatchLoop& l, const ConditionSet::Mask& hits, std::vector<Update>* ups) {
+__attribute__((noinline, flatten)) void PushMatchesOf(MatchValue v, const MatchLoop& l, const ConditionSet::Mask& hits, std::vector<Update>* ups) {
   switch (v) {
     case MatchValue::kOne:
       return PushMatches<kGrouped, kKeyed, MatchValue::kOne>(l, hits, ups);
@@ -866,18 +868,10 @@ void RuleEngine::Observe(const Batch& batch) {
   metrics_->received_events->Inc(n);
   const int64_t wall = last_wall_.load(std::memory_order_relaxed);
   const int64_t max_ts = wall > 0 ? wall + kMaxFutureMs : INT64_MAX;
+  // The newest valid event's time and the valid events too far ahead (their
+  // time taken as the wall clock's), gathered chunk by chunk.
   int64_t newest = INT64_MIN;
   uint64_t future = 0;
-  for (const Event& e : events) {
-    if (e.flags & kEventInvalid) continue;
-    int64_t ts = e.timestamp_ms;
-    if (ts > max_ts) {
-      ts = wall;
-      ++future;
-    }
-    newest = std::max(newest, ts);
-  }
-  if (future) future_events_->Inc(future);
 
   auto& lists = scratch.per_rule_shard;
   if (lists.size() < rules_.size() * kShards) lists.resize(rules_.size() * kShards);
@@ -930,10 +924,28 @@ void RuleEngine::Observe(const Batch& batch) {
     // event's lines here was two thirds of Observe (detectors_bench
     // BM_ThirtyRulesObserve, 1.88 -> 1.37 ms per 2048 events; prefetching a
     // whole chunk ahead into L2 did nothing).
+    // The events' times, which are valid, whether the valid ones' times never
+    // decrease, and the first and last: one pass over the chunk's records.
     int64_t* times = scratch.times;
+    ConditionSet::Mask valid{};
+    bool in_order = true;
+    uint32_t valid_n = 0;
+    int64_t first_ts = 0, last_ts = 0;
     for (uint32_t j = 0; j < m; ++j) {
-      const int64_t t = events[base + j].timestamp_ms;
-      times[j] = t > max_ts ? wall : t;
+      const Event& e = events[base + j];
+      const bool ahead = e.timestamp_ms > max_ts;
+      const int64_t t = ahead ? wall : e.timestamp_ms;
+      times[j] = t;
+      if (e.flags & kEventInvalid) continue;
+      future += ahead;
+      newest = std::max(newest, t);
+      valid.w[j / 64] |= uint64_t{1} << (j % 64);
+      if (valid_n++ == 0) {
+        first_ts = t;
+      } else if (t < last_ts) {
+        in_order = false;
+      }
+      last_ts = t;
     }
     auto prefetch = [&](uint32_t j) __attribute__((always_inline)) {
       if (base + j + kPrefetchAhead < n) {
@@ -1003,21 +1015,6 @@ void RuleEngine::Observe(const Batch& batch) {
     }
     for (size_t s = 0; s < slots; ++s) scratch.skip_memo[s] = !memo || scratch.memos[s].Skip();
     conditions_.Eval(batch, base, m, &scratch.conditions);
-    ConditionSet::Mask valid{};
-    // Whether the valid events' times never decrease, and the first and last.
-    bool in_order = true;
-    uint32_t valid_n = 0;
-    int64_t first_ts = 0, last_ts = 0;
-    for (uint32_t j = 0; j < m; ++j) {
-      if (events[base + j].flags & kEventInvalid) continue;
-      valid.w[j / 64] |= uint64_t{1} << (j % 64);
-      if (valid_n++ == 0) {
-        first_ts = times[j];
-      } else if (times[j] < last_ts) {
-        in_order = false;
-      }
-      last_ts = times[j];
-    }
     // Counting and max rules' matches per group of the chunk instead of per
     // match (chunk_runs_): when the chunk's events are in time order, a group's
     // matches within one bucket are the run the per-match updates merge into
@@ -1158,6 +1155,7 @@ void RuleEngine::Observe(const Batch& batch) {
     if (done % kApplyEvents == 0 || done == n) apply();
   }
 
+  if (future) future_events_->Inc(future);
   if (newest != INT64_MIN) {
     int64_t cur = watermark_.load(std::memory_order_relaxed);
     while (newest > cur && !watermark_.compare_exchange_weak(cur, newest, std::memory_order_relaxed)) {
