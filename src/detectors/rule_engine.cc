@@ -507,50 +507,70 @@ inline uint64_t Combine(uint64_t h, uint64_t field_hash) { return Mix64(h ^ fiel
 // of HashBytes' multiply chain per 8 bytes and the Combine of a one-field
 // group (detectors_bench BM_ThirtyRulesStream). Exact: the key is the kind,
 // the length and every byte of values up to 32 bytes (longer ones are hashed
-// each time); an entry's hashes depend on nothing else, so entries stay valid
-// whatever field or rule set looks them up. A field whose values seldom
-// repeat (log.offset) skips the memo for a while (Skip).
+// each time), as 32 bytes with zeros after the value's; an entry's hashes
+// depend on nothing else, so entries stay valid whatever field or rule set
+// looks them up. Two entries per set, the newer first: 16 values fill a set
+// past two with a chance of ~4% (one entry per index, as before, gave two
+// values one entry with ~87%, and each then missed every time the other had
+// come in between). A field whose values seldom repeat (log.offset) skips the
+// memo for a while (Skip).
 class FieldHashMemo {
  public:
   struct Hashes {
     uint64_t field;  // FieldHash
     uint64_t group;  // Combine(kGroupSeed, field): the group of a one-field group_by
   };
-  // The hashes of `v`, from the memo or computed (and remembered).
-  Hashes Get(const Batch& batch, const FieldValue& v) {
-    const std::string_view s = batch.View(v.span);
-    const size_t n = s.size();
+  // The hashes of `v`, from the memo or computed (and remembered). `wide`:
+  // the key loaded, compared and folded 32 bytes at a time with AVX2 where
+  // compiled in (RuleEngineOptions::simd; the same key, entry and result as
+  // the portable code, ~25 instead of ~57 instructions per look-up:
+  // BM_ThirtyRulesStream). `readable`: the arena's capacity (bytes up to it
+  // may be loaded).
+  Hashes Get(const Batch& batch, const FieldValue& v, bool wide, size_t readable) {
+    const size_t n = v.span.len;
     if (n > 32) return Compute(batch, v);
     ++lookups_;
-    uint64_t w[4] = {0, 0, 0, 0};
-    const char* p = s.data();
-    if (n >= 8) {
-      // Windows ending at 8, 16 and 24 bytes (or the end) and the last 8:
-      // together every byte, once the length is equal.
-      std::memcpy(&w[0], p, 8);
-      std::memcpy(&w[1], p + std::min<size_t>(n, 16) - 8, 8);
-      std::memcpy(&w[2], p + std::min<size_t>(n, 24) - 8, 8);
-      std::memcpy(&w[3], p + n - 8, 8);
-    } else if (n >= 4) {
-      uint32_t x, y;
-      std::memcpy(&x, p, 4);
-      std::memcpy(&y, p + n - 4, 4);
-      w[0] = x;
-      w[3] = y;
-    } else {
-      for (size_t i = 0; i < n; ++i) w[0] |= uint64_t{static_cast<uint8_t>(p[i])} << (8 * i);
-    }
+    const std::string& arena = batch.arena();
+    const char* p = arena.data() + v.span.off;
     const uint32_t tag = static_cast<uint32_t>(n) << 8 | static_cast<uint32_t>(v.kind);
-    const uint64_t mix = (w[0] ^ (w[3] * 0x9e3779b97f4a7c15ull) ^ (w[1] >> 7) ^ tag) * 0xc2b2ae3d27d4eb4full;
-    Entry& e = entries_[mix >> (64 - kBits)];
-    if (e.tag == tag && e.w[0] == w[0] && e.w[3] == w[3] && e.w[1] == w[1] && e.w[2] == w[2]) {
-      return e.hashes;
+#if defined(__AVX2__)
+    if (wide) {
+      __m256i key;
+      if (size_t{v.span.off} + 32 <= readable) {
+        // Within the arena's allocation (the parser reserves padding after
+        // the last event); the bytes past the value's are cleared.
+        const __m256i iota = _mm256_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19,
+                                              20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31);
+        key = _mm256_and_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)),
+                               _mm256_cmpgt_epi8(_mm256_set1_epi8(static_cast<char>(n)), iota));
+      } else {
+        uint64_t k[4] = {0, 0, 0, 0};
+        std::memcpy(k, p, n);
+        key = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(k));
+      }
+      const __m128i f = _mm_xor_si128(_mm256_castsi256_si128(key), _mm256_extracti128_si256(key, 1));
+      Entry* e = &entries_[2 * Set(static_cast<uint64_t>(_mm_cvtsi128_si64(f)),
+                                   static_cast<uint64_t>(_mm_extract_epi64(f, 1)), tag)];
+      for (int way = 0; way < 2; ++way) {
+        const __m256i same =
+            _mm256_cmpeq_epi8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(e[way].key)), key);
+        if (e[way].tag == tag && _mm256_movemask_epi8(same) == -1) return e[way].hashes;
+      }
+      alignas(32) uint64_t k[4];
+      _mm256_store_si256(reinterpret_cast<__m256i*>(k), key);
+      return Insert(e, k, tag, batch, v);
     }
-    ++misses_;
-    e.tag = tag;
-    for (int i = 0; i < 4; ++i) e.w[i] = w[i];
-    e.hashes = Compute(batch, v);
-    return e.hashes;
+#endif
+    uint64_t k[4] = {0, 0, 0, 0};
+    std::memcpy(k, p, n);
+    Entry* e = &entries_[2 * Set(k[0] ^ k[2], k[1] ^ k[3], tag)];
+    for (int way = 0; way < 2; ++way) {
+      if (e[way].tag == tag && e[way].key[0] == k[0] && e[way].key[1] == k[1] && e[way].key[2] == k[2] &&
+          e[way].key[3] == k[3]) {
+        return e[way].hashes;
+      }
+    }
+    return Insert(e, k, tag, batch, v);
   }
   static Hashes Compute(const Batch& batch, const FieldValue& v) {
     const uint64_t h = FieldHash(batch, v);
@@ -570,14 +590,29 @@ class FieldHashMemo {
   }
 
  private:
-  static constexpr int kBits = 6;
+  static constexpr int kSetBits = 7;
   static constexpr uint32_t kSkipChunks = 16;
   struct Entry {
-    uint64_t w[4] = {0, 0, 0, 0};
-    uint32_t tag = ~uint32_t{0};  // length << 8 | kind; all ones: empty
+    uint64_t key[4] = {0, 0, 0, 0};  // the value's bytes, then zeros
+    uint32_t tag = ~uint32_t{0};     // length << 8 | kind; all ones: empty
     Hashes hashes{};
   };
-  Entry entries_[size_t{1} << kBits];
+  // The set of a key: its words 0 ^ 2 and 1 ^ 3 (the halves of the 32
+  // bytes folded) and the tag, mixed.
+  static size_t Set(uint64_t a, uint64_t b, uint32_t tag) {
+    const uint64_t h = (a ^ (b * 0x9e3779b97f4a7c15ull) ^ tag) * 0xc2b2ae3d27d4eb4full;
+    return static_cast<size_t>((h ^ (h >> 29)) >> (64 - kSetBits));
+  }
+  // A miss: the key becomes the set's first entry, the first its second.
+  Hashes Insert(Entry* e, const uint64_t* k, uint32_t tag, const Batch& batch, const FieldValue& v) {
+    ++misses_;
+    e[1] = e[0];
+    e[0].tag = tag;
+    for (int i = 0; i < 4; ++i) e[0].key[i] = k[i];
+    e[0].hashes = Compute(batch, v);
+    return e[0].hashes;
+  }
+  Entry entries_[size_t{2} << kSetBits];
   uint32_t lookups_ = 0, misses_ = 0, skip_ = 0;
 };
 
@@ -774,9 +809,11 @@ void PushMatches(const MatchLoop& l, const ConditionSet::Mask& hits, std::vector
   }
 }
 // Not inlined: in Observe the loops pushed GCC past its inlining limit there
-// (FieldHashMemo::Get and AddChunkRuns became calls).
+// (FieldHashMemo::Get and AddChunkRuns became calls). Flattened: GCC left
+// the push_back a call in some builds (~23 instructions per event in
+// BM_ThirtyRulesStream, whichever way unrelated code in this file went).
 template <bool kGrouped, bool kKeyed>
-__attribute__((noinline)) void PushMatchesOf(MatchValue v, const MatchLoop& l, const ConditionSet::Mask& hits, std::vector<Update>* ups) {
+__attribute__((noinline, flatten)) void PushMatchesOf(MatchValue v, const MatchLoop& l, const ConditionSet::Mask& hits, std::vector<Update>* ups) {
   switch (v) {
     case MatchValue::kOne:
       return PushMatches<kGrouped, kKeyed, MatchValue::kOne>(l, hits, ups);
@@ -859,18 +896,10 @@ void RuleEngine::Observe(const Batch& batch) {
   metrics_->received_events->Inc(n);
   const int64_t wall = last_wall_.load(std::memory_order_relaxed);
   const int64_t max_ts = wall > 0 ? wall + kMaxFutureMs : INT64_MAX;
+  // The newest valid event's time and the valid events too far ahead (their
+  // time taken as the wall clock's), gathered chunk by chunk.
   int64_t newest = INT64_MIN;
   uint64_t future = 0;
-  for (const Event& e : events) {
-    if (e.flags & kEventInvalid) continue;
-    int64_t ts = e.timestamp_ms;
-    if (ts > max_ts) {
-      ts = wall;
-      ++future;
-    }
-    newest = std::max(newest, ts);
-  }
-  if (future) future_events_->Inc(future);
 
   auto& lists = scratch.per_rule_shard;
   if (lists.size() < rules_.size() * kShards) lists.resize(rules_.size() * kShards);
@@ -923,10 +952,28 @@ void RuleEngine::Observe(const Batch& batch) {
     // event's lines here was two thirds of Observe (detectors_bench
     // BM_ThirtyRulesObserve, 1.88 -> 1.37 ms per 2048 events; prefetching a
     // whole chunk ahead into L2 did nothing).
+    // The events' times, which are valid, whether the valid ones' times never
+    // decrease, and the first and last: one pass over the chunk's records.
     int64_t* times = scratch.times;
+    ConditionSet::Mask valid{};
+    bool in_order = true;
+    uint32_t valid_n = 0;
+    int64_t first_ts = 0, last_ts = 0;
     for (uint32_t j = 0; j < m; ++j) {
-      const int64_t t = events[base + j].timestamp_ms;
-      times[j] = t > max_ts ? wall : t;
+      const Event& e = events[base + j];
+      const bool ahead = e.timestamp_ms > max_ts;
+      const int64_t t = ahead ? wall : e.timestamp_ms;
+      times[j] = t;
+      if (e.flags & kEventInvalid) continue;
+      future += ahead;
+      newest = std::max(newest, t);
+      valid.w[j / 64] |= uint64_t{1} << (j % 64);
+      if (valid_n++ == 0) {
+        first_ts = t;
+      } else if (t < last_ts) {
+        in_order = false;
+      }
+      last_ts = t;
     }
     auto prefetch = [&](uint32_t j) __attribute__((always_inline)) {
       if (base + j + kPrefetchAhead < n) {
@@ -942,6 +989,8 @@ void RuleEngine::Observe(const Batch& batch) {
       }
     };
     const size_t stride = batch.field_count();
+    const bool wide = opts_.simd;
+    const size_t readable = batch.arena().capacity();
     auto hash_field = [&](size_t s, auto with_prefetch) __attribute__((always_inline)) {
       const FieldValue* row = m ? &batch.field(base, static_cast<size_t>(hashed_fields_[s])) : nullptr;
       uint64_t* fhs = fh + s * kChunk;
@@ -955,7 +1004,7 @@ void RuleEngine::Observe(const Batch& batch) {
         FieldHashMemo& fm = scratch.memos[s];
         for (uint32_t j = 0; j < m; ++j) {
           if constexpr (decltype(with_prefetch)::value) prefetch(j);
-          const FieldHashMemo::Hashes h = fm.Get(batch, row[j * stride]);
+          const FieldHashMemo::Hashes h = fm.Get(batch, row[j * stride], wide, readable);
           fhs[j] = h.field;
           fgs[j] = h.group;
         }
@@ -994,21 +1043,6 @@ void RuleEngine::Observe(const Batch& batch) {
     }
     for (size_t s = 0; s < slots; ++s) scratch.skip_memo[s] = !memo || scratch.memos[s].Skip();
     conditions_.Eval(batch, base, m, &scratch.conditions);
-    ConditionSet::Mask valid{};
-    // Whether the valid events' times never decrease, and the first and last.
-    bool in_order = true;
-    uint32_t valid_n = 0;
-    int64_t first_ts = 0, last_ts = 0;
-    for (uint32_t j = 0; j < m; ++j) {
-      if (events[base + j].flags & kEventInvalid) continue;
-      valid.w[j / 64] |= uint64_t{1} << (j % 64);
-      if (valid_n++ == 0) {
-        first_ts = times[j];
-      } else if (times[j] < last_ts) {
-        in_order = false;
-      }
-      last_ts = times[j];
-    }
     // Counting and max rules' matches per group of the chunk instead of per
     // match (chunk_runs_): when the chunk's events are in time order, a group's
     // matches within one bucket are the run the per-match updates merge into
@@ -1149,6 +1183,7 @@ void RuleEngine::Observe(const Batch& batch) {
     if (done % kApplyEvents == 0 || done == n) apply();
   }
 
+  if (future) future_events_->Inc(future);
   if (newest != INT64_MIN) {
     int64_t cur = watermark_.load(std::memory_order_relaxed);
     while (newest > cur && !watermark_.compare_exchange_weak(cur, newest, std::memory_order_relaxed)) {

@@ -1,0 +1,184 @@
+// The group fields' hash memo (FieldHashMemo): its AVX2 look-up
+// (RuleEngineOptions::simd) and its portable one against no memo at all
+// (RuleEngineOptions::hash_memo = false): every detector must receive the
+// same updates, with the same group hashes, in the same order, shard by shard
+// (a recorder detector logs them verbatim). The group field's values come
+// from pools of 1 to 100 values (the memo's 64 entries collide) of 0 to 40
+// bytes (past the memo's 32), many differing in a single byte, of every kind;
+// half the batches have their arena cut to its size after the parse, so that
+// the last events' values end within 32 bytes of the allocation's end (the
+// AVX2 look-up then copies them rather than loading 32 bytes).
+//
+// Its own binary: it registers a test detector type (see chunk_runs_test.cc).
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <random>
+
+#include "detectors/rules_harness.h"
+
+namespace sluice::detectors {
+namespace {
+
+using testing::Ev;
+using testing::kT0;
+using testing::Pick;
+using testing::RulesHarness;
+
+// Every update as received, per shard, in order. A value run's key (a
+// pointer) is replaced by its entries.
+class UpdateLogDetector : public Detector {
+ public:
+  UpdateLogDetector(const RuleSpec* spec, const DetectorEnv& env, int kind, int field, int64_t bucket_ms)
+      : Detector(spec, env) {
+    merge_ = kind == 1 ? Merge::kMax : kind == 0 ? Merge::kCount : Merge::kNo;  // runs: as sum and avg
+    merge_bucket_ms_ = bucket_ms;
+    value_runs_ = kind == 2;
+    if (field >= 0) {
+      value_source_ = ValueSource::kField;
+      value_field_ = field;
+    }
+  }
+  void Apply(size_t shard, const Update* u, size_t n, const Batch&, std::vector<SampleCandidate>*) override {
+    std::lock_guard<std::mutex> l(mu_);
+    for (size_t i = 0; i < n; ++i) {
+      const Update& up = u[i];
+      uint64_t value_bits;
+      std::memcpy(&value_bits, &up.value, sizeof value_bits);
+      std::string& out = log_[shard];
+      StrAppend(&out, up.event, " ", up.count, " ", up.group, " ", up.ts, " ", value_bits, " ", up.ts_last);
+      if (value_runs_ && up.count > 1) {
+        const RunEntry* e = RunEntries(up);
+        for (uint32_t k = 0; k < up.count; ++k) StrAppend(&out, " [", e[k].value, " ", e[k].ts, " ", e[k].event, "]");
+      } else {
+        StrAppend(&out, " ", up.key);
+      }
+      out += "\n";
+      ++updates_;
+    }
+  }
+  void Evaluate(int64_t, std::vector<GroupResult>*) override {}
+  size_t groups() const override { return 0; }
+  size_t state_bytes() const override { return 0; }
+  const std::map<size_t, std::string>& log() const { return log_; }
+  size_t updates() const { return updates_; }
+
+ private:
+  std::mutex mu_;
+  std::map<size_t, std::string> log_;
+  size_t updates_ = 0;
+};
+
+std::unique_ptr<Detector> NewUpdateLog(ConfigMap& cfg, const RuleSpec* spec, const DetectorEnv& env) {
+  const std::string kind = cfg.Enum("merge", "count", {"count", "max", "runs"});
+  const int field = kind == "count" ? -1 : OptionalField(cfg, "field", env.fields);
+  return std::make_unique<UpdateLogDetector>(spec, env, kind == "count" ? 0 : kind == "max" ? 1 : 2, field,
+                                             RequiredDurationMs(cfg, "bucket"));
+}
+SLUICE_REGISTER_DETECTOR("memo_update_log", NewUpdateLog);
+
+// A pool of `k` distinct values of field g: strings of 0 to 40 bytes (some
+// differing in one byte only), and a few of another kind.
+std::vector<std::string> ValuePool(std::mt19937_64& rng, size_t k) {
+  std::vector<std::string> pool;
+  const size_t lens[] = {0, 1, 3, 4, 7, 8, 9, 15, 16, 17, 24, 25, 31, 32, 33, 40};
+  while (pool.size() < k) {
+    std::string v;
+    switch (rng() % 16) {
+      case 0:
+        v = Pick(rng, {"", R"(,"g":12)", R"(,"g":true)", R"(,"g":null)", R"(,"g":{"a":1})", R"(,"g":"A\u0041")"});
+        break;
+      default: {
+        std::string s(lens[rng() % std::size(lens)], 'a');
+        for (char& c : s) c = static_cast<char>('a' + rng() % 3);
+        v = StrCat(R"(,"g":")", s, R"(")");
+      }
+    }
+    if (std::find(pool.begin(), pool.end(), v) == pool.end()) pool.push_back(v);
+  }
+  return pool;
+}
+
+// Random batches of events with field g from a fresh pool each.
+struct Stream {
+  std::mt19937_64 rng;
+  int64_t t = kT0;
+  explicit Stream(uint64_t seed) : rng(seed) {}
+  std::vector<std::string> Batch() {
+    static const size_t kPools[] = {1, 3, 4, 12, 13, 16, 20, 31, 32, 33, 48, 100};
+    const std::vector<std::string> pool = ValuePool(rng, kPools[rng() % std::size(kPools)]);
+    std::vector<std::string> evs;
+    const int n = 1 + static_cast<int>(rng() % (rng() % 2 ? 8 : 1100));
+    const bool ordered = rng() % 5 != 0;
+    const int64_t step = std::vector<int64_t>{0, 1, 4, 30}[rng() % 4];
+    for (int k = 0; k < n; ++k) {
+      t += static_cast<int64_t>(rng() % static_cast<uint64_t>(step + 1));
+      int64_t ts = t;
+      if (!ordered && rng() % 40 == 0) ts -= static_cast<int64_t>(rng() % 3000);
+      std::string members = StrCat(R"("service":{"name":"svc-)", rng() % 3, R"("},"log":{"level":")",
+                                   Pick(rng, {"ERROR", "WARN", "INFO"}), R"("},"n":)", rng() % 1000,
+                                   pool[rng() % pool.size()]);
+      // A long run of one value now and then.
+      if (rng() % 50 == 0) members += R"(,"h":"h)" + std::to_string(rng() % 16) + "\"";
+      evs.push_back(Ev(ts, members));
+    }
+    return evs;
+  }
+};
+
+TEST(HashMemoTest, SameUpdatesWideAndPortableAsWithoutMemo) {
+  size_t updates = 0, cut = 0;
+  for (uint64_t seed = 1; seed <= 40; ++seed) {
+    std::mt19937_64 rng(seed);
+    const int nrules = 2 + static_cast<int>(rng() % 5);
+    std::string yaml = "rules:\n";
+    for (int i = 0; i < nrules; ++i) {
+      StrAppend(&yaml, "  - name: R", i, "\n    type: memo_update_log\n    match: ",
+                Pick(rng, {"{log.level: ERROR}", "{service.name: {exists: true}}", "{n: {gte: 10}}"}),
+                "\n    group_by: ", Pick(rng, {"[g]", "[g]", "[g, service.name]", "[service.name, g]", "[h]"}),
+                "\n    bucket: ", Pick(rng, {"1s", "10s", "1m"}), "\n");
+      yaml += Pick(rng, {"", "    merge: max\n    field: n\n", "    merge: runs\n    field: n\n"});
+    }
+    RulesHarness h[3];
+    ASSERT_TRUE(h[0].Load(yaml, {.allowed_lateness_ms = 0, .hash_memo = false}).ok()) << h[0].errors.ToString()
+                                                                                      << yaml;
+    ASSERT_TRUE(h[1].Load(yaml, {.allowed_lateness_ms = 0, .simd = true}).ok()) << yaml;
+    ASSERT_TRUE(h[2].Load(yaml, {.allowed_lateness_ms = 0, .simd = false}).ok()) << yaml;
+    Stream s(seed * 7919);
+    for (int b = 0; b < 16; ++b) {
+      const std::vector<std::string> evs = s.Batch();
+      const bool shrink = rng() % 2;
+      for (RulesHarness& x : h) {
+        auto batch = x.MakeBatch(evs);
+        if (shrink) {
+          batch->arena().shrink_to_fit();
+          cut += batch->arena().capacity() < batch->arena().size() + 32;
+        }
+        x.engine->Observe(*batch);
+      }
+    }
+    for (int i = 0; i < nrules; ++i) {
+      const std::string name = StrCat("R", i);
+      const auto* a = dynamic_cast<UpdateLogDetector*>(h[0].engine->detector(name));
+      for (int k : {1, 2}) {
+        const auto* b = dynamic_cast<UpdateLogDetector*>(h[k].engine->detector(name));
+        ASSERT_EQ(a->log().size(), b->log().size()) << name << " seed " << seed << "\n" << yaml;
+        for (const auto& [shard, text] : a->log()) {
+          auto it = b->log().find(shard);
+          ASSERT_TRUE(it != b->log().end()) << name << " seed " << seed;
+          ASSERT_EQ(it->second, text) << name << " shard " << shard << " seed " << seed << " engine " << k << "\n"
+                                      << yaml;
+        }
+      }
+      updates += a->updates();
+    }
+  }
+  EXPECT_GT(updates, 20000u);
+  EXPECT_GT(cut, 100u);  // the copying path did run
+}
+
+}  // namespace
+}  // namespace sluice::detectors
