@@ -688,11 +688,15 @@ inline __m256d VectorMax(const double* values, uint64_t x, __m256d acc) {
 #endif
 
 // `values()`: nullptr for a count, else the values of the matches (ChunkValues).
+// `sizes`: for a value-runs rule of the events' sizes (payload_size without a
+// field), the batch: each entry's value is its event's size, read as the entry
+// is written (values() is not called: ChunkValues' pass over the matches and
+// its array of sizes, once per rule, saved).
 template <typename Values>
 __attribute__((noinline)) bool AddChunkRuns(const ConditionSet::Mask& matched, const ConditionSet::Mask& valid, const int64_t* times,
                   const Values& values, uint32_t base, int64_t merge_ms, ChunkGroups* groups,
                   const uint64_t* group_hashes, std::vector<Update>* ups, int64_t* merge_end,
-                  uint64_t* matched_count, RunEntry* run_values) {
+                  uint64_t* matched_count, RunEntry* run_values, const Batch* sizes) {
   ConditionSet::Mask hits;
   uint32_t total = 0;
   for (size_t w = 0; w < ConditionSet::kWords; ++w) {
@@ -705,7 +709,8 @@ __attribute__((noinline)) bool AddChunkRuns(const ConditionSet::Mask& matched, c
     if (groups->overflow) return false;
   }
   *matched_count += total;
-  const double* numbers = values();
+  const double* numbers = sizes ? nullptr : values();
+  const Event* events = sizes ? sizes->events().data() + base : nullptr;
   const bool simd = groups && groups->simd;
   // The matches without a number are left out (the detectors skip them):
   // from here on every bit of `hits` has a value.
@@ -724,7 +729,8 @@ __attribute__((noinline)) bool AddChunkRuns(const ConditionSet::Mask& matched, c
       for (size_t w = 0; w < ConditionSet::kWords; ++w) {
         for (uint64_t bits = hits.w[w] & mask.w[w]; bits; bits &= bits - 1) {
           const uint32_t j = static_cast<uint32_t>(w * 64) + static_cast<uint32_t>(__builtin_ctzll(bits));
-          *out++ = RunEntry{numbers[j], times[j], base + j};
+          const double v = events ? static_cast<double>(sizes->DocLength(events[j])) : numbers[j];
+          *out++ = RunEntry{v, times[j], base + j};
         }
       }
       count = static_cast<uint32_t>(out - run_values);
@@ -1102,7 +1108,8 @@ void RuleEngine::Observe(const Batch& batch) {
                        base, merge_ms,
                        list >= 0 ? &scratch.chunk_groups[static_cast<size_t>(list)] : nullptr,
                        gh + static_cast<size_t>(std::max(list, 0)) * kChunk, ups, merge_end, &scratch.matched[ri],
-                       d.value_runs() ? RunValueSlot(rules_.size(), ri, base, kApplyEvents) : nullptr)) {
+                       d.value_runs() ? RunValueSlot(rules_.size(), ri, base, kApplyEvents) : nullptr,
+                       d.value_runs() && d.value_source() == Detector::ValueSource::kEventBytes ? &batch : nullptr)) {
         continue;
       }
       const uint64_t* groups = shared_groups && list >= 0 ? gh + static_cast<size_t>(list) * kChunk : nullptr;
