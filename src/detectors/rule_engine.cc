@@ -576,8 +576,8 @@ struct ObserveScratch {
 
 // A kField detector's values of a chunk's matches: the condition set's
 // numeric column of the field if it has one, else each match's field parsed
-// here, as the per-match path does (NaN: no number); a kEventBytes
-// detector's, the events' sizes. Out of line, as AddChunkRuns: once per rule
+// here, as the per-match path does (NaN: no number). (A kEventBytes
+// detector's sizes AddChunkRuns reads itself.) Out of line, as AddChunkRuns: once per rule
 // and chunk, and inlined they made Observe too large for the compiler to
 // inline FieldHashMemo::Get (~20 instructions per event: BM_ThirtyRulesStream).
 __attribute__((noinline)) const double* ChunkValues(const Batch& batch, uint32_t base, const ConditionSet::Mask& matched,
@@ -585,15 +585,10 @@ __attribute__((noinline)) const double* ChunkValues(const Batch& batch, uint32_t
                           ObserveScratch* scratch) {
   if (numbers) return numbers;
   double* out = scratch->values;
-  const bool bytes = d.value_source() == Detector::ValueSource::kEventBytes;
   for (size_t w = 0; w < ConditionSet::kWords; ++w) {
     for (uint64_t bits = matched.w[w] & valid.w[w]; bits; bits &= bits - 1) {
       const uint32_t j = static_cast<uint32_t>(w * 64) + static_cast<uint32_t>(__builtin_ctzll(bits));
-      if (bytes) {
-        out[j] = static_cast<double>(batch.DocLength(batch.events()[base + j]));
-      } else if (!FieldNumber(batch, batch.field(base + j, static_cast<size_t>(d.value_field())), &out[j])) {
-        out[j] = NAN;
-      }
+      if (!FieldNumber(batch, batch.field(base + j, static_cast<size_t>(d.value_field())), &out[j])) out[j] = NAN;
     }
   }
   return out;
