@@ -639,8 +639,8 @@ struct ObserveScratch {
 
 // A kField detector's values of a chunk's matches: the condition set's
 // numeric column of the field if it has one, else each match's field parsed
-// here, as the per-match path does (NaN: no number); a kEventBytes
-// detector's, the events' sizes. Out of line, as AddChunkRuns: once per rule
+// here, as the per-match path does (NaN: no number). (A kEventBytes
+// detector's sizes AddChunkRuns reads itself.) Out of line, as AddChunkRuns: once per rule
 // and chunk, and inlined they made Observe too large for the compiler to
 // inline FieldHashMemo::Get (~20 instructions per event: BM_ThirtyRulesStream).
 __attribute__((noinline)) const double* ChunkValues(const Batch& batch, uint32_t base, const ConditionSet::Mask& matched,
@@ -648,15 +648,10 @@ __attribute__((noinline)) const double* ChunkValues(const Batch& batch, uint32_t
                           ObserveScratch* scratch) {
   if (numbers) return numbers;
   double* out = scratch->values;
-  const bool bytes = d.value_source() == Detector::ValueSource::kEventBytes;
   for (size_t w = 0; w < ConditionSet::kWords; ++w) {
     for (uint64_t bits = matched.w[w] & valid.w[w]; bits; bits &= bits - 1) {
       const uint32_t j = static_cast<uint32_t>(w * 64) + static_cast<uint32_t>(__builtin_ctzll(bits));
-      if (bytes) {
-        out[j] = static_cast<double>(batch.DocLength(batch.events()[base + j]));
-      } else if (!FieldNumber(batch, batch.field(base + j, static_cast<size_t>(d.value_field())), &out[j])) {
-        out[j] = NAN;
-      }
+      if (!FieldNumber(batch, batch.field(base + j, static_cast<size_t>(d.value_field())), &out[j])) out[j] = NAN;
     }
   }
   return out;
@@ -684,12 +679,82 @@ RunEntry* RunValueSlot(size_t rules, size_t rule, uint32_t base, uint32_t apply_
 // added) if the per-match path should take the chunk: too few matches to pay
 // for the groups' masks, or too many groups in the chunk.
 constexpr uint32_t kChunkRunMinMatches = 8;
+
+// The matches of `hits` whose value is a number (not NaN): the value loops
+// below then take every bit without testing its value.
+inline ConditionSet::Mask NumberedHits(const ConditionSet::Mask& hits, const double* numbers, bool simd) {
+  ConditionSet::Mask out;
+  for (size_t w = 0; w < ConditionSet::kWords; ++w) {
+    out.w[w] = hits.w[w];
+    if (!hits.w[w]) continue;
+#if defined(__AVX2__)
+    if (simd) {
+      uint64_t numbered = 0;
+      for (int b = 0; b < 64; b += 4) {
+        const __m256d v = _mm256_loadu_pd(numbers + w * 64 + static_cast<size_t>(b));
+        numbered |= static_cast<uint64_t>(static_cast<unsigned>(_mm256_movemask_pd(_mm256_cmp_pd(v, v, _CMP_ORD_Q))))
+                    << b;
+      }
+      out.w[w] &= numbered;
+      continue;
+    }
+#endif
+    for (uint64_t bits = hits.w[w]; bits; bits &= bits - 1) {
+      const uint32_t b = static_cast<uint32_t>(__builtin_ctzll(bits));
+      if (std::isnan(numbers[w * 64 + b])) out.w[w] &= ~(uint64_t{1} << b);
+    }
+  }
+  return out;
+}
+
+// The largest of the values at the bits of `x` (none NaN, x != 0) as the
+// per-match merge finds it: the first one, then each larger one in turn.
+inline double RunMax(const double* values, uint64_t x, double value, bool first) {
+  for (uint64_t bits = x; bits; bits &= bits - 1) {
+    const double v = values[__builtin_ctzll(bits)];
+    if (first || v > value) value = v;
+    first = false;
+  }
+  return value;
+}
+
+#if defined(__AVX2__)
+// The lanes of 4 bits, for a masked vector of 4 values.
+struct LaneMasks {
+  alignas(32) int64_t m[16][4];
+  constexpr LaneMasks() : m{} {
+    for (int i = 0; i < 16; ++i) {
+      for (int k = 0; k < 4; ++k) m[i][k] = (i >> k & 1) ? -1 : 0;
+    }
+  }
+};
+inline constexpr LaneMasks kLaneMasks{};
+
+// The largest value at the bits of `x` (none NaN), 4 at a time: any order,
+// so exact for every maximum but a zero, whose sign depends on the order (the
+// caller takes RunMax then). -inf for no bits.
+inline __m256d VectorMax(const double* values, uint64_t x, __m256d acc) {
+  const __m256d none = _mm256_set1_pd(-INFINITY);
+  for (int b = 0; b < 64; b += 4) {
+    const __m256d lanes = _mm256_castsi256_pd(
+        _mm256_load_si256(reinterpret_cast<const __m256i*>(kLaneMasks.m[(x >> b) & 15])));
+    const __m256d v = _mm256_blendv_pd(none, _mm256_loadu_pd(values + b), lanes);
+    acc = _mm256_max_pd(v, acc);
+  }
+  return acc;
+}
+#endif
+
 // `values()`: nullptr for a count, else the values of the matches (ChunkValues).
+// `sizes`: for a value-runs rule of the events' sizes (payload_size without a
+// field), the batch: each entry's value is its event's size, read as the entry
+// is written (values() is not called: ChunkValues' pass over the matches and
+// its array of sizes, once per rule, saved).
 template <typename Values>
 __attribute__((noinline)) bool AddChunkRuns(const ConditionSet::Mask& matched, const ConditionSet::Mask& valid, const int64_t* times,
                   const Values& values, uint32_t base, int64_t merge_ms, ChunkGroups* groups,
                   const uint64_t* group_hashes, std::vector<Update>* ups, int64_t* merge_end,
-                  uint64_t* matched_count, RunEntry* run_values) {
+                  uint64_t* matched_count, RunEntry* run_values, const Batch* sizes) {
   ConditionSet::Mask hits;
   uint32_t total = 0;
   for (size_t w = 0; w < ConditionSet::kWords; ++w) {
@@ -702,7 +767,18 @@ __attribute__((noinline)) bool AddChunkRuns(const ConditionSet::Mask& matched, c
     if (groups->overflow) return false;
   }
   *matched_count += total;
-  const double* numbers = values();
+  const double* numbers = sizes ? nullptr : values();
+  const Event* events = sizes ? sizes->events().data() + base : nullptr;
+  const bool simd = groups && groups->simd;
+  // The matches without a number are left out (the detectors skip them):
+  // from here on every bit of `hits` has a value.
+  if (numbers) hits = NumberedHits(hits, numbers, simd);
+#if defined(__AVX2__)
+  // A max rule's groups of many matches (SlowRequests, HugeLogFile: 4
+  // groups) take their maximum 4 values at a time; groups of a few matches
+  // (16 hosts) value by value.
+  const bool vector_max = simd && !run_values && numbers && groups->n <= 6;
+#endif
   auto add = [&](uint64_t group, const ConditionSet::Mask& mask) {
     uint32_t first = kChunk, last = 0, count = 0;
     double value = 1;
@@ -711,12 +787,13 @@ __attribute__((noinline)) bool AddChunkRuns(const ConditionSet::Mask& matched, c
       for (size_t w = 0; w < ConditionSet::kWords; ++w) {
         for (uint64_t bits = hits.w[w] & mask.w[w]; bits; bits &= bits - 1) {
           const uint32_t j = static_cast<uint32_t>(w * 64) + static_cast<uint32_t>(__builtin_ctzll(bits));
-          const double v = numbers[j];
-          if (std::isnan(v)) continue;
-          out[count++] = RunEntry{v, times[j], base + j};
+          const double v = events ? static_cast<double>(sizes->DocLength(events[j])) : numbers[j];
+          *out++ = RunEntry{v, times[j], base + j};
         }
       }
+      count = static_cast<uint32_t>(out - run_values);
       if (count == 0) return;
+      out = run_values;
       run_values += count;
       const uint64_t key = count == 1 ? group : RunEntriesKey(out);
       ups[ShardOf(group)].push_back(Update{out[0].event, count, group, key, out[0].ts, out[0].value, out[count - 1].ts});
@@ -725,26 +802,34 @@ __attribute__((noinline)) bool AddChunkRuns(const ConditionSet::Mask& matched, c
     for (size_t w = 0; w < ConditionSet::kWords; ++w) {
       const uint64_t x = hits.w[w] & mask.w[w];
       if (!x) continue;
-      if (!numbers) {
-        count += static_cast<uint32_t>(__builtin_popcountll(x));
-        if (first == kChunk) first = static_cast<uint32_t>(w * 64) + static_cast<uint32_t>(__builtin_ctzll(x));
-        last = static_cast<uint32_t>(w * 64 + 63) - static_cast<uint32_t>(__builtin_clzll(x));
-        continue;
-      }
-      for (uint64_t bits = x; bits; bits &= bits - 1) {
-        const uint32_t j = static_cast<uint32_t>(w * 64) + static_cast<uint32_t>(__builtin_ctzll(bits));
-        const double v = numbers[j];
-        if (std::isnan(v)) continue;
-        if (count++ == 0) {
-          first = j;
-          value = v;
-        } else if (v > value) {
-          value = v;
-        }
-        last = j;
-      }
+      count += static_cast<uint32_t>(__builtin_popcountll(x));
+      if (first == kChunk) first = static_cast<uint32_t>(w * 64) + static_cast<uint32_t>(__builtin_ctzll(x));
+      last = static_cast<uint32_t>(w * 64 + 63) - static_cast<uint32_t>(__builtin_clzll(x));
     }
     if (count == 0) return;
+    if (numbers) {
+      bool exact = false;
+#if defined(__AVX2__)
+      if (vector_max) {
+        __m256d acc = _mm256_set1_pd(-INFINITY);
+        for (size_t w = 0; w < ConditionSet::kWords; ++w) {
+          if (hits.w[w] & mask.w[w]) acc = VectorMax(numbers + w * 64, hits.w[w] & mask.w[w], acc);
+        }
+        const __m128d half = _mm_max_pd(_mm256_castpd256_pd128(acc), _mm256_extractf128_pd(acc, 1));
+        value = _mm_cvtsd_f64(_mm_max_sd(half, _mm_unpackhi_pd(half, half)));
+        exact = value != 0;
+      }
+#endif
+      if (!exact) {
+        bool none = true;
+        for (size_t w = 0; w < ConditionSet::kWords; ++w) {
+          const uint64_t x = hits.w[w] & mask.w[w];
+          if (!x) continue;
+          value = RunMax(numbers + w * 64, x, value, none);
+          none = false;
+        }
+      }
+    }
     const int64_t ts = times[first], ts_last = times[last];
     const size_t shard = ShardOf(group);
     std::vector<Update>& list = ups[shard];
@@ -1080,7 +1165,8 @@ void RuleEngine::Observe(const Batch& batch) {
                        base, merge_ms,
                        list >= 0 ? &scratch.chunk_groups[static_cast<size_t>(list)] : nullptr,
                        gh + static_cast<size_t>(std::max(list, 0)) * kChunk, ups, merge_end, &scratch.matched[ri],
-                       d.value_runs() ? RunValueSlot(rules_.size(), ri, base, kApplyEvents) : nullptr)) {
+                       d.value_runs() ? RunValueSlot(rules_.size(), ri, base, kApplyEvents) : nullptr,
+                       d.value_runs() && d.value_source() == Detector::ValueSource::kEventBytes ? &batch : nullptr)) {
         continue;
       }
       const uint64_t* groups = shared_groups && list >= 0 ? gh + static_cast<size_t>(list) * kChunk : nullptr;

@@ -83,7 +83,15 @@ class PayloadSizeDetector : public Detector {
         const Update& x = u[j];
         if (x.count > 1) {
           const RunEntry* e = RunEntries(x);
-          for (uint32_t k = 0; k < x.count; ++k) Step(st, e[k].value, e[k].ts, e[k].event, x.group, samples);
+          for (size_t k = 0; k < x.count; ++k) {
+            // Past the warm values and min_samples, the values up to the first
+            // outlier without the rest of Step (AddSteadyRun); the outlier by Step.
+            if (st.stats.n >= steady_from_) {
+              k = AddSteadyRun(st.stats, e, k, x.count, p_.factor, &st.last_seen);
+              if (k == x.count) break;
+            }
+            Step(st, e[k].value, e[k].ts, e[k].event, x.group, samples);
+          }
         } else if (!std::isnan(x.value)) {
           Step(st, x.value, x.ts, x.event, x.group, samples);
         }
@@ -160,6 +168,8 @@ class PayloadSizeDetector : public Detector {
   }
 
   PayloadParams p_;
+  // From this many values on, Step's judgement and Add are AddSteadyRun's.
+  const uint32_t steady_from_ = std::max(p_.min_samples, RobustStats::kWarmValues);
   GroupTable<PayloadGroup> table_;
   const bool runs_ = payload_runs;
 };

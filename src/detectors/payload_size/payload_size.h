@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 
 #include "detectors/common/detector.h"
 
@@ -51,6 +52,22 @@ struct RobustStats {
       mad += (std::fabs(x - median) * 0.8 - mad) / n;  // mean |dev| ≈ 1.25 MAD for normal data
       return;
     }
+    SignStep(x);
+  }
+  // Add for an estimator past its warm values (kWarmValues <= n < 2^32 - 1):
+  // the same steps without the tests of n.
+  void AddSteady(double x) {
+    ++n;
+    SignStep(x);
+  }
+  // The smallest value counted as an outlier with `factor`.
+  double Limit(double factor) const {
+    double scale = std::max({1.4826 * mad, 0.05 * std::fabs(median), 1e-9});
+    return median + factor * scale;
+  }
+
+ private:
+  void SignStep(double x) {
     double scale = std::max({mad, std::fabs(median) * 1e-3, 1e-9});
     double step = kStep * scale;
     median += x > median ? step : (x < median ? -step : 0);
@@ -58,11 +75,32 @@ struct RobustStats {
     mad += dev > mad ? step : -step;
     if (mad < 0) mad = 0;
   }
-  // The smallest value counted as an outlier with `factor`.
-  double Limit(double factor) const {
-    double scale = std::max({1.4826 * mad, 0.05 * std::fabs(median), 1e-9});
-    return median + factor * scale;
-  }
 };
+
+// The values of `e[k..count)` judged and added to `s` (Limit(factor), then
+// Add, each value's time into *last_seen) while none is above its limit and
+// `s` is steady (n >= kWarmValues; the caller's min_samples reached): the
+// estimator in registers, no test of n per value (the 30-rule set's
+// UnusualEventSize and UnusualEventSizePerFile step every event through it;
+// detectors_bench BM_ThirtyRulesStream). Returns where it stopped: `count`, or
+// the first value above its limit (for the caller's full step), or where n
+// would reach 2^32 - 1. The same results, to the bit, as Limit and Add value
+// by value (tests/detectors/payload_steady_test.cc).
+inline size_t AddSteadyRun(RobustStats& s, const RunEntry* e, size_t k, size_t count, double factor,
+                           int64_t* last_seen) {
+  if (s.n >= UINT32_MAX - 1) return k;
+  const size_t end = std::min<size_t>(count, k + (UINT32_MAX - 1 - s.n));
+  RobustStats st = s;
+  int64_t seen = *last_seen;
+  for (; k < end; ++k) {
+    const double v = e[k].value;
+    if (v > st.Limit(factor)) break;
+    if (e[k].ts > seen) seen = e[k].ts;
+    st.AddSteady(v);
+  }
+  s = st;
+  *last_seen = seen;
+  return k;
+}
 
 }  // namespace sluice::detectors
