@@ -196,10 +196,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
     ArmTimer();
   }
 
+  const Strand& strand() const { return strand_; }
   // Shutdown, after the outputs stopped: writes the ACKs of the windows that
   // became safe (their OnWindowSafe handlers were posted to this strand
   // before this one), then counts `done` down. Nothing is read any more.
-  const Strand& strand() const { return strand_; }
   void FinishWrites(std::shared_ptr<Countdown> done) {
     if (closed_ || (!writing_ && out_pending_.empty())) {
       done->Done();
