@@ -978,6 +978,8 @@ bool EventParser::ScanByShape(const Shape& shape, Batch* batch, size_t i, const 
         continue;
       case kShapeEnd:
         return p == end;
+      default:
+        return false;  // no other step is built (and GCC then sees `after` set on every path)
     }
     p = after;
   }

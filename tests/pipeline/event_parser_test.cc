@@ -162,7 +162,11 @@ void ExpectBatchEqualsAlone(const std::vector<std::string>& events, const std::v
     alone_parser.ParseBatch(&one);
     auto context = [&] {  // only evaluated when the expectation fails
       std::string c;
-      for (const auto& e : events) c += "[" + e.substr(0, 200) + "]";
+      for (const auto& e : events) {
+        c += '[';
+        c.append(e, 0, 200);
+        c += ']';
+      }
       return c;
     };
     EXPECT_EQ(Outcome(all, i), Outcome(one, 0)) << "event " << i << " of " << context();
