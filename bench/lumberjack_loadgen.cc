@@ -134,7 +134,9 @@ int main(int argc, char** argv) {
      << ",\"p999\":" << Percentile(latencies, 0.999) << "},\"heartbeats\":" << sh.heartbeats.load()
      << ",\"errors\":" << sh.errors.load() << ",\"distinct_events\":" << n_windows * window;
   if (pid > 0) {
-    js << ",\"sluice_cpu_seconds\":" << cpu << ",\"sluice_events_per_cpu_second\":" << (cpu > 0 ? sh.acked / cpu : 0)
+    js << ",\"sluice_cpu_seconds\":" << cpu << ",\"sluice_user_cpu_seconds\":" << after.user_seconds - before.user_seconds
+       << ",\"sluice_system_cpu_seconds\":" << after.system_seconds - before.system_seconds
+       << ",\"sluice_events_per_cpu_second\":" << (cpu > 0 ? sh.acked / cpu : 0)
        << ",\"sluice_peak_rss_mib\":" << after.peak_rss_kib / 1024.0 << ",\"sluice_rss_mib\":" << after.rss_kib / 1024.0;
   }
   js << "}";

@@ -12,7 +12,9 @@
 namespace sluice::bench {
 
 struct ProcSample {
-  double cpu_seconds = 0;  // user + system, all threads
+  double cpu_seconds = 0;     // user + system, all threads
+  double user_seconds = 0;    // of which in user space
+  double system_seconds = 0;  // and in the kernel
   long rss_kib = 0;        // VmRSS
   long peak_rss_kib = 0;   // VmHWM
 };
@@ -32,7 +34,10 @@ inline ProcSample ReadProc(int pid) {
       if (i == 14) utime = std::stoull(f);
       if (i == 15) stime = std::stoull(f);
     }
-    s.cpu_seconds = static_cast<double>(utime + stime) / sysconf(_SC_CLK_TCK);
+    const double hz = static_cast<double>(sysconf(_SC_CLK_TCK));
+    s.user_seconds = static_cast<double>(utime) / hz;
+    s.system_seconds = static_cast<double>(stime) / hz;
+    s.cpu_seconds = s.user_seconds + s.system_seconds;
   }
   std::ifstream status("/proc/" + std::to_string(pid) + "/status");
   while (std::getline(status, line)) {

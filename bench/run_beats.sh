@@ -10,6 +10,7 @@
 #   bench/run_beats.sh --queue persisted       # pipeline.queue.type: persisted (sync: batch)
 #   bench/run_beats.sh --queue persisted --sync interval
 #   bench/run_beats.sh --rules bench/rules/thirty-rules.yml   # with a rule set (rules: {paths: [FILE]})
+#   PERF_OUT=/tmp/p.data bench/run_beats.sh ...  # sluice sampled by `perf record` while the load runs
 #
 # Extra options are passed to lumberjack_loadgen.
 set -euo pipefail
@@ -38,6 +39,7 @@ cleanup() {
   [[ -n ${SLUICE_PID:-} ]] && kill "$SLUICE_PID" 2>/dev/null || true
   [[ -n ${ES_PID:-} ]] && kill "$ES_PID" 2>/dev/null || true
   [[ -n ${RSS_PID:-} ]] && kill "$RSS_PID" 2>/dev/null || true
+  [[ -n ${PERF_PID:-} ]] && kill -INT "$PERF_PID" 2>/dev/null || true
   wait 2>/dev/null || true
   rm -rf "$WORK"
 }
@@ -89,8 +91,18 @@ done
   done ) &
 RSS_PID=$!
 
+if [[ -n ${PERF_OUT:-} ]]; then
+  perf record -F "${PERF_FREQ:-1999}" -o "$PERF_OUT" -p "$SLUICE_PID" 2>"$WORK/perf.err" >/dev/null &
+  PERF_PID=$!
+  sleep 0.5  # perf attached before the load starts
+fi
 echo "bench: sluice pid $SLUICE_PID, beats :$BEATS_PORT, output $OUTPUT, queue $QUEUE$([[ $QUEUE == persisted ]] && echo " (sync: $SYNC)"); $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" >&2
 "$BUILD/bench/lumberjack_loadgen" --port "$BEATS_PORT" --pid "$SLUICE_PID" "${ARGS[@]}" | tee "$WORK/result.json"
+if [[ -n ${PERF_PID:-} ]]; then
+  kill -INT "$PERF_PID" 2>/dev/null || true
+  wait "$PERF_PID" 2>/dev/null || true
+  PERF_PID=
+fi
 if [[ -n $RULES ]]; then
   curl -sf "http://127.0.0.1:$HTTP_PORT/metrics" > "$WORK/metrics.txt" || true
   echo "bench: rules: $(grep -c '^sluice_rule_events_matched_total' "$WORK/metrics.txt") with matches, $(awk '/^sluice_rule_events_matched_total/ {s+=$2} END {print s+0}' "$WORK/metrics.txt") matches, $(awk '/^sluice_rule_alerts_firing/ {s+=$2} END {print s+0}' "$WORK/metrics.txt") alerts firing" >&2
