@@ -6,8 +6,10 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
+#include <type_traits>
 
 namespace sluice {
 
@@ -35,7 +37,13 @@ uint32_t Batch::AddError(std::string message) {
 
 void Batch::ResizeFields(size_t field_count) {
   field_count_ = field_count;
-  fields_.assign(events_.size() * field_count, FieldValue{});
+  // All zero bytes is FieldValue{} (kMissing, empty span): the values kept
+  // from an earlier parse are cleared by one memset rather than assign's store
+  // loop; new ones are value-initialized by resize.
+  static_assert(std::is_trivially_copyable_v<FieldValue> && FieldKind::kMissing == FieldKind{});
+  const size_t kept = std::min(fields_.size(), events_.size() * field_count);
+  fields_.resize(events_.size() * field_count);
+  std::memset(static_cast<void*>(fields_.data()), 0, kept * sizeof(FieldValue));
 }
 
 size_t Batch::MemoryBytes() const {
