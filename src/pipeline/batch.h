@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <functional>
 #include <memory>
 #include <string>
@@ -140,7 +141,12 @@ class Batch {
   std::string arena_;
   std::vector<Event> events_;
   std::vector<std::string> errors_;
-  std::vector<FieldValue> fields_;
+  // field_count_ values per event, zeroed by ResizeFields (calloc/memset: see there).
+  struct FreeDelete {
+    void operator()(FieldValue* p) const { std::free(p); }
+  };
+  std::unique_ptr<FieldValue[], FreeDelete> fields_;
+  size_t fields_capacity_ = 0;
   size_t field_count_ = 0;
   std::atomic<int> holds_{1};
   std::function<void()> on_safe_;
