@@ -136,6 +136,9 @@ class SessionBase {
  public:
   virtual ~SessionBase() = default;
   virtual void Close() = 0;
+  // Shutdown: the pending read ends (as an idle timeout ends it), what is
+  // buffered is delivered, and the session closes without reading again.
+  virtual void StopReading() = 0;
 };
 
 }  // namespace
@@ -148,14 +151,19 @@ class SyslogInput::Impl {
 
   absl::Status Start(BatchReceiver* receiver);
   void StopAccepting();
+  size_t held_batches() const;
   void Stop();
+  // StopAccepting was called: sessions deliver what they read and close.
+  bool draining() const { return draining_.load(std::memory_order_acquire); }
 
   const SyslogInputConfig& cfg() const { return *cfg_; }
   SyslogCounters* counters() { return &counters_; }
   BatchReceiver* receiver() { return receiver_; }
   asio::io_context& io() { return io_; }
   std::shared_ptr<Waker> waker() { return waker_; }
-  void Forget(SessionBase* s) { sessions_.erase(s); }
+  void Forget(SessionBase* s) {
+    if (sessions_.erase(s)) open_sessions_.fetch_sub(1, std::memory_order_acq_rel);
+  }
   std::string bound_address;
 
  private:
@@ -171,6 +179,9 @@ class SyslogInput::Impl {
   BatchReceiver* receiver_ = nullptr;
   RateLimitedLog warn_;
   bool stopped_ = false;
+  std::atomic<bool> draining_{false};
+  std::atomic<size_t> open_sessions_{0};  // sessions_.size(), readable from other threads
+  std::atomic<bool> udp_running_{false};  // UdpLoop has not returned
 
   // TCP / TLS
   std::unique_ptr<asio::ssl::context> tls_;
@@ -224,7 +235,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       auto self = this->shared_from_this();
       stream_.async_handshake(asio::ssl::stream_base::server, [self](const error_code& ec) {
         if (ec) {
-          if (!self->closed_) {
+          if (!self->closed_ && !self->in_->draining()) {  // not the shutdown's cancel
             self->in_->counters()->tls_failed->Inc();
             self->in_warn().Warn(self->in_->cfg().id, "TLS handshake with ", self->peer_, " failed: ", ec.message());
           }
@@ -234,6 +245,12 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
         self->Read();
       });
     }
+  }
+
+  void StopReading() override {
+    if (closed_ || paused_) return;  // a paused session finishes in Process once resumed
+    error_code ec;
+    stream_.lowest_layer().cancel(ec);
   }
 
   void Close() override {
@@ -311,6 +328,9 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   // then reads again (or closes at end of stream). Stops, keeping its place,
   // when the pipeline refuses a batch; Resume continues.
   void Process() {
+    // Shutting down: what is buffered is the end of the stream (a frame cut
+    // short is delivered as at any end of stream), then the session closes.
+    if (in_->draining()) eof_ = true;
     for (;;) {
       if (BatchFull() && !Push()) return;
       if (begin_ == end_ && !eof_) break;
@@ -506,10 +526,12 @@ void SyslogInput::Impl::Accept() {
         auto ts = std::make_shared<Session<asio::ssl::stream<tcp::socket>>>(
             this, asio::ssl::stream<tcp::socket>(std::move(sock), *tls_), std::move(ip), std::move(peer));
         sessions_[ts.get()] = ts;
+        open_sessions_.fetch_add(1, std::memory_order_acq_rel);
         ts->Start();
       } else {
         auto ps = std::make_shared<Session<tcp::socket>>(this, std::move(sock), std::move(ip), std::move(peer));
         sessions_[ps.get()] = ps;
+        open_sessions_.fetch_add(1, std::memory_order_acq_rel);
         ps->Start();
       }
     }
@@ -552,6 +574,7 @@ absl::Status SyslogInput::Impl::StartUdp() {
   bound_address = local.address().is_v6() ? StrCat("[", local.address().to_string(), "]:", local.port())
                                           : StrCat(local.address().to_string(), ":", local.port());
   stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  udp_running_.store(true, std::memory_order_release);
   udp_thread_ = std::thread([this] { UdpLoop(); });
   return absl::OkStatus();
 }
@@ -610,7 +633,7 @@ void SyslogInput::Impl::UdpLoop() {
   socklen_t last_len = 0;
   std::string ip;
 
-  while (!udp_stop_.load()) {
+  while (!udp_stop_.load() && !draining()) {
     pollfd pfd[2] = {{udp_fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
     const int ready = ::poll(pfd, 2, 1000);
     CountUdpDrops();
@@ -663,16 +686,40 @@ void SyslogInput::Impl::UdpLoop() {
     if (batch && !batch->events().empty() && !UdpPush(batch)) break;
   }
   CountUdpDrops();
+  udp_running_.store(false, std::memory_order_release);
 }
 
+// Shutdown's first step: no new connections, and the open ones stop reading
+// and deliver what they read, as Logstash's and Vector's TCP inputs drain.
+// Reading on during the drain only lost more: what was read after the
+// pipeline's queue closed was refused, and syslog has no ACK to make the
+// sender send it again. What the senders wrote that was not read yet stays in
+// the kernel and is lost when the connection closes (README: shutdown).
+// UDP stops receiving after the batch at hand.
 void SyslogInput::Impl::StopAccepting() {
+  draining_.store(true, std::memory_order_release);
   if (acceptor_) {
     asio::post(io_, [this] {
       error_code ec;
       if (acceptor_->is_open()) acceptor_->close(ec);
       accept_retry_->cancel();
+      std::vector<std::shared_ptr<SessionBase>> all;
+      for (auto& [p, s] : sessions_) all.push_back(s);
+      for (auto& s : all) s->StopReading();
     });
   }
+  if (stop_fd_ >= 0) {
+    uint64_t one = 1;
+    (void)!::write(stop_fd_, &one, sizeof one);  // wakes UdpLoop's poll
+  }
+}
+
+// Until they are done, sessions may still push what they read (a paused one
+// once the pipeline has room), and so may the UDP thread: App::Shutdown
+// waits for them before the pipeline drains.
+size_t SyslogInput::Impl::held_batches() const {
+  if (!draining()) return 0;
+  return open_sessions_.load(std::memory_order_acquire) + (udp_running_.load(std::memory_order_acquire) ? 1 : 0);
 }
 
 void SyslogInput::Impl::Stop() {
@@ -716,6 +763,7 @@ SyslogInput::~SyslogInput() = default;
 std::string_view SyslogInput::name() const { return impl_->cfg().id; }
 absl::Status SyslogInput::Start(BatchReceiver* receiver) { return impl_->Start(receiver); }
 void SyslogInput::StopAccepting() { impl_->StopAccepting(); }
+size_t SyslogInput::held_batches() const { return impl_->held_batches(); }
 void SyslogInput::Stop() { impl_->Stop(); }
 std::string SyslogInput::bound_address() const { return impl_->bound_address; }
 

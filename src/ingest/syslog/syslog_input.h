@@ -26,6 +26,7 @@ class SyslogInput : public Input {
   std::string_view name() const override;
   absl::Status Start(BatchReceiver* receiver) override;
   void StopAccepting() override;
+  size_t held_batches() const override;
   void Stop() override;
   std::string bound_address() const override;
 
