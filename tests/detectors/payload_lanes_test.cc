@@ -112,9 +112,11 @@ TEST(PayloadLanesTest, SameAsShardByShard) {
     const size_t ngroups = 1 + rng() % 40;
     std::vector<uint64_t> groups;
     std::vector<double> base;
+    std::vector<int> kind;  // 0: spread values; 1: always `base` (ties with the median); 2: base - 1, base, base + 1
     for (size_t g = 0; g < ngroups; ++g) {
       groups.push_back(rng());
       base.push_back(std::vector<double>{0, 1, 120, 900, 1e6, -50}[rng() % 6]);
+      kind.push_back(static_cast<int>(rng() % 3));
     }
     int64_t t = kT0;
     for (int round = 0; round < 40; ++round) {
@@ -131,6 +133,8 @@ TEST(PayloadLanesTest, SameAsShardByShard) {
             case 1: return 0.0;
             case 2: return -0.0;
             default: {
+              if (kind[g] == 1) return base[g];
+              if (kind[g] == 2) return base[g] + static_cast<double>(rng() % 3) - 1;
               std::normal_distribution<double> nd(base[g], 1 + std::fabs(base[g]) * 0.05);
               return nd(rng);
             }
