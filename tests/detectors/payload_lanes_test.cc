@@ -109,7 +109,8 @@ TEST(PayloadLanesTest, SameAsShardByShard) {
     auto batch = lanes.MakeBatch(evs);
 
     // Groups: a hash (its top bits its shard), a typical value, its label event.
-    const size_t ngroups = 1 + rng() % 40;
+    // (Every fourth seed hundreds: many groups in a shard.)
+    const size_t ngroups = 1 + rng() % (seed % 4 == 0 ? 600 : 40);
     std::vector<uint64_t> groups;
     std::vector<double> base;
     std::vector<int> kind;  // 0: spread values; 1: always `base` (ties with the median); 2: base - 1, base, base + 1
@@ -124,7 +125,7 @@ TEST(PayloadLanesTest, SameAsShardByShard) {
       std::deque<std::vector<RunEntry>> runs;  // the value runs' entries
       // Now and then a group joins late (a new group among known ones).
       const size_t known = std::min(ngroups, 1 + static_cast<size_t>(round) * ngroups / 10);
-      const int nupdates = 1 + static_cast<int>(rng() % 80);
+      const int nupdates = 1 + static_cast<int>(rng() % (ngroups > 40 ? 1500 : 80));
       for (int k = 0; k < nupdates; ++k) {
         const size_t g = rng() % (rng() % 20 == 0 ? ngroups : known);
         auto value = [&]() -> double {

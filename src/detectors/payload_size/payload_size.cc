@@ -3,6 +3,7 @@
 #include <cmath>
 #include <limits>
 
+#include "absl/container/flat_hash_map.h"
 #include "common/strings.h"
 #include "detectors/common/group_state.h"
 #include "detectors/common/label_template.h"
@@ -391,6 +392,9 @@ void PayloadSizeDetector::ApplyShards(const std::vector<Update>* lists, const Ba
   };
   thread_local std::vector<Item> items;
   thread_local std::vector<uint32_t> item_of, order;
+  // A shard's items by group, once it has more than kScanItems (empty until then).
+  thread_local absl::flat_hash_map<uint64_t, uint32_t> item_index;
+  constexpr size_t kScanItems = 8;
   thread_local std::vector<TaggedSample> tagged;
   thread_local std::vector<SampleCandidate> plain;
   items.clear();
@@ -406,6 +410,7 @@ void PayloadSizeDetector::ApplyShards(const std::vector<Update>* lists, const Ba
     // the table yet (an insertion, which may move the others or evict one)
     // sends the whole shard through Apply's way.
     const size_t first_item = items.size();
+    item_index.clear();
     item_of.resize(list.size());
     bool plain_shard = false;
     for (size_t j = 0; j < list.size(); ++j) {
@@ -415,10 +420,17 @@ void PayloadSizeDetector::ApplyShards(const std::vector<Update>* lists, const Ba
       size_t it = items.size();
       if (it > first_item && items.back().group == up.group) {
         it = items.size() - 1;
-      } else {
+      } else if (items.size() - first_item <= kScanItems) {
         for (size_t q = first_item; q < items.size(); ++q) {
           if (items[q].group == up.group) it = q;
         }
+      } else {
+        // Many groups in the shard: by a map rather than a scan per update.
+        if (item_index.empty()) {
+          for (size_t q = first_item; q < items.size(); ++q) item_index[items[q].group] = static_cast<uint32_t>(q);
+        }
+        auto f = item_index.find(up.group);
+        if (f != item_index.end()) it = f->second;
       }
       if (it == items.size()) {
         auto found = s.map.find(up.group);
@@ -427,6 +439,7 @@ void PayloadSizeDetector::ApplyShards(const std::vector<Update>* lists, const Ba
           break;
         }
         items.push_back({&found->second, up.group, static_cast<uint32_t>(si), 0, 0});
+        if (!item_index.empty()) item_index[up.group] = static_cast<uint32_t>(it);
       }
       item_of[j] = static_cast<uint32_t>(it);
       ++items[it].size;
