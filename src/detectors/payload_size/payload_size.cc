@@ -331,7 +331,7 @@ bool PayloadSizeDetector::Advance(Lane& l, std::vector<TaggedSample>* tagged) co
 
 // L lanes standing at steady values (Advance) stepped value by value in
 // lockstep, up to the end of the shortest one's entries or a round where a
-// lane's value is above its limit; that lane's value then by Step. Each
+// lane's value is above its limit; that round's values then by Step. Each
 // estimator is its own dependency chain of ~25 cycles per value (max, mul,
 // add, sub, compare, select): one group at a time left the core waiting
 // (PayloadSizeDetector::Apply 3.4% of sluice's samples in the 30-rule run,
@@ -357,12 +357,11 @@ void PayloadSizeDetector::Lockstep(Lane* const* lanes, std::vector<TaggedSample>
 #if defined(__AVX2__)
   if constexpr (L == 4) {
     r = LockstepRounds4(st, seen, e, m, factor);
-  } else {
+  } else
+#endif
+  {
     r = LockstepRounds<L>(st, seen, e, m, factor);
   }
-#else
-  r = LockstepRounds<L>(st, seen, e, m, factor);
-#endif
 #pragma GCC unroll 4
   for (int i = 0; i < L; ++i) {
     Lane& l = *lanes[i];
