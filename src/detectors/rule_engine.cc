@@ -1015,11 +1015,8 @@ void RuleEngine::Observe(const Batch& batch) {
       const Rule& r = rules_[ri];
       std::vector<Update>* ups = &lists[ri * kShards];
       scratch.samples.clear();
-      for (size_t s = 0; s < kShards; ++s) {
-        if (ups[s].empty()) continue;
-        r.detector->Apply(s, ups[s].data(), ups[s].size(), batch, &scratch.samples);
-        ups[s].clear();
-      }
+      r.detector->ApplyShards(ups, batch, &scratch.samples);
+      for (size_t s = 0; s < kShards; ++s) ups[s].clear();
       if (scratch.matched[ri] && r.matched) r.matched->Inc(scratch.matched[ri]);
       scratch.matched[ri] = 0;
       if (!scratch.samples.empty()) r.samples->Record(batch, scratch.samples, opts_.sample_bytes, wall);

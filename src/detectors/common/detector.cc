@@ -28,6 +28,13 @@ void Detector::SetGroupLabels(const Batch& batch, uint32_t event, CompactString*
   *labels = GroupBlob(batch, event);
 }
 
+void Detector::ApplyShards(const std::vector<Update>* lists, const Batch& batch,
+                           std::vector<SampleCandidate>* samples) {
+  for (size_t s = 0; s < kShards; ++s) {
+    if (!lists[s].empty()) Apply(s, lists[s].data(), lists[s].size(), batch, samples);
+  }
+}
+
 Labels Detector::GroupLabels(std::string_view blob) const {
   Labels out;
   size_t pos = 0;

@@ -20,5 +20,9 @@
 namespace sluice::detectors {
 
 std::unique_ptr<Detector> NewDuplicateDetector(ConfigMap& cfg, const RuleSpec* spec, const DetectorEnv& env);
+// Whether detectors made afterwards look up a block of updates' fingerprints
+// before applying them (on by default) or each update's when it is applied
+// (tests only).
+void SetDuplicateBlocksForTest(bool on);
 
 }  // namespace sluice::detectors
