@@ -520,6 +520,7 @@ class FieldHashMemo {
     uint64_t field;  // FieldHash
     uint64_t group;  // Combine(kGroupSeed, field): the group of a one-field group_by
   };
+  static constexpr uint32_t kMaxKey = 32;  // longer values are hashed every time
   // The hashes of `v`, from the memo or computed (and remembered). `wide`:
   // the key loaded, compared and folded 32 bytes at a time with AVX2 where
   // compiled in (RuleEngineOptions::simd; the same key, entry and result as
@@ -528,8 +529,7 @@ class FieldHashMemo {
   // may be loaded).
   Hashes Get(const Batch& batch, const FieldValue& v, bool wide, size_t readable) {
     const size_t n = v.span.len;
-    if (n > 32) return Compute(batch, v);
-    ++lookups_;
+    if (n > kMaxKey) return Compute(batch, v);
     const std::string& arena = batch.arena();
     const char* p = arena.data() + v.span.off;
     const uint32_t tag = static_cast<uint32_t>(n) << 8 | static_cast<uint32_t>(v.kind);
@@ -576,6 +576,11 @@ class FieldHashMemo {
     const uint64_t h = FieldHash(batch, v);
     return {h, Combine(kGroupSeed, h)};
   }
+  // The caller counts the look-ups (values of up to 32 bytes) of a chunk and
+  // adds them here: a count in the memo, in memory across the HashBytes
+  // call of a miss, was a load and a store per look-up chained from one
+  // look-up to the next.
+  void Looked(uint32_t n) { lookups_ += n; }
   // After a chunk: whether the next one should go without the memo (more
   // than half of this one's look-ups missed: the memo costs without paying;
   // tried again after kSkipChunks chunks).
@@ -644,14 +649,14 @@ struct ObserveScratch {
 // and chunk, and inlined they made Observe too large for the compiler to
 // inline FieldHashMemo::Get (~20 instructions per event: BM_ThirtyRulesStream).
 __attribute__((noinline)) const double* ChunkValues(const Batch& batch, uint32_t base, const ConditionSet::Mask& matched,
-                          const ConditionSet::Mask& valid, const Detector& d, const double* numbers,
+                          const ConditionSet::Mask& valid, int value_field, const double* numbers,
                           ObserveScratch* scratch) {
   if (numbers) return numbers;
   double* out = scratch->values;
   for (size_t w = 0; w < ConditionSet::kWords; ++w) {
     for (uint64_t bits = matched.w[w] & valid.w[w]; bits; bits &= bits - 1) {
       const uint32_t j = static_cast<uint32_t>(w * 64) + static_cast<uint32_t>(__builtin_ctzll(bits));
-      if (!FieldNumber(batch, batch.field(base + j, static_cast<size_t>(d.value_field())), &out[j])) out[j] = NAN;
+      if (!FieldNumber(batch, batch.field(base + j, static_cast<size_t>(value_field)), &out[j])) out[j] = NAN;
     }
   }
   return out;
@@ -965,6 +970,24 @@ void RuleEngine::IndexRules() {
     chunk_runs_.push_back(opts_.chunk_runs && opts_.merge_updates && (count || maximum || values) &&
                           d.key_fields().empty() && (opts_.shared_group_hashes || group_list_of_[ri] < 0));
   }
+  plans_.clear();
+  key_slots_.clear();
+  for (size_t ri = 0; ri < rules_.size(); ++ri) {
+    const Detector& d = *rules_[ri].detector;
+    RulePlan p;
+    p.source = d.value_source();
+    p.merge = opts_.merge_updates ? d.merge() : Detector::Merge::kNo;
+    p.value_runs = d.value_runs();
+    p.chunk_runs = chunk_runs_[ri];
+    p.list = group_list_of_[ri];
+    p.value_field = d.value_field();
+    p.selectors = opts_.engine_selectors ? static_cast<uint32_t>(d.selectors().size()) : 0;
+    p.key_first = static_cast<uint32_t>(key_slots_.size());
+    p.key_count = static_cast<uint32_t>(d.key_fields().size());
+    for (int f : d.key_fields()) key_slots_.push_back(slot_of_[static_cast<size_t>(f)]);
+    p.merge_ms = d.merge_bucket_ms();
+    plans_.push_back(p);
+  }
 }
 
 void RuleEngine::Observe(const Batch& batch) {
@@ -1087,12 +1110,16 @@ void RuleEngine::Observe(const Batch& batch) {
         }
       } else {
         FieldHashMemo& fm = scratch.memos[s];
+        uint32_t looked = 0;
         for (uint32_t j = 0; j < m; ++j) {
           if constexpr (decltype(with_prefetch)::value) prefetch(j);
-          const FieldHashMemo::Hashes h = fm.Get(batch, row[j * stride], wide, readable);
+          const FieldValue& v = row[j * stride];
+          looked += v.span.len <= FieldHashMemo::kMaxKey;
+          const FieldHashMemo::Hashes h = fm.Get(batch, v, wide, readable);
           fhs[j] = h.field;
           fgs[j] = h.group;
         }
+        fm.Looked(looked);
       }
     };
     for (size_t s = 0; s < slots; ++s) {
@@ -1141,50 +1168,54 @@ void RuleEngine::Observe(const Batch& batch) {
       cg.simd = opts_.simd;
     }
     for (size_t ri = 0; ri < rules_.size(); ++ri) {
-      const Rule& r = rules_[ri];
-      std::vector<Update>* ups = &lists[ri * kShards];
-      const RuleSpec& spec = *r.spec;
-      const Detector& d = *r.detector;
+      const RulePlan& p = plans_[ri];
       const ConditionSet::Mask& matched = conditions_.result(scratch.conditions, ri);
-      const double* numbers = d.value_source() == Detector::ValueSource::kField
-                                  ? conditions_.numbers(scratch.conditions, d.value_field())
+      ConditionSet::Mask hits;
+      uint64_t any = 0;
+      for (size_t w = 0; w < ConditionSet::kWords; ++w) {
+        hits.w[w] = matched.w[w] & valid.w[w];
+        any |= hits.w[w];
+      }
+      // No match in the chunk: no update, nothing counted, whichever path
+      // (the rules of rare matches: 6 of bench/rules/thirty-rules.yml's 30
+      // never match its events).
+      if (!any) continue;
+      std::vector<Update>* ups = &lists[ri * kShards];
+      const double* numbers = p.source == Detector::ValueSource::kField
+                                  ? conditions_.numbers(scratch.conditions, p.value_field)
                                   : nullptr;
-      const bool select = d.value_source() == Detector::ValueSource::kSelector;
-      const size_t selectors = opts_.engine_selectors ? d.selectors().size() : 0;
-      const Detector::Merge merge = opts_.merge_updates ? d.merge() : Detector::Merge::kNo;
-      const int64_t merge_ms = d.merge_bucket_ms();
+      const bool select = p.source == Detector::ValueSource::kSelector;
+      const size_t selectors = p.selectors;
+      const Detector::Merge merge = p.merge;
+      const int64_t merge_ms = p.merge_ms;
       int64_t* merge_end = &scratch.merge_end[ri * kShards];
-      const int list = group_list_of_[ri];
-      if (chunk_runs && chunk_runs_[ri] && FloorDiv(first_ts, merge_ms) == FloorDiv(last_ts, merge_ms) &&
+      const int list = p.list;
+      if (chunk_runs && p.chunk_runs && FloorDiv(first_ts, merge_ms) == FloorDiv(last_ts, merge_ms) &&
           AddChunkRuns(matched, valid, scratch.times,
                        [&]() -> const double* {
-                         return merge == Detector::Merge::kMax || d.value_runs()
-                                    ? ChunkValues(batch, base, matched, valid, d, numbers, &scratch)
+                         return merge == Detector::Merge::kMax || p.value_runs
+                                    ? ChunkValues(batch, base, matched, valid, p.value_field, numbers, &scratch)
                                     : nullptr;
                        },
                        base, merge_ms,
                        list >= 0 ? &scratch.chunk_groups[static_cast<size_t>(list)] : nullptr,
                        gh + static_cast<size_t>(std::max(list, 0)) * kChunk, ups, merge_end, &scratch.matched[ri],
-                       d.value_runs() ? RunValueSlot(rules_.size(), ri, base, kApplyEvents) : nullptr,
-                       d.value_runs() && d.value_source() == Detector::ValueSource::kEventBytes ? &batch : nullptr)) {
+                       p.value_runs ? RunValueSlot(rules_.size(), ri, base, kApplyEvents) : nullptr,
+                       p.value_runs && p.source == Detector::ValueSource::kEventBytes ? &batch : nullptr)) {
         continue;
       }
       const uint64_t* groups = shared_groups && list >= 0 ? gh + static_cast<size_t>(list) * kChunk : nullptr;
+      const int* const key_slots = key_slots_.data() + p.key_first;
+      const size_t key_count = p.key_count;
       if (opts_.match_loops && merge == Detector::Merge::kNo && !select && (groups || list < 0) &&
-          (numbers || d.value_source() == Detector::ValueSource::kOne ||
-           d.value_source() == Detector::ValueSource::kEventBytes)) {
-        const size_t key_count = d.key_fields().size();
+          (numbers || p.source == Detector::ValueSource::kOne || p.source == Detector::ValueSource::kEventBytes)) {
         scratch.key_columns.resize(key_count);
-        for (size_t k = 0; k < key_count; ++k) {
-          scratch.key_columns[k] = fh + static_cast<size_t>(slot_of_[static_cast<size_t>(d.key_fields()[k])]) * kChunk;
-        }
+        for (size_t k = 0; k < key_count; ++k) scratch.key_columns[k] = fh + static_cast<size_t>(key_slots[k]) * kChunk;
         const MatchLoop loop{groups, scratch.key_columns.data(), key_count, numbers, events.data(), times, base};
         const MatchValue v = numbers ? MatchValue::kNumbers
-                             : d.value_source() == Detector::ValueSource::kEventBytes ? MatchValue::kEventBytes
-                                                                                      : MatchValue::kOne;
-        ConditionSet::Mask hits;
+                             : p.source == Detector::ValueSource::kEventBytes ? MatchValue::kEventBytes
+                                                                              : MatchValue::kOne;
         for (size_t w = 0; w < ConditionSet::kWords; ++w) {
-          hits.w[w] = matched.w[w] & valid.w[w];
           scratch.matched[ri] += static_cast<uint64_t>(__builtin_popcountll(hits.w[w]));
         }
         if (groups) {
@@ -1195,31 +1226,27 @@ void RuleEngine::Observe(const Batch& batch) {
         continue;
       }
       // The rule's constants in locals: the stores of the updates below may
-      // alias the detector's and the engine's vectors, so the compiler would
-      // load them again for every match.
-      const Detector::ValueSource source = d.value_source();
-      const size_t value_field = static_cast<size_t>(d.value_field());
-      const int* const key_begin = d.key_fields().data();
-      const int* const key_end = key_begin + d.key_fields().size();
+      // alias the engine's vectors, so the compiler would load them again for
+      // every match.
+      const Detector::ValueSource source = p.source;
+      const size_t value_field = static_cast<size_t>(p.value_field);
       const int* const slot_of = slot_of_.data();
+      const std::vector<int>& group_fields = rules_[ri].spec->group_fields;
       const Event* const evs = events.data();
       for (size_t w = 0; w < ConditionSet::kWords; ++w) {
-        const uint64_t hits = matched.w[w] & valid.w[w];
-        scratch.matched[ri] += static_cast<uint64_t>(__builtin_popcountll(hits));
-        for (uint64_t bits = hits; bits; bits &= bits - 1) {
+        scratch.matched[ri] += static_cast<uint64_t>(__builtin_popcountll(hits.w[w]));
+        for (uint64_t bits = hits.w[w]; bits; bits &= bits - 1) {
           const uint32_t j = static_cast<uint32_t>(w * 64) + static_cast<uint32_t>(__builtin_ctzll(bits));
           const uint32_t i = base + j;
           uint64_t group = kGroupSeed;
           if (groups) {
             group = groups[j];
           } else if (!shared_groups) {
-            for (int f : spec.group_fields) group = Combine(group, fh[static_cast<size_t>(slot_of_[f]) * kChunk + j]);
+            for (int f : group_fields) group = Combine(group, fh[static_cast<size_t>(slot_of[f]) * kChunk + j]);
           }
           uint64_t key = group;
-          if (key_begin != key_end) {
-            for (const int* f = key_begin; f != key_end; ++f) {
-              key = Combine(key, fh[static_cast<size_t>(slot_of[*f]) * kChunk + j]);
-            }
+          if (key_count) {
+            for (size_t k = 0; k < key_count; ++k) key = Combine(key, fh[static_cast<size_t>(key_slots[k]) * kChunk + j]);
             key = Mix64(key ^ 0x66696e6765727072ull);
           }
           double value = 1;
