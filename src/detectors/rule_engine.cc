@@ -521,20 +521,21 @@ class FieldHashMemo {
     uint64_t group;  // Combine(kGroupSeed, field): the group of a one-field group_by
   };
   static constexpr uint32_t kMaxKey = 32;  // longer values are hashed every time
-  // The hashes of `v`, from the memo or computed (and remembered). `wide`:
+  // The hashes of `v` (of at most kMaxKey bytes: the caller computes the
+  // longer ones), from the memo or computed (and remembered). `kWide`:
   // the key loaded, compared and folded 32 bytes at a time with AVX2 where
   // compiled in (RuleEngineOptions::simd; the same key, entry and result as
   // the portable code, ~25 instead of ~57 instructions per look-up:
   // BM_ThirtyRulesStream). `readable`: the arena's capacity (bytes up to it
   // may be loaded).
-  Hashes Get(const Batch& batch, const FieldValue& v, bool wide, size_t readable) {
+  template <bool kWide>
+  Hashes Get(const Batch& batch, const FieldValue& v, size_t readable) {
     const size_t n = v.span.len;
-    if (n > kMaxKey) return Compute(batch, v);
     const std::string& arena = batch.arena();
     const char* p = arena.data() + v.span.off;
     const uint32_t tag = static_cast<uint32_t>(n) << 8 | static_cast<uint32_t>(v.kind);
 #if defined(__AVX2__)
-    if (wide) {
+    if constexpr (kWide) {
       __m256i key;
       if (size_t{v.span.off} + 32 <= readable) {
         // Within the arena's allocation (the parser reserves padding after
@@ -597,19 +598,23 @@ class FieldHashMemo {
  private:
   static constexpr int kSetBits = 7;
   static constexpr uint32_t kSkipChunks = 16;
-  struct Entry {
+  // A line each (56 bytes unpadded: an entry's key then crossed a line
+  // boundary in most sets, and the set's address took two multiplies).
+  struct alignas(64) Entry {
     uint64_t key[4] = {0, 0, 0, 0};  // the value's bytes, then zeros
     uint32_t tag = ~uint32_t{0};     // length << 8 | kind; all ones: empty
     Hashes hashes{};
   };
   // The set of a key: its words 0 ^ 2 and 1 ^ 3 (the halves of the 32
-  // bytes folded) and the tag, mixed.
+  // bytes folded) and the tag, mixed: the top bits of a product, which
+  // every bit of the factor reaches.
   static size_t Set(uint64_t a, uint64_t b, uint32_t tag) {
     const uint64_t h = (a ^ (b * 0x9e3779b97f4a7c15ull) ^ tag) * 0xc2b2ae3d27d4eb4full;
-    return static_cast<size_t>((h ^ (h >> 29)) >> (64 - kSetBits));
+    return static_cast<size_t>(h >> (64 - kSetBits));
   }
   // A miss: the key becomes the set's first entry, the first its second.
-  Hashes Insert(Entry* e, const uint64_t* k, uint32_t tag, const Batch& batch, const FieldValue& v) {
+  // Out of line: the look-up's loop keeps its registers.
+  __attribute__((noinline)) Hashes Insert(Entry* e, const uint64_t* k, uint32_t tag, const Batch& batch, const FieldValue& v) {
     ++misses_;
     e[1] = e[0];
     e[0].tag = tag;
@@ -620,6 +625,67 @@ class FieldHashMemo {
   Entry entries_[size_t{2} << kSetBits];
   uint32_t lookups_ = 0, misses_ = 0, skip_ = 0;
 };
+
+// Every cache line of the event kPrefetchAhead after event i, while the
+// first hashed field's pass over a chunk reads the chunk's events (Observe).
+struct EventPrefetch {
+  const Event* events;
+  const char* arena;
+  uint32_t n;                 // the batch's events
+  uintptr_t prefetched = 0;   // the lines below this address are prefetched
+  void At(uint32_t i) {
+    if (i + kPrefetchAhead >= n) return;
+    const Event& e = events[i + kPrefetchAhead];
+    // The lines not prefetched yet: events lie one after the other in the
+    // arena, so the line an event starts in was mostly its predecessor's
+    // last, already prefetched (one prefetch per line, ~8.1 per event of
+    // bench/run_beats.sh's 521 bytes, where every line of every event, two
+    // per step, was ~10).
+    const uintptr_t p = reinterpret_cast<uintptr_t>(arena + e.offset);
+    const uintptr_t last = p + e.length;
+    uintptr_t line = p & ~uintptr_t{63};
+    if (line < prefetched && prefetched < last) line = prefetched;  // (events out of arena order: all their lines)
+    for (; line < last; line += 64) __builtin_prefetch(reinterpret_cast<const char*>(line), 0, 3);
+    prefetched = line;
+  }
+};
+
+// One hashed field's hashes over a chunk's m events (row: the first event's
+// value, stride: the batch's fields): fhs FieldHash, fgs the group of a
+// one-field group_by (from the memo; without one, only fhs). Out of Observe:
+// inlined there, a look-up ran ~62 instructions, a third of them spills and
+// reloads of Observe's locals (the simd flag, the arena's capacity, the
+// look-up count) where Observe's many live values left no register (callgrind
+// of detectors_bench BM_ThirtyRulesStream, slots 1-3 of
+// bench/rules/thirty-rules.yml).
+template <bool kWide, bool kPrefetch>
+__attribute__((noinline)) void HashColumn(const Batch& batch, const FieldValue* row, size_t stride, uint32_t base,
+                                          uint32_t m, FieldHashMemo* memo, uint64_t* fhs, uint64_t* fgs,
+                                          EventPrefetch* pf) {
+  if (!memo) {
+    for (uint32_t j = 0; j < m; ++j) {
+      if constexpr (kPrefetch) pf->At(base + j);
+      fhs[j] = FieldHash(batch, row[j * stride]);
+    }
+    return;
+  }
+  const size_t readable = batch.arena().capacity();
+  uint32_t looked = 0;
+  for (uint32_t j = 0; j < m; ++j) {
+    if constexpr (kPrefetch) pf->At(base + j);
+    const FieldValue& v = row[j * stride];
+    FieldHashMemo::Hashes h;
+    if (v.span.len > FieldHashMemo::kMaxKey) {
+      h = FieldHashMemo::Compute(batch, v);
+    } else {
+      ++looked;
+      h = memo->Get<kWide>(batch, v, readable);
+    }
+    fhs[j] = h.field;
+    fgs[j] = h.group;
+  }
+  memo->Looked(looked);
+}
 
 struct ObserveScratch {
   // [rule * kShards + shard]: updates go straight to their shard's list (no
@@ -1007,6 +1073,7 @@ void RuleEngine::Observe(const Batch& batch) {
   // The newest valid event's time and the valid events too far ahead (their
   // time taken as the wall clock's), gathered chunk by chunk.
   int64_t newest = INT64_MIN;
+  EventPrefetch prefetch{events.data(), batch.arena().data(), n};
   uint64_t future = 0;
 
   auto& lists = scratch.per_rule_shard;
@@ -1083,54 +1150,22 @@ void RuleEngine::Observe(const Batch& batch) {
       }
       last_ts = t;
     }
-    auto prefetch = [&](uint32_t j) __attribute__((always_inline)) {
-      if (base + j + kPrefetchAhead < n) {
-        const Event& e = events[base + j + kPrefetchAhead];
-        // Every cache line of the event, two per step (the second may be
-        // the line after the event's last: harmless).
-        const uintptr_t p = reinterpret_cast<uintptr_t>(batch.arena().data() + e.offset);
-        const uintptr_t last = p + e.length;
-        for (uintptr_t line = p & ~uintptr_t{63}; line < last; line += 128) {
-          __builtin_prefetch(reinterpret_cast<const char*>(line), 0, 3);
-          __builtin_prefetch(reinterpret_cast<const char*>(line + 64), 0, 3);
-        }
-      }
-    };
     const size_t stride = batch.field_count();
-    const bool wide = opts_.simd;
-    const size_t readable = batch.arena().capacity();
-    auto hash_field = [&](size_t s, auto with_prefetch) __attribute__((always_inline)) {
+    for (size_t s = 0; s < slots; ++s) {
       const FieldValue* row = m ? &batch.field(base, static_cast<size_t>(hashed_fields_[s])) : nullptr;
+      FieldHashMemo* memo = scratch.skip_memo[s] ? nullptr : &scratch.memos[s];
       uint64_t* fhs = fh + s * kChunk;
       uint64_t* fgs = fg + s * kChunk;
-      if (scratch.skip_memo[s]) {
-        for (uint32_t j = 0; j < m; ++j) {
-          if constexpr (decltype(with_prefetch)::value) prefetch(j);
-          fhs[j] = FieldHash(batch, row[j * stride]);
-        }
-      } else {
-        FieldHashMemo& fm = scratch.memos[s];
-        uint32_t looked = 0;
-        for (uint32_t j = 0; j < m; ++j) {
-          if constexpr (decltype(with_prefetch)::value) prefetch(j);
-          const FieldValue& v = row[j * stride];
-          looked += v.span.len <= FieldHashMemo::kMaxKey;
-          const FieldHashMemo::Hashes h = fm.Get(batch, v, wide, readable);
-          fhs[j] = h.field;
-          fgs[j] = h.group;
-        }
-        fm.Looked(looked);
-      }
-    };
-    for (size_t s = 0; s < slots; ++s) {
       if (s == 0) {
-        hash_field(s, std::true_type{});
+        (opts_.simd ? HashColumn<true, true> : HashColumn<false, true>)(batch, row, stride, base, m, memo, fhs, fgs,
+                                                                        &prefetch);
       } else {
-        hash_field(s, std::false_type{});
+        (opts_.simd ? HashColumn<true, false> : HashColumn<false, false>)(batch, row, stride, base, m, memo, fhs, fgs,
+                                                                          &prefetch);
       }
     }
     if (slots == 0) {
-      for (uint32_t j = 0; j < m; ++j) prefetch(j);
+      for (uint32_t j = 0; j < m; ++j) prefetch.At(base + j);
     }
     // The group of every rule with this group_by list (30 rules, 6 lists
     // in bench/rules/thirty-rules.yml), rather than per update; a list of
