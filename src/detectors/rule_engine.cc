@@ -660,9 +660,11 @@ struct EventPrefetch {
 // reloads of Observe's locals (the simd flag, the arena's capacity, the
 // look-up count) where Observe's many live values left no register (callgrind
 // of detectors_bench BM_ThirtyRulesStream, slots 1-3 of
-// bench/rules/thirty-rules.yml).
+// bench/rules/thirty-rules.yml). Flattened: GCC left HashBytes a call in
+// the pass without the memo (log.offset: +46 instructions per event, where
+// inlined in Observe it was not; run_beats_ir.sh).
 template <bool kWide, bool kPrefetch>
-__attribute__((noinline)) void HashColumn(const Batch& batch, const FieldValue* row, size_t stride, uint32_t base,
+__attribute__((noinline, flatten)) void HashColumn(const Batch& batch, const FieldValue* row, size_t stride, uint32_t base,
                                           uint32_t m, FieldHashMemo* memo, uint64_t* fhs, uint64_t* fgs,
                                           EventPrefetch* pf) {
   if (!memo) {
