@@ -416,8 +416,11 @@ struct ChunkGroups {
   static constexpr uint32_t kMax = 32;
   static constexpr uint32_t kSlots = 64;  // open addressing, by the hash's low bits
   // Up to this many groups in the list's last chunk, the next one is built
-  // by comparing every hash with each group's (BuildByCompare).
-  static constexpr uint32_t kCompareGroups = 12;
+  // by comparing every hash with each group's (BuildByCompare). 16, not 12:
+  // the 16 hosts of bench/rules/thirty-rules.yml took the table, whose
+  // probe loop branches on collisions (AddChunkRuns 383k -> 361k
+  // instructions, callgrind of detectors_bench BM_ThirtyRulesStream).
+  static constexpr uint32_t kCompareGroups = 16;
   bool built = false, overflow = false;
   bool simd = true;  // RuleEngineOptions::simd
   uint32_t n = 0;
@@ -520,21 +523,22 @@ class FieldHashMemo {
     uint64_t field;  // FieldHash
     uint64_t group;  // Combine(kGroupSeed, field): the group of a one-field group_by
   };
-  // The hashes of `v`, from the memo or computed (and remembered). `wide`:
+  static constexpr uint32_t kMaxKey = 32;  // longer values are hashed every time
+  // The hashes of `v` (of at most kMaxKey bytes: the caller computes the
+  // longer ones), from the memo or computed (and remembered). `kWide`:
   // the key loaded, compared and folded 32 bytes at a time with AVX2 where
   // compiled in (RuleEngineOptions::simd; the same key, entry and result as
   // the portable code, ~25 instead of ~57 instructions per look-up:
   // BM_ThirtyRulesStream). `readable`: the arena's capacity (bytes up to it
   // may be loaded).
-  Hashes Get(const Batch& batch, const FieldValue& v, bool wide, size_t readable) {
+  template <bool kWide>
+  Hashes Get(const Batch& batch, const FieldValue& v, size_t readable) {
     const size_t n = v.span.len;
-    if (n > 32) return Compute(batch, v);
-    ++lookups_;
     const std::string& arena = batch.arena();
     const char* p = arena.data() + v.span.off;
     const uint32_t tag = static_cast<uint32_t>(n) << 8 | static_cast<uint32_t>(v.kind);
 #if defined(__AVX2__)
-    if (wide) {
+    if constexpr (kWide) {
       __m256i key;
       if (size_t{v.span.off} + 32 <= readable) {
         // Within the arena's allocation (the parser reserves padding after
@@ -576,6 +580,11 @@ class FieldHashMemo {
     const uint64_t h = FieldHash(batch, v);
     return {h, Combine(kGroupSeed, h)};
   }
+  // The caller counts the look-ups (values of up to 32 bytes) of a chunk and
+  // adds them here: a count in the memo, in memory across the HashBytes
+  // call of a miss, was a load and a store per look-up chained from one
+  // look-up to the next.
+  void Looked(uint32_t n) { lookups_ += n; }
   // After a chunk: whether the next one should go without the memo (more
   // than half of this one's look-ups missed: the memo costs without paying;
   // tried again after kSkipChunks chunks).
@@ -592,19 +601,23 @@ class FieldHashMemo {
  private:
   static constexpr int kSetBits = 7;
   static constexpr uint32_t kSkipChunks = 16;
-  struct Entry {
+  // A line each (56 bytes unpadded: an entry's key then crossed a line
+  // boundary in most sets, and the set's address took two multiplies).
+  struct alignas(64) Entry {
     uint64_t key[4] = {0, 0, 0, 0};  // the value's bytes, then zeros
     uint32_t tag = ~uint32_t{0};     // length << 8 | kind; all ones: empty
     Hashes hashes{};
   };
   // The set of a key: its words 0 ^ 2 and 1 ^ 3 (the halves of the 32
-  // bytes folded) and the tag, mixed.
+  // bytes folded) and the tag, mixed: the top bits of a product, which
+  // every bit of the factor reaches.
   static size_t Set(uint64_t a, uint64_t b, uint32_t tag) {
     const uint64_t h = (a ^ (b * 0x9e3779b97f4a7c15ull) ^ tag) * 0xc2b2ae3d27d4eb4full;
-    return static_cast<size_t>((h ^ (h >> 29)) >> (64 - kSetBits));
+    return static_cast<size_t>(h >> (64 - kSetBits));
   }
   // A miss: the key becomes the set's first entry, the first its second.
-  Hashes Insert(Entry* e, const uint64_t* k, uint32_t tag, const Batch& batch, const FieldValue& v) {
+  // Out of line: the look-up's loop keeps its registers.
+  __attribute__((noinline)) Hashes Insert(Entry* e, const uint64_t* k, uint32_t tag, const Batch& batch, const FieldValue& v) {
     ++misses_;
     e[1] = e[0];
     e[0].tag = tag;
@@ -615,6 +628,69 @@ class FieldHashMemo {
   Entry entries_[size_t{2} << kSetBits];
   uint32_t lookups_ = 0, misses_ = 0, skip_ = 0;
 };
+
+// Every cache line of the event kPrefetchAhead after event i, while the
+// first hashed field's pass over a chunk reads the chunk's events (Observe).
+struct EventPrefetch {
+  const Event* events;
+  const char* arena;
+  uint32_t n;                 // the batch's events
+  uintptr_t prefetched = 0;   // the lines below this address are prefetched
+  void At(uint32_t i) {
+    if (i + kPrefetchAhead >= n) return;
+    const Event& e = events[i + kPrefetchAhead];
+    // The lines not prefetched yet: events lie one after the other in the
+    // arena, so the line an event starts in was mostly its predecessor's
+    // last, already prefetched (one prefetch per line, ~8.1 per event of
+    // bench/run_beats.sh's 521 bytes, where every line of every event, two
+    // per step, was ~10).
+    const uintptr_t p = reinterpret_cast<uintptr_t>(arena + e.offset);
+    const uintptr_t last = p + e.length;
+    uintptr_t line = p & ~uintptr_t{63};
+    if (line < prefetched && prefetched < last) line = prefetched;  // (events out of arena order: all their lines)
+    for (; line < last; line += 64) __builtin_prefetch(reinterpret_cast<const char*>(line), 0, 3);
+    prefetched = line;
+  }
+};
+
+// One hashed field's hashes over a chunk's m events (row: the first event's
+// value, stride: the batch's fields): fhs FieldHash, fgs the group of a
+// one-field group_by (from the memo; without one, only fhs). Out of Observe:
+// inlined there, a look-up ran ~62 instructions, a third of them spills and
+// reloads of Observe's locals (the simd flag, the arena's capacity, the
+// look-up count) where Observe's many live values left no register (callgrind
+// of detectors_bench BM_ThirtyRulesStream, slots 1-3 of
+// bench/rules/thirty-rules.yml). Flattened: GCC left HashBytes a call in
+// the pass without the memo (log.offset: +46 instructions per event, where
+// inlined in Observe it was not; run_beats_ir.sh).
+template <bool kWide, bool kPrefetch>
+__attribute__((noinline, flatten)) void HashColumn(const Batch& batch, const FieldValue* row, size_t stride, uint32_t base,
+                                          uint32_t m, FieldHashMemo* memo, uint64_t* fhs, uint64_t* fgs,
+                                          EventPrefetch* pf) {
+  if (!memo) {
+    for (uint32_t j = 0; j < m; ++j) {
+      if constexpr (kPrefetch) pf->At(base + j);
+      fhs[j] = FieldHash(batch, row[j * stride]);
+    }
+    return;
+  }
+  const size_t readable = batch.arena().capacity();
+  uint32_t looked = 0;
+  for (uint32_t j = 0; j < m; ++j) {
+    if constexpr (kPrefetch) pf->At(base + j);
+    const FieldValue& v = row[j * stride];
+    FieldHashMemo::Hashes h;
+    if (v.span.len > FieldHashMemo::kMaxKey) {
+      h = FieldHashMemo::Compute(batch, v);
+    } else {
+      ++looked;
+      h = memo->Get<kWide>(batch, v, readable);
+    }
+    fhs[j] = h.field;
+    fgs[j] = h.group;
+  }
+  memo->Looked(looked);
+}
 
 struct ObserveScratch {
   // [rule * kShards + shard]: updates go straight to their shard's list (no
@@ -644,14 +720,14 @@ struct ObserveScratch {
 // and chunk, and inlined they made Observe too large for the compiler to
 // inline FieldHashMemo::Get (~20 instructions per event: BM_ThirtyRulesStream).
 __attribute__((noinline)) const double* ChunkValues(const Batch& batch, uint32_t base, const ConditionSet::Mask& matched,
-                          const ConditionSet::Mask& valid, const Detector& d, const double* numbers,
+                          const ConditionSet::Mask& valid, int value_field, const double* numbers,
                           ObserveScratch* scratch) {
   if (numbers) return numbers;
   double* out = scratch->values;
   for (size_t w = 0; w < ConditionSet::kWords; ++w) {
     for (uint64_t bits = matched.w[w] & valid.w[w]; bits; bits &= bits - 1) {
       const uint32_t j = static_cast<uint32_t>(w * 64) + static_cast<uint32_t>(__builtin_ctzll(bits));
-      if (!FieldNumber(batch, batch.field(base + j, static_cast<size_t>(d.value_field())), &out[j])) out[j] = NAN;
+      if (!FieldNumber(batch, batch.field(base + j, static_cast<size_t>(value_field)), &out[j])) out[j] = NAN;
     }
   }
   return out;
@@ -965,6 +1041,24 @@ void RuleEngine::IndexRules() {
     chunk_runs_.push_back(opts_.chunk_runs && opts_.merge_updates && (count || maximum || values) &&
                           d.key_fields().empty() && (opts_.shared_group_hashes || group_list_of_[ri] < 0));
   }
+  plans_.clear();
+  key_slots_.clear();
+  for (size_t ri = 0; ri < rules_.size(); ++ri) {
+    const Detector& d = *rules_[ri].detector;
+    RulePlan p;
+    p.source = d.value_source();
+    p.merge = opts_.merge_updates ? d.merge() : Detector::Merge::kNo;
+    p.value_runs = d.value_runs();
+    p.chunk_runs = chunk_runs_[ri];
+    p.list = group_list_of_[ri];
+    p.value_field = d.value_field();
+    p.selectors = opts_.engine_selectors ? static_cast<uint32_t>(d.selectors().size()) : 0;
+    p.key_first = static_cast<uint32_t>(key_slots_.size());
+    p.key_count = static_cast<uint32_t>(d.key_fields().size());
+    for (int f : d.key_fields()) key_slots_.push_back(slot_of_[static_cast<size_t>(f)]);
+    p.merge_ms = d.merge_bucket_ms();
+    plans_.push_back(p);
+  }
 }
 
 void RuleEngine::Observe(const Batch& batch) {
@@ -984,6 +1078,7 @@ void RuleEngine::Observe(const Batch& batch) {
   // The newest valid event's time and the valid events too far ahead (their
   // time taken as the wall clock's), gathered chunk by chunk.
   int64_t newest = INT64_MIN;
+  EventPrefetch prefetch{events.data(), batch.arena().data(), n};
   uint64_t future = 0;
 
   auto& lists = scratch.per_rule_shard;
@@ -1057,50 +1152,22 @@ void RuleEngine::Observe(const Batch& batch) {
       }
       last_ts = t;
     }
-    auto prefetch = [&](uint32_t j) __attribute__((always_inline)) {
-      if (base + j + kPrefetchAhead < n) {
-        const Event& e = events[base + j + kPrefetchAhead];
-        // Every cache line of the event, two per step (the second may be
-        // the line after the event's last: harmless).
-        const uintptr_t p = reinterpret_cast<uintptr_t>(batch.arena().data() + e.offset);
-        const uintptr_t last = p + e.length;
-        for (uintptr_t line = p & ~uintptr_t{63}; line < last; line += 128) {
-          __builtin_prefetch(reinterpret_cast<const char*>(line), 0, 3);
-          __builtin_prefetch(reinterpret_cast<const char*>(line + 64), 0, 3);
-        }
-      }
-    };
     const size_t stride = batch.field_count();
-    const bool wide = opts_.simd;
-    const size_t readable = batch.arena().capacity();
-    auto hash_field = [&](size_t s, auto with_prefetch) __attribute__((always_inline)) {
+    for (size_t s = 0; s < slots; ++s) {
       const FieldValue* row = m ? &batch.field(base, static_cast<size_t>(hashed_fields_[s])) : nullptr;
+      FieldHashMemo* memo = scratch.skip_memo[s] ? nullptr : &scratch.memos[s];
       uint64_t* fhs = fh + s * kChunk;
       uint64_t* fgs = fg + s * kChunk;
-      if (scratch.skip_memo[s]) {
-        for (uint32_t j = 0; j < m; ++j) {
-          if constexpr (decltype(with_prefetch)::value) prefetch(j);
-          fhs[j] = FieldHash(batch, row[j * stride]);
-        }
-      } else {
-        FieldHashMemo& fm = scratch.memos[s];
-        for (uint32_t j = 0; j < m; ++j) {
-          if constexpr (decltype(with_prefetch)::value) prefetch(j);
-          const FieldHashMemo::Hashes h = fm.Get(batch, row[j * stride], wide, readable);
-          fhs[j] = h.field;
-          fgs[j] = h.group;
-        }
-      }
-    };
-    for (size_t s = 0; s < slots; ++s) {
       if (s == 0) {
-        hash_field(s, std::true_type{});
+        (opts_.simd ? HashColumn<true, true> : HashColumn<false, true>)(batch, row, stride, base, m, memo, fhs, fgs,
+                                                                        &prefetch);
       } else {
-        hash_field(s, std::false_type{});
+        (opts_.simd ? HashColumn<true, false> : HashColumn<false, false>)(batch, row, stride, base, m, memo, fhs, fgs,
+                                                                          &prefetch);
       }
     }
     if (slots == 0) {
-      for (uint32_t j = 0; j < m; ++j) prefetch(j);
+      for (uint32_t j = 0; j < m; ++j) prefetch.At(base + j);
     }
     // The group of every rule with this group_by list (30 rules, 6 lists
     // in bench/rules/thirty-rules.yml), rather than per update; a list of
@@ -1138,50 +1205,54 @@ void RuleEngine::Observe(const Batch& batch) {
       cg.simd = opts_.simd;
     }
     for (size_t ri = 0; ri < rules_.size(); ++ri) {
-      const Rule& r = rules_[ri];
-      std::vector<Update>* ups = &lists[ri * kShards];
-      const RuleSpec& spec = *r.spec;
-      const Detector& d = *r.detector;
+      const RulePlan& p = plans_[ri];
       const ConditionSet::Mask& matched = conditions_.result(scratch.conditions, ri);
-      const double* numbers = d.value_source() == Detector::ValueSource::kField
-                                  ? conditions_.numbers(scratch.conditions, d.value_field())
+      ConditionSet::Mask hits;
+      uint64_t any = 0;
+      for (size_t w = 0; w < ConditionSet::kWords; ++w) {
+        hits.w[w] = matched.w[w] & valid.w[w];
+        any |= hits.w[w];
+      }
+      // No match in the chunk: no update, nothing counted, whichever path
+      // (the rules of rare matches: 6 of bench/rules/thirty-rules.yml's 30
+      // never match its events).
+      if (!any) continue;
+      std::vector<Update>* ups = &lists[ri * kShards];
+      const double* numbers = p.source == Detector::ValueSource::kField
+                                  ? conditions_.numbers(scratch.conditions, p.value_field)
                                   : nullptr;
-      const bool select = d.value_source() == Detector::ValueSource::kSelector;
-      const size_t selectors = opts_.engine_selectors ? d.selectors().size() : 0;
-      const Detector::Merge merge = opts_.merge_updates ? d.merge() : Detector::Merge::kNo;
-      const int64_t merge_ms = d.merge_bucket_ms();
+      const bool select = p.source == Detector::ValueSource::kSelector;
+      const size_t selectors = p.selectors;
+      const Detector::Merge merge = p.merge;
+      const int64_t merge_ms = p.merge_ms;
       int64_t* merge_end = &scratch.merge_end[ri * kShards];
-      const int list = group_list_of_[ri];
-      if (chunk_runs && chunk_runs_[ri] && FloorDiv(first_ts, merge_ms) == FloorDiv(last_ts, merge_ms) &&
+      const int list = p.list;
+      if (chunk_runs && p.chunk_runs && FloorDiv(first_ts, merge_ms) == FloorDiv(last_ts, merge_ms) &&
           AddChunkRuns(matched, valid, scratch.times,
                        [&]() -> const double* {
-                         return merge == Detector::Merge::kMax || d.value_runs()
-                                    ? ChunkValues(batch, base, matched, valid, d, numbers, &scratch)
+                         return merge == Detector::Merge::kMax || p.value_runs
+                                    ? ChunkValues(batch, base, matched, valid, p.value_field, numbers, &scratch)
                                     : nullptr;
                        },
                        base, merge_ms,
                        list >= 0 ? &scratch.chunk_groups[static_cast<size_t>(list)] : nullptr,
                        gh + static_cast<size_t>(std::max(list, 0)) * kChunk, ups, merge_end, &scratch.matched[ri],
-                       d.value_runs() ? RunValueSlot(rules_.size(), ri, base, kApplyEvents) : nullptr,
-                       d.value_runs() && d.value_source() == Detector::ValueSource::kEventBytes ? &batch : nullptr)) {
+                       p.value_runs ? RunValueSlot(rules_.size(), ri, base, kApplyEvents) : nullptr,
+                       p.value_runs && p.source == Detector::ValueSource::kEventBytes ? &batch : nullptr)) {
         continue;
       }
       const uint64_t* groups = shared_groups && list >= 0 ? gh + static_cast<size_t>(list) * kChunk : nullptr;
+      const int* const key_slots = key_slots_.data() + p.key_first;
+      const size_t key_count = p.key_count;
       if (opts_.match_loops && merge == Detector::Merge::kNo && !select && (groups || list < 0) &&
-          (numbers || d.value_source() == Detector::ValueSource::kOne ||
-           d.value_source() == Detector::ValueSource::kEventBytes)) {
-        const size_t key_count = d.key_fields().size();
+          (numbers || p.source == Detector::ValueSource::kOne || p.source == Detector::ValueSource::kEventBytes)) {
         scratch.key_columns.resize(key_count);
-        for (size_t k = 0; k < key_count; ++k) {
-          scratch.key_columns[k] = fh + static_cast<size_t>(slot_of_[static_cast<size_t>(d.key_fields()[k])]) * kChunk;
-        }
+        for (size_t k = 0; k < key_count; ++k) scratch.key_columns[k] = fh + static_cast<size_t>(key_slots[k]) * kChunk;
         const MatchLoop loop{groups, scratch.key_columns.data(), key_count, numbers, events.data(), times, base};
         const MatchValue v = numbers ? MatchValue::kNumbers
-                             : d.value_source() == Detector::ValueSource::kEventBytes ? MatchValue::kEventBytes
-                                                                                      : MatchValue::kOne;
-        ConditionSet::Mask hits;
+                             : p.source == Detector::ValueSource::kEventBytes ? MatchValue::kEventBytes
+                                                                              : MatchValue::kOne;
         for (size_t w = 0; w < ConditionSet::kWords; ++w) {
-          hits.w[w] = matched.w[w] & valid.w[w];
           scratch.matched[ri] += static_cast<uint64_t>(__builtin_popcountll(hits.w[w]));
         }
         if (groups) {
@@ -1192,31 +1263,27 @@ void RuleEngine::Observe(const Batch& batch) {
         continue;
       }
       // The rule's constants in locals: the stores of the updates below may
-      // alias the detector's and the engine's vectors, so the compiler would
-      // load them again for every match.
-      const Detector::ValueSource source = d.value_source();
-      const size_t value_field = static_cast<size_t>(d.value_field());
-      const int* const key_begin = d.key_fields().data();
-      const int* const key_end = key_begin + d.key_fields().size();
+      // alias the engine's vectors, so the compiler would load them again for
+      // every match.
+      const Detector::ValueSource source = p.source;
+      const size_t value_field = static_cast<size_t>(p.value_field);
       const int* const slot_of = slot_of_.data();
+      const std::vector<int>& group_fields = rules_[ri].spec->group_fields;
       const Event* const evs = events.data();
       for (size_t w = 0; w < ConditionSet::kWords; ++w) {
-        const uint64_t hits = matched.w[w] & valid.w[w];
-        scratch.matched[ri] += static_cast<uint64_t>(__builtin_popcountll(hits));
-        for (uint64_t bits = hits; bits; bits &= bits - 1) {
+        scratch.matched[ri] += static_cast<uint64_t>(__builtin_popcountll(hits.w[w]));
+        for (uint64_t bits = hits.w[w]; bits; bits &= bits - 1) {
           const uint32_t j = static_cast<uint32_t>(w * 64) + static_cast<uint32_t>(__builtin_ctzll(bits));
           const uint32_t i = base + j;
           uint64_t group = kGroupSeed;
           if (groups) {
             group = groups[j];
           } else if (!shared_groups) {
-            for (int f : spec.group_fields) group = Combine(group, fh[static_cast<size_t>(slot_of_[f]) * kChunk + j]);
+            for (int f : group_fields) group = Combine(group, fh[static_cast<size_t>(slot_of[f]) * kChunk + j]);
           }
           uint64_t key = group;
-          if (key_begin != key_end) {
-            for (const int* f = key_begin; f != key_end; ++f) {
-              key = Combine(key, fh[static_cast<size_t>(slot_of[*f]) * kChunk + j]);
-            }
+          if (key_count) {
+            for (size_t k = 0; k < key_count; ++k) key = Combine(key, fh[static_cast<size_t>(key_slots[k]) * kChunk + j]);
             key = Mix64(key ^ 0x66696e6765727072ull);
           }
           double value = 1;
