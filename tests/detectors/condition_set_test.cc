@@ -514,15 +514,17 @@ TEST(ConditionSetTest, FastPathsAnswerAsTheTreeWalkWithAndWithoutSimd) {
 // kinds at a time: streams of runs of equal numbers, in different spellings
 // (500, 5e2, 500.0; 0 and -0), interrupted by strings, other kinds and
 // missing values, and rows of many fields (wide strides), against the tree walk.
+// Seeds above 60: every equality leaf on s holds only numbers, and EvalIndex
+// answers a number from the numbers alone, in its first loop.
 TEST(ConditionSetTest, NumberRunsAndExistsAnswerAsTheTreeWalk) {
-  for (uint32_t seed = 1; seed <= 60; ++seed) {
+  for (uint32_t seed = 1; seed <= 120; ++seed) {
     std::mt19937 rng(seed);
     auto pick = [&](size_t n) { return static_cast<size_t>(rng() % n); };
     RuleSet rs;
     rs.Add("s: 503");
     rs.Add("s: 404");
     rs.Add("s: {in: [500, 502, 503, 504]}");
-    rs.Add("s: [0, 2.5, 'x']");  // not only numbers: each leaf as before
+    if (seed <= 60) rs.Add("s: [0, 2.5, 'x']");  // not only numbers: each leaf as before
     rs.Add("s: {in: [200, 0]}");
     const size_t wide = 1 + pick(12);  // fields f0.. in every event: the rows' stride
     for (size_t k = 0; k < wide; ++k) rs.Add(StrCat("f", k, ": {exists: ", pick(2) ? "true" : "false", "}"));

@@ -601,6 +601,21 @@ std::string LeafKey(uint8_t op, int field, double number, const std::string& pat
   return k;
 }
 
+// How far ahead (events) the passes over one field of a chunk's events ask
+// for the value bytes they will read: a chunk's events (~135 KB at 256 events
+// of bench/lumberjack_loadgen.cc) are out of L1 by the time the conditions
+// read them, and each event's value missed it on the pass's first load.
+constexpr uint32_t kValueAhead = 8;
+
+// The first kLines cache lines of the value of field f of event `event`, if
+// the batch has that event (2 for the texts searched: ~80 bytes).
+template <int kLines = 1>
+__attribute__((always_inline)) inline void PrefetchValue(const Batch& batch, size_t event, size_t f) {
+  if (event >= batch.size()) return;
+  const char* p = batch.arena().data() + batch.field(event, f).span.off;
+  for (int k = 0; k < kLines; ++k) __builtin_prefetch(p + 64 * k, 0, 3);
+}
+
 inline ConditionSet::Mask FirstBits(uint32_t m) {
   ConditionSet::Mask r{};
   for (size_t w = 0; w < ConditionSet::kWords; ++w) {
@@ -641,7 +656,9 @@ uint64_t CompareWordSimd(const double* col, double x) {
 // columns of bench/rules/thirty-rules.yml (status codes, durations) took ~70
 // instructions per value through DigitsNumber, most of the conditions' own.
 template <bool kSimd>
-void ParseColumn(const Batch& batch, const FieldValue* row, size_t stride, uint32_t m, double* col) {
+void ParseColumn(const Batch& batch, uint32_t base, size_t f, uint32_t m, double* col) {
+  const FieldValue* row = &batch.field(base, f);
+  const size_t stride = batch.field_count();
   uint32_t j = 0;
 #if defined(__AVX2__)
   if constexpr (kSimd) {
@@ -1630,48 +1647,71 @@ void ConditionSet::EvalIndex(const EqualityIndex& x, const Batch& batch, uint32_
   // leaf's mask per leaf the event satisfies, branching on how many.
   const bool bytes = x.preds.size() <= 8;
   alignas(32) uint8_t found[kChunk];
-  for (uint32_t j = 0; j < m; ++j) {
-    const FieldValue& v = row[j * stride];
-    uint64_t hits = 0;
-    if (v.kind == FieldKind::kString && !v.escaped) {
-      if (v.span.len <= 16 && short_table) {
-        // Its slot holds the one string of its size and words that it can
-        // equal (or none): three comparisons, no branch on their outcome.
-        uint64_t a, b;
-        ShortKey(arena + v.span.off, v.span.len, &a, &b);
-        const EqualityIndex::ShortSlot& e = short_table[ShortSlotOf(a, b, v.span.len, short_mul, short_shift)];
-        hits = e.preds & (uint64_t{0} - static_cast<uint64_t>((e.a == a) & (e.b == b) & (e.size == v.span.len)));
-      } else {
-        hits = LookUp(x, batch.View(v.span));
-      }
-    } else if (v.kind != FieldKind::kMissing && v.kind != FieldKind::kComposite) {
-      uint64_t rest = all_leaves;  // leaves still to answer
-      if (v.kind == FieldKind::kNumber && numbers) {
-        const double d = numbers[j];
-        // The leaves the last number satisfied, again for an equal number
-        // (status codes: most are 200; NaN never equals, so it is looked up).
-        if (!(d == last_number)) {
-          last_number = d;
-          last_leaves = 0;
-          for (const auto& [number, leaves] : x.numbers) last_leaves |= number == d ? leaves : 0;
-        }
-        hits = last_leaves;
-        rest &= ~x.numbers_only;
-      }
-      // True/false/null, escaped strings, numbers for the other leaves: each leaf as EvalPred would.
-      for (; rest; rest &= rest - 1) {
-        const size_t k = static_cast<size_t>(__builtin_ctzll(rest));
-        const Pred& p = preds_[x.preds[k]];
-        const double* col = p.column >= 0 ? s->numbers.data() + static_cast<size_t>(p.column) * kChunk : nullptr;
-        hits |= static_cast<uint64_t>(EvalEvent(p, batch, v, j, *s, col)) << k;
-      }
-    }
+  auto put = [&](uint32_t j, uint64_t hits) __attribute__((always_inline)) {
     if (bytes) {
       found[j] = static_cast<uint8_t>(hits);
     } else {
       for (; hits; hits &= hits - 1) {
         out[x.preds[static_cast<size_t>(__builtin_ctzll(hits))]].w[j / 64] |= uint64_t{1} << (j % 64);
       }
+    }
+  };
+  // First the values answered by one short slot (service.name, log.level:
+  // all of them in bench/rules/thirty-rules.yml) or, when every leaf holds
+  // only numbers, by the numbers (status codes), in a loop of their own; the
+  // others (`rest`) after. With every case in one loop its counter and
+  // pointers lived on the stack (EvalIndex 2.0% of BM_ThirtyRulesWorker/1's
+  // samples).
+  auto numbers_of = [&](double d) __attribute__((always_inline)) {
+    // The leaves the last number satisfied, again for an equal number
+    // (status codes: most are 200; NaN never equals, so it is looked up).
+    if (!(d == last_number)) {
+      last_number = d;
+      last_leaves = 0;
+      for (const auto& [number, leaves] : x.numbers) last_leaves |= number == d ? leaves : 0;
+    }
+    return last_leaves;
+  };
+  const bool numbers_answer = numbers && x.numbers_only == all_leaves;
+  Mask rest{};
+  for (uint32_t j = 0; j < m; ++j) {
+    const FieldValue& v = row[j * stride];
+    if (v.kind == FieldKind::kString && !v.escaped && v.span.len <= 16 && short_table) {
+      // Its slot holds the one string of its size and words that it can
+      // equal (or none): three comparisons, no branch on their outcome.
+      uint64_t a, b;
+      ShortKey(arena + v.span.off, v.span.len, &a, &b);
+      const EqualityIndex::ShortSlot& e = short_table[ShortSlotOf(a, b, v.span.len, short_mul, short_shift)];
+      put(j, e.preds & (uint64_t{0} - static_cast<uint64_t>((e.a == a) & (e.b == b) & (e.size == v.span.len))));
+    } else if (v.kind == FieldKind::kNumber && numbers_answer) {
+      put(j, numbers_of(numbers[j]));
+    } else {
+      if (bytes) found[j] = 0;
+      rest.w[j / 64] |= uint64_t{1} << (j % 64);
+    }
+  }
+  for (size_t w = 0; w < kWords; ++w) {
+    for (uint64_t bits = rest.w[w]; bits; bits &= bits - 1) {
+      const uint32_t j = static_cast<uint32_t>(w * 64) + static_cast<uint32_t>(__builtin_ctzll(bits));
+      const FieldValue& v = row[j * stride];
+      uint64_t hits = 0;
+      if (v.kind == FieldKind::kString && !v.escaped) {
+        hits = LookUp(x, batch.View(v.span));
+      } else if (v.kind != FieldKind::kMissing && v.kind != FieldKind::kComposite) {
+        uint64_t left = all_leaves;  // leaves still to answer
+        if (v.kind == FieldKind::kNumber && numbers) {
+          hits = numbers_of(numbers[j]);
+          left &= ~x.numbers_only;
+        }
+        // True/false/null, escaped strings, numbers for the other leaves: each leaf as EvalPred would.
+        for (; left; left &= left - 1) {
+          const size_t k = static_cast<size_t>(__builtin_ctzll(left));
+          const Pred& p = preds_[x.preds[k]];
+          const double* col = p.column >= 0 ? s->numbers.data() + static_cast<size_t>(p.column) * kChunk : nullptr;
+          hits |= static_cast<uint64_t>(EvalEvent(p, batch, v, j, *s, col)) << k;
+        }
+      }
+      put(j, hits);
     }
   }
   if (!bytes) return;
@@ -1719,24 +1759,6 @@ void ConditionSet::Combine(const TreeNode& t, Scratch* s, Mask* out) const {
   *out = r;
 }
 
-namespace {
-// How far ahead (events) the passes over one field of a chunk's events ask
-// for the value bytes they will read: a chunk's events (~135 KB at 256 events
-// of bench/lumberjack_loadgen.cc) are out of L1 by the time the conditions
-// read them, and each event's value missed it on the pass's first load.
-constexpr uint32_t kValueAhead = 8;
-
-// The cache lines of the value of field f of event `event` (the first two:
-// the texts searched are ~80 bytes), if the batch has that event.
-__attribute__((always_inline)) inline void PrefetchValue(const Batch& batch, size_t event, size_t f) {
-  if (event >= batch.size()) return;
-  const FieldValue& v = batch.field(event, f);
-  const char* p = batch.arena().data() + v.span.off;
-  __builtin_prefetch(p, 0, 3);
-  __builtin_prefetch(p + 64, 0, 3);
-}
-}  // namespace
-
 template <bool kSimd>
 void ConditionSet::SearchGroup(size_t gi, const Batch& batch, uint32_t base, const Mask* need, Scratch* s) const {
   const NeedleGroup& g = groups_[gi];
@@ -1777,7 +1799,7 @@ void ConditionSet::SearchGroup(size_t gi, const Batch& batch, uint32_t base, con
     for (uint64_t bits = where.w[w]; bits; bits &= bits - 1) {
       const uint32_t b = static_cast<uint32_t>(__builtin_ctzll(bits));
       const uint32_t j = static_cast<uint32_t>(w * 64) + b;
-      PrefetchValue(batch, base + j + kValueAhead, static_cast<size_t>(g.field));
+      PrefetchValue<2>(batch, base + j + kValueAhead, static_cast<size_t>(g.field));
       const FieldValue& v = batch.field(base + j, static_cast<size_t>(g.field));
       if ((v.kind == FieldKind::kString && !v.escaped) || v.kind == FieldKind::kNumber) {
         const uint64_t wanted = extras ? everywhere | extra[b] : everywhere;
@@ -1799,11 +1821,10 @@ void ConditionSet::Eval(const Batch& batch, uint32_t base, uint32_t m, Scratch* 
     double* col = s->numbers.data() + c * kChunk;
     const size_t f = static_cast<size_t>(columns_[c]);
     if (m > 0) {
-      const FieldValue* row = &batch.field(base, f);
       if (portable_) {
-        ParseColumn<false>(batch, row, batch.field_count(), m, col);
+        ParseColumn<false>(batch, base, f, m, col);
       } else {
-        ParseColumn<true>(batch, row, batch.field_count(), m, col);
+        ParseColumn<true>(batch, base, f, m, col);
       }
     }
     std::fill(col + m, col + kChunk, std::numeric_limits<double>::quiet_NaN());
