@@ -69,11 +69,20 @@ void ExpectSameAnswers(RuleSet& rs, const std::vector<std::string>& events) {
   }
 }
 
-// The same with the AVX2 code and with the portable code (ConditionSet::set_portable).
+// The same with the AVX-512 VBMI needle search where the CPU has it
+// (ConditionSet::set_vbmi), with the AVX2 code and with the portable code
+// (ConditionSet::set_portable).
 void ExpectSameAnswersBothPaths(RuleSet& rs, const std::vector<std::string>& events) {
   rs.set.set_portable(false);
+  rs.set.set_vbmi(true);
   ExpectSameAnswers(rs, events);
   if (::testing::Test::HasFatalFailure()) return;
+  if (rs.set.vbmi()) {
+    rs.set.set_vbmi(false);
+    ExpectSameAnswers(rs, events);
+    rs.set.set_vbmi(true);
+    if (::testing::Test::HasFatalFailure()) return;
+  }
   rs.set.set_portable(true);
   ExpectSameAnswers(rs, events);
   rs.set.set_portable(false);
@@ -272,8 +281,9 @@ TEST(ConditionSetTest, RegexShortcutsAnswerAsRe2) {
 // other bytes, at every length around the 32-byte steps, must answer as one
 // search per regex (Condition::Matches); some regexes are needed only for
 // some events (another field decides the rest), whose texts are then
-// searched for the needed regexes' needles only. With the AVX2 pass (32
-// positions at a time) and the portable one.
+// searched for the needed regexes' needles only. With the AVX-512 VBMI pass
+// (64 positions at a time, where the CPU has it), the AVX2 pass (32) and the
+// portable one.
 TEST(ConditionSetTest, OnePassNeedleSearchAnswersAsOneSearchPerRegex) {
   const std::vector<std::string> pool = {
       "status=failed", "OutOfMemory|OOMKilled", "Exception", "Traceback", "declined|insufficient funds",

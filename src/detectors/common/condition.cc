@@ -968,11 +968,13 @@ void ConditionSet::BuildNeedleGroups() {
       for (size_t pos = 0; pos < 3; ++pos) {
         uint8_t* lo = pos == 0 ? g.lo0 : pos == 1 ? g.lo1 : g.lo2;
         uint8_t* hi = pos == 0 ? g.hi0 : pos == 1 ? g.hi1 : g.hi2;
+        uint8_t* by = pos == 0 ? g.byte0 : pos == 1 ? g.byte1 : g.byte2;
         if (pos == width) {  // a window of 2: any third byte
           for (size_t x = 0; x < 32; ++x) {
             lo[x] |= bucket;
             hi[x] |= bucket;
           }
+          for (size_t x = 0; x < 128; ++x) by[x] |= bucket;
           continue;
         }
         const uint8_t c = static_cast<uint8_t>(nd[g.window.back() + pos]);
@@ -984,6 +986,7 @@ void ConditionSet::BuildNeedleGroups() {
           lo[16 + (x & 15)] |= bucket;
           hi[x >> 4] |= bucket;
           hi[16 + (x >> 4)] |= bucket;
+          by[x & 127] |= bucket;
         }
       }
     }
@@ -1177,6 +1180,75 @@ __attribute__((noinline)) uint64_t ConditionSet::FindNeedlesPortable(const Needl
   *ascii = IsAscii(text);
   return found;
 }
+
+#if defined(__AVX2__)
+bool ConditionSet::CpuHasVbmi() {
+  static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                          __builtin_cpu_supports("avx512vbmi");
+  return has;
+}
+
+// FindNeedles 64 window starts at a time: each window byte's buckets looked
+// up by its low 7 bits in a 128-byte table (one vpermt2b) instead of by
+// nibbles in two 16-byte tables (two shuffles, a shift and two ands per byte:
+// the AVX2 block was ~25 instructions per 32 starts, SearchGroup ~2.4% of
+// sluice's samples in bench/run_rules_profile.sh). The loads stop at the
+// text's end (masked: the bytes past it read as 0, as the AVX2 code's padded
+// copy), so the last block is not a copy or an overlap; start n - 2 is one of
+// the block's (its third byte 0: windows of 2 bytes, the verification
+// rejects a longer needle there).
+__attribute__((target("avx512f,avx512bw,avx512vbmi,bmi2"))) uint64_t ConditionSet::FindNeedlesVbmi(
+    const NeedleGroup& g, std::string_view text, uint64_t wanted, bool* ascii) {
+  const size_t n = text.size();
+  const uint8_t* p = reinterpret_cast<const uint8_t*>(text.data());
+  uint64_t found = 0;
+  uint64_t folded = wanted;  // the wanted needles' buckets, as FindNeedles
+  folded |= folded >> 32;
+  folded |= folded >> 16;
+  folded |= folded >> 8;
+  const uint8_t keep = static_cast<uint8_t>(folded);
+  if (n < 2 || keep == 0) {
+    *ascii = IsAscii(text);
+    return 0;
+  }
+  const __m512i keeps = _mm512_set1_epi8(static_cast<char>(keep));
+  const __m512i t0a = _mm512_and_si512(_mm512_load_si512(g.byte0), keeps);
+  const __m512i t0b = _mm512_and_si512(_mm512_load_si512(g.byte0 + 64), keeps);
+  const __m512i t1a = _mm512_load_si512(g.byte1), t1b = _mm512_load_si512(g.byte1 + 64);
+  const __m512i t2a = _mm512_load_si512(g.byte2), t2b = _mm512_load_si512(g.byte2 + 64);
+  __m512i bytes = _mm512_setzero_si512();
+  alignas(64) uint8_t bk[64];
+  for (size_t i = 0; i + 1 < n; i += 64) {
+    // Bytes i .. n - 1 of the block's 66 (bzhi: all 64 when 64 or more).
+    const size_t left = n - i;
+    const __m512i a = _mm512_maskz_loadu_epi8(_bzhi_u64(~uint64_t{0}, static_cast<unsigned>(left)), p + i);
+    const __m512i b = _mm512_maskz_loadu_epi8(_bzhi_u64(~uint64_t{0}, static_cast<unsigned>(left - 1)), p + i + 1);
+    const __m512i c = _mm512_maskz_loadu_epi8(_bzhi_u64(~uint64_t{0}, static_cast<unsigned>(left - 2)), p + i + 2);
+    bytes = _mm512_or_si512(bytes, _mm512_or_si512(a, c));
+    const __m512i m = _mm512_and_si512(
+        _mm512_and_si512(_mm512_permutex2var_epi8(t0a, a, t0b), _mm512_permutex2var_epi8(t1a, b, t1b)),
+        _mm512_permutex2var_epi8(t2a, c, t2b));
+    // Starts i .. n - 2.
+    uint64_t cand = _mm512_test_epi8_mask(m, m) & _bzhi_u64(~uint64_t{0}, static_cast<unsigned>(left - 1));
+    if (cand == 0) continue;
+    _mm512_store_si512(bk, m);
+    for (; cand; cand &= cand - 1) {
+      const size_t k = static_cast<size_t>(__builtin_ctzll(cand));
+      uint64_t cands = 0;
+      for (uint8_t bu = bk[k]; bu; bu &= static_cast<uint8_t>(bu - 1)) cands |= g.bucket[__builtin_ctz(bu)];
+      cands &= wanted & ~found;
+      if (cands) VerifyWindow(g, p, n, i + k, cands, &found);
+    }
+  }
+  *ascii = _mm512_movepi8_mask(bytes) == 0;
+  return found;
+}
+#else
+bool ConditionSet::CpuHasVbmi() { return false; }
+uint64_t ConditionSet::FindNeedlesVbmi(const NeedleGroup& g, std::string_view text, uint64_t wanted, bool* ascii) {
+  return FindNeedlesPortable(g, text, wanted, ascii);
+}
+#endif
 
 // EvalLeaf's kRegex for a grouped regex, for the events of one word whose
 // text was searched, from the needles found in them: a literal regex holds
@@ -1759,7 +1831,7 @@ void ConditionSet::Combine(const TreeNode& t, Scratch* s, Mask* out) const {
   *out = r;
 }
 
-template <bool kSimd>
+template <int kMode>
 void ConditionSet::SearchGroup(size_t gi, const Batch& batch, uint32_t base, const Mask* need, Scratch* s) const {
   const NeedleGroup& g = groups_[gi];
   Mask where{};
@@ -1804,12 +1876,26 @@ void ConditionSet::SearchGroup(size_t gi, const Batch& batch, uint32_t base, con
       if ((v.kind == FieldKind::kString && !v.escaped) || v.kind == FieldKind::kNumber) {
         const uint64_t wanted = extras ? everywhere | extra[b] : everywhere;
         bool only_ascii;
-        found[j] = FindNeedles<kSimd>(g, batch.View(v.span), wanted, &only_ascii);
+        if constexpr (kMode == 2) {
+          found[j] = FindNeedlesVbmi(g, batch.View(v.span), wanted, &only_ascii);
+        } else {
+          found[j] = FindNeedles<kMode == 1>(g, batch.View(v.span), wanted, &only_ascii);
+        }
         searched.w[w] |= uint64_t{1} << b;
         ascii.w[w] |= static_cast<uint64_t>(only_ascii) << b;
       }
     }
   }
+}
+
+// SearchGroup<2> compiled for AVX-512 (flatten: FindNeedlesVbmi inlined into
+// its loop over the texts, as FindNeedles is into SearchGroup<1>).
+#if defined(__AVX2__)
+__attribute__((target("avx512f,avx512bw,avx512vbmi,bmi2"), flatten))
+#endif
+void ConditionSet::SearchGroupVbmi(size_t gi, const Batch& batch, uint32_t base, const Mask* need,
+                                   Scratch* s) const {
+  SearchGroup<2>(gi, batch, base, need, s);
 }
 
 void ConditionSet::Eval(const Batch& batch, uint32_t base, uint32_t m, Scratch* s) const {
@@ -1859,11 +1945,15 @@ void ConditionSet::Eval(const Batch& batch, uint32_t base, uint32_t m, Scratch* 
     for (size_t gi = 0; gi < groups_.size(); ++gi) {
 #if defined(__AVX2__)
       if (!portable_) {
-        SearchGroup<true>(gi, batch, base, need, s);
+        if (vbmi_) {
+          SearchGroupVbmi(gi, batch, base, need, s);
+        } else {
+          SearchGroup<1>(gi, batch, base, need, s);
+        }
         continue;
       }
 #endif
-      SearchGroup<false>(gi, batch, base, need, s);
+      SearchGroup<0>(gi, batch, base, need, s);
     }
     for (size_t p = 0; p < preds_.size(); ++p) {
       if (!preds_[p].costly) continue;
