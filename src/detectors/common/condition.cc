@@ -655,74 +655,13 @@ uint64_t CompareWordSimd(const double* col, double x) {
 // (other kinds, longer numbers, anything else) as FieldNumber. The two
 // columns of bench/rules/thirty-rules.yml (status codes, durations) took ~70
 // instructions per value through DigitsNumber, most of the conditions' own.
-#if defined(__AVX2__)
-// ParseColumn's values of 1 to 8 digits 8 at a time with AVX-512 (F, BW):
-// the rows' offsets, lengths and kinds and then the values' last 8 bytes
-// gathered (three gathers per 8 values) instead of read a value at a time
-// (ConditionSet::Eval, nearly all of it ParseColumn, was 1.5% of sluice's
-// samples with the AVX2 code, bench/run_rules_profile.sh). Returns how many
-// of the m values it wrote (a multiple of 8); the others are the caller's.
-// GCC 12 warns of the "undefined" vectors inside its own AVX-512 intrinsics
-// (its bug 105593), not of this code.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-__attribute__((target("avx512f,avx512bw,bmi2"))) uint32_t ParseColumn512(const Batch& batch, const FieldValue* row,
-                                                                          size_t stride, uint32_t m, double* col) {
-  static_assert(sizeof(FieldValue) == 12 && offsetof(FieldValue, span) == 0 && offsetof(FieldValue, kind) == 8);
-  const char* arena = batch.arena().data();
-  const int row_bytes = static_cast<int>(stride * sizeof(FieldValue));
-  const __m256i rows = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(row_bytes));
-  const __m512i low32 = _mm512_set1_epi64(0xffffffff), eight = _mm512_set1_epi64(8);
-  const __m512i number = _mm512_set1_epi64(static_cast<int64_t>(FieldKind::kNumber));
-  const __m512i zero_chars = _mm512_set1_epi64(0x3030303030303030ll);
-  const __m512i nine = _mm512_set1_epi8(9);
-  const __m512i tens = _mm512_set1_epi16(0x010a);          // as ParseColumn's
-  const __m512i hundreds = _mm512_set1_epi32(0x00010064);
-  const __m512i ten_thousand = _mm512_set1_epi64(10000);
-  const __m512i exponent = _mm512_set1_epi64(0x4330000000000000ll);
-  const __m512d two52 = _mm512_set1_pd(4503599627370496.0);
-  uint32_t j = 0;
-  for (; j + 8 <= m; j += 8) {
-    const char* r = reinterpret_cast<const char*>(row + static_cast<size_t>(j) * stride);
-    const __m512i off = _mm512_cvtepu32_epi64(_mm256_i32gather_epi32(reinterpret_cast<const int*>(r), rows, 1));
-    // Bytes 4-11 of each row: the length, then the kind (byte 4 of the word).
-    const __m512i len_kind = _mm512_i32gather_epi64(rows, r + 4, 1);
-    const __m512i n = _mm512_and_si512(len_kind, low32);
-    const __m512i end = _mm512_add_epi64(off, n);
-    // As ParseColumn: a number of 1 to 8 bytes, the 8 bytes that end with it in the arena.
-    const __mmask8 ok = _mm512_cmpeq_epi64_mask(_mm512_and_si512(_mm512_srli_epi64(len_kind, 32), _mm512_set1_epi64(0xff)), number) &
-                        _mm512_cmplt_epu64_mask(_mm512_sub_epi64(n, _mm512_set1_epi64(1)), eight) &
-                        _mm512_cmpge_epu64_mask(end, eight);
-    const __m512i w = _mm512_mask_i64gather_epi64(_mm512_setzero_si512(), ok, _mm512_sub_epi64(end, eight), arena, 1);
-    // The value's bytes are the word's high n: the ones before it made '0'.
-    const __m512i value_bytes = _mm512_sllv_epi64(
-        _mm512_set1_epi64(-1), _mm512_slli_epi64(_mm512_and_si512(_mm512_sub_epi64(eight, n), _mm512_set1_epi64(7)), 3));
-    const __m512i d = _mm512_sub_epi8(_mm512_ternarylogic_epi64(value_bytes, w, zero_chars, 0xca), zero_chars);
-    const __mmask8 digits = _mm512_cmpeq_epi64_mask(_mm512_max_epu8(d, nine), nine);
-    const __m512i pairs = _mm512_maddubs_epi16(d, tens);
-    const __m512i quads = _mm512_madd_epi16(pairs, hundreds);
-    const __m512i value = _mm512_add_epi64(_mm512_mul_epu32(quads, ten_thousand), _mm512_srli_epi64(quads, 32));
-    _mm512_storeu_pd(col + j, _mm512_sub_pd(_mm512_castsi512_pd(_mm512_or_si512(value, exponent)), two52));
-    for (unsigned rest = ~static_cast<unsigned>(ok & digits) & 0xff; rest; rest &= rest - 1) {
-      const uint32_t k = j + static_cast<uint32_t>(__builtin_ctz(rest));
-      double x;
-      col[k] = FieldNumber(batch, row[k * stride], &x) ? x : std::numeric_limits<double>::quiet_NaN();
-    }
-  }
-  return j;
-}
-#pragma GCC diagnostic pop
-#endif
-
-// wide: ParseColumn512 first (AVX-512), the AVX2 code for what it leaves.
 template <bool kSimd>
-void ParseColumn(const Batch& batch, uint32_t base, size_t f, uint32_t m, double* col, bool wide) {
+void ParseColumn(const Batch& batch, uint32_t base, size_t f, uint32_t m, double* col) {
   const FieldValue* row = &batch.field(base, f);
   const size_t stride = batch.field_count();
   uint32_t j = 0;
 #if defined(__AVX2__)
   if constexpr (kSimd) {
-    if (wide) j = ParseColumn512(batch, row, stride, m, col);
     const char* arena = batch.arena().data();
     static const char kZeros[8] = {};
     const __m256i zero_char = _mm256_set1_epi8('0');
@@ -1969,9 +1908,9 @@ void ConditionSet::Eval(const Batch& batch, uint32_t base, uint32_t m, Scratch* 
     const size_t f = static_cast<size_t>(columns_[c]);
     if (m > 0) {
       if (portable_) {
-        ParseColumn<false>(batch, base, f, m, col, false);
+        ParseColumn<false>(batch, base, f, m, col);
       } else {
-        ParseColumn<true>(batch, base, f, m, col, vbmi_);
+        ParseColumn<true>(batch, base, f, m, col);
       }
     }
     std::fill(col + m, col + kChunk, std::numeric_limits<double>::quiet_NaN());

@@ -159,10 +159,9 @@ class ConditionSet {
   // Tests: the portable code (no AVX2) even where AVX2 is compiled in, to
   // compare the two.
   void set_portable(bool on) { portable_ = on; }
-  // Whether the AVX-512 paths are taken where the CPU has AVX-512 VBMI: the
-  // needle search (64 positions at a time, a byte table per window position)
-  // and the number columns (8 values at a time, gathered); tests turn them
-  // off to compare them with the AVX2 paths. vbmi(): they are taken.
+  // Whether the needle search takes its AVX-512 VBMI path (64 positions at a
+  // time, a byte table per window position) where the CPU has it; tests turn
+  // it off to compare it with the AVX2 path. vbmi(): the path is taken.
   void set_vbmi(bool on) { vbmi_ = on && CpuHasVbmi(); }
   bool vbmi() const { return vbmi_; }
   static bool CpuHasVbmi();
