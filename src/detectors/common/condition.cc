@@ -601,10 +601,13 @@ std::string LeafKey(uint8_t op, int field, double number, const std::string& pat
   return k;
 }
 
-// How far ahead (events) the passes over one field of a chunk's events ask
-// for the value bytes they will read: a chunk's events (~135 KB at 256 events
-// of bench/lumberjack_loadgen.cc) are out of L1 by the time the conditions
-// read them, and each event's value missed it on the pass's first load.
+// How far ahead (events) SearchGroup asks for the texts it will search: a
+// chunk's events (~135 KB at 256 events of bench/lumberjack_loadgen.cc) are
+// out of L1 by the time the conditions read them, and each message missed it
+// on the search's first load (16 ahead: no better). The shorter per-event
+// loops (ParseColumn, EvalIndex, EvalPred) got slower with it: out-of-order
+// execution already overlaps their loads, and the prefetch's row load and
+// bound check cost more (bench/RESULTS.md, 2026-11-22 conditions-12).
 constexpr uint32_t kValueAhead = 8;
 
 // The first kLines cache lines of the value of field f of event `event`, if
