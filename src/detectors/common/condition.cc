@@ -601,6 +601,24 @@ std::string LeafKey(uint8_t op, int field, double number, const std::string& pat
   return k;
 }
 
+// How far ahead (events) SearchGroup asks for the texts it will search: a
+// chunk's events (~135 KB at 256 events of bench/lumberjack_loadgen.cc) are
+// out of L1 by the time the conditions read them, and each message missed it
+// on the search's first load (16 ahead: no better). The shorter per-event
+// loops (ParseColumn, EvalIndex, EvalPred) got slower with it: out-of-order
+// execution already overlaps their loads, and the prefetch's row load and
+// bound check cost more (bench/RESULTS.md, 2026-11-22 conditions-12).
+constexpr uint32_t kValueAhead = 8;
+
+// The first kLines cache lines of the value of field f of event `event`, if
+// the batch has that event (2 for the texts searched: ~80 bytes).
+template <int kLines = 1>
+__attribute__((always_inline)) inline void PrefetchValue(const Batch& batch, size_t event, size_t f) {
+  if (event >= batch.size()) return;
+  const char* p = batch.arena().data() + batch.field(event, f).span.off;
+  for (int k = 0; k < kLines; ++k) __builtin_prefetch(p + 64 * k, 0, 3);
+}
+
 inline ConditionSet::Mask FirstBits(uint32_t m) {
   ConditionSet::Mask r{};
   for (size_t w = 0; w < ConditionSet::kWords; ++w) {
@@ -641,7 +659,9 @@ uint64_t CompareWordSimd(const double* col, double x) {
 // columns of bench/rules/thirty-rules.yml (status codes, durations) took ~70
 // instructions per value through DigitsNumber, most of the conditions' own.
 template <bool kSimd>
-void ParseColumn(const Batch& batch, const FieldValue* row, size_t stride, uint32_t m, double* col) {
+void ParseColumn(const Batch& batch, uint32_t base, size_t f, uint32_t m, double* col) {
+  const FieldValue* row = &batch.field(base, f);
+  const size_t stride = batch.field_count();
   uint32_t j = 0;
 #if defined(__AVX2__)
   if constexpr (kSimd) {
@@ -655,7 +675,7 @@ void ParseColumn(const Batch& batch, const FieldValue* row, size_t stride, uint3
     const __m256i exponent = _mm256_set1_epi64x(0x4330000000000000ll);  // 2^52: its mantissa holds the value
     const __m256d two52 = _mm256_set1_pd(4503599627370496.0);
     for (; j + 4 <= m; j += 4) {
-      alignas(32) uint64_t words[4];
+      uint64_t words[4];
       unsigned fast = 0;
       for (uint32_t k = 0; k < 4; ++k) {
         const FieldValue& v = row[(j + k) * stride];
@@ -671,7 +691,15 @@ void ParseColumn(const Batch& batch, const FieldValue* row, size_t stride, uint3
         words[k] = (w & value_bytes) | (0x3030303030303030ull & ~value_bytes);
         fast |= static_cast<unsigned>(ok) << k;
       }
-      const __m256i d = _mm256_sub_epi8(_mm256_load_si256(reinterpret_cast<const __m256i*>(words)), zero_char);
+      // The four words put into the vector in registers: stored to memory and
+      // loaded back as one vector, the load could not take them from the four
+      // stores and waited for them to reach the cache (a quarter of
+      // ConditionSet::Eval's samples on the instruction after that load,
+      // bench/run_rules_profile.sh).
+      const __m256i d = _mm256_sub_epi8(
+          _mm256_set_epi64x(static_cast<int64_t>(words[3]), static_cast<int64_t>(words[2]),
+                            static_cast<int64_t>(words[1]), static_cast<int64_t>(words[0])),
+          zero_char);
       // The lanes whose every byte is 0-9 (unsigned: a byte below '0' wraps above 9).
       const unsigned digits = static_cast<unsigned>(_mm256_movemask_pd(
           _mm256_castsi256_pd(_mm256_cmpeq_epi64(_mm256_max_epu8(d, nine), nine))));
@@ -943,11 +971,13 @@ void ConditionSet::BuildNeedleGroups() {
       for (size_t pos = 0; pos < 3; ++pos) {
         uint8_t* lo = pos == 0 ? g.lo0 : pos == 1 ? g.lo1 : g.lo2;
         uint8_t* hi = pos == 0 ? g.hi0 : pos == 1 ? g.hi1 : g.hi2;
+        uint8_t* by = pos == 0 ? g.byte0 : pos == 1 ? g.byte1 : g.byte2;
         if (pos == width) {  // a window of 2: any third byte
           for (size_t x = 0; x < 32; ++x) {
             lo[x] |= bucket;
             hi[x] |= bucket;
           }
+          for (size_t x = 0; x < 128; ++x) by[x] |= bucket;
           continue;
         }
         const uint8_t c = static_cast<uint8_t>(nd[g.window.back() + pos]);
@@ -959,6 +989,7 @@ void ConditionSet::BuildNeedleGroups() {
           lo[16 + (x & 15)] |= bucket;
           hi[x >> 4] |= bucket;
           hi[16 + (x >> 4)] |= bucket;
+          by[x & 127] |= bucket;
         }
       }
     }
@@ -1152,6 +1183,75 @@ __attribute__((noinline)) uint64_t ConditionSet::FindNeedlesPortable(const Needl
   *ascii = IsAscii(text);
   return found;
 }
+
+#if defined(__AVX2__)
+bool ConditionSet::CpuHasVbmi() {
+  static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                          __builtin_cpu_supports("avx512vbmi");
+  return has;
+}
+
+// FindNeedles 64 window starts at a time: each window byte's buckets looked
+// up by its low 7 bits in a 128-byte table (one vpermt2b) instead of by
+// nibbles in two 16-byte tables (two shuffles, a shift and two ands per byte:
+// the AVX2 block was ~25 instructions per 32 starts, SearchGroup ~2.4% of
+// sluice's samples in bench/run_rules_profile.sh). The loads stop at the
+// text's end (masked: the bytes past it read as 0, as the AVX2 code's padded
+// copy), so the last block is not a copy or an overlap; start n - 2 is one of
+// the block's (its third byte 0: windows of 2 bytes, the verification
+// rejects a longer needle there).
+__attribute__((target("avx512f,avx512bw,avx512vbmi,bmi2"))) uint64_t ConditionSet::FindNeedlesVbmi(
+    const NeedleGroup& g, std::string_view text, uint64_t wanted, bool* ascii) {
+  const size_t n = text.size();
+  const uint8_t* p = reinterpret_cast<const uint8_t*>(text.data());
+  uint64_t found = 0;
+  uint64_t folded = wanted;  // the wanted needles' buckets, as FindNeedles
+  folded |= folded >> 32;
+  folded |= folded >> 16;
+  folded |= folded >> 8;
+  const uint8_t keep = static_cast<uint8_t>(folded);
+  if (n < 2 || keep == 0) {
+    *ascii = IsAscii(text);
+    return 0;
+  }
+  const __m512i keeps = _mm512_set1_epi8(static_cast<char>(keep));
+  const __m512i t0a = _mm512_and_si512(_mm512_load_si512(g.byte0), keeps);
+  const __m512i t0b = _mm512_and_si512(_mm512_load_si512(g.byte0 + 64), keeps);
+  const __m512i t1a = _mm512_load_si512(g.byte1), t1b = _mm512_load_si512(g.byte1 + 64);
+  const __m512i t2a = _mm512_load_si512(g.byte2), t2b = _mm512_load_si512(g.byte2 + 64);
+  __m512i bytes = _mm512_setzero_si512();
+  alignas(64) uint8_t bk[64];
+  for (size_t i = 0; i + 1 < n; i += 64) {
+    // Bytes i .. n - 1 of the block's 66 (bzhi: all 64 when 64 or more).
+    const size_t left = n - i;
+    const __m512i a = _mm512_maskz_loadu_epi8(_bzhi_u64(~uint64_t{0}, static_cast<unsigned>(left)), p + i);
+    const __m512i b = _mm512_maskz_loadu_epi8(_bzhi_u64(~uint64_t{0}, static_cast<unsigned>(left - 1)), p + i + 1);
+    const __m512i c = _mm512_maskz_loadu_epi8(_bzhi_u64(~uint64_t{0}, static_cast<unsigned>(left - 2)), p + i + 2);
+    bytes = _mm512_or_si512(bytes, _mm512_or_si512(a, c));
+    const __m512i m = _mm512_and_si512(
+        _mm512_and_si512(_mm512_permutex2var_epi8(t0a, a, t0b), _mm512_permutex2var_epi8(t1a, b, t1b)),
+        _mm512_permutex2var_epi8(t2a, c, t2b));
+    // Starts i .. n - 2.
+    uint64_t cand = _mm512_test_epi8_mask(m, m) & _bzhi_u64(~uint64_t{0}, static_cast<unsigned>(left - 1));
+    if (cand == 0) continue;
+    _mm512_store_si512(bk, m);
+    for (; cand; cand &= cand - 1) {
+      const size_t k = static_cast<size_t>(__builtin_ctzll(cand));
+      uint64_t cands = 0;
+      for (uint8_t bu = bk[k]; bu; bu &= static_cast<uint8_t>(bu - 1)) cands |= g.bucket[__builtin_ctz(bu)];
+      cands &= wanted & ~found;
+      if (cands) VerifyWindow(g, p, n, i + k, cands, &found);
+    }
+  }
+  *ascii = _mm512_movepi8_mask(bytes) == 0;
+  return found;
+}
+#else
+bool ConditionSet::CpuHasVbmi() { return false; }
+uint64_t ConditionSet::FindNeedlesVbmi(const NeedleGroup& g, std::string_view text, uint64_t wanted, bool* ascii) {
+  return FindNeedlesPortable(g, text, wanted, ascii);
+}
+#endif
 
 // EvalLeaf's kRegex for a grouped regex, for the events of one word whose
 // text was searched, from the needles found in them: a literal regex holds
@@ -1622,48 +1722,71 @@ void ConditionSet::EvalIndex(const EqualityIndex& x, const Batch& batch, uint32_
   // leaf's mask per leaf the event satisfies, branching on how many.
   const bool bytes = x.preds.size() <= 8;
   alignas(32) uint8_t found[kChunk];
-  for (uint32_t j = 0; j < m; ++j) {
-    const FieldValue& v = row[j * stride];
-    uint64_t hits = 0;
-    if (v.kind == FieldKind::kString && !v.escaped) {
-      if (v.span.len <= 16 && short_table) {
-        // Its slot holds the one string of its size and words that it can
-        // equal (or none): three comparisons, no branch on their outcome.
-        uint64_t a, b;
-        ShortKey(arena + v.span.off, v.span.len, &a, &b);
-        const EqualityIndex::ShortSlot& e = short_table[ShortSlotOf(a, b, v.span.len, short_mul, short_shift)];
-        hits = e.preds & (uint64_t{0} - static_cast<uint64_t>((e.a == a) & (e.b == b) & (e.size == v.span.len)));
-      } else {
-        hits = LookUp(x, batch.View(v.span));
-      }
-    } else if (v.kind != FieldKind::kMissing && v.kind != FieldKind::kComposite) {
-      uint64_t rest = all_leaves;  // leaves still to answer
-      if (v.kind == FieldKind::kNumber && numbers) {
-        const double d = numbers[j];
-        // The leaves the last number satisfied, again for an equal number
-        // (status codes: most are 200; NaN never equals, so it is looked up).
-        if (!(d == last_number)) {
-          last_number = d;
-          last_leaves = 0;
-          for (const auto& [number, leaves] : x.numbers) last_leaves |= number == d ? leaves : 0;
-        }
-        hits = last_leaves;
-        rest &= ~x.numbers_only;
-      }
-      // True/false/null, escaped strings, numbers for the other leaves: each leaf as EvalPred would.
-      for (; rest; rest &= rest - 1) {
-        const size_t k = static_cast<size_t>(__builtin_ctzll(rest));
-        const Pred& p = preds_[x.preds[k]];
-        const double* col = p.column >= 0 ? s->numbers.data() + static_cast<size_t>(p.column) * kChunk : nullptr;
-        hits |= static_cast<uint64_t>(EvalEvent(p, batch, v, j, *s, col)) << k;
-      }
-    }
+  auto put = [&](uint32_t j, uint64_t hits) __attribute__((always_inline)) {
     if (bytes) {
       found[j] = static_cast<uint8_t>(hits);
     } else {
       for (; hits; hits &= hits - 1) {
         out[x.preds[static_cast<size_t>(__builtin_ctzll(hits))]].w[j / 64] |= uint64_t{1} << (j % 64);
       }
+    }
+  };
+  // First the values answered by one short slot (service.name, log.level:
+  // all of them in bench/rules/thirty-rules.yml) or, when every leaf holds
+  // only numbers, by the numbers (status codes), in a loop of their own; the
+  // others (`rest`) after. With every case in one loop its counter and
+  // pointers lived on the stack (EvalIndex 2.0% of BM_ThirtyRulesWorker/1's
+  // samples).
+  auto numbers_of = [&](double d) __attribute__((always_inline)) {
+    // The leaves the last number satisfied, again for an equal number
+    // (status codes: most are 200; NaN never equals, so it is looked up).
+    if (!(d == last_number)) {
+      last_number = d;
+      last_leaves = 0;
+      for (const auto& [number, leaves] : x.numbers) last_leaves |= number == d ? leaves : 0;
+    }
+    return last_leaves;
+  };
+  const bool numbers_answer = numbers && x.numbers_only == all_leaves;
+  Mask rest{};
+  for (uint32_t j = 0; j < m; ++j) {
+    const FieldValue& v = row[j * stride];
+    if (v.kind == FieldKind::kString && !v.escaped && v.span.len <= 16 && short_table) {
+      // Its slot holds the one string of its size and words that it can
+      // equal (or none): three comparisons, no branch on their outcome.
+      uint64_t a, b;
+      ShortKey(arena + v.span.off, v.span.len, &a, &b);
+      const EqualityIndex::ShortSlot& e = short_table[ShortSlotOf(a, b, v.span.len, short_mul, short_shift)];
+      put(j, e.preds & (uint64_t{0} - static_cast<uint64_t>((e.a == a) & (e.b == b) & (e.size == v.span.len))));
+    } else if (v.kind == FieldKind::kNumber && numbers_answer) {
+      put(j, numbers_of(numbers[j]));
+    } else {
+      if (bytes) found[j] = 0;
+      rest.w[j / 64] |= uint64_t{1} << (j % 64);
+    }
+  }
+  for (size_t w = 0; w < kWords; ++w) {
+    for (uint64_t bits = rest.w[w]; bits; bits &= bits - 1) {
+      const uint32_t j = static_cast<uint32_t>(w * 64) + static_cast<uint32_t>(__builtin_ctzll(bits));
+      const FieldValue& v = row[j * stride];
+      uint64_t hits = 0;
+      if (v.kind == FieldKind::kString && !v.escaped) {
+        hits = LookUp(x, batch.View(v.span));
+      } else if (v.kind != FieldKind::kMissing && v.kind != FieldKind::kComposite) {
+        uint64_t left = all_leaves;  // leaves still to answer
+        if (v.kind == FieldKind::kNumber && numbers) {
+          hits = numbers_of(numbers[j]);
+          left &= ~x.numbers_only;
+        }
+        // True/false/null, escaped strings, numbers for the other leaves: each leaf as EvalPred would.
+        for (; left; left &= left - 1) {
+          const size_t k = static_cast<size_t>(__builtin_ctzll(left));
+          const Pred& p = preds_[x.preds[k]];
+          const double* col = p.column >= 0 ? s->numbers.data() + static_cast<size_t>(p.column) * kChunk : nullptr;
+          hits |= static_cast<uint64_t>(EvalEvent(p, batch, v, j, *s, col)) << k;
+        }
+      }
+      put(j, hits);
     }
   }
   if (!bytes) return;
@@ -1711,7 +1834,7 @@ void ConditionSet::Combine(const TreeNode& t, Scratch* s, Mask* out) const {
   *out = r;
 }
 
-template <bool kSimd>
+template <int kMode>
 void ConditionSet::SearchGroup(size_t gi, const Batch& batch, uint32_t base, const Mask* need, Scratch* s) const {
   const NeedleGroup& g = groups_[gi];
   Mask where{};
@@ -1751,16 +1874,31 @@ void ConditionSet::SearchGroup(size_t gi, const Batch& batch, uint32_t base, con
     for (uint64_t bits = where.w[w]; bits; bits &= bits - 1) {
       const uint32_t b = static_cast<uint32_t>(__builtin_ctzll(bits));
       const uint32_t j = static_cast<uint32_t>(w * 64) + b;
+      PrefetchValue<2>(batch, base + j + kValueAhead, static_cast<size_t>(g.field));
       const FieldValue& v = batch.field(base + j, static_cast<size_t>(g.field));
       if ((v.kind == FieldKind::kString && !v.escaped) || v.kind == FieldKind::kNumber) {
         const uint64_t wanted = extras ? everywhere | extra[b] : everywhere;
         bool only_ascii;
-        found[j] = FindNeedles<kSimd>(g, batch.View(v.span), wanted, &only_ascii);
+        if constexpr (kMode == 2) {
+          found[j] = FindNeedlesVbmi(g, batch.View(v.span), wanted, &only_ascii);
+        } else {
+          found[j] = FindNeedles<kMode == 1>(g, batch.View(v.span), wanted, &only_ascii);
+        }
         searched.w[w] |= uint64_t{1} << b;
         ascii.w[w] |= static_cast<uint64_t>(only_ascii) << b;
       }
     }
   }
+}
+
+// SearchGroup<2> compiled for AVX-512 (flatten: FindNeedlesVbmi inlined into
+// its loop over the texts, as FindNeedles is into SearchGroup<1>).
+#if defined(__AVX2__)
+__attribute__((target("avx512f,avx512bw,avx512vbmi,bmi2"), flatten))
+#endif
+void ConditionSet::SearchGroupVbmi(size_t gi, const Batch& batch, uint32_t base, const Mask* need,
+                                   Scratch* s) const {
+  SearchGroup<2>(gi, batch, base, need, s);
 }
 
 void ConditionSet::Eval(const Batch& batch, uint32_t base, uint32_t m, Scratch* s) const {
@@ -1772,11 +1910,10 @@ void ConditionSet::Eval(const Batch& batch, uint32_t base, uint32_t m, Scratch* 
     double* col = s->numbers.data() + c * kChunk;
     const size_t f = static_cast<size_t>(columns_[c]);
     if (m > 0) {
-      const FieldValue* row = &batch.field(base, f);
       if (portable_) {
-        ParseColumn<false>(batch, row, batch.field_count(), m, col);
+        ParseColumn<false>(batch, base, f, m, col);
       } else {
-        ParseColumn<true>(batch, row, batch.field_count(), m, col);
+        ParseColumn<true>(batch, base, f, m, col);
       }
     }
     std::fill(col + m, col + kChunk, std::numeric_limits<double>::quiet_NaN());
@@ -1811,11 +1948,15 @@ void ConditionSet::Eval(const Batch& batch, uint32_t base, uint32_t m, Scratch* 
     for (size_t gi = 0; gi < groups_.size(); ++gi) {
 #if defined(__AVX2__)
       if (!portable_) {
-        SearchGroup<true>(gi, batch, base, need, s);
+        if (vbmi_) {
+          SearchGroupVbmi(gi, batch, base, need, s);
+        } else {
+          SearchGroup<1>(gi, batch, base, need, s);
+        }
         continue;
       }
 #endif
-      SearchGroup<false>(gi, batch, base, need, s);
+      SearchGroup<0>(gi, batch, base, need, s);
     }
     for (size_t p = 0; p < preds_.size(); ++p) {
       if (!preds_[p].costly) continue;

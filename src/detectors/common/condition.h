@@ -159,6 +159,12 @@ class ConditionSet {
   // Tests: the portable code (no AVX2) even where AVX2 is compiled in, to
   // compare the two.
   void set_portable(bool on) { portable_ = on; }
+  // Whether the needle search takes its AVX-512 VBMI path (64 positions at a
+  // time, a byte table per window position) where the CPU has it; tests turn
+  // it off to compare it with the AVX2 path. vbmi(): the path is taken.
+  void set_vbmi(bool on) { vbmi_ = on && CpuHasVbmi(); }
+  bool vbmi() const { return vbmi_; }
+  static bool CpuHasVbmi();
 
   // Evaluates every condition on events [base, base + m) of `batch`, m <= kChunk.
   void Eval(const Batch& batch, uint32_t base, uint32_t m, Scratch* s) const;
@@ -220,6 +226,10 @@ class ConditionSet {
     uint64_t bucket[8] = {};  // needles of each bucket
     // The buckets of a window's bytes 0, 1 and 2 by low and high nibble (16 entries, twice).
     alignas(32) uint8_t lo0[32] = {}, hi0[32] = {}, lo1[32] = {}, hi1[32] = {}, lo2[32] = {}, hi2[32] = {};
+    // The same by the byte's low 7 bits (FindNeedlesVbmi: one lookup per
+    // byte; a byte of 128 or more is looked up as byte - 128, a candidate
+    // that the verification decides).
+    alignas(64) uint8_t byte0[128] = {}, byte1[128] = {}, byte2[128] = {};
   };
   void BuildNeedleGroups();
   // The needles of `wanted` (bits) in `text`; *ascii: whether every byte of
@@ -228,12 +238,16 @@ class ConditionSet {
   template <bool kSimd>
   uint64_t FindNeedles(const NeedleGroup& g, std::string_view text, uint64_t wanted, bool* ascii) const;
   static uint64_t FindNeedlesPortable(const NeedleGroup& g, std::string_view text, uint64_t wanted, bool* ascii);
+  // FindNeedles 64 positions at a time (AVX-512 VBMI; only where CpuHasVbmi).
+  static uint64_t FindNeedlesVbmi(const NeedleGroup& g, std::string_view text, uint64_t wanted, bool* ascii);
   static void VerifyWindow(const NeedleGroup& g, const uint8_t* p, size_t n, size_t i, uint64_t cands,
                            uint64_t* found);
   // Needle group gi's pass over the texts of the chunk's events where one of
   // its regexes is needed (`need`: per leaf), into s->found, searched, ascii.
-  template <bool kSimd>
+  // kMode: 0 portable, 1 AVX2, 2 AVX-512 VBMI (SearchGroupVbmi: compiled for it).
+  template <int kMode>
   void SearchGroup(size_t gi, const Batch& batch, uint32_t base, const Mask* need, Scratch* s) const;
+  void SearchGroupVbmi(size_t gi, const Batch& batch, uint32_t base, const Mask* need, Scratch* s) const;
   // A grouped regex on the texts of `searched` (unescaped strings and
   // numbers) from the needles found in them.
   uint64_t EvalGroupedWord(const Pred& p, const Batch& batch, uint32_t base, uint32_t lo, uint64_t searched,
@@ -312,6 +326,7 @@ class ConditionSet {
   std::vector<NeedleGroup> groups_;
   std::vector<EqualityIndex> indexes_;
   bool portable_ = false;
+  bool vbmi_ = CpuHasVbmi();
 };
 
 // The numeric value of a field (numbers, and strings holding a number). False if none.
