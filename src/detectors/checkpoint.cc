@@ -128,7 +128,7 @@ void ObserveLedger::ObserveOnly(BatchPtr batch) {
   std::shared_ptr<BatchObserver> observer;
   {
     std::lock_guard<std::mutex> l(mu_);
-    observer = observer_;
+    observer = observer_.lock();
     if (!observer) {
       unobserved_.erase(seq);
       return;

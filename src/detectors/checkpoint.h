@@ -97,7 +97,11 @@ class ObserveLedger : public QueueObserverLink {
   int64_t hold_deadline_ms_ = 0;
   std::function<void(uint64_t)> on_snapshot_;
   std::atomic<bool> snapshot_wanted_{false};
-  std::shared_ptr<BatchObserver> observer_;  // under mu_
+  // Weak: the observer holds the ledger (CheckpointedObserver), and the
+  // pipeline's observer slot keeps the running one alive. A shared_ptr here
+  // made a cycle that leaked the ledger, the observer and the whole engine
+  // when the App was destroyed (AddressSanitizer's leak check).
+  std::weak_ptr<BatchObserver> observer_;  // under mu_
   FieldRegistry* fields_;
   std::unique_ptr<EventParser> parser_;  // ObserveOnly (queue thread)
   uint64_t parser_generation_ = 0;
