@@ -19,6 +19,11 @@ RUNS=${RUNS:-3}
 SIM_ARGS=("$@")
 WORK=$(mktemp -d)
 cleanup() {
+  local rc=$?
+  if ((rc != 0)) && [[ -s $WORK/sluice.err ]]; then
+    echo "run_flow_cost.sh: failed; sluice's stderr ends with:" >&2
+    tail -n 20 "$WORK/sluice.err" >&2
+  fi
   [[ -n ${SLUICE_PID:-} ]] && kill "$SLUICE_PID" 2>/dev/null || true
   wait 2>/dev/null || true
   rm -rf "$WORK"
