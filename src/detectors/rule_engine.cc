@@ -1020,37 +1020,28 @@ void RuleEngine::IndexRules() {
     for (int f : r.detector->key_fields()) add(f);
   }
   group_lists_.clear();
-  group_list_of_.clear();
+  plans_.clear();
+  key_slots_.clear();
   for (const Rule& r : rules_) {
+    const Detector& d = *r.detector;
+    RulePlan p;
     std::vector<int> slots;
     for (int f : r.spec->group_fields) slots.push_back(slot_of_[static_cast<size_t>(f)]);
-    int list = -1;
     if (!slots.empty()) {
-      list = static_cast<int>(std::find(group_lists_.begin(), group_lists_.end(), slots) - group_lists_.begin());
-      if (static_cast<size_t>(list) == group_lists_.size()) group_lists_.push_back(std::move(slots));
+      p.list = static_cast<int>(std::find(group_lists_.begin(), group_lists_.end(), slots) - group_lists_.begin());
+      if (static_cast<size_t>(p.list) == group_lists_.size()) group_lists_.push_back(std::move(slots));
     }
-    group_list_of_.push_back(list);
-  }
-  chunk_runs_.clear();
-  for (size_t ri = 0; ri < rules_.size(); ++ri) {
-    const Detector& d = *rules_[ri].detector;
+    // Whether the rule's matches may be gathered per group and chunk
+    // (Merge::kCount with value 1 or kMax of a field, key = group; see Observe).
     const bool count = d.merge() == Detector::Merge::kCount && d.value_source() == Detector::ValueSource::kOne;
     const bool maximum = d.merge() == Detector::Merge::kMax && d.value_source() == Detector::ValueSource::kField;
     const bool values = d.value_runs() && (d.value_source() == Detector::ValueSource::kField ||
                                            d.value_source() == Detector::ValueSource::kEventBytes);
-    chunk_runs_.push_back(opts_.chunk_runs && opts_.merge_updates && (count || maximum || values) &&
-                          d.key_fields().empty() && (opts_.shared_group_hashes || group_list_of_[ri] < 0));
-  }
-  plans_.clear();
-  key_slots_.clear();
-  for (size_t ri = 0; ri < rules_.size(); ++ri) {
-    const Detector& d = *rules_[ri].detector;
-    RulePlan p;
+    p.chunk_runs = opts_.chunk_runs && opts_.merge_updates && (count || maximum || values) && d.key_fields().empty() &&
+                   (opts_.shared_group_hashes || p.list < 0);
     p.source = d.value_source();
     p.merge = opts_.merge_updates ? d.merge() : Detector::Merge::kNo;
     p.value_runs = d.value_runs();
-    p.chunk_runs = chunk_runs_[ri];
-    p.list = group_list_of_[ri];
     p.value_field = d.value_field();
     p.selectors = opts_.engine_selectors ? static_cast<uint32_t>(d.selectors().size()) : 0;
     p.key_first = static_cast<uint32_t>(key_slots_.size());
@@ -1193,7 +1184,7 @@ void RuleEngine::Observe(const Batch& batch) {
     for (size_t s = 0; s < slots; ++s) scratch.skip_memo[s] = !memo || scratch.memos[s].Skip();
     conditions_.Eval(batch, base, m, &scratch.conditions);
     // Counting and max rules' matches per group of the chunk instead of per
-    // match (chunk_runs_): when the chunk's events are in time order, a group's
+    // match (RulePlan::chunk_runs): when the chunk's events are in time order, a group's
     // matches within one bucket are the run the per-match updates merge into
     // where nothing else comes between them. Another group's updates coming
     // between them do not change either group's state (only what the tables'

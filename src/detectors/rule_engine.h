@@ -176,13 +176,9 @@ class RuleEngine : public BatchObserver {
   std::vector<int> hashed_fields_;
   std::vector<int> slot_of_;
   // The distinct group_by lists of the rules (as positions in hashed_fields_),
-  // each one's group hash computed once per event; [rule]: its list, -1 for a
-  // rule without group_by.
+  // each one's group hash computed once per event (RulePlan::list: a rule's
+  // list, -1 for a rule without group_by).
   std::vector<std::vector<int>> group_lists_;
-  std::vector<int> group_list_of_;
-  // [rule]: whether the rule's matches may be gathered per group and chunk
-  // (Merge::kCount with value 1 or kMax of a field, key = group; see Observe).
-  std::vector<bool> chunk_runs_;
   // [rule]: what Observe's loop over the rules reads per rule and chunk, in
   // one array the engine owns. Read from each Detector (8 x 30 times per
   // batch), the first field load missed the caches: the detectors' objects
@@ -192,8 +188,8 @@ class RuleEngine : public BatchObserver {
     Detector::ValueSource source = Detector::ValueSource::kOne;
     Detector::Merge merge = Detector::Merge::kNo;  // kNo when !merge_updates
     bool value_runs = false;
-    bool chunk_runs = false;  // chunk_runs_
-    int list = -1;            // group_list_of_
+    bool chunk_runs = false;  // matches gathered per group and chunk (see Observe)
+    int list = -1;            // in group_lists_, -1: no group_by
     int value_field = -1;
     uint32_t selectors = 0;   // the engine's (0 when !engine_selectors)
     uint32_t key_first = 0, key_count = 0;  // the key fields' slots: key_slots_[key_first, + key_count)
