@@ -703,9 +703,9 @@ void SyslogInput::Impl::StopAccepting() {
       error_code ec;
       if (acceptor_->is_open()) acceptor_->close(ec);
       accept_retry_->cancel();
-      std::vector<std::shared_ptr<SessionBase>> all;
-      for (auto& [p, s] : sessions_) all.push_back(s);
-      for (auto& s : all) s->StopReading();
+      // No copy of the list, as Stop's: the reads' handlers run later, and
+      // only they close a session (Close leaves sessions_ through Forget).
+      for (auto& [p, s] : sessions_) s->StopReading();
     });
   }
   if (stop_fd_ >= 0) {
