@@ -372,6 +372,9 @@ TEST(ElasticsearchSinkTest, BackpressureWhenStalled) {
   }));
   EXPECT_LT(done.load(), kBatches);
   EXPECT_LE(h.sink->queued_bytes(), 64u * 1024 + 32 * 1024);  // bounded: at most one batch over
+  // The gauges show the queue and its bound.
+  EXPECT_EQ(h.metrics.Value("sluice_queue_max_bytes", {{"queue", h.cfg->id}}), 64.0 * 1024);
+  EXPECT_EQ(h.metrics.Value("sluice_queue_bytes", {{"queue", h.cfg->id}}), static_cast<double>(h.sink->queued_bytes()));
   EXPECT_EQ(h.released.load(), 0);
   es.Release();
   producer.join();
