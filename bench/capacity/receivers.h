@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "bench/capacity/processes.h"
 #include "bench/capacity/scenario.h"
@@ -48,11 +49,13 @@ std::optional<Receiver> StartSluice(const Scenario& s, const Binaries& bin, cons
 // receiving syslog over TCP and bulk-indexing with an ECS-shaped template.
 std::optional<Receiver> StartRsyslog(const Binaries& bin, const std::string& dir, std::string* error);
 
-// Sum of every series of metric `name` in a Prometheus text exposition.
-double SumMetric(const std::string& metrics, const std::string& name);
+// Sum of every series of metric `name` in a Prometheus text exposition
+// (but those whose line contains `skip_label`, when given).
+double SumMetric(const std::string& metrics, const std::string& name, std::string_view skip_label = {});
 
 // Sum of the sluice_queue_bytes gauges in a /metrics text (every queue: the
-// pipeline's, the persisted queue's); *max_bytes gets the sum of sluice_queue_max_bytes.
+// pipeline's, the outputs', the persisted queue's on disk); *max_bytes gets the
+// sum of the in-memory queues' sluice_queue_max_bytes.
 double QueueBytes(const std::string& metrics, double* max_bytes);
 
 }  // namespace sluice::bench::capacity

@@ -14,6 +14,7 @@ two shippers ran.
 """
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -95,6 +96,12 @@ for shipper, run in runs.items():
 check(("## Side by side" in md) == (len(runs) > 1), "side-by-side section present iff two shippers ran")
 check(("Sizing:" in md) == ("sizing" in report), "sizing line present iff a target was given")
 check(f"]({name}.svg)" in md, "the report does not link its chart")
+# The in-memory queues' bounds as /metrics gives them (in the sizing section): with the defaults and a
+# memory queue, the pipeline's 64 MiB and the elasticsearch output's 64 MiB
+# (the persisted queue's bound is on disk and not counted).
+if "sluice" in runs and "sizing" in report and not any(line.startswith("queue: persisted") for line in open(scenario)):
+    m = re.search(r"gauges add up to (\d+) MiB", md)
+    check(m is not None and int(m.group(1)) == 128, f"queue bounds line: {m.group(0) if m else None}")
 
 if failures:
     sys.exit("FAILED:\n  " + "\n  ".join(failures))
