@@ -219,7 +219,7 @@ class DuplicateDetector : public DuplicateBase {
   void Apply(size_t shard, const Update* u, size_t n, const Batch& batch,
              std::vector<SampleCandidate>* samples) override {
     auto& s = table_.shard(shard);
-    std::lock_guard<std::mutex> lock(s.mu);
+    std::lock_guard<ShardMutex> lock(s.mu);
     auto& labels = labels_[shard];
     MarkCache labelled;  // groups whose labels the shard has
     size_t created_n = 0;  // new fingerprints in this call
@@ -282,7 +282,7 @@ class DuplicateDetector : public DuplicateBase {
 
   void Evaluate(int64_t eval_ms, std::vector<GroupResult>* active) override {
     Aggs by_group;
-    std::vector<std::unique_lock<std::mutex>> locks;  // labels are read after the loop
+    std::vector<std::unique_lock<ShardMutex>> locks;  // labels are read after the loop
     ++mark_;
     for (size_t si = 0; si < kShards; ++si) {
       auto& s = table_.shard(si);
@@ -322,7 +322,7 @@ class DuplicateDetector : public DuplicateBase {
       return false;
     }
     for (size_t i = 0; i < loaded.size(); ++i) {
-      std::lock_guard<std::mutex> lock(table_.shard(ShardOf(loaded[i].first)).mu);
+      std::lock_guard<ShardMutex> lock(table_.shard(ShardOf(loaded[i].first)).mu);
       AdoptLabels(loaded[i].first, loaded[i].second.group, std::move(texts[i]));
     }
     return true;
@@ -349,7 +349,7 @@ class DuplicateSlotsDetector : public DuplicateBase {
   void Apply(size_t shard, const Update* u, size_t n, const Batch& batch,
              std::vector<SampleCandidate>* samples) override {
     Shard& s = shards_[shard];
-    std::lock_guard<std::mutex> lock(s.mu);
+    std::lock_guard<ShardMutex> lock(s.mu);
     MarkCache labelled;  // groups whose labels the shard has
     for (size_t i = 0; i < std::min(n, kSlotsAhead); ++i) s.slots.Prefetch(u[i].key);
     for (size_t i = 0; i < n; ++i) {
@@ -364,9 +364,9 @@ class DuplicateSlotsDetector : public DuplicateBase {
   // updates waiting for their lines.
   void ApplyShards(const std::vector<Update>* lists, const Batch& batch,
                    std::vector<SampleCandidate>* samples) override {
-    std::unique_lock<std::mutex> locks[kShards];
+    std::unique_lock<ShardMutex> locks[kShards];
     for (size_t si = 0; si < kShards; ++si) {
-      if (!lists[si].empty()) locks[si] = std::unique_lock<std::mutex>(shards_[si].mu);
+      if (!lists[si].empty()) locks[si] = std::unique_lock<ShardMutex>(shards_[si].mu);
     }
     size_t ps = 0, pi = 0;  // the next update to prefetch
     auto prefetch_next = [&] {
@@ -388,7 +388,7 @@ class DuplicateSlotsDetector : public DuplicateBase {
 
   void Evaluate(int64_t eval_ms, std::vector<GroupResult>* active) override {
     Aggs by_group;
-    std::vector<std::unique_lock<std::mutex>> locks;  // labels are read after the loop
+    std::vector<std::unique_lock<ShardMutex>> locks;  // labels are read after the loop
     ++mark_;
     for (size_t si = 0; si < kShards; ++si) {
       Shard& s = shards_[si];
@@ -409,7 +409,7 @@ class DuplicateSlotsDetector : public DuplicateBase {
   size_t groups() const override {
     size_t n = 0;
     for (const Shard& s : shards_) {
-      std::lock_guard<std::mutex> lock(s.mu);
+      std::lock_guard<ShardMutex> lock(s.mu);
       n += s.slots.size();
     }
     return n;
@@ -418,7 +418,7 @@ class DuplicateSlotsDetector : public DuplicateBase {
   size_t state_bytes() const override {
     size_t n = 0;
     for (size_t i = 0; i < kShards; ++i) {
-      std::lock_guard<std::mutex> lock(shards_[i].mu);
+      std::lock_guard<ShardMutex> lock(shards_[i].mu);
       n += shards_[i].slots.capacity() * sizeof(FingerprintSlot) +
            labels_[i].capacity() * (sizeof(LabelsMap::value_type) + 1);
     }
@@ -429,7 +429,7 @@ class DuplicateSlotsDetector : public DuplicateBase {
   void SaveState(StateWriter& w) override {
     w.U32(static_cast<uint32_t>(kShards));
     for (Shard& s : shards_) {
-      std::lock_guard<std::mutex> lock(s.mu);
+      std::lock_guard<ShardMutex> lock(s.mu);
       w.U64(s.slots.size());
       s.slots.ForEach([&](FingerprintSlot& f) {
         w.U64(f.key);
@@ -463,7 +463,7 @@ class DuplicateSlotsDetector : public DuplicateBase {
     for (size_t i = 0; i < loaded.size(); ++i) {
       const auto& [key, f] = loaded[i];
       Shard& s = shards_[ShardOf(key)];
-      std::lock_guard<std::mutex> lock(s.mu);
+      std::lock_guard<ShardMutex> lock(s.mu);
       FingerprintSlot* slot = s.slots.Find(key);
       if (!slot) slot = Insert(s, key, /*count_eviction=*/false);
       slot->group = f.group;
@@ -477,7 +477,7 @@ class DuplicateSlotsDetector : public DuplicateBase {
 
  private:
   struct Shard {
-    mutable std::mutex mu;
+    mutable ShardMutex mu;
     FingerprintSlots slots;
   };
   // One update of `shard` (locked), its fingerprint found or inserted.

@@ -123,7 +123,7 @@ class ThresholdDetector : public Detector {
   void Apply(size_t shard, const Update* u, size_t n, const Batch& batch,
              std::vector<SampleCandidate>* samples) override {
     auto& s = table_.shard(shard);
-    std::lock_guard<std::mutex> lock(s.mu);
+    std::lock_guard<ShardMutex> lock(s.mu);
     typename Table::Cursor cursor;
     BucketOfTime bucket_of(layout_.bucket_ms);
     BucketOfTime head_of(layout_.bucket_ms);
@@ -173,7 +173,7 @@ class ThresholdDetector : public Detector {
       // stream that never sends anything.
       seeded_ = true;
       auto& s = table_.shard(ShardOf(kGroupSeed));
-      std::lock_guard<std::mutex> lock(s.mu);
+      std::lock_guard<ShardMutex> lock(s.mu);
       bool created;
       Group& g = table_.Get(s, kGroupSeed, &created, env_.evictions);
       if (created) {
@@ -189,7 +189,7 @@ class ThresholdDetector : public Detector {
     }
     for (size_t si = 0; si < kShards; ++si) {
       auto& s = table_.shard(si);
-      std::lock_guard<std::mutex> lock(s.mu);
+      std::lock_guard<ShardMutex> lock(s.mu);
       if constexpr (kCompact) SweepWide(si);
       for (auto it = s.map.begin(); it != s.map.end();) {
         Group& g = it->second;
@@ -248,7 +248,7 @@ class ThresholdDetector : public Detector {
     size_t n = table_.bytes();
     if constexpr (kCompact) {
       for (size_t i = 0; i < kShards; ++i) {
-        std::lock_guard<std::mutex> lock(table_.shard(i).mu);
+        std::lock_guard<ShardMutex> lock(table_.shard(i).mu);
         n += wide_[i].capacity() * (sizeof(std::pair<const uint64_t, AggWindow>) + 1);
       }
     }
@@ -295,7 +295,7 @@ class ThresholdDetector : public Detector {
     if constexpr (kCompact) {
       for (auto& [key, x] : wide) {
         auto& s = table_.shard(ShardOf(key));
-        std::lock_guard<std::mutex> lock(s.mu);
+        std::lock_guard<ShardMutex> lock(s.mu);
         wide_[ShardOf(key)][key] = x;  // a group evicted meanwhile: swept by Evaluate
       }
     }
