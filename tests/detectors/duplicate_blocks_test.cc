@@ -15,6 +15,7 @@
 
 #include "detectors/detector_shown.h"
 #include "detectors/duplicate/duplicate.h"
+#include "detectors/duplicate_pair.h"
 #include "detectors/rules_harness.h"
 
 namespace sluice::detectors {
@@ -39,45 +40,29 @@ std::string Shown(Detector* d, int64_t eval_ms) {
 }
 
 TEST(DuplicateBlocksTest, SameAsUpdateByUpdate) {
+  // The blocks are the GroupTable layout's (windows too long for FingerprintSlots).
+  SetDuplicateSlotsForTest(false);
   size_t samples_seen = 0, late_seen = 0, updates = 0;
   for (uint64_t seed = 1; seed <= 40; ++seed) {
     std::mt19937_64 rng(seed);
-    const std::string yaml =
-        StrCat("rules:\n  - name: D\n    type: duplicate\n    match: {u: {exists: true}}\n    group_by: [u]\n",
-               "    fingerprint: [f]\n    window: ", testing::Pick(rng, {"1s", "30s", "5m"}),
-               "\n    max_repeats: ", testing::Pick(rng, {"0", "1", "3"}), "\n");
-    SetDuplicateBlocksForTest(true);
-    RulesHarness blocks;
-    ASSERT_TRUE(blocks.Load(yaml).ok()) << blocks.errors.ToString();
-    SetDuplicateBlocksForTest(false);
-    RulesHarness single;
-    ASSERT_TRUE(single.Load(yaml).ok());
-    SetDuplicateBlocksForTest(true);
-    Detector* a = blocks.engine->detector("D");
-    Detector* b = single.engine->detector("D");
-
-    // Events only for the new fingerprints' group labels (event i: u = "u<i>").
-    std::vector<std::string> evs;
-    for (int i = 0; i < 16; ++i) evs.push_back(Ev(kT0, StrCat(R"("u":"u)", i, R"(")")));
-    auto batch = blocks.MakeBatch(evs);
-
-    std::vector<uint64_t> groups(1 + rng() % 16), fps(1 + rng() % 6000);
-    for (auto& g : groups) g = rng();
-    for (auto& f : fps) f = rng();
+    const std::string yaml = testing::DuplicateRule(testing::Pick(rng, {"1s", "30s", "5m"}),
+                                                    testing::Pick(rng, {"0", "1", "3"}));
+    testing::DuplicatePair pair;
+    ASSERT_TRUE(pair.Make(yaml, SetDuplicateBlocksForTest, rng));
     int64_t t = kT0;
     for (int round = 0; round < 30; ++round) {
       std::vector<Update> lists[kShards];
       // Fingerprints known so far and some new (the pool is taken from the
       // front as rounds go on), now and then the same one again at once.
-      const size_t known = std::min(fps.size(), 1 + fps.size() * static_cast<size_t>(round + 1) / 20);
+      const size_t known = std::min(pair.fps.size(), 1 + pair.fps.size() * static_cast<size_t>(round + 1) / 20);
       const int nupdates = 1 + static_cast<int>(rng() % 2000);
-      uint64_t last_key = fps[0];
+      uint64_t last_key = pair.fps[0];
       for (int k = 0; k < nupdates; ++k) {
         Update up{};
-        const size_t g = rng() % groups.size();
-        up.group = groups[g];
+        const size_t g = rng() % pair.groups.size();
+        up.group = pair.groups[g];
         up.event = static_cast<uint32_t>(g);
-        up.key = rng() % 8 == 0 ? last_key : fps[rng() % known];
+        up.key = rng() % 8 == 0 ? last_key : pair.fps[rng() % known];
         last_key = up.key;
         t += static_cast<int64_t>(rng() % 40);
         up.ts = t - (rng() % 10 == 0 ? static_cast<int64_t>(rng() % 400'000) : 0);
@@ -88,21 +73,22 @@ TEST(DuplicateBlocksTest, SameAsUpdateByUpdate) {
       }
       updates += static_cast<size_t>(nupdates);
       std::vector<SampleCandidate> sa, sb;
-      a->ApplyShards(lists, *batch, &sa);
-      b->ApplyShards(lists, *batch, &sb);
+      pair.a->ApplyShards(lists, *pair.batch, &sa);
+      pair.b->ApplyShards(lists, *pair.batch, &sb);
       ASSERT_TRUE(testing::SameSamples(sa, sb)) << "seed " << seed << " round " << round;
       samples_seen += sa.size();
-      const double late = blocks.Metric("sluice_rule_late_events_total", "D");
-      ASSERT_EQ(late, single.Metric("sluice_rule_late_events_total", "D")) << "seed " << seed;
+      const double late = pair.on.Metric("sluice_rule_late_events_total", "D");
+      ASSERT_EQ(late, pair.off.Metric("sluice_rule_late_events_total", "D")) << "seed " << seed;
       late_seen = static_cast<size_t>(late);
       // Evaluate now and then (it expires fingerprints: erasures between lists).
       const int64_t eval = rng() % 4 == 0 ? t : kT0;
-      ASSERT_EQ(Shown(a, eval), Shown(b, eval)) << "seed " << seed << " round " << round;
+      ASSERT_EQ(Shown(pair.a, eval), Shown(pair.b, eval)) << "seed " << seed << " round " << round;
     }
   }
   EXPECT_GT(samples_seen, 10'000u);
   EXPECT_GT(late_seen, 0u);
   EXPECT_GT(updates, 500'000u);
+  SetDuplicateSlotsForTest(true);
 }
 
 }  // namespace

@@ -4,13 +4,14 @@
 // new groups without end keeps no old group long, never evicts a group it
 // keeps seeing, never holds more than its cap, and counts every eviction.
 // Below the cap a group is found or inserted by one probe, as the look-up
-// then insertion did.
+// then insertion did. Its shards' ShardMutex excludes.
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include "common/metrics.h"
@@ -137,6 +138,39 @@ TEST(GroupTableTest, FindsOrCreatesBelowTheCap) {
     EXPECT_FALSE(is_new);
   }
   EXPECT_EQ(s.map.size(), 1000u);
+}
+
+// ShardMutex: threads that add to a plain counter under it, taking it by
+// lock() and try_lock() (held long enough now and then for a waiter to spin
+// and yield), lose no addition; a held lock refuses try_lock.
+TEST(GroupTableTest, ShardMutexExcludes) {
+  ShardMutex mu;
+  uint64_t counter = 0;
+  constexpr int kThreads = 4, kAdds = 200'000;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kAdds; ++i) {
+        if ((i + t) % 3 == 0) {
+          while (!mu.try_lock()) {
+          }
+        } else {
+          mu.lock();
+        }
+        const uint64_t seen = counter;
+        if (i % 20'000 == 0) std::this_thread::yield();
+        counter = seen + 1;
+        mu.unlock();
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(counter, uint64_t{kThreads} * kAdds);
+  mu.lock();
+  EXPECT_FALSE(mu.try_lock());
+  mu.unlock();
+  EXPECT_TRUE(mu.try_lock());
+  mu.unlock();
 }
 
 }  // namespace

@@ -15,6 +15,8 @@
 #include <algorithm>
 #include <array>
 #include <climits>
+#include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <random>
 
@@ -390,6 +392,57 @@ TEST(ThresholdCompactTest, ValueRunsSameAsPerMatch) {
     }
   }
   EXPECT_GT(alerts_seen, 100u);
+}
+
+// Value runs of a sum whose values are floats (added to the cell by float
+// additions, AddValues) against one update per match (as float(double(v) +
+// x)): runs of zeros of either sign onto a new cell and onto one that holds
+// -0 (the sign of a zero is saved state), cells that pass 2^24 (every
+// addition rounds), fractions, overflow to infinity, subnormals, values that
+// are not floats among them, and random floats of every magnitude: the same
+// saved state, byte for byte.
+TEST(ThresholdCompactTest, FloatValueRunsSameAsPerMatch) {
+  std::vector<std::vector<std::string>> runs = {
+      {"-0", "-0", "-0"}, {"-0", "0"}, {"0", "-0"}, {"-0"}, {"-0", "-0"}, {"16777215", "1"}, {"1", "0"},
+      {"3", "16777214"}, {"16777215", "1", "1", "1"}, {"2.5"}, {"1", "2", "3"}, {"7", "-0", "8388608"},
+      {"0.5", "0.25", "-0.125"}, {"0.1", "3", "0.2"}, {"1.7014118346046923e38", "1.7014118346046923e38"},
+      {"1.4012984643248171e-45", "-1.4012984643248171e-45", "2.8025969286496341e-45"}, {"16777217", "3", "5"}};
+  std::mt19937_64 rng(11);
+  for (int r = 0; r < 40; ++r) {
+    std::vector<std::string> run;
+    for (int k = 0, len = 2 + static_cast<int>(rng() % 6); k < len; ++k) {
+      // A float of random magnitude, written exactly; now and then a double that is not a float.
+      const float f = std::ldexp(static_cast<float>(rng() % (1u << 24)), static_cast<int>(rng() % 60) - 30) *
+                      (rng() % 4 == 0 ? -1.0f : 1.0f);
+      char text[40];
+      std::snprintf(text, sizeof text, "%.17g", rng() % 8 == 0 ? static_cast<double>(f) * (1 + 1e-12) : static_cast<double>(f));
+      run.push_back(text);
+    }
+    runs.push_back(run);
+  }
+  for (int64_t bucket_of_run : {0, 1}) {  // every run in one bucket, or each in its own
+    RulesHarness h[2];
+    for (int k = 0; k < 2; ++k) {
+      RuleEngineOptions o{.allowed_lateness_ms = 0};
+      o.chunk_runs = k == 1;
+      ASSERT_TRUE(h[k].Load("rules:\n  - name: R\n    type: threshold\n    match: {service.name: {exists: true}}\n"
+                            "    group_by: [service.name]\n    window: 1m\n    field: n\n    aggregate: sum\n"
+                            "    above: 1e9\n",
+                            o)
+                      .ok());
+    }
+    for (size_t r = 0; r < runs.size(); ++r) {
+      std::vector<std::string> evs;
+      const int64_t ts = kT0 + bucket_of_run * static_cast<int64_t>(r) * 60'000;
+      for (const std::string& v : runs[r]) {
+        // 8 groups: a chunk takes runs from 8 matches on (the engine's kChunkRunMinMatches).
+        for (int svc = 0; svc < 8; ++svc) evs.push_back(Ev(ts, StrCat(R"("service":{"name":"s)", svc, R"("},"n":)", v)));
+      }
+      for (auto& x : h) x.Feed(evs);
+      ASSERT_EQ(SavedGroups(h[0].engine->detector("R"), false), SavedGroups(h[1].engine->detector("R"), false))
+          << "run " << r << " bucket_of_run " << bucket_of_run;
+    }
+  }
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "detectors/common/detector.h"
 
+#include <thread>
+
 #include "common/strings.h"
 #include "pipeline/component.h"
 
@@ -26,6 +28,19 @@ void Detector::SetGroupLabels(const Batch& batch, uint32_t event, CompactString*
     }
   }
   *labels = GroupBlob(batch, event);
+}
+
+void ShardMutex::LockSlow() {
+  for (int spins = 0;; ++spins) {
+    if (!taken_.load(std::memory_order_relaxed) && !taken_.exchange(true, std::memory_order_acquire)) return;
+    if (spins < 64) {
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    } else {
+      std::this_thread::yield();
+    }
+  }
 }
 
 void Detector::ApplyShards(const std::vector<Update>* lists, const Batch& batch,

@@ -20,7 +20,7 @@ void SaveGroups(GroupTable<State>& table, StateWriter& w, const SaveFn& save) {
   w.U32(static_cast<uint32_t>(kShards));
   for (size_t i = 0; i < kShards; ++i) {
     auto& s = table.shard(i);
-    std::lock_guard<std::mutex> lock(s.mu);
+    std::lock_guard<ShardMutex> lock(s.mu);
     w.U64(s.map.size());
     for (const auto& [key, state] : s.map) {
       w.U64(key);
@@ -59,7 +59,7 @@ bool LoadGroups(GroupTable<State>& table, StateReader& r, const LoadFn& load) {
   }
   for (auto& [key, state] : groups) {
     auto& s = table.shard(ShardOf(key));
-    std::lock_guard<std::mutex> lock(s.mu);
+    std::lock_guard<ShardMutex> lock(s.mu);
     bool created;
     table.Get(s, key, &created, nullptr) = std::move(state);
   }

@@ -12,8 +12,9 @@
 // too. The alert's value is the highest repeat count in the group; its
 // evidence carries `wasted_calculations` (requests beyond the first, summed
 // over the group's offending fingerprints) and the number of fingerprints.
-// State is per fingerprint: 64 bytes plus the group labels, forgotten a window
-// after its last request.
+// State is per fingerprint: a 32-byte slot (windows under ~49 days; longer
+// ones 40 bytes in an absl map) plus its group's labels once per shard,
+// forgotten a window after its last request.
 
 #include "detectors/common/detector.h"
 
@@ -24,5 +25,9 @@ std::unique_ptr<Detector> NewDuplicateDetector(ConfigMap& cfg, const RuleSpec* s
 // before applying them (on by default) or each update's when it is applied
 // (tests only).
 void SetDuplicateBlocksForTest(bool on);
+// Whether detectors made afterwards keep windows under
+// FingerprintSlots::kMaxWindowMs in FingerprintSlots (on by default) or in
+// the GroupTable longer windows use (tests: the reference).
+void SetDuplicateSlotsForTest(bool on);
 
 }  // namespace sluice::detectors

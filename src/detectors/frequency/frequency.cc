@@ -63,7 +63,7 @@ class FrequencyDetector : public Detector {
   void Apply(size_t shard, const Update* u, size_t n, const Batch& batch,
              std::vector<SampleCandidate>* samples) override {
     auto& s = table_.shard(shard);
-    std::lock_guard<std::mutex> lock(s.mu);
+    std::lock_guard<ShardMutex> lock(s.mu);
     auto& wide = wide_[shard];
     GroupTable<FrequencyGroup>::Cursor cursor;
     BucketOfTime bucket_of(layout_.bucket_ms);
@@ -123,7 +123,7 @@ class FrequencyDetector : public Detector {
     const int64_t e = FloorDiv(eval_ms, layout_.bucket_ms);
     for (size_t si = 0; si < kShards; ++si) {
       auto& s = table_.shard(si);
-      std::lock_guard<std::mutex> lock(s.mu);
+      std::lock_guard<ShardMutex> lock(s.mu);
       auto& wide = wide_[si];
       // Wide rings of groups evicted since (GroupTable::Get drops them unseen).
       for (auto w = wide.begin(); w != wide.end();) {
@@ -229,7 +229,7 @@ class FrequencyDetector : public Detector {
     if (!ok) return false;
     for (auto& [key, ring] : wide) {
       auto& s = table_.shard(ShardOf(key));
-      std::lock_guard<std::mutex> lock(s.mu);
+      std::lock_guard<ShardMutex> lock(s.mu);
       wide_[ShardOf(key)][key] = ring;  // a group evicted meanwhile: swept by Evaluate
     }
     return true;

@@ -141,7 +141,7 @@ class PayloadSizeDetector : public Detector {
   void Apply(size_t shard, const Update* u, size_t n, const Batch& batch,
              std::vector<SampleCandidate>* samples) override {
     auto& s = table_.shard(shard);
-    std::lock_guard<std::mutex> lock(s.mu);
+    std::lock_guard<ShardMutex> lock(s.mu);
     ApplyLocked(s, u, n, batch, samples);
   }
 
@@ -199,7 +199,7 @@ class PayloadSizeDetector : public Detector {
   void Evaluate(int64_t eval_ms, std::vector<GroupResult>* active) override {
     for (size_t si = 0; si < kShards; ++si) {
       auto& s = table_.shard(si);
-      std::lock_guard<std::mutex> lock(s.mu);
+      std::lock_guard<ShardMutex> lock(s.mu);
       for (auto& [key, g] : s.map) {
         if (g.last_outlier == INT64_MIN || g.last_outlier < eval_ms - p_.window_ms) continue;
         GroupResult r;
@@ -416,12 +416,12 @@ void PayloadSizeDetector::ApplyShards(const std::vector<Update>* lists, const Ba
   items.clear();
   order.clear();
   tagged.clear();
-  std::unique_lock<std::mutex> locks[kShards];
+  std::unique_lock<ShardMutex> locks[kShards];
   for (size_t si = 0; si < kShards; ++si) {
     const std::vector<Update>& list = lists[si];
     if (list.empty()) continue;
     auto& s = table_.shard(si);
-    locks[si] = std::unique_lock<std::mutex>(s.mu);
+    locks[si] = std::unique_lock<ShardMutex>(s.mu);
     // The shard's groups, each with its updates in order. A group not in
     // the table yet (an insertion, which may move the others or evict one)
     // sends the whole shard through Apply's way.

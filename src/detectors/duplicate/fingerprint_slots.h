@@ -1,0 +1,164 @@
+#pragma once
+// One shard's fingerprints of a duplicate rule in an open-addressing table
+// whose slot is a whole fingerprint, key with state, 32 bytes: two to a cache
+// line, never across two.
+//
+// Why not GroupTable's absl::flat_hash_map: its slot (key + 32-byte state, 40
+// bytes) sits past a separate array of control bytes, so a look-up reads the
+// control bytes and then a slot found among the 16 its probe group covers,
+// which no prefetch can name beforehand; and half of the 40-byte slots
+// straddle two lines. In the 30-rule bench, DuplicateShipping (a fingerprint
+// per shipped line, 16,384 cycling, ~1.3 MB of slots) left
+// DuplicateDetector::Apply at 3.0-3.6% of sluice's samples, ~1/3 of it on the
+// first read of the found slot, though the look-ups went 16 at a time. Here a
+// key's probe starts at the first slot of its home line, so a prefetch of that
+// line, issued a few updates ahead, is the look-up's one line in most cases
+// (load <= 3/4; after a growth <= 1/2).
+//
+// A fingerprint keeps `last_seen` and `span` = last_seen - first (< the rule's
+// window, so the table serves windows below kMaxWindowMs; the marker values of
+// span above that tell free and erased slots). Linear probing; erased slots are
+// markers until a rehash (growth, or Compact when they are a quarter of the
+// table), so an iteration may erase as it goes.
+
+#include <cstddef>
+#include <cstdint>
+#include <new>
+#include <utility>
+
+namespace sluice::detectors {
+
+struct FingerprintSlot {
+  uint64_t key;
+  uint64_t group;
+  int64_t last_seen;
+  uint32_t span;   // last_seen - first; kFree or kErased when the slot holds none
+  uint32_t count;
+
+  static constexpr uint32_t kFree = UINT32_MAX;
+  static constexpr uint32_t kErased = UINT32_MAX - 1;
+  bool live() const { return span < kErased; }
+  int64_t first() const { return last_seen - static_cast<int64_t>(span); }
+};
+static_assert(sizeof(FingerprintSlot) == 32);
+
+class FingerprintSlots {
+ public:
+  // Windows (ms) whose spans stay below the markers (span < window).
+  static constexpr int64_t kMaxWindowMs = FingerprintSlot::kErased;
+
+  FingerprintSlots() = default;
+  FingerprintSlots(const FingerprintSlots&) = delete;
+  FingerprintSlots& operator=(const FingerprintSlots&) = delete;
+  ~FingerprintSlots() { Free(slots_); }
+
+  size_t size() const { return size_; }
+  size_t capacity() const { return mask_ + (slots_ ? 1 : 0); }
+
+  void Prefetch(uint64_t key) const {
+    if (slots_) __builtin_prefetch(&slots_[Home(key)]);
+  }
+  // The live slot of `key`, or nullptr.
+  FingerprintSlot* Find(uint64_t key) {
+    if (!slots_) return nullptr;
+    for (size_t i = Home(key);; i = (i + 1) & mask_) {
+      FingerprintSlot& s = slots_[i];
+      if (s.span == FingerprintSlot::kFree) return nullptr;
+      if (s.key == key && s.span != FingerprintSlot::kErased) return &s;
+    }
+  }
+  // A slot for `key`, which is not in the table: key set, span 0, count 0
+  // (the caller sets the state). May rehash: pointers into the table die.
+  FingerprintSlot* Insert(uint64_t key) {
+    if ((size_ + erased_ + 1) * 4 > capacity() * 3) Rehash(CapacityFor(size_ + 1));
+    for (size_t i = Home(key);; i = (i + 1) & mask_) {
+      FingerprintSlot& s = slots_[i];
+      if (s.live()) continue;
+      if (s.span == FingerprintSlot::kErased) --erased_;
+      s = FingerprintSlot{key, 0, 0, 0, 0};
+      ++size_;
+      return &s;
+    }
+  }
+  void Erase(FingerprintSlot* s) {
+    // A slot followed by a free one ends no probe sequence that goes on: free.
+    const size_t i = static_cast<size_t>(s - slots_);
+    if (slots_[(i + 1) & mask_].span == FingerprintSlot::kFree) {
+      s->span = FingerprintSlot::kFree;
+    } else {
+      s->span = FingerprintSlot::kErased;
+      ++erased_;
+    }
+    --size_;
+  }
+  // Evicts the least recently seen of the 8 live slots that follow the last
+  // ones probed (a sweep round the table, as GroupTable's). Needs size() > 0.
+  void EvictOne() {
+    FingerprintSlot* victim = nullptr;
+    size_t i = sweep_ & mask_;
+    for (int probes = 0; probes < 8; i = (i + 1) & mask_) {
+      FingerprintSlot& s = slots_[i];
+      if (!s.live()) continue;
+      if (!victim || s.last_seen < victim->last_seen) victim = &s;
+      ++probes;
+    }
+    sweep_ = i;
+    Erase(victim);
+  }
+  // Every live slot, in table order; `fn` may Erase the slot it is given.
+  template <typename Fn>
+  void ForEach(const Fn& fn) {
+    for (size_t i = 0; i < capacity(); ++i) {
+      if (slots_[i].live()) fn(slots_[i]);
+    }
+  }
+  // Rehashes when erased slots are a quarter of the table (after an
+  // evaluation's expiry), so that look-ups of new keys probe short again.
+  void Compact() {
+    if (erased_ * 4 > capacity()) Rehash(CapacityFor(size_));
+  }
+
+ private:
+  static constexpr uint64_t kMul = 0x9e3779b97f4a7c15ull;
+  // The first slot of the key's home line (keys are hashes; the multiply mixes
+  // their high bits, which pick the shard, into the index too).
+  size_t Home(uint64_t key) const { return static_cast<size_t>((key * kMul) >> shift_) & mask_ & ~size_t{1}; }
+  static size_t CapacityFor(size_t n) {
+    size_t c = 16;
+    while (n * 2 > c) c *= 2;
+    return c;
+  }
+  static FingerprintSlot* Allocate(size_t n) {
+    auto* p = static_cast<FingerprintSlot*>(::operator new(n * sizeof(FingerprintSlot), std::align_val_t{64}));
+    for (size_t i = 0; i < n; ++i) p[i].span = FingerprintSlot::kFree;
+    return p;
+  }
+  static void Free(FingerprintSlot* p) {
+    if (p) ::operator delete(p, std::align_val_t{64});
+  }
+  void Rehash(size_t cap) {
+    FingerprintSlot* old = slots_;
+    const size_t old_cap = capacity();
+    slots_ = Allocate(cap);
+    mask_ = cap - 1;
+    shift_ = 64 - static_cast<unsigned>(__builtin_ctzll(cap));
+    erased_ = 0;
+    sweep_ = 0;
+    for (size_t j = 0; j < old_cap; ++j) {
+      if (!old[j].live()) continue;
+      size_t i = Home(old[j].key);
+      while (slots_[i].span != FingerprintSlot::kFree) i = (i + 1) & mask_;
+      slots_[i] = old[j];
+    }
+    Free(old);
+  }
+
+  FingerprintSlot* slots_ = nullptr;
+  size_t mask_ = 0;
+  unsigned shift_ = 64;
+  size_t size_ = 0;
+  size_t erased_ = 0;
+  size_t sweep_ = 0;  // the slot after the last ones EvictOne probed
+};
+
+}  // namespace sluice::detectors

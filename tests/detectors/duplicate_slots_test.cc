@@ -1,0 +1,228 @@
+// The duplicate detector's fingerprints in FingerprintSlots (32-byte slots,
+// first kept as a span back from last_seen) against the GroupTable layout it
+// replaced (SetDuplicateSlotsForTest(false)): random update lists over all
+// shards, below the cap (new and known fingerprints, tables that grow, windows
+// that end and start again, times out of order and late, evaluations that
+// expire fingerprints and leave erased slots) must leave every fingerprint's
+// saved state the same, propose the same samples in the same order, count the
+// same late events and evaluate to the same results; and each layout loads the
+// other's saved state. FingerprintSlots itself against a std::map, and its
+// eviction's sweep.
+//
+// Its own binary: the knob is read when a detector is made.
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <random>
+
+#include "detectors/detector_shown.h"
+#include "detectors/duplicate/duplicate.h"
+#include "detectors/duplicate/fingerprint_slots.h"
+#include "detectors/duplicate_pair.h"
+#include "detectors/rules_harness.h"
+
+namespace sluice::detectors {
+namespace {
+
+using testing::Ev;
+using testing::kT0;
+using testing::RulesHarness;
+
+bool SkipFingerprint(StateReader& r) {
+  uint64_t group = 0;
+  int64_t first = 0, last = 0;
+  uint32_t count = 0;
+  std::string_view labels;
+  return r.U64(&group) && r.I64(&first) && r.I64(&last) && r.U32(&count) && r.StrView(&labels);
+}
+
+std::string Saved(Detector* d) { return testing::SavedByKey(d, SkipFingerprint); }
+
+using testing::DuplicateRule;
+
+TEST(DuplicateSlotsTest, SameAsGroupTable) {
+  size_t samples_seen = 0, late_seen = 0, updates = 0, expired = 0;
+  for (uint64_t seed = 1; seed <= 40; ++seed) {
+    std::mt19937_64 rng(seed);
+    const std::string window = testing::Pick(rng, {"1s", "30s", "5m", "2h"});
+    const std::string yaml = DuplicateRule(window, testing::Pick(rng, {"0", "1", "3"}));
+    testing::DuplicatePair pair;
+    ASSERT_TRUE(pair.Make(yaml, SetDuplicateSlotsForTest, rng));
+    int64_t t = kT0;
+    for (int round = 0; round < 30; ++round) {
+      std::vector<Update> lists[kShards];
+      const size_t known = std::min(pair.fps.size(), 1 + pair.fps.size() * static_cast<size_t>(round + 1) / 20);
+      const int nupdates = 1 + static_cast<int>(rng() % 2000);
+      for (int k = 0; k < nupdates; ++k) {
+        Update up{};
+        const size_t g = rng() % pair.groups.size();
+        up.group = pair.groups[g];
+        up.event = static_cast<uint32_t>(g);
+        up.key = pair.fps[rng() % known];
+        // Time mostly on, now and then far back (late, or a new first) or far
+        // ahead (a window over: the span starts again).
+        t += static_cast<int64_t>(rng() % 40);
+        const int r = static_cast<int>(rng() % 20);
+        up.ts = r == 0 ? t - static_cast<int64_t>(rng() % 400'000) : r == 1 ? t + static_cast<int64_t>(rng() % 8'000'000) : t;
+        up.ts_last = up.ts;
+        up.count = 1;
+        up.value = 1;
+        lists[ShardOf(up.key)].push_back(up);
+      }
+      updates += static_cast<size_t>(nupdates);
+      std::vector<SampleCandidate> sa, sb;
+      // The slots' ApplyShards (a prefetch across shards) and their Apply shard by shard in turn.
+      if (round % 2 == 0) {
+        pair.a->ApplyShards(lists, *pair.batch, &sa);
+      } else {
+        for (size_t s = 0; s < kShards; ++s) {
+          if (!lists[s].empty()) pair.a->Apply(s, lists[s].data(), lists[s].size(), *pair.batch, &sa);
+        }
+      }
+      pair.b->ApplyShards(lists, *pair.batch, &sb);
+      ASSERT_TRUE(testing::SameSamples(sa, sb)) << "seed " << seed << " round " << round;
+      samples_seen += sa.size();
+      const double late = pair.on.Metric("sluice_rule_late_events_total", "D");
+      ASSERT_EQ(late, pair.off.Metric("sluice_rule_late_events_total", "D")) << "seed " << seed;
+      late_seen = static_cast<size_t>(late);
+      ASSERT_EQ(pair.a->groups(), pair.b->groups()) << "seed " << seed << " round " << round;
+      // Evaluate now and then (it expires fingerprints: erased slots between lists).
+      const int64_t eval = rng() % 4 == 0 ? t : kT0;
+      const size_t before = pair.b->groups();
+      ASSERT_EQ(Saved(pair.a), Saved(pair.b)) << "seed " << seed << " round " << round;
+      ASSERT_EQ(testing::Evaluated(pair.a, eval), testing::Evaluated(pair.b, eval)) << "seed " << seed << " round " << round;
+      expired += before - pair.b->groups();
+    }
+    // Each layout's saved state loads into the other.
+    SetDuplicateSlotsForTest(false);
+    RulesHarness table2;
+    ASSERT_TRUE(table2.Load(yaml).ok());
+    SetDuplicateSlotsForTest(true);
+    RulesHarness slots2;
+    ASSERT_TRUE(slots2.Load(yaml).ok());
+    ASSERT_TRUE(testing::CopyRuleState(pair.on, table2, "D"));
+    ASSERT_TRUE(testing::CopyRuleState(pair.off, slots2, "D"));
+    ASSERT_EQ(Saved(table2.engine->detector("D")), Saved(pair.b)) << "seed " << seed;
+    ASSERT_EQ(Saved(slots2.engine->detector("D")), Saved(pair.a)) << "seed " << seed;
+  }
+  EXPECT_GT(samples_seen, 10'000u);
+  EXPECT_GT(late_seen, 0u);
+  EXPECT_GT(updates, 500'000u);
+  EXPECT_GT(expired, 10'000u);
+}
+
+// A window too long for a slot's span goes to the GroupTable layout; both
+// count repeats far apart in it alike.
+TEST(DuplicateSlotsTest, WindowsBeyondSlotsUseTheTable) {
+  for (const char* window : {"49d", "50d"}) {
+    RulesHarness h;
+    ASSERT_TRUE(h.Load(DuplicateRule(window, "1")).ok()) << h.errors.ToString();
+    const int64_t day = 86'400'000;
+    h.Feed({Ev(kT0, R"("u":"a","f":"x")"), Ev(kT0 + 48 * day, R"("u":"a","f":"x")")});
+    std::vector<GroupResult> active;
+    h.engine->detector("D")->Evaluate(kT0 + 48 * day, &active);
+    ASSERT_EQ(active.size(), 1u) << window;
+    EXPECT_EQ(active[0].value, 2) << window;
+  }
+}
+
+// A saved fingerprint whose span a slot cannot hold (not one this rule
+// saved) is refused: nothing loads.
+TEST(DuplicateSlotsTest, RefusesSpansBeyondSlots) {
+  StateWriter w;
+  w.U32(static_cast<uint32_t>(kShards));
+  for (size_t s = 0; s < kShards; ++s) {
+    w.U64(s == 3 ? 1 : 0);
+    if (s != 3) continue;
+    w.U64(uint64_t{3} << 60);
+    w.U64(7);
+    w.I64(kT0);
+    w.I64(kT0 + (int64_t{1} << 33));
+    w.U32(2);
+    w.Str("a");
+  }
+  RulesHarness h;
+  ASSERT_TRUE(h.Load(DuplicateRule("1m", "1")).ok());
+  StateReader r(w.buffer());
+  EXPECT_FALSE(h.engine->detector("D")->LoadState(r));
+  EXPECT_EQ(h.engine->detector("D")->groups(), 0u);
+}
+
+// FingerprintSlots against a std::map: inserts, finds, erases (as Evaluate's
+// expiry: while iterating), evictions and compactions in random order.
+TEST(FingerprintSlotsTest, SameAsMap) {
+  for (uint64_t seed = 1; seed <= 20; ++seed) {
+    std::mt19937_64 rng(seed);
+    FingerprintSlots slots;
+    std::map<uint64_t, int64_t> model;  // key -> last_seen
+    std::vector<uint64_t> keys(1 + rng() % 3000);
+    for (auto& k : keys) k = rng() % 4 == 0 ? keys[0] + rng() % 64 : rng();  // some neighbours
+    for (int op = 0; op < 20'000; ++op) {
+      const uint64_t key = keys[rng() % keys.size()];
+      const int what = static_cast<int>(rng() % 100);
+      if (what < 80) {
+        FingerprintSlot* s = slots.Find(key);
+        ASSERT_EQ(s != nullptr, model.count(key) != 0) << "seed " << seed << " op " << op;
+        if (!s) {
+          s = slots.Insert(key);
+          ASSERT_EQ(s->key, key);
+          s->span = 0;
+          s->count = 1;
+        }
+        s->last_seen = op;
+        model[key] = op;
+      } else if (what < 90 && slots.size() > 0) {
+        slots.EvictOne();
+        ASSERT_EQ(slots.size() + 1, model.size());
+        // The evicted one is whichever the model has that the table lost.
+        for (auto it = model.begin(); it != model.end();) {
+          it = slots.Find(it->first) ? std::next(it) : model.erase(it);
+        }
+      } else if (what < 99) {
+        const int64_t older = op - static_cast<int64_t>(rng() % 5000);
+        slots.ForEach([&](FingerprintSlot& s) {
+          if (s.last_seen < older) slots.Erase(&s);
+        });
+        std::erase_if(model, [&](const auto& kv) { return kv.second < older; });
+        slots.Compact();
+      }
+      ASSERT_EQ(slots.size(), model.size()) << "seed " << seed << " op " << op;
+      ASSERT_LE(slots.size() * 4, slots.capacity() * 3);
+    }
+    std::map<uint64_t, int64_t> seen;
+    slots.ForEach([&](FingerprintSlot& s) { seen[s.key] = s.last_seen; });
+    EXPECT_EQ(seen, model) << "seed " << seed;
+  }
+}
+
+// Eviction takes the least recently seen of the 8 live slots after the last
+// ones probed: an old fingerprint among new ones goes within size / 8 + 1
+// evictions, and every one is probed in turn (none left behind).
+TEST(FingerprintSlotsTest, EvictionSweepsTheTable) {
+  FingerprintSlots slots;
+  std::mt19937_64 rng(7);
+  std::vector<uint64_t> keys(800);
+  for (auto& k : keys) {
+    k = rng();
+    FingerprintSlot* s = slots.Insert(k);
+    s->last_seen = 1000;
+    s->count = 1;
+  }
+  for (int round = 0; round < 5; ++round) {
+    const uint64_t old = keys[rng() % keys.size()];
+    if (!slots.Find(old)) continue;
+    slots.Find(old)->last_seen = 1;
+    const size_t before = slots.size();
+    size_t evictions = 0;
+    while (slots.Find(old)) {
+      slots.EvictOne();
+      ++evictions;
+      ASSERT_LE(evictions, before / 8 + 1) << "round " << round;
+    }
+    EXPECT_EQ(slots.size(), before - evictions);
+  }
+}
+
+}  // namespace
+}  // namespace sluice::detectors
