@@ -732,18 +732,19 @@ constexpr unsigned kPresentKinds = 1u << static_cast<unsigned>(FieldKind::kStrin
                                    1u << static_cast<unsigned>(FieldKind::kComposite);
 
 #if defined(__AVX2__)
-// Bit k (k < count) set if rows[k * stride] is of a kPresentKinds kind: the
-// kinds of 8 rows gathered at a time (each 32-bit load starts at the row's
-// kind and stays in its FieldValue), lanes past count not loaded. The six
-// `exists` leaves of bench/rules/thirty-rules.yml took ~9 instructions per
-// event each one row at a time.
-uint64_t PresentBitsSimd(const FieldValue* rows, size_t stride, uint32_t count) {
+// Bit k (k < count) set if rows[k * stride] is of one of the kinds of
+// `wanted` (bits, kPresentKinds for `exists`): the kinds of 8 rows gathered at
+// a time (each 32-bit load starts at the row's kind and stays in its
+// FieldValue), lanes past count not loaded. The six `exists` leaves of
+// bench/rules/thirty-rules.yml took ~9 instructions per event each one row
+// at a time.
+uint64_t KindBitsSimd(const FieldValue* rows, size_t stride, uint32_t count, unsigned wanted) {
   static_assert(offsetof(FieldValue, kind) + 4 <= sizeof(FieldValue));
   const char* kinds = reinterpret_cast<const char*>(rows) + offsetof(FieldValue, kind);
   const size_t row_bytes = stride * sizeof(FieldValue);
   const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   const __m256i offsets = _mm256_mullo_epi32(lane, _mm256_set1_epi32(static_cast<int>(row_bytes)));
-  const __m256i present = _mm256_set1_epi32(static_cast<int>(kPresentKinds));
+  const __m256i present = _mm256_set1_epi32(static_cast<int>(wanted));
   const __m256i low_byte = _mm256_set1_epi32(0xff);
   uint64_t r = 0;
   for (uint32_t k = 0; k < count; k += 8) {
@@ -751,7 +752,7 @@ uint64_t PresentBitsSimd(const FieldValue* rows, size_t stride, uint32_t count) 
     const __m256i words = _mm256_mask_i32gather_epi32(_mm256_setzero_si256(),
                                                       reinterpret_cast<const int*>(kinds + k * row_bytes), offsets,
                                                       live, 1);
-    // kPresentKinds >> kind, its bit 0 moved to the sign bit (a lane not loaded: kind 0, kMissing).
+    // wanted >> kind, its bit 0 moved to the sign bit (a lane not loaded: kind 0, kMissing, never wanted).
     const __m256i bit = _mm256_slli_epi32(_mm256_srlv_epi32(present, _mm256_and_si256(words, low_byte)), 31);
     r |= static_cast<uint64_t>(static_cast<unsigned>(_mm256_movemask_ps(_mm256_castsi256_ps(bit)))) << k;
   }
@@ -1222,17 +1223,28 @@ __attribute__((target("avx512f,avx512bw,avx512vbmi,bmi2"))) uint64_t ConditionSe
   __m512i bytes = _mm512_setzero_si512();
   alignas(64) uint8_t bk[64];
   for (size_t i = 0; i + 1 < n; i += 64) {
-    // Bytes i .. n - 1 of the block's 66 (bzhi: all 64 when 64 or more).
     const size_t left = n - i;
-    const __m512i a = _mm512_maskz_loadu_epi8(_bzhi_u64(~uint64_t{0}, static_cast<unsigned>(left)), p + i);
-    const __m512i b = _mm512_maskz_loadu_epi8(_bzhi_u64(~uint64_t{0}, static_cast<unsigned>(left - 1)), p + i + 1);
-    const __m512i c = _mm512_maskz_loadu_epi8(_bzhi_u64(~uint64_t{0}, static_cast<unsigned>(left - 2)), p + i + 2);
+    __m512i a, b, c;
+    uint64_t starts;  // the block's starts before n - 1
+    if (left >= 66) {
+      // A whole block (the first of the bench's ~83-byte messages): plain
+      // loads, without the three masks of the last block.
+      a = _mm512_loadu_si512(p + i);
+      b = _mm512_loadu_si512(p + i + 1);
+      c = _mm512_loadu_si512(p + i + 2);
+      starts = ~uint64_t{0};
+    } else {
+      // Bytes i .. n - 1 of the block's 66 (bzhi: all 64 when 64 or more).
+      a = _mm512_maskz_loadu_epi8(_bzhi_u64(~uint64_t{0}, static_cast<unsigned>(left)), p + i);
+      b = _mm512_maskz_loadu_epi8(_bzhi_u64(~uint64_t{0}, static_cast<unsigned>(left - 1)), p + i + 1);
+      c = _mm512_maskz_loadu_epi8(_bzhi_u64(~uint64_t{0}, static_cast<unsigned>(left - 2)), p + i + 2);
+      starts = _bzhi_u64(~uint64_t{0}, static_cast<unsigned>(left - 1));  // starts i .. n - 2
+    }
     bytes = _mm512_or_si512(bytes, _mm512_or_si512(a, c));
     const __m512i m = _mm512_and_si512(
         _mm512_and_si512(_mm512_permutex2var_epi8(t0a, a, t0b), _mm512_permutex2var_epi8(t1a, b, t1b)),
         _mm512_permutex2var_epi8(t2a, c, t2b));
-    // Starts i .. n - 2.
-    uint64_t cand = _mm512_test_epi8_mask(m, m) & _bzhi_u64(~uint64_t{0}, static_cast<unsigned>(left - 1));
+    uint64_t cand = _mm512_test_epi8_mask(m, m) & starts;
     if (cand == 0) continue;
     _mm512_store_si512(bk, m);
     for (; cand; cand &= cand - 1) {
@@ -1470,7 +1482,7 @@ void ConditionSet::EvalPred(const Pred& p, const Batch& batch, uint32_t base, co
         // over every event in bench/rules/thirty-rules.yml).
 #if defined(__AVX2__)
         if (!portable_) {
-          r = PresentBitsSimd(row, stride, count) << from;
+          r = KindBitsSimd(row, stride, count, kPresentKinds) << from;
           if (n.op == Op::kNotExists) r = ~r;
           break;
         }
@@ -1717,10 +1729,17 @@ void ConditionSet::EvalIndex(const EqualityIndex& x, const Batch& batch, uint32_
   const uint64_t short_mul = x.short_mul;
   const unsigned short_shift = x.short_shift;
   const uint64_t all_leaves = ~uint64_t{0} >> (64 - x.preds.size());
+  const bool numbers_answer = numbers && x.numbers_only == all_leaves;
+#if defined(__AVX2__)
+  const bool simd_numbers = numbers_answer && !portable_;
+#else
+  const bool simd_numbers = false;
+#endif
   // Up to 8 leaves: each event's leaves as a byte, turned into the leaves'
   // masks 32 events at a time afterwards (AVX2), rather than a bit set in a
-  // leaf's mask per leaf the event satisfies, branching on how many.
-  const bool bytes = x.preds.size() <= 8;
+  // leaf's mask per leaf the event satisfies, branching on how many. (With
+  // simd_numbers the few events left are put in the masks directly.)
+  const bool bytes = x.preds.size() <= 8 && !simd_numbers;
   alignas(32) uint8_t found[kChunk];
   auto put = [&](uint32_t j, uint64_t hits) __attribute__((always_inline)) {
     if (bytes) {
@@ -1747,9 +1766,51 @@ void ConditionSet::EvalIndex(const EqualityIndex& x, const Batch& batch, uint32_
     }
     return last_leaves;
   };
-  const bool numbers_answer = numbers && x.numbers_only == all_leaves;
   Mask rest{};
-  for (uint32_t j = 0; j < m; ++j) {
+#if defined(__AVX2__)
+  if (simd_numbers) {
+    // Every leaf holds only numbers (status codes: 503, 404, [500, 502,
+    // 503, 504] in bench/rules/thirty-rules.yml): a number's leaves are
+    // those of the distinct numbers its column value equals, compared 4
+    // values at a time for each of them, the events' kinds gathered 8 at a
+    // time; the other events (strings, other kinds) go to `rest`. One event
+    // at a time, a row load, a branch on its kind and one on whether the
+    // number changed was ~20 instructions per event (callgrind of
+    // bench/run_beats_ir.sh).
+    for (size_t w = 0; w < kWords && w * 64 < m; ++w) {
+      const uint32_t lo = static_cast<uint32_t>(w * 64), count = std::min<uint32_t>(64, m - lo);
+      const uint64_t live = count == 64 ? ~uint64_t{0} : (uint64_t{1} << count) - 1;
+      const uint64_t is_number =
+          KindBitsSimd(row + static_cast<size_t>(lo) * stride, stride, count, 1u << static_cast<unsigned>(FieldKind::kNumber));
+      rest.w[w] = live & ~is_number;
+      for (const auto& [number, leaves] : x.numbers) {
+        const uint64_t eq = CompareWordSimd<_CMP_EQ_OQ>(numbers + lo, number) & is_number;
+        for (uint64_t l = eq ? leaves : 0; l; l &= l - 1) out[x.preds[static_cast<size_t>(__builtin_ctzll(l))]].w[w] |= eq;
+      }
+    }
+  }
+#endif
+  if (bytes && !numbers_answer && short_table) {
+    // The same for string leaves only, up to 8 of them (service.name,
+    // log.level), in a loop of its own: in the one above, its counter, the
+    // table's multiplier and shift and the choices between the cases were
+    // reloaded from the stack at every event (EvalIndex ~46 instructions per
+    // event and index in callgrind of detectors_bench BM_ThirtyRulesConditions).
+    for (uint32_t j = 0; j < m; ++j) {
+      const FieldValue& v = row[j * stride];
+      uint64_t hits = 0;
+      if (v.kind == FieldKind::kString && !v.escaped && v.span.len <= 16) {
+        uint64_t a, b;
+        ShortKey(arena + v.span.off, v.span.len, &a, &b);
+        const EqualityIndex::ShortSlot& e = short_table[ShortSlotOf(a, b, v.span.len, short_mul, short_shift)];
+        hits = e.preds & (uint64_t{0} - static_cast<uint64_t>((e.a == a) & (e.b == b) & (e.size == v.span.len)));
+      } else {
+        rest.w[j / 64] |= uint64_t{1} << (j % 64);
+      }
+      found[j] = static_cast<uint8_t>(hits);
+    }
+  }
+  for (uint32_t j = 0; j < m && !simd_numbers && !(bytes && !numbers_answer && short_table); ++j) {
     const FieldValue& v = row[j * stride];
     if (v.kind == FieldKind::kString && !v.escaped && v.span.len <= 16 && short_table) {
       // Its slot holds the one string of its size and words that it can
