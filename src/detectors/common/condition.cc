@@ -674,32 +674,50 @@ void ParseColumn(const Batch& batch, uint32_t base, size_t f, uint32_t m, double
     const __m256i ten_thousand = _mm256_set1_epi64x(10000);
     const __m256i exponent = _mm256_set1_epi64x(0x4330000000000000ll);  // 2^52: its mantissa holds the value
     const __m256d two52 = _mm256_set1_pd(4503599627370496.0);
+    const __m256i ones = _mm256_set1_epi64x(-1), seven = _mm256_set1_epi64x(7), eight = _mm256_set1_epi64x(8);
+    const __m256i zero_chars = _mm256_set1_epi64x(0x3030303030303030ll);
     for (; j + 4 <= m; j += 4) {
-      uint64_t words[4];
+      uint64_t words[4], sizes[4];
       unsigned fast = 0;
+      const FieldValue* first = row + static_cast<size_t>(j) * stride;
       for (uint32_t k = 0; k < 4; ++k) {
-        const FieldValue& v = row[(j + k) * stride];
-        const uint32_t n = v.span.len, off = v.span.off;
+        const FieldValue& v = first[k * stride];
+        // The value's size and kind in one word (its bytes 4 to 11: len,
+        // kind, escaped, padding): kind kNumber and 1 to 8 bytes in one
+        // subtraction and comparison.
+        static_assert(offsetof(FieldValue, span) == 0 && offsetof(Span, len) == 4 &&
+                      offsetof(FieldValue, kind) == 8 && sizeof(FieldValue) >= 12);
+        uint64_t size_kind;
+        std::memcpy(&size_kind, reinterpret_cast<const char*>(&v) + offsetof(Span, len), 8);
+        size_kind &= 0xff'ffff'ffffull;  // kind << 32 | len
+        constexpr uint64_t kOneDigit = uint64_t{static_cast<uint8_t>(FieldKind::kNumber)} << 32 | 1;
+        const uint32_t n = static_cast<uint32_t>(size_kind), end = v.span.off + n;
         // As DigitsNumber: the 8 bytes that end with the value; the bytes
-        // before it made '0' (leading zeros), so that all 8 must be digits.
-        // Another value reads zeros (its lane is answered below).
-        const bool ok = (v.kind == FieldKind::kNumber) & (n - 1 < 8) & (off + n >= 8);
-        const char* at = ok ? arena + off + n - 8 : kZeros;
-        uint64_t w;
-        std::memcpy(&w, at, 8);
-        const uint64_t value_bytes = ~uint64_t{0} << (8 * ((8 - n) & 7));
-        words[k] = (w & value_bytes) | (0x3030303030303030ull & ~value_bytes);
+        // before it are made '0' below (leading zeros), so that all 8 must be
+        // digits. Another value reads zeros (its lane is answered below).
+        const bool ok = (size_kind - kOneDigit < 8) & (end >= 8);
+        const char* at = ok ? arena + end - 8 : kZeros;
+        std::memcpy(&words[k], at, 8);
+        sizes[k] = n;
         fast |= static_cast<unsigned>(ok) << k;
       }
       // The four words put into the vector in registers: stored to memory and
       // loaded back as one vector, the load could not take them from the four
       // stores and waited for them to reach the cache (a quarter of
       // ConditionSet::Eval's samples on the instruction after that load,
-      // bench/run_rules_profile.sh).
+      // bench/run_rules_profile.sh). The bytes before each value made '0'
+      // there, 4 lanes at a time (one at a time: ~9 instructions per value,
+      // of ParseColumn's ~35 in callgrind of detectors_bench
+      // BM_ThirtyRulesConditions).
+      const __m256i w = _mm256_set_epi64x(static_cast<int64_t>(words[3]), static_cast<int64_t>(words[2]),
+                                          static_cast<int64_t>(words[1]), static_cast<int64_t>(words[0]));
+      const __m256i n = _mm256_set_epi64x(static_cast<int64_t>(sizes[3]), static_cast<int64_t>(sizes[2]),
+                                          static_cast<int64_t>(sizes[1]), static_cast<int64_t>(sizes[0]));
+      // ~0 << 8 * ((8 - n) & 7): the value's bytes, the high n (all 8 for n = 8).
+      const __m256i value_bytes =
+          _mm256_sllv_epi64(ones, _mm256_slli_epi64(_mm256_and_si256(_mm256_sub_epi64(eight, n), seven), 3));
       const __m256i d = _mm256_sub_epi8(
-          _mm256_set_epi64x(static_cast<int64_t>(words[3]), static_cast<int64_t>(words[2]),
-                            static_cast<int64_t>(words[1]), static_cast<int64_t>(words[0])),
-          zero_char);
+          _mm256_or_si256(_mm256_and_si256(w, value_bytes), _mm256_andnot_si256(value_bytes, zero_chars)), zero_char);
       // The lanes whose every byte is 0-9 (unsigned: a byte below '0' wraps above 9).
       const unsigned digits = static_cast<unsigned>(_mm256_movemask_pd(
           _mm256_castsi256_pd(_mm256_cmpeq_epi64(_mm256_max_epu8(d, nine), nine))));
