@@ -1219,25 +1219,22 @@ bool ConditionSet::CpuHasVbmi() {
 // copy), so the last block is not a copy or an overlap; start n - 2 is one of
 // the block's (its third byte 0: windows of 2 bytes, the verification
 // rejects a longer needle there).
-__attribute__((target("avx512f,avx512bw,avx512vbmi,bmi2"))) uint64_t ConditionSet::FindNeedlesVbmi(
-    const NeedleGroup& g, std::string_view text, uint64_t wanted, bool* ascii) {
+// (A text of 2 bytes or more, with some bucket kept: SearchGroupVbmi
+// answers the others.) The group's byte tables in registers: those of the
+// window's second and third bytes, and of its first limited to the buckets
+// `keep` (-1: none yet).
+struct ConditionSet::VbmiTables {
+  __m512i t0a, t0b, t1a, t1b, t2a, t2b;
+  int keep = -1;
+};
+
+__attribute__((target("avx512f,avx512bw,avx512vbmi,bmi2"), always_inline)) inline uint64_t
+ConditionSet::FindNeedlesVbmi(const NeedleGroup& g, const VbmiTables& t, std::string_view text, uint64_t wanted,
+                              bool* ascii) {
   const size_t n = text.size();
   const uint8_t* p = reinterpret_cast<const uint8_t*>(text.data());
   uint64_t found = 0;
-  uint64_t folded = wanted;  // the wanted needles' buckets, as FindNeedles
-  folded |= folded >> 32;
-  folded |= folded >> 16;
-  folded |= folded >> 8;
-  const uint8_t keep = static_cast<uint8_t>(folded);
-  if (n < 2 || keep == 0) {
-    *ascii = IsAscii(text);
-    return 0;
-  }
-  const __m512i keeps = _mm512_set1_epi8(static_cast<char>(keep));
-  const __m512i t0a = _mm512_and_si512(_mm512_load_si512(g.byte0), keeps);
-  const __m512i t0b = _mm512_and_si512(_mm512_load_si512(g.byte0 + 64), keeps);
-  const __m512i t1a = _mm512_load_si512(g.byte1), t1b = _mm512_load_si512(g.byte1 + 64);
-  const __m512i t2a = _mm512_load_si512(g.byte2), t2b = _mm512_load_si512(g.byte2 + 64);
+  const __m512i t0a = t.t0a, t0b = t.t0b, t1a = t.t1a, t1b = t.t1b, t2a = t.t2a, t2b = t.t2b;
   __m512i bytes = _mm512_setzero_si512();
   alignas(64) uint8_t bk[64];
   for (size_t i = 0; i + 1 < n; i += 64) {
@@ -1278,9 +1275,6 @@ __attribute__((target("avx512f,avx512bw,avx512vbmi,bmi2"))) uint64_t ConditionSe
 }
 #else
 bool ConditionSet::CpuHasVbmi() { return false; }
-uint64_t ConditionSet::FindNeedlesVbmi(const NeedleGroup& g, std::string_view text, uint64_t wanted, bool* ascii) {
-  return FindNeedlesPortable(g, text, wanted, ascii);
-}
 #endif
 
 // EvalLeaf's kRegex for a grouped regex, for the events of one word whose
@@ -1913,13 +1907,37 @@ void ConditionSet::Combine(const TreeNode& t, Scratch* s, Mask* out) const {
   *out = r;
 }
 
-template <int kMode>
-void ConditionSet::SearchGroup(size_t gi, const Batch& batch, uint32_t base, const Mask* need, Scratch* s) const {
-  const NeedleGroup& g = groups_[gi];
+bool ConditionSet::WordNeedles(const NeedleGroup& g, const Mask* need, const Mask& where, size_t w,
+                               uint64_t* everywhere, uint64_t* extra) {
+  bool extras = false;
+  *everywhere = 0;
+  for (size_t k = 0; k < g.preds.size(); ++k) {
+    const uint64_t nw = need[g.preds[k]].w[w] & where.w[w];
+    if (nw == where.w[w]) {
+      *everywhere |= g.pred_needles[k];
+    } else if (nw != 0) {
+      if (!extras) {
+        std::fill(extra, extra + 64, uint64_t{0});
+        extras = true;
+      }
+      for (uint64_t bits = nw; bits; bits &= bits - 1) extra[__builtin_ctzll(bits)] |= g.pred_needles[k];
+    }
+  }
+  return extras;
+}
+
+ConditionSet::Mask ConditionSet::GroupWhere(const NeedleGroup& g, const Mask* need) {
   Mask where{};
   for (uint32_t p : g.preds) {
     for (size_t w = 0; w < kWords; ++w) where.w[w] |= need[p].w[w];
   }
+  return where;
+}
+
+template <int kMode>
+void ConditionSet::SearchGroup(size_t gi, const Batch& batch, uint32_t base, const Mask* need, Scratch* s) const {
+  const NeedleGroup& g = groups_[gi];
+  const Mask where = GroupWhere(g, need);
   uint64_t* found = s->found.data() + gi * kChunk;
   Mask& searched = s->searched[gi];
   Mask& ascii = s->ascii[gi];
@@ -1934,22 +1952,9 @@ void ConditionSet::SearchGroup(size_t gi, const Batch& batch, uint32_t base, con
     // The other regexes' needles are added to the events where they are
     // needed, going over those events' bits (few: the guards' rules are
     // narrow) rather than testing each regex at every event.
-    uint64_t everywhere = 0;
-    uint64_t extra[64];
-    bool extras = false;
     if (where.w[w] == 0) continue;
-    for (size_t k = 0; k < g.preds.size(); ++k) {
-      const uint64_t nw = need[g.preds[k]].w[w] & where.w[w];
-      if (nw == where.w[w]) {
-        everywhere |= g.pred_needles[k];
-      } else if (nw != 0) {
-        if (!extras) {
-          std::fill(extra, extra + 64, uint64_t{0});
-          extras = true;
-        }
-        for (uint64_t bits = nw; bits; bits &= bits - 1) extra[__builtin_ctzll(bits)] |= g.pred_needles[k];
-      }
-    }
+    uint64_t everywhere, extra[64];
+    const bool extras = WordNeedles(g, need, where, w, &everywhere, extra);
     for (uint64_t bits = where.w[w]; bits; bits &= bits - 1) {
       const uint32_t b = static_cast<uint32_t>(__builtin_ctzll(bits));
       const uint32_t j = static_cast<uint32_t>(w * 64) + b;
@@ -1958,11 +1963,7 @@ void ConditionSet::SearchGroup(size_t gi, const Batch& batch, uint32_t base, con
       if ((v.kind == FieldKind::kString && !v.escaped) || v.kind == FieldKind::kNumber) {
         const uint64_t wanted = extras ? everywhere | extra[b] : everywhere;
         bool only_ascii;
-        if constexpr (kMode == 2) {
-          found[j] = FindNeedlesVbmi(g, batch.View(v.span), wanted, &only_ascii);
-        } else {
-          found[j] = FindNeedles<kMode == 1>(g, batch.View(v.span), wanted, &only_ascii);
-        }
+        found[j] = FindNeedles<kMode == 1>(g, batch.View(v.span), wanted, &only_ascii);
         searched.w[w] |= uint64_t{1} << b;
         ascii.w[w] |= static_cast<uint64_t>(only_ascii) << b;
       }
@@ -1970,15 +1971,84 @@ void ConditionSet::SearchGroup(size_t gi, const Batch& batch, uint32_t base, con
   }
 }
 
-// SearchGroup<2> compiled for AVX-512 (flatten: FindNeedlesVbmi inlined into
-// its loop over the texts, as FindNeedles is into SearchGroup<1>).
+// SearchGroup with FindNeedlesVbmi, compiled for AVX-512 (flatten:
+// FindNeedlesVbmi inlined into its loop over the texts), the byte tables
+// loaded once per chunk (and the first window byte's again only where the
+// buckets wanted change), the row, the arena and the batch's size once, and
+// searched/ascii kept in registers per word: as SearchGroup<2>, each text
+// reloaded the six tables and a dozen values spilled around the search
+// (the texts' fixed cost was 44% of SearchGroupVbmi's samples, the blocks
+// 56%, perf annotate of bench/run_beats.sh with the 30 rules).
 #if defined(__AVX2__)
-__attribute__((target("avx512f,avx512bw,avx512vbmi,bmi2"), flatten))
-#endif
+__attribute__((target("avx512f,avx512bw,avx512vbmi,bmi2"), flatten)) void ConditionSet::SearchGroupVbmi(
+    size_t gi, const Batch& batch, uint32_t base, const Mask* need, Scratch* s) const {
+  const NeedleGroup& g = groups_[gi];
+  const Mask where = GroupWhere(g, need);
+  uint64_t* found = s->found.data() + gi * kChunk;
+  Mask& searched = s->searched[gi];
+  Mask& ascii = s->ascii[gi];
+  const size_t events = batch.size(), stride = batch.field_count();
+  if (base >= events) {  // no event (m = 0)
+    searched = ascii = Mask{};
+    return;
+  }
+  const FieldValue* row = &batch.field(0, static_cast<size_t>(g.field)) + static_cast<size_t>(base) * stride;
+  const char* arena = batch.arena().data();
+  VbmiTables t;
+  t.t0a = t.t0b = _mm512_setzero_si512();
+  t.t1a = _mm512_load_si512(g.byte1);
+  t.t1b = _mm512_load_si512(g.byte1 + 64);
+  t.t2a = _mm512_load_si512(g.byte2);
+  t.t2b = _mm512_load_si512(g.byte2 + 64);
+  for (size_t w = 0; w < kWords; ++w) {
+    searched.w[w] = ascii.w[w] = 0;
+    if (where.w[w] == 0) continue;
+    uint64_t everywhere, extra[64];
+    const bool extras = WordNeedles(g, need, where, w, &everywhere, extra);
+    uint64_t searched_w = 0, ascii_w = 0;
+    for (uint64_t bits = where.w[w]; bits; bits &= bits - 1) {
+      const uint32_t b = static_cast<uint32_t>(__builtin_ctzll(bits));
+      const uint32_t j = static_cast<uint32_t>(w * 64) + b;
+      if (base + j + kValueAhead < events) {  // as PrefetchValue<2>
+        const char* ahead = arena + row[(j + kValueAhead) * stride].span.off;
+        __builtin_prefetch(ahead, 0, 3);
+        __builtin_prefetch(ahead + 64, 0, 3);
+      }
+      const FieldValue& v = row[j * stride];
+      if ((v.kind != FieldKind::kString || v.escaped) && v.kind != FieldKind::kNumber) continue;
+      const uint64_t wanted = extras ? everywhere | extra[b] : everywhere;
+      const std::string_view text(arena + v.span.off, v.span.len);
+      uint64_t folded = wanted;  // the wanted needles' buckets, as FindNeedles
+      folded |= folded >> 32;
+      folded |= folded >> 16;
+      folded |= folded >> 8;
+      const uint8_t keep = static_cast<uint8_t>(folded);
+      bool only_ascii;
+      if (text.size() < 2 || keep == 0) {
+        only_ascii = IsAscii(text);
+        found[j] = 0;
+      } else {
+        if (keep != t.keep) {
+          const __m512i keeps = _mm512_set1_epi8(static_cast<char>(keep));
+          t.t0a = _mm512_and_si512(_mm512_load_si512(g.byte0), keeps);
+          t.t0b = _mm512_and_si512(_mm512_load_si512(g.byte0 + 64), keeps);
+          t.keep = keep;
+        }
+        found[j] = FindNeedlesVbmi(g, t, text, wanted, &only_ascii);
+      }
+      searched_w |= uint64_t{1} << b;
+      ascii_w |= static_cast<uint64_t>(only_ascii) << b;
+    }
+    searched.w[w] = searched_w;
+    ascii.w[w] = ascii_w;
+  }
+}
+#else
 void ConditionSet::SearchGroupVbmi(size_t gi, const Batch& batch, uint32_t base, const Mask* need,
                                    Scratch* s) const {
-  SearchGroup<2>(gi, batch, base, need, s);
+  SearchGroup<0>(gi, batch, base, need, s);
 }
+#endif
 
 void ConditionSet::Eval(const Batch& batch, uint32_t base, uint32_t m, Scratch* s) const {
   s->preds.resize(preds_.size());
