@@ -452,6 +452,62 @@ TEST(ConditionSetTest, EqualityIndexAnswersAsEachLeaf) {
   EXPECT_GT(indexed, 1000u);  // the tables were there to answer
 }
 
+// An equality index whose every leaf holds only numbers (status codes:
+// ConditionSet answers its number values from the numeric column, 4 at a
+// time for each distinct number, and the other values one by one): random
+// sets of such leaves (one number, lists, with null) on values that equal
+// them as numbers (503, 503.0, 5.03e2), as strings ("503": equal, "503.0":
+// not), near misses, and values of every other kind, over several 64-event
+// words, must answer as Condition::Matches, with the AVX2 code and the
+// portable code.
+TEST(ConditionSetTest, NumbersOnlyIndexAnswersAsEachLeaf) {
+  const std::vector<std::string> numbers = {"200", "404", "500", "502", "503", "504", "0", "-1", "2.5", "1e3"};
+  size_t indexed = 0;
+  for (uint32_t seed = 1; seed <= 60; ++seed) {
+    std::mt19937 rng(seed);
+    auto pick = [&](size_t n) { return static_cast<size_t>(rng() % n); };
+    RuleSet rs;
+    const size_t rules = 3 + pick(6);
+    for (size_t i = 0; i < rules; ++i) {
+      std::string operand;
+      if (pick(2)) {
+        operand = numbers[pick(numbers.size())];
+      } else {
+        const size_t values = 2 + pick(4);
+        for (size_t v = 0; v < values; ++v) operand += StrCat(v ? ", " : "[", pick(8) ? numbers[pick(numbers.size())] : "null");
+        operand += "]";
+      }
+      rs.Add(StrCat(pick(4) ? "" : "svc: a\n", "code: ", operand));
+      if (HasFatalFailure()) return;
+    }
+    rs.Finish();
+    indexed += rs.set.indexed_leaf_count();
+    auto value = [&]() -> std::string {
+      const std::string& x = numbers[pick(numbers.size())];
+      switch (pick(8)) {
+        case 0:
+          return StrCat("\"", x, "\"");  // the string: equal to the literal's text only
+        case 1:
+          return std::vector<std::string>{"503.0", "5.03e2", R"("503.0")", R"("\u0035\u00303")", "-0", "404.5",
+                                          "null", "true", "false", R"({"k":503})", "[503]", R"("x")"}[pick(12)];
+        default:
+          return x;
+      }
+    };
+    std::vector<std::string> events;
+    const size_t n = 1 + pick(600);
+    for (size_t i = 0; i < n; ++i) {
+      std::string e = StrCat("{\"svc\":\"", "ab"[pick(2)], "\"");
+      if (pick(10)) e += StrCat(",\"code\":", value());
+      events.push_back(e + "}");
+    }
+    SCOPED_TRACE(StrCat("seed ", seed));
+    ExpectSameAnswersBothPaths(rs, events);
+    if (HasFatalFailure()) return;
+  }
+  EXPECT_GT(indexed, 200u);  // the index was there to answer
+}
+
 // EvalPred's fast paths: `exists` read from the kinds a row apart,
 // comparisons 4 numbers at a time (AVX2), "^literal" prefixes and one-string
 // equalities compared without a call (the random rule sets above go through

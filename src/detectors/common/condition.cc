@@ -674,32 +674,50 @@ void ParseColumn(const Batch& batch, uint32_t base, size_t f, uint32_t m, double
     const __m256i ten_thousand = _mm256_set1_epi64x(10000);
     const __m256i exponent = _mm256_set1_epi64x(0x4330000000000000ll);  // 2^52: its mantissa holds the value
     const __m256d two52 = _mm256_set1_pd(4503599627370496.0);
+    const __m256i ones = _mm256_set1_epi64x(-1), seven = _mm256_set1_epi64x(7), eight = _mm256_set1_epi64x(8);
+    const __m256i zero_chars = _mm256_set1_epi64x(0x3030303030303030ll);
     for (; j + 4 <= m; j += 4) {
-      uint64_t words[4];
+      uint64_t words[4], sizes[4];
       unsigned fast = 0;
+      const FieldValue* first = row + static_cast<size_t>(j) * stride;
       for (uint32_t k = 0; k < 4; ++k) {
-        const FieldValue& v = row[(j + k) * stride];
-        const uint32_t n = v.span.len, off = v.span.off;
+        const FieldValue& v = first[k * stride];
+        // The value's size and kind in one word (its bytes 4 to 11: len,
+        // kind, escaped, padding): kind kNumber and 1 to 8 bytes in one
+        // subtraction and comparison.
+        static_assert(offsetof(FieldValue, span) == 0 && offsetof(Span, len) == 4 &&
+                      offsetof(FieldValue, kind) == 8 && sizeof(FieldValue) >= 12);
+        uint64_t size_kind;
+        std::memcpy(&size_kind, reinterpret_cast<const char*>(&v) + offsetof(Span, len), 8);
+        size_kind &= 0xff'ffff'ffffull;  // kind << 32 | len
+        constexpr uint64_t kOneDigit = uint64_t{static_cast<uint8_t>(FieldKind::kNumber)} << 32 | 1;
+        const uint32_t n = static_cast<uint32_t>(size_kind), end = v.span.off + n;
         // As DigitsNumber: the 8 bytes that end with the value; the bytes
-        // before it made '0' (leading zeros), so that all 8 must be digits.
-        // Another value reads zeros (its lane is answered below).
-        const bool ok = (v.kind == FieldKind::kNumber) & (n - 1 < 8) & (off + n >= 8);
-        const char* at = ok ? arena + off + n - 8 : kZeros;
-        uint64_t w;
-        std::memcpy(&w, at, 8);
-        const uint64_t value_bytes = ~uint64_t{0} << (8 * ((8 - n) & 7));
-        words[k] = (w & value_bytes) | (0x3030303030303030ull & ~value_bytes);
+        // before it are made '0' below (leading zeros), so that all 8 must be
+        // digits. Another value reads zeros (its lane is answered below).
+        const bool ok = (size_kind - kOneDigit < 8) & (end >= 8);
+        const char* at = ok ? arena + end - 8 : kZeros;
+        std::memcpy(&words[k], at, 8);
+        sizes[k] = n;
         fast |= static_cast<unsigned>(ok) << k;
       }
       // The four words put into the vector in registers: stored to memory and
       // loaded back as one vector, the load could not take them from the four
       // stores and waited for them to reach the cache (a quarter of
       // ConditionSet::Eval's samples on the instruction after that load,
-      // bench/run_rules_profile.sh).
+      // bench/run_rules_profile.sh). The bytes before each value made '0'
+      // there, 4 lanes at a time (one at a time: ~9 instructions per value,
+      // of ParseColumn's ~35 in callgrind of detectors_bench
+      // BM_ThirtyRulesConditions).
+      const __m256i w = _mm256_set_epi64x(static_cast<int64_t>(words[3]), static_cast<int64_t>(words[2]),
+                                          static_cast<int64_t>(words[1]), static_cast<int64_t>(words[0]));
+      const __m256i n = _mm256_set_epi64x(static_cast<int64_t>(sizes[3]), static_cast<int64_t>(sizes[2]),
+                                          static_cast<int64_t>(sizes[1]), static_cast<int64_t>(sizes[0]));
+      // ~0 << 8 * ((8 - n) & 7): the value's bytes, the high n (all 8 for n = 8).
+      const __m256i value_bytes =
+          _mm256_sllv_epi64(ones, _mm256_slli_epi64(_mm256_and_si256(_mm256_sub_epi64(eight, n), seven), 3));
       const __m256i d = _mm256_sub_epi8(
-          _mm256_set_epi64x(static_cast<int64_t>(words[3]), static_cast<int64_t>(words[2]),
-                            static_cast<int64_t>(words[1]), static_cast<int64_t>(words[0])),
-          zero_char);
+          _mm256_or_si256(_mm256_and_si256(w, value_bytes), _mm256_andnot_si256(value_bytes, zero_chars)), zero_char);
       // The lanes whose every byte is 0-9 (unsigned: a byte below '0' wraps above 9).
       const unsigned digits = static_cast<unsigned>(_mm256_movemask_pd(
           _mm256_castsi256_pd(_mm256_cmpeq_epi64(_mm256_max_epu8(d, nine), nine))));
@@ -732,18 +750,19 @@ constexpr unsigned kPresentKinds = 1u << static_cast<unsigned>(FieldKind::kStrin
                                    1u << static_cast<unsigned>(FieldKind::kComposite);
 
 #if defined(__AVX2__)
-// Bit k (k < count) set if rows[k * stride] is of a kPresentKinds kind: the
-// kinds of 8 rows gathered at a time (each 32-bit load starts at the row's
-// kind and stays in its FieldValue), lanes past count not loaded. The six
-// `exists` leaves of bench/rules/thirty-rules.yml took ~9 instructions per
-// event each one row at a time.
-uint64_t PresentBitsSimd(const FieldValue* rows, size_t stride, uint32_t count) {
+// Bit k (k < count) set if rows[k * stride] is of one of the kinds of
+// `wanted` (bits, kPresentKinds for `exists`): the kinds of 8 rows gathered at
+// a time (each 32-bit load starts at the row's kind and stays in its
+// FieldValue), lanes past count not loaded. The six `exists` leaves of
+// bench/rules/thirty-rules.yml took ~9 instructions per event each one row
+// at a time.
+uint64_t KindBitsSimd(const FieldValue* rows, size_t stride, uint32_t count, unsigned wanted) {
   static_assert(offsetof(FieldValue, kind) + 4 <= sizeof(FieldValue));
   const char* kinds = reinterpret_cast<const char*>(rows) + offsetof(FieldValue, kind);
   const size_t row_bytes = stride * sizeof(FieldValue);
   const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   const __m256i offsets = _mm256_mullo_epi32(lane, _mm256_set1_epi32(static_cast<int>(row_bytes)));
-  const __m256i present = _mm256_set1_epi32(static_cast<int>(kPresentKinds));
+  const __m256i present = _mm256_set1_epi32(static_cast<int>(wanted));
   const __m256i low_byte = _mm256_set1_epi32(0xff);
   uint64_t r = 0;
   for (uint32_t k = 0; k < count; k += 8) {
@@ -751,7 +770,7 @@ uint64_t PresentBitsSimd(const FieldValue* rows, size_t stride, uint32_t count) 
     const __m256i words = _mm256_mask_i32gather_epi32(_mm256_setzero_si256(),
                                                       reinterpret_cast<const int*>(kinds + k * row_bytes), offsets,
                                                       live, 1);
-    // kPresentKinds >> kind, its bit 0 moved to the sign bit (a lane not loaded: kind 0, kMissing).
+    // wanted >> kind, its bit 0 moved to the sign bit (a lane not loaded: kind 0, kMissing, never wanted).
     const __m256i bit = _mm256_slli_epi32(_mm256_srlv_epi32(present, _mm256_and_si256(words, low_byte)), 31);
     r |= static_cast<uint64_t>(static_cast<unsigned>(_mm256_movemask_ps(_mm256_castsi256_ps(bit)))) << k;
   }
@@ -1200,39 +1219,47 @@ bool ConditionSet::CpuHasVbmi() {
 // copy), so the last block is not a copy or an overlap; start n - 2 is one of
 // the block's (its third byte 0: windows of 2 bytes, the verification
 // rejects a longer needle there).
-__attribute__((target("avx512f,avx512bw,avx512vbmi,bmi2"))) uint64_t ConditionSet::FindNeedlesVbmi(
-    const NeedleGroup& g, std::string_view text, uint64_t wanted, bool* ascii) {
+// (A text of 2 bytes or more, with some bucket kept: SearchGroupVbmi
+// answers the others.) The group's byte tables in registers: those of the
+// window's second and third bytes, and of its first limited to the buckets
+// `keep` (-1: none yet).
+struct ConditionSet::VbmiTables {
+  __m512i t0a, t0b, t1a, t1b, t2a, t2b;
+  int keep = -1;
+};
+
+__attribute__((target("avx512f,avx512bw,avx512vbmi,bmi2"), always_inline)) inline uint64_t
+ConditionSet::FindNeedlesVbmi(const NeedleGroup& g, const VbmiTables& t, std::string_view text, uint64_t wanted,
+                              bool* ascii) {
   const size_t n = text.size();
   const uint8_t* p = reinterpret_cast<const uint8_t*>(text.data());
   uint64_t found = 0;
-  uint64_t folded = wanted;  // the wanted needles' buckets, as FindNeedles
-  folded |= folded >> 32;
-  folded |= folded >> 16;
-  folded |= folded >> 8;
-  const uint8_t keep = static_cast<uint8_t>(folded);
-  if (n < 2 || keep == 0) {
-    *ascii = IsAscii(text);
-    return 0;
-  }
-  const __m512i keeps = _mm512_set1_epi8(static_cast<char>(keep));
-  const __m512i t0a = _mm512_and_si512(_mm512_load_si512(g.byte0), keeps);
-  const __m512i t0b = _mm512_and_si512(_mm512_load_si512(g.byte0 + 64), keeps);
-  const __m512i t1a = _mm512_load_si512(g.byte1), t1b = _mm512_load_si512(g.byte1 + 64);
-  const __m512i t2a = _mm512_load_si512(g.byte2), t2b = _mm512_load_si512(g.byte2 + 64);
+  const __m512i t0a = t.t0a, t0b = t.t0b, t1a = t.t1a, t1b = t.t1b, t2a = t.t2a, t2b = t.t2b;
   __m512i bytes = _mm512_setzero_si512();
   alignas(64) uint8_t bk[64];
   for (size_t i = 0; i + 1 < n; i += 64) {
-    // Bytes i .. n - 1 of the block's 66 (bzhi: all 64 when 64 or more).
     const size_t left = n - i;
-    const __m512i a = _mm512_maskz_loadu_epi8(_bzhi_u64(~uint64_t{0}, static_cast<unsigned>(left)), p + i);
-    const __m512i b = _mm512_maskz_loadu_epi8(_bzhi_u64(~uint64_t{0}, static_cast<unsigned>(left - 1)), p + i + 1);
-    const __m512i c = _mm512_maskz_loadu_epi8(_bzhi_u64(~uint64_t{0}, static_cast<unsigned>(left - 2)), p + i + 2);
+    __m512i a, b, c;
+    uint64_t starts;  // the block's starts before n - 1
+    if (left >= 66) {
+      // A whole block (the first of the bench's ~83-byte messages): plain
+      // loads, without the three masks of the last block.
+      a = _mm512_loadu_si512(p + i);
+      b = _mm512_loadu_si512(p + i + 1);
+      c = _mm512_loadu_si512(p + i + 2);
+      starts = ~uint64_t{0};
+    } else {
+      // Bytes i .. n - 1 of the block's 66 (bzhi: all 64 when 64 or more).
+      a = _mm512_maskz_loadu_epi8(_bzhi_u64(~uint64_t{0}, static_cast<unsigned>(left)), p + i);
+      b = _mm512_maskz_loadu_epi8(_bzhi_u64(~uint64_t{0}, static_cast<unsigned>(left - 1)), p + i + 1);
+      c = _mm512_maskz_loadu_epi8(_bzhi_u64(~uint64_t{0}, static_cast<unsigned>(left - 2)), p + i + 2);
+      starts = _bzhi_u64(~uint64_t{0}, static_cast<unsigned>(left - 1));  // starts i .. n - 2
+    }
     bytes = _mm512_or_si512(bytes, _mm512_or_si512(a, c));
     const __m512i m = _mm512_and_si512(
         _mm512_and_si512(_mm512_permutex2var_epi8(t0a, a, t0b), _mm512_permutex2var_epi8(t1a, b, t1b)),
         _mm512_permutex2var_epi8(t2a, c, t2b));
-    // Starts i .. n - 2.
-    uint64_t cand = _mm512_test_epi8_mask(m, m) & _bzhi_u64(~uint64_t{0}, static_cast<unsigned>(left - 1));
+    uint64_t cand = _mm512_test_epi8_mask(m, m) & starts;
     if (cand == 0) continue;
     _mm512_store_si512(bk, m);
     for (; cand; cand &= cand - 1) {
@@ -1248,9 +1275,6 @@ __attribute__((target("avx512f,avx512bw,avx512vbmi,bmi2"))) uint64_t ConditionSe
 }
 #else
 bool ConditionSet::CpuHasVbmi() { return false; }
-uint64_t ConditionSet::FindNeedlesVbmi(const NeedleGroup& g, std::string_view text, uint64_t wanted, bool* ascii) {
-  return FindNeedlesPortable(g, text, wanted, ascii);
-}
 #endif
 
 // EvalLeaf's kRegex for a grouped regex, for the events of one word whose
@@ -1470,7 +1494,7 @@ void ConditionSet::EvalPred(const Pred& p, const Batch& batch, uint32_t base, co
         // over every event in bench/rules/thirty-rules.yml).
 #if defined(__AVX2__)
         if (!portable_) {
-          r = PresentBitsSimd(row, stride, count) << from;
+          r = KindBitsSimd(row, stride, count, kPresentKinds) << from;
           if (n.op == Op::kNotExists) r = ~r;
           break;
         }
@@ -1717,10 +1741,17 @@ void ConditionSet::EvalIndex(const EqualityIndex& x, const Batch& batch, uint32_
   const uint64_t short_mul = x.short_mul;
   const unsigned short_shift = x.short_shift;
   const uint64_t all_leaves = ~uint64_t{0} >> (64 - x.preds.size());
+  const bool numbers_answer = numbers && x.numbers_only == all_leaves;
+#if defined(__AVX2__)
+  const bool simd_numbers = numbers_answer && !portable_;
+#else
+  const bool simd_numbers = false;
+#endif
   // Up to 8 leaves: each event's leaves as a byte, turned into the leaves'
   // masks 32 events at a time afterwards (AVX2), rather than a bit set in a
-  // leaf's mask per leaf the event satisfies, branching on how many.
-  const bool bytes = x.preds.size() <= 8;
+  // leaf's mask per leaf the event satisfies, branching on how many. (With
+  // simd_numbers the few events left are put in the masks directly.)
+  const bool bytes = x.preds.size() <= 8 && !simd_numbers;
   alignas(32) uint8_t found[kChunk];
   auto put = [&](uint32_t j, uint64_t hits) __attribute__((always_inline)) {
     if (bytes) {
@@ -1747,9 +1778,51 @@ void ConditionSet::EvalIndex(const EqualityIndex& x, const Batch& batch, uint32_
     }
     return last_leaves;
   };
-  const bool numbers_answer = numbers && x.numbers_only == all_leaves;
   Mask rest{};
-  for (uint32_t j = 0; j < m; ++j) {
+#if defined(__AVX2__)
+  if (simd_numbers) {
+    // Every leaf holds only numbers (status codes: 503, 404, [500, 502,
+    // 503, 504] in bench/rules/thirty-rules.yml): a number's leaves are
+    // those of the distinct numbers its column value equals, compared 4
+    // values at a time for each of them, the events' kinds gathered 8 at a
+    // time; the other events (strings, other kinds) go to `rest`. One event
+    // at a time, a row load, a branch on its kind and one on whether the
+    // number changed was ~20 instructions per event (callgrind of
+    // bench/run_beats_ir.sh).
+    for (size_t w = 0; w < kWords && w * 64 < m; ++w) {
+      const uint32_t lo = static_cast<uint32_t>(w * 64), count = std::min<uint32_t>(64, m - lo);
+      const uint64_t live = count == 64 ? ~uint64_t{0} : (uint64_t{1} << count) - 1;
+      const uint64_t is_number =
+          KindBitsSimd(row + static_cast<size_t>(lo) * stride, stride, count, 1u << static_cast<unsigned>(FieldKind::kNumber));
+      rest.w[w] = live & ~is_number;
+      for (const auto& [number, leaves] : x.numbers) {
+        const uint64_t eq = CompareWordSimd<_CMP_EQ_OQ>(numbers + lo, number) & is_number;
+        for (uint64_t l = eq ? leaves : 0; l; l &= l - 1) out[x.preds[static_cast<size_t>(__builtin_ctzll(l))]].w[w] |= eq;
+      }
+    }
+  }
+#endif
+  if (bytes && !numbers_answer && short_table) {
+    // The same for string leaves only, up to 8 of them (service.name,
+    // log.level), in a loop of its own: in the one above, its counter, the
+    // table's multiplier and shift and the choices between the cases were
+    // reloaded from the stack at every event (EvalIndex ~46 instructions per
+    // event and index in callgrind of detectors_bench BM_ThirtyRulesConditions).
+    for (uint32_t j = 0; j < m; ++j) {
+      const FieldValue& v = row[j * stride];
+      uint64_t hits = 0;
+      if (v.kind == FieldKind::kString && !v.escaped && v.span.len <= 16) {
+        uint64_t a, b;
+        ShortKey(arena + v.span.off, v.span.len, &a, &b);
+        const EqualityIndex::ShortSlot& e = short_table[ShortSlotOf(a, b, v.span.len, short_mul, short_shift)];
+        hits = e.preds & (uint64_t{0} - static_cast<uint64_t>((e.a == a) & (e.b == b) & (e.size == v.span.len)));
+      } else {
+        rest.w[j / 64] |= uint64_t{1} << (j % 64);
+      }
+      found[j] = static_cast<uint8_t>(hits);
+    }
+  }
+  for (uint32_t j = 0; j < m && !simd_numbers && !(bytes && !numbers_answer && short_table); ++j) {
     const FieldValue& v = row[j * stride];
     if (v.kind == FieldKind::kString && !v.escaped && v.span.len <= 16 && short_table) {
       // Its slot holds the one string of its size and words that it can
@@ -1834,13 +1907,37 @@ void ConditionSet::Combine(const TreeNode& t, Scratch* s, Mask* out) const {
   *out = r;
 }
 
-template <int kMode>
-void ConditionSet::SearchGroup(size_t gi, const Batch& batch, uint32_t base, const Mask* need, Scratch* s) const {
-  const NeedleGroup& g = groups_[gi];
+bool ConditionSet::WordNeedles(const NeedleGroup& g, const Mask* need, const Mask& where, size_t w,
+                               uint64_t* everywhere, uint64_t* extra) {
+  bool extras = false;
+  *everywhere = 0;
+  for (size_t k = 0; k < g.preds.size(); ++k) {
+    const uint64_t nw = need[g.preds[k]].w[w] & where.w[w];
+    if (nw == where.w[w]) {
+      *everywhere |= g.pred_needles[k];
+    } else if (nw != 0) {
+      if (!extras) {
+        std::fill(extra, extra + 64, uint64_t{0});
+        extras = true;
+      }
+      for (uint64_t bits = nw; bits; bits &= bits - 1) extra[__builtin_ctzll(bits)] |= g.pred_needles[k];
+    }
+  }
+  return extras;
+}
+
+ConditionSet::Mask ConditionSet::GroupWhere(const NeedleGroup& g, const Mask* need) {
   Mask where{};
   for (uint32_t p : g.preds) {
     for (size_t w = 0; w < kWords; ++w) where.w[w] |= need[p].w[w];
   }
+  return where;
+}
+
+template <int kMode>
+void ConditionSet::SearchGroup(size_t gi, const Batch& batch, uint32_t base, const Mask* need, Scratch* s) const {
+  const NeedleGroup& g = groups_[gi];
+  const Mask where = GroupWhere(g, need);
   uint64_t* found = s->found.data() + gi * kChunk;
   Mask& searched = s->searched[gi];
   Mask& ascii = s->ascii[gi];
@@ -1855,22 +1952,9 @@ void ConditionSet::SearchGroup(size_t gi, const Batch& batch, uint32_t base, con
     // The other regexes' needles are added to the events where they are
     // needed, going over those events' bits (few: the guards' rules are
     // narrow) rather than testing each regex at every event.
-    uint64_t everywhere = 0;
-    uint64_t extra[64];
-    bool extras = false;
     if (where.w[w] == 0) continue;
-    for (size_t k = 0; k < g.preds.size(); ++k) {
-      const uint64_t nw = need[g.preds[k]].w[w] & where.w[w];
-      if (nw == where.w[w]) {
-        everywhere |= g.pred_needles[k];
-      } else if (nw != 0) {
-        if (!extras) {
-          std::fill(extra, extra + 64, uint64_t{0});
-          extras = true;
-        }
-        for (uint64_t bits = nw; bits; bits &= bits - 1) extra[__builtin_ctzll(bits)] |= g.pred_needles[k];
-      }
-    }
+    uint64_t everywhere, extra[64];
+    const bool extras = WordNeedles(g, need, where, w, &everywhere, extra);
     for (uint64_t bits = where.w[w]; bits; bits &= bits - 1) {
       const uint32_t b = static_cast<uint32_t>(__builtin_ctzll(bits));
       const uint32_t j = static_cast<uint32_t>(w * 64) + b;
@@ -1879,11 +1963,7 @@ void ConditionSet::SearchGroup(size_t gi, const Batch& batch, uint32_t base, con
       if ((v.kind == FieldKind::kString && !v.escaped) || v.kind == FieldKind::kNumber) {
         const uint64_t wanted = extras ? everywhere | extra[b] : everywhere;
         bool only_ascii;
-        if constexpr (kMode == 2) {
-          found[j] = FindNeedlesVbmi(g, batch.View(v.span), wanted, &only_ascii);
-        } else {
-          found[j] = FindNeedles<kMode == 1>(g, batch.View(v.span), wanted, &only_ascii);
-        }
+        found[j] = FindNeedles<kMode == 1>(g, batch.View(v.span), wanted, &only_ascii);
         searched.w[w] |= uint64_t{1} << b;
         ascii.w[w] |= static_cast<uint64_t>(only_ascii) << b;
       }
@@ -1891,15 +1971,84 @@ void ConditionSet::SearchGroup(size_t gi, const Batch& batch, uint32_t base, con
   }
 }
 
-// SearchGroup<2> compiled for AVX-512 (flatten: FindNeedlesVbmi inlined into
-// its loop over the texts, as FindNeedles is into SearchGroup<1>).
+// SearchGroup with FindNeedlesVbmi, compiled for AVX-512 (flatten:
+// FindNeedlesVbmi inlined into its loop over the texts), the byte tables
+// loaded once per chunk (and the first window byte's again only where the
+// buckets wanted change), the row, the arena and the batch's size once, and
+// searched/ascii kept in registers per word: as SearchGroup<2>, each text
+// reloaded the six tables and a dozen values spilled around the search
+// (the texts' fixed cost was 44% of SearchGroupVbmi's samples, the blocks
+// 56%, perf annotate of bench/run_beats.sh with the 30 rules).
 #if defined(__AVX2__)
-__attribute__((target("avx512f,avx512bw,avx512vbmi,bmi2"), flatten))
-#endif
+__attribute__((target("avx512f,avx512bw,avx512vbmi,bmi2"), flatten)) void ConditionSet::SearchGroupVbmi(
+    size_t gi, const Batch& batch, uint32_t base, const Mask* need, Scratch* s) const {
+  const NeedleGroup& g = groups_[gi];
+  const Mask where = GroupWhere(g, need);
+  uint64_t* found = s->found.data() + gi * kChunk;
+  Mask& searched = s->searched[gi];
+  Mask& ascii = s->ascii[gi];
+  const size_t events = batch.size(), stride = batch.field_count();
+  if (base >= events) {  // no event (m = 0)
+    searched = ascii = Mask{};
+    return;
+  }
+  const FieldValue* row = &batch.field(0, static_cast<size_t>(g.field)) + static_cast<size_t>(base) * stride;
+  const char* arena = batch.arena().data();
+  VbmiTables t;
+  t.t0a = t.t0b = _mm512_setzero_si512();
+  t.t1a = _mm512_load_si512(g.byte1);
+  t.t1b = _mm512_load_si512(g.byte1 + 64);
+  t.t2a = _mm512_load_si512(g.byte2);
+  t.t2b = _mm512_load_si512(g.byte2 + 64);
+  for (size_t w = 0; w < kWords; ++w) {
+    searched.w[w] = ascii.w[w] = 0;
+    if (where.w[w] == 0) continue;
+    uint64_t everywhere, extra[64];
+    const bool extras = WordNeedles(g, need, where, w, &everywhere, extra);
+    uint64_t searched_w = 0, ascii_w = 0;
+    for (uint64_t bits = where.w[w]; bits; bits &= bits - 1) {
+      const uint32_t b = static_cast<uint32_t>(__builtin_ctzll(bits));
+      const uint32_t j = static_cast<uint32_t>(w * 64) + b;
+      if (base + j + kValueAhead < events) {  // as PrefetchValue<2>
+        const char* ahead = arena + row[(j + kValueAhead) * stride].span.off;
+        __builtin_prefetch(ahead, 0, 3);
+        __builtin_prefetch(ahead + 64, 0, 3);
+      }
+      const FieldValue& v = row[j * stride];
+      if ((v.kind != FieldKind::kString || v.escaped) && v.kind != FieldKind::kNumber) continue;
+      const uint64_t wanted = extras ? everywhere | extra[b] : everywhere;
+      const std::string_view text(arena + v.span.off, v.span.len);
+      uint64_t folded = wanted;  // the wanted needles' buckets, as FindNeedles
+      folded |= folded >> 32;
+      folded |= folded >> 16;
+      folded |= folded >> 8;
+      const uint8_t keep = static_cast<uint8_t>(folded);
+      bool only_ascii;
+      if (text.size() < 2 || keep == 0) {
+        only_ascii = IsAscii(text);
+        found[j] = 0;
+      } else {
+        if (keep != t.keep) {
+          const __m512i keeps = _mm512_set1_epi8(static_cast<char>(keep));
+          t.t0a = _mm512_and_si512(_mm512_load_si512(g.byte0), keeps);
+          t.t0b = _mm512_and_si512(_mm512_load_si512(g.byte0 + 64), keeps);
+          t.keep = keep;
+        }
+        found[j] = FindNeedlesVbmi(g, t, text, wanted, &only_ascii);
+      }
+      searched_w |= uint64_t{1} << b;
+      ascii_w |= static_cast<uint64_t>(only_ascii) << b;
+    }
+    searched.w[w] = searched_w;
+    ascii.w[w] = ascii_w;
+  }
+}
+#else
 void ConditionSet::SearchGroupVbmi(size_t gi, const Batch& batch, uint32_t base, const Mask* need,
                                    Scratch* s) const {
-  SearchGroup<2>(gi, batch, base, need, s);
+  SearchGroup<0>(gi, batch, base, need, s);
 }
+#endif
 
 void ConditionSet::Eval(const Batch& batch, uint32_t base, uint32_t m, Scratch* s) const {
   s->preds.resize(preds_.size());

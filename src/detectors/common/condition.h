@@ -238,13 +238,22 @@ class ConditionSet {
   template <bool kSimd>
   uint64_t FindNeedles(const NeedleGroup& g, std::string_view text, uint64_t wanted, bool* ascii) const;
   static uint64_t FindNeedlesPortable(const NeedleGroup& g, std::string_view text, uint64_t wanted, bool* ascii);
-  // FindNeedles 64 positions at a time (AVX-512 VBMI; only where CpuHasVbmi).
-  static uint64_t FindNeedlesVbmi(const NeedleGroup& g, std::string_view text, uint64_t wanted, bool* ascii);
+  // FindNeedles 64 positions at a time (AVX-512 VBMI; only where CpuHasVbmi),
+  // with the group's byte tables loaded by its caller (SearchGroupVbmi).
+  struct VbmiTables;
+  static uint64_t FindNeedlesVbmi(const NeedleGroup& g, const VbmiTables& t, std::string_view text,
+                                  uint64_t wanted, bool* ascii);
+  // The needles SearchGroup looks for in word w's texts: `everywhere` in all
+  // of them, extra[b] more in event b's (only if it returns true).
+  static bool WordNeedles(const NeedleGroup& g, const Mask* need, const Mask& where, size_t w,
+                          uint64_t* everywhere, uint64_t* extra);
+  // The events where some regex of group g is needed: its texts to search.
+  static Mask GroupWhere(const NeedleGroup& g, const Mask* need);
   static void VerifyWindow(const NeedleGroup& g, const uint8_t* p, size_t n, size_t i, uint64_t cands,
                            uint64_t* found);
   // Needle group gi's pass over the texts of the chunk's events where one of
   // its regexes is needed (`need`: per leaf), into s->found, searched, ascii.
-  // kMode: 0 portable, 1 AVX2, 2 AVX-512 VBMI (SearchGroupVbmi: compiled for it).
+  // kMode: 0 portable, 1 AVX2; SearchGroupVbmi: AVX-512 VBMI (compiled for it).
   template <int kMode>
   void SearchGroup(size_t gi, const Batch& batch, uint32_t base, const Mask* need, Scratch* s) const;
   void SearchGroupVbmi(size_t gi, const Batch& batch, uint32_t base, const Mask* need, Scratch* s) const;
