@@ -16,7 +16,6 @@
 #include "common/strings.h"
 #include "common/timeutil.h"
 #include "common/hash.h"
-#include "pipeline/field_hash_memo.h"
 
 namespace sluice::detectors {
 
@@ -293,8 +292,6 @@ absl::Status RuleEngine::Load(const std::vector<std::string>& paths, ComponentCo
   files_ = std::move(files);
   fields_needed_ = ctx.fields->size();
   IndexRules();
-  // The parser hashes the group and key fields (Batch::FieldHashes).
-  if (opts_.parser_hashes) ctx.fields->WantHashes(hashed_fields_);
   if (errors->list().size() != before) return absl::InvalidArgumentError(errors->ToString());
   if (!ctx.check_only && !ctx.data_dir.empty()) InitState(ctx);
   return absl::OkStatus();
@@ -502,13 +499,135 @@ struct ChunkGroups {
 #endif
 };
 
-inline uint64_t FieldHash(const Batch& batch, const FieldValue& v) { return FieldValueHash(batch, v); }
+inline uint64_t FieldHash(const Batch& batch, const FieldValue& v) {
+  return HashBytes(batch.View(v.span), 0x6669656c64ull + static_cast<uint64_t>(v.kind));
+}
 inline uint64_t Combine(uint64_t h, uint64_t field_hash) { return Mix64(h ^ field_hash) + 0x9e3779b97f4a7c15ull; }
 
-// The group fields' hashes by value (pipeline/field_hash_memo.h), with the
-// group of a one-field group_by beside each field hash.
-inline uint64_t OneFieldGroup(uint64_t field_hash) { return Combine(kGroupSeed, field_hash); }
-using FieldHashMemo = FieldHashMemoOf<&OneFieldGroup>;
+// A field's hashes by value, for the group fields that repeat a few values
+// again and again (service.name, host.name, agent.name, log.file.path in
+// bench/rules/thirty-rules.yml): a hit costs a few loads and compares instead
+// of HashBytes' multiply chain per 8 bytes and the Combine of a one-field
+// group (detectors_bench BM_ThirtyRulesStream). Exact: the key is the kind,
+// the length and every byte of values up to 32 bytes (longer ones are hashed
+// each time), as 32 bytes with zeros after the value's; an entry's hashes
+// depend on nothing else, so entries stay valid whatever field or rule set
+// looks them up. Two entries per set, the newer first: 16 values fill a set
+// past two with a chance of ~4% (one entry per index, as before, gave two
+// values one entry with ~87%, and each then missed every time the other had
+// come in between). A field whose values seldom repeat (log.offset) skips the
+// memo for a while (Skip).
+class FieldHashMemo {
+ public:
+  struct Hashes {
+    uint64_t field;  // FieldHash
+    uint64_t group;  // Combine(kGroupSeed, field): the group of a one-field group_by
+  };
+  static constexpr uint32_t kMaxKey = 32;  // longer values are hashed every time
+  // The hashes of `v` (of at most kMaxKey bytes: the caller computes the
+  // longer ones), from the memo or computed (and remembered). `kWide`:
+  // the key loaded, compared and folded 32 bytes at a time with AVX2 where
+  // compiled in (RuleEngineOptions::simd; the same key, entry and result as
+  // the portable code, ~25 instead of ~57 instructions per look-up:
+  // BM_ThirtyRulesStream). `readable`: the arena's capacity (bytes up to it
+  // may be loaded).
+  template <bool kWide>
+  Hashes Get(const Batch& batch, const FieldValue& v, size_t readable) {
+    const size_t n = v.span.len;
+    const std::string& arena = batch.arena();
+    const char* p = arena.data() + v.span.off;
+    const uint32_t tag = static_cast<uint32_t>(n) << 8 | static_cast<uint32_t>(v.kind);
+#if defined(__AVX2__)
+    if constexpr (kWide) {
+      __m256i key;
+      if (size_t{v.span.off} + 32 <= readable) {
+        // Within the arena's allocation (the parser reserves padding after
+        // the last event); the bytes past the value's are cleared.
+        const __m256i iota = _mm256_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19,
+                                              20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31);
+        key = _mm256_and_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)),
+                               _mm256_cmpgt_epi8(_mm256_set1_epi8(static_cast<char>(n)), iota));
+      } else {
+        uint64_t k[4] = {0, 0, 0, 0};
+        std::memcpy(k, p, n);
+        key = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(k));
+      }
+      const __m128i f = _mm_xor_si128(_mm256_castsi256_si128(key), _mm256_extracti128_si256(key, 1));
+      Entry* e = &entries_[2 * Set(static_cast<uint64_t>(_mm_cvtsi128_si64(f)),
+                                   static_cast<uint64_t>(_mm_extract_epi64(f, 1)), tag)];
+      for (int way = 0; way < 2; ++way) {
+        const __m256i same =
+            _mm256_cmpeq_epi8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(e[way].key)), key);
+        if (e[way].tag == tag && _mm256_movemask_epi8(same) == -1) return e[way].hashes;
+      }
+      alignas(32) uint64_t k[4];
+      _mm256_store_si256(reinterpret_cast<__m256i*>(k), key);
+      return Insert(e, k, tag, batch, v);
+    }
+#endif
+    uint64_t k[4] = {0, 0, 0, 0};
+    std::memcpy(k, p, n);
+    Entry* e = &entries_[2 * Set(k[0] ^ k[2], k[1] ^ k[3], tag)];
+    for (int way = 0; way < 2; ++way) {
+      if (e[way].tag == tag && e[way].key[0] == k[0] && e[way].key[1] == k[1] && e[way].key[2] == k[2] &&
+          e[way].key[3] == k[3]) {
+        return e[way].hashes;
+      }
+    }
+    return Insert(e, k, tag, batch, v);
+  }
+  static Hashes Compute(const Batch& batch, const FieldValue& v) {
+    const uint64_t h = FieldHash(batch, v);
+    return {h, Combine(kGroupSeed, h)};
+  }
+  // The caller counts the look-ups (values of up to 32 bytes) of a chunk and
+  // adds them here: a count in the memo, in memory across the HashBytes
+  // call of a miss, was a load and a store per look-up chained from one
+  // look-up to the next.
+  void Looked(uint32_t n) { lookups_ += n; }
+  // After a chunk: whether the next one should go without the memo (more
+  // than half of this one's look-ups missed: the memo costs without paying;
+  // tried again after kSkipChunks chunks).
+  bool Skip() {
+    if (skip_ > 0) {
+      --skip_;
+      return true;
+    }
+    if (lookups_ >= 32 && misses_ * 2 > lookups_) skip_ = kSkipChunks;
+    lookups_ = misses_ = 0;
+    return skip_ > 0;
+  }
+
+ private:
+  static constexpr int kSetBits = 7;
+  static constexpr uint32_t kSkipChunks = 16;
+  // A line each (56 bytes unpadded: an entry's key then crossed a line
+  // boundary in most sets, and the set's address took two multiplies).
+  struct alignas(64) Entry {
+    uint64_t key[4] = {0, 0, 0, 0};  // the value's bytes, then zeros
+    uint32_t tag = ~uint32_t{0};     // length << 8 | kind; all ones: empty
+    Hashes hashes{};
+  };
+  // The set of a key: its words 0 ^ 2 and 1 ^ 3 (the halves of the 32
+  // bytes folded) and the tag, mixed: the top bits of a product, which
+  // every bit of the factor reaches.
+  static size_t Set(uint64_t a, uint64_t b, uint32_t tag) {
+    const uint64_t h = (a ^ (b * 0x9e3779b97f4a7c15ull) ^ tag) * 0xc2b2ae3d27d4eb4full;
+    return static_cast<size_t>(h >> (64 - kSetBits));
+  }
+  // A miss: the key becomes the set's first entry, the first its second.
+  // Out of line: the look-up's loop keeps its registers.
+  __attribute__((noinline)) Hashes Insert(Entry* e, const uint64_t* k, uint32_t tag, const Batch& batch, const FieldValue& v) {
+    ++misses_;
+    e[1] = e[0];
+    e[0].tag = tag;
+    for (int i = 0; i < 4; ++i) e[0].key[i] = k[i];
+    e[0].hashes = Compute(batch, v);
+    return e[0].hashes;
+  }
+  Entry entries_[size_t{2} << kSetBits];
+  uint32_t lookups_ = 0, misses_ = 0, skip_ = 0;
+};
 
 // Every cache line of the event kPrefetchAhead after event i, while the
 // first hashed field's pass over a chunk reads the chunk's events (Observe).
@@ -586,8 +705,6 @@ struct ObserveScratch {
   std::vector<uint64_t> field_groups;  // [slot * kChunk + event in chunk]: the group of the field alone
   std::vector<FieldHashMemo> memos;    // [slot]
   std::vector<uint8_t> skip_memo;      // [slot]: this chunk hashes the field without its memo
-  std::vector<uint8_t> groups_hashed;  // [slot]: field_groups holds this chunk's one-field groups
-  std::vector<const uint64_t*> parsed;  // [slot]: the batch's column of the field's hashes, nullptr: none
   std::vector<uint64_t> group_hashes;  // [group list * kChunk + event in chunk]
   int64_t times[ConditionSet::kChunk];  // [event in chunk]: its time (the wall clock if too far ahead)
   ConditionSet::Scratch conditions;
@@ -965,12 +1082,6 @@ void RuleEngine::Observe(const Batch& batch) {
   scratch.field_groups.resize(slots * kChunk);
   if (scratch.memos.size() < slots) scratch.memos.resize(slots);
   scratch.skip_memo.resize(slots);
-  scratch.groups_hashed.resize(slots);
-  scratch.parsed.resize(slots);
-  for (size_t s = 0; s < slots; ++s) {
-    scratch.parsed[s] =
-        opts_.parser_hashes ? batch.FieldHashes(static_cast<size_t>(hashed_fields_[s])) : nullptr;
-  }
   uint64_t* fh = scratch.field_hashes.data();
   uint64_t* fg = scratch.field_groups.data();
   const bool memo = opts_.hash_memo;
@@ -1033,29 +1144,20 @@ void RuleEngine::Observe(const Batch& batch) {
       last_ts = t;
     }
     const size_t stride = batch.field_count();
-    bool prefetch_pending = true;  // the chunk's events not prefetched yet
     for (size_t s = 0; s < slots; ++s) {
-      uint64_t* fhs = fh + s * kChunk;
-      if (const uint64_t* parsed = scratch.parsed[s]) {
-        // Hashed by the parser (Batch::FieldHashes).
-        std::memcpy(fhs, parsed + base, m * sizeof(uint64_t));
-        scratch.groups_hashed[s] = 0;
-        continue;
-      }
       const FieldValue* row = m ? &batch.field(base, static_cast<size_t>(hashed_fields_[s])) : nullptr;
       FieldHashMemo* memo = scratch.skip_memo[s] ? nullptr : &scratch.memos[s];
+      uint64_t* fhs = fh + s * kChunk;
       uint64_t* fgs = fg + s * kChunk;
-      scratch.groups_hashed[s] = memo != nullptr;
-      if (prefetch_pending) {
+      if (s == 0) {
         (opts_.simd ? HashColumn<true, true> : HashColumn<false, true>)(batch, row, stride, base, m, memo, fhs, fgs,
                                                                         &prefetch);
-        prefetch_pending = false;
       } else {
         (opts_.simd ? HashColumn<true, false> : HashColumn<false, false>)(batch, row, stride, base, m, memo, fhs, fgs,
                                                                           &prefetch);
       }
     }
-    if (prefetch_pending) {
+    if (slots == 0) {
       for (uint32_t j = 0; j < m; ++j) prefetch.At(base + j);
     }
     // The group of every rule with this group_by list (30 rules, 6 lists
@@ -1065,7 +1167,7 @@ void RuleEngine::Observe(const Batch& batch) {
       const std::vector<int>& list = group_lists_[g];
       uint64_t* out = gh + g * kChunk;
       const size_t s0 = static_cast<size_t>(list[0]);
-      if (list.size() == 1 && scratch.groups_hashed[s0]) {
+      if (list.size() == 1 && !scratch.skip_memo[s0]) {
         std::memcpy(out, fg + s0 * kChunk, kChunk * sizeof(uint64_t));  // past m: not read
       } else if (list.size() == 2) {
         const uint64_t* a = fh + s0 * kChunk;

@@ -57,7 +57,6 @@ struct RuleEngineOptions {
   bool simd = true;                         // AVX2 code where compiled in (off: the portable code; tests compare)
   bool match_loops = true;                  // unmerged rules' updates by a loop made for their kind (off: the generic loop; tests compare)
   bool value_columns = true;                // a `field:` rule's values parsed with the conditions' numeric columns (off: FieldNumber per match; tests compare)
-  bool parser_hashes = true;                // the group and key fields' hashes taken from the batch where the parser stored them (off: hashed here; tests compare)
 };
 
 // Reads the `rules:` section of the config (paths, evaluation_interval,

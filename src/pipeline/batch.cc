@@ -36,9 +36,8 @@ uint32_t Batch::AddError(std::string message) {
   return static_cast<uint32_t>(errors_.size() - 1);
 }
 
-void Batch::ResizeFields(size_t field_count, bool clear) {
+void Batch::ResizeFields(size_t field_count) {
   field_count_ = field_count;
-  hashed_fields_.clear();
   // All zero bytes is FieldValue{} (kMissing, empty span), so the values are
   // cleared by calloc or memset: whole cache lines written at once into memory
   // the batch has not touched yet. Value-initializing them one by one
@@ -54,26 +53,14 @@ void Batch::ResizeFields(size_t field_count, bool clear) {
     fields_.reset(static_cast<FieldValue*>(std::calloc(n, sizeof(FieldValue))));
     if (!fields_) throw std::bad_alloc();
     fields_capacity_ = n;
-  } else if (n > 0 && clear) {
+  } else if (n > 0) {
     std::memset(static_cast<void*>(fields_.get()), 0, n * sizeof(FieldValue));
-  }
-}
-
-void Batch::SetHashedFields(const std::vector<int>& fields) {
-  hashed_fields_ = fields;
-  const size_t n = fields.size() * events_.size();
-  if (n > hashes_capacity_) {
-    hashes_.reset();
-    hashes_capacity_ = 0;
-    hashes_.reset(static_cast<uint64_t*>(std::malloc(n * sizeof(uint64_t))));
-    if (!hashes_) throw std::bad_alloc();
-    hashes_capacity_ = n;
   }
 }
 
 size_t Batch::MemoryBytes() const {
   return arena_.capacity() + events_.capacity() * sizeof(Event) + fields_capacity_ * sizeof(FieldValue) +
-         hashes_capacity_ * sizeof(uint64_t) + sizeof(Batch);
+         sizeof(Batch);
 }
 
 void Batch::Release() {

@@ -19,8 +19,6 @@
 #include <utility>
 #include <vector>
 
-#include "common/hash.h"
-
 namespace sluice {
 
 // A range of bytes inside the batch arena.
@@ -97,32 +95,10 @@ class Batch {
   const std::string& error(uint32_t i) const { return errors_[i]; }
 
   // Extracted fields: field_count() values per event, in FieldRegistry order.
-  // Also forgets the hashed fields (SetHashedFields). `clear` false: the
-  // values are left as they are, the caller clears each event's before it
-  // stores any (the parser, event by event: lines it then writes while they
-  // are in L1, where a memset of the whole batch's values wrote them all a
-  // first time; with the 30-rule set's 12 fields, 295 KB per batch, the memset
-  // was +151 samples per 8 M events, bench/run_rules_profile.sh).
-  void ResizeFields(size_t field_count, bool clear = true);
+  void ResizeFields(size_t field_count);
   size_t field_count() const { return field_count_; }
   FieldValue& field(size_t event, size_t index) { return fields_[event * field_count_ + index]; }
   const FieldValue& field(size_t event, size_t index) const { return fields_[event * field_count_ + index]; }
-
-  // Hashes of some fields' values (FieldValueHash), one column per field,
-  // written by the parser (FieldRegistry::WantHashes) while each event's bytes
-  // are in its core's L1, so that the rules engine reads 8 bytes per field
-  // and event instead of the value's row, bytes and a memo entry, which by
-  // then are out in L2 and beyond. Set after ResizeFields.
-  void SetHashedFields(const std::vector<int>& fields);
-  // The column of `field` (a hash per event), nullptr if it is not hashed.
-  const uint64_t* FieldHashes(size_t field) const {
-    for (size_t k = 0; k < hashed_fields_.size(); ++k) {
-      if (static_cast<size_t>(hashed_fields_[k]) == field) return hashes_.get() + k * events_.size();
-    }
-    return nullptr;
-  }
-  uint64_t* hash_column(size_t k) { return hashes_.get() + k * events_.size(); }
-  const std::vector<int>& hashed_fields() const { return hashed_fields_; }
 
   // Where the batch came from, for logs, DLQ entries and metrics.
   std::string source;  // component name
@@ -167,28 +143,16 @@ class Batch {
   std::vector<std::string> errors_;
   // field_count_ values per event, zeroed by ResizeFields (calloc/memset: see there).
   struct FreeDelete {
-    void operator()(void* p) const { std::free(p); }
+    void operator()(FieldValue* p) const { std::free(p); }
   };
   std::unique_ptr<FieldValue[], FreeDelete> fields_;
   size_t fields_capacity_ = 0;
   size_t field_count_ = 0;
-  std::vector<int> hashed_fields_;
-  // [k * events + event]: field hashed_fields_[k]'s hashes (malloc: not
-  // cleared, the parser writes them all).
-  std::unique_ptr<uint64_t[], FreeDelete> hashes_;
-  size_t hashes_capacity_ = 0;
   std::atomic<int> holds_{1};
   std::function<void()> on_safe_;
 };
 
 using BatchPtr = std::shared_ptr<Batch>;
-
-// The hash of a field's value by which the rules engine groups and
-// fingerprints: its kind and its bytes as they stand in the event. The parser
-// (Batch::FieldHashes) and the engine compute it with this one function.
-inline uint64_t FieldValueHash(const Batch& batch, const FieldValue& v) {
-  return HashBytes(batch.View(v.span), 0x6669656c64ull + static_cast<uint64_t>(v.kind));
-}
 
 // Where the heap was advised for transparent huge pages: [begin, end), empty
 // if it was not (another allocator, or madvise refused).

@@ -1,12 +1,10 @@
 #include "pipeline/component.h"
 
-#include <algorithm>
-
 namespace sluice {
 
 FieldRegistry::FieldRegistry() : paths_(std::make_shared<const Paths>()) {}
 
-FieldRegistry::FieldRegistry(const FieldRegistry& other) : paths_(other.Snapshot()), hashed_(other.hashed()) {
+FieldRegistry::FieldRegistry(const FieldRegistry& other) : paths_(other.Snapshot()) {
   size_.store(paths_->size());
 }
 
@@ -30,23 +28,6 @@ int FieldRegistry::Find(std::string_view path) const {
     if ((*snap)[i] == path) return static_cast<int>(i);
   }
   return -1;
-}
-
-void FieldRegistry::WantHashes(const std::vector<int>& fields) {
-  std::lock_guard<std::mutex> l(mu_);
-  bool added = false;
-  for (int f : fields) {
-    if (f < 0 || std::find(hashed_.begin(), hashed_.end(), f) != hashed_.end()) continue;
-    hashed_.push_back(f);
-    added = true;
-  }
-  // The parsers rebuild, as for a new path.
-  if (added) generation_.fetch_add(1, std::memory_order_acq_rel);
-}
-
-std::vector<int> FieldRegistry::hashed() const {
-  std::lock_guard<std::mutex> l(mu_);
-  return hashed_;
 }
 
 std::shared_ptr<const FieldRegistry::Paths> FieldRegistry::Snapshot(uint64_t* generation) const {

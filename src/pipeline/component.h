@@ -43,22 +43,13 @@ class FieldRegistry {
   // The paths now (immutable; valid as long as the pointer is held), and the
   // generation they belong to.
   std::shared_ptr<const Paths> Snapshot(uint64_t* generation = nullptr) const;
-  // Changes (grows) whenever a path is added, or a field's hash is first wanted.
+  // Changes (grows) whenever a path is added.
   uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
   size_t size() const { return size_.load(std::memory_order_acquire); }
-
-  // Fields whose values' hashes (FieldValueHash) the parser stores in the
-  // batch (Batch::FieldHashes), for the rules engine's group_by and
-  // fingerprint fields. Like paths, only ever added (a reload that drops a
-  // rule leaves its fields hashed).
-  void WantHashes(const std::vector<int>& fields);
-  // The fields whose hashes are wanted, in the order they were first wanted.
-  std::vector<int> hashed() const;
 
  private:
   mutable std::mutex mu_;
   std::shared_ptr<const Paths> paths_;
-  std::vector<int> hashed_;  // under mu_
   std::atomic<uint64_t> generation_{0};
   std::atomic<size_t> size_{0};
 };

@@ -107,8 +107,6 @@ constexpr int64_t kNoTimestamp = INT64_MIN;
 // Events of one batch the scanner may leave to simdjson before the rest of
 // the batch goes to simdjson without trying it.
 constexpr int kScanMissesPerBatch = 4;
-// The parser's hash memos decide every this many events whether to skip (FieldHashMemoOf::Skip).
-constexpr size_t kHashSkipEvents = 256;
 
 // raw_json_token() of a scalar may carry trailing whitespace; strings keep their quotes.
 std::string_view TrimToken(std::string_view t) {
@@ -175,14 +173,7 @@ const char* SkipJsonMember(const char* p, const char* end) {
   return SkipValue(p, end);
 }
 
-EventParser::EventParser(const std::vector<std::string>& field_paths, const std::vector<int>& hashed_fields)
-    : field_count_(field_paths.size()) {
-  for (int f : hashed_fields) {
-    if (f >= 0 && static_cast<size_t>(f) < field_count_) hashed_.push_back(f);
-  }
-  hash_memos_.resize(hashed_.size());
-  hash_looked_.resize(hashed_.size());
-  hash_skip_.resize(hashed_.size());
+EventParser::EventParser(const std::vector<std::string>& field_paths) : field_count_(field_paths.size()) {
   PathNode root;
 #ifdef SIMDJSON_THREADS_ENABLED
   // iterate_many runs stage 1 of the next 128 KiB window on this thread when
@@ -309,40 +300,8 @@ SLUICE_INLINE const EventParser::Node* EventParser::Child(const Node& node, std:
   return nullptr;
 }
 
-void EventParser::HashFields(Batch* batch, size_t i) {
-  // The memo: a hit is ~25 instructions and 2 multiplies where HashBytes
-  // is a chain of ~9 multiplies for 9 to 16 bytes.
-  const size_t readable = batch->arena().capacity();
-  for (size_t k = 0; k < hashed_.size(); ++k) {
-    const FieldValue& v = batch->field(i, static_cast<size_t>(hashed_[k]));
-    uint64_t h;
-    if (hash_skip_[k] || v.span.len > FieldHashMemoOf<nullptr>::kMaxKey) {
-      h = FieldValueHash(*batch, v);
-    } else {
-      h = hash_memos_[k].Get<true>(*batch, v, readable).field;
-      ++hash_looked_[k];
-    }
-    batch->hash_column(k)[i] = h;
-  }
-  if (i % kHashSkipEvents == kHashSkipEvents - 1) {
-    for (size_t k = 0; k < hashed_.size(); ++k) {
-      hash_memos_[k].Looked(hash_looked_[k]);
-      hash_looked_[k] = 0;
-      hash_skip_[k] = hash_memos_[k].Skip();
-    }
-  }
-}
-
-void EventParser::ClearFields(Batch* batch, size_t from, size_t to) const {
-  if (field_count_ > 0 && from < to) {
-    std::memset(static_cast<void*>(&batch->field(from, 0)), 0, (to - from) * field_count_ * sizeof(FieldValue));
-  }
-}
-
 void EventParser::ParseBatch(Batch* batch) {
-  // Each event's values cleared right before its parse stores them (Batch::ResizeFields).
-  batch->ResizeFields(field_count_, false);
-  batch->SetHashedFields(hashed_);
+  batch->ResizeFields(field_count_);
   // simdjson reads up to SIMDJSON_PADDING bytes past each event: guarantee that
   // the arena has them after the last one. The bytes of the next event serve
   // as padding for the previous ones.
@@ -356,27 +315,17 @@ void EventParser::ParseBatch(Batch* batch) {
     // the rest of the batch takes the simdjson way (a stream in another form:
     // pretty-printed, with spaces).
     int misses = 0;
-    // Each event's hashes right after its parse: its values' bytes and its
-    // fields' row are in L1.
     for (; i < n; ++i) {
-      ClearFields(batch, i, i + 1);
-      if (ScanEvent(batch, i)) {
-        HashFields(batch, i);
-        continue;
-      }
+      if (ScanEvent(batch, i)) continue;
       if (++misses > kScanMissesPerBatch) break;
       ParseEvent(batch, i);
-      HashFields(batch, i);
       alone = true;
     }
   }
-  const size_t rest = i;
-  ClearFields(batch, rest, n);
   if (i < n && !(n - i >= 2 && ParseBatchAtOnce(batch, i))) {
     for (; i < n; ++i) ParseEvent(batch, i);
     alone = true;
   }
-  for (size_t k = rest; k < n; ++k) HashFields(batch, k);
   if (!alone) ++batches_at_once_;
 }
 

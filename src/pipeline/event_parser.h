@@ -33,7 +33,6 @@
 #include <simdjson.h>
 
 #include "pipeline/batch.h"
-#include "pipeline/field_hash_memo.h"
 
 namespace sluice {
 
@@ -41,9 +40,7 @@ struct ScanQuotes;  // event_parser.cc
 
 class EventParser {
  public:
-  // `hashed_fields`: indexes into field_paths whose values' hashes each
-  // parsed batch carries (Batch::FieldHashes; FieldRegistry::hashed()).
-  explicit EventParser(const std::vector<std::string>& field_paths, const std::vector<int>& hashed_fields = {});
+  explicit EventParser(const std::vector<std::string>& field_paths);
 
   // Parses every event of `batch`. Events that are not JSON objects get
   // kEventInvalid and an error message. Not thread-safe: one parser per worker.
@@ -209,19 +206,7 @@ class EventParser {
   bool ParseTimestamp(std::string_view ts, int64_t* ms);
   static void CutMetadata(const char* key_quote, const char* after, const char* base, Event* e);
 
-  // The hashed fields' hashes of event i (its values as stored), into the batch's columns.
-  void HashFields(Batch* batch, size_t i);
-  // Clears the values of events [from, to).
-  void ClearFields(Batch* batch, size_t from, size_t to) const;
-
   size_t field_count_;
-  std::vector<int> hashed_;  // fields whose hashes the batch carries
-  // [k]: hashed_[k]'s values by their bytes (most repeat: service.name,
-  // host.name), the look-ups since the last Skip and whether the memo is
-  // skipped (values that seldom repeat: log.offset).
-  std::vector<FieldHashMemoOf<nullptr>> hash_memos_;
-  std::vector<uint32_t> hash_looked_;
-  std::vector<uint8_t> hash_skip_;
   std::vector<Node> nodes_;  // nodes_[0] is the root
   std::vector<KeyEntry> keys_;
   std::vector<uint32_t> slots_;  // 0: empty, else 1 + index into keys_

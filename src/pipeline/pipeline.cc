@@ -50,7 +50,7 @@ struct Pipeline::WorkerParser {
     if (parser && fields.generation() == generation) return;
     auto paths = fields.Snapshot(&generation);
     field_count = paths->size();
-    parser = std::make_unique<EventParser>(*paths, fields.hashed());
+    parser = std::make_unique<EventParser>(*paths);
   }
 };
 
