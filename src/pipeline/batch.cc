@@ -36,7 +36,7 @@ uint32_t Batch::AddError(std::string message) {
   return static_cast<uint32_t>(errors_.size() - 1);
 }
 
-void Batch::ResizeFields(size_t field_count) {
+void Batch::ResizeFields(size_t field_count, bool clear) {
   field_count_ = field_count;
   // All zero bytes is FieldValue{} (kMissing, empty span), so the values are
   // cleared by calloc or memset: whole cache lines written at once into memory
@@ -50,10 +50,13 @@ void Batch::ResizeFields(size_t field_count) {
   if (n > fields_capacity_) {
     fields_.reset();
     fields_capacity_ = 0;
-    fields_.reset(static_cast<FieldValue*>(std::calloc(n, sizeof(FieldValue))));
+    // A new batch's first parse (every Beats window): calloc cleared every
+    // value with a memset (the +151 samples per 8 M events) unless not asked to.
+    fields_.reset(static_cast<FieldValue*>(clear ? std::calloc(n + kFieldPad, sizeof(FieldValue))
+                                                 : std::malloc((n + kFieldPad) * sizeof(FieldValue))));
     if (!fields_) throw std::bad_alloc();
     fields_capacity_ = n;
-  } else if (n > 0) {
+  } else if (n > 0 && clear) {
     std::memset(static_cast<void*>(fields_.get()), 0, n * sizeof(FieldValue));
   }
 }

@@ -301,7 +301,9 @@ SLUICE_INLINE const EventParser::Node* EventParser::Child(const Node& node, std:
 }
 
 void EventParser::ParseBatch(Batch* batch) {
-  batch->ResizeFields(field_count_);
+  // Each event's values are cleared right before its parse stores them
+  // (Batch::ClearFields).
+  batch->ResizeFields(field_count_, false);
   // simdjson reads up to SIMDJSON_PADDING bytes past each event: guarantee that
   // the arena has them after the last one. The bytes of the next event serve
   // as padding for the previous ones.
@@ -316,11 +318,15 @@ void EventParser::ParseBatch(Batch* batch) {
     // pretty-printed, with spaces).
     int misses = 0;
     for (; i < n; ++i) {
+      batch->ClearFields(i);
       if (ScanEvent(batch, i)) continue;
       if (++misses > kScanMissesPerBatch) break;
       ParseEvent(batch, i);
       alone = true;
     }
+  }
+  if (i < n && field_count_ > 0) {
+    std::memset(static_cast<void*>(&batch->field(i, 0)), 0, (n - i) * field_count_ * sizeof(FieldValue));
   }
   if (i < n && !(n - i >= 2 && ParseBatchAtOnce(batch, i))) {
     for (; i < n; ++i) ParseEvent(batch, i);

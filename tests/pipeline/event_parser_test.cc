@@ -441,6 +441,49 @@ TEST(EventParserTest, EventsOfOneShapeAndTheirChanges) {
   }
 }
 
+// A batch parsed again (a worker's parser rebuilt for new fields) holds the
+// values of the first parse until each event's are cleared (ParseBatch
+// clears each row before the scanner stores into it, and the rows of the
+// events left to simdjson at once): every value as in a batch parsed once.
+// The first events are compact (scanned), then more events with spaces than
+// the scanner tries (the rest of the batch goes to simdjson), then compact
+// ones again (in that rest).
+TEST(EventParserTest, ValuesOfAnEarlierParseAreCleared) {
+  std::vector<std::string> events = {
+      R"({"a":"x1","b":2,"c":{"d":1}})", R"({"c":"y","x":true})", R"({"b":1})", R"({"a":null,"b":"s"})",
+      R"({"a":"x1","b":2,"c":{"d":1}})",
+  };
+  for (int i = 0; i < 6; ++i) events.push_back(R"({ "a" : "s" , "b" : 3 })");
+  for (const char* e : {R"({"b":5})", R"({"a":"z","b":[1]})", R"({"c":1,"b":2,"a":3})", R"({"b":"q"})"}) {
+    events.push_back(e);
+  }
+  Batch again, once;
+  for (const std::string& e : events) {
+    again.Append(e);
+    once.Append(e);
+  }
+  EventParser first({"a", "b", "c", "c.d", "y"});
+  first.ParseBatch(&again);
+  EventParser second({"c", "x", "a"});
+  second.ParseBatch(&again);
+  EventParser(std::vector<std::string>{"c", "x", "a"}).ParseBatch(&once);
+  ASSERT_EQ(again.field_count(), 3u);
+  size_t stored = 0;
+  for (size_t e = 0; e < events.size(); ++e) {
+    for (size_t f = 0; f < 3; ++f) {
+      const FieldValue& x = again.field(e, f);
+      const FieldValue& y = once.field(e, f);
+      EXPECT_EQ(x.kind, y.kind) << e << " " << f;
+      EXPECT_EQ(x.span.off, y.span.off) << e << " " << f;
+      EXPECT_EQ(x.span.len, y.span.len) << e << " " << f;
+      EXPECT_EQ(x.escaped, y.escaped) << e << " " << f;
+      stored += y.kind != FieldKind::kMissing;
+    }
+  }
+  EXPECT_GT(stored, 10u);
+  EXPECT_EQ(once.field(11, 1).kind, FieldKind::kMissing);  // {"b":5}, in simdjson's rest
+}
+
 TEST(EventParserTest, SkipJsonMember) {
   std::string s = R"("k" : {"a":"}\"]","b":[{"c":1}]} , "next":1)";
   const char* end = SkipJsonMember(s.data(), s.data() + s.size());
