@@ -9,6 +9,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <random>
 #include <thread>
@@ -171,6 +173,29 @@ TEST(GroupTableTest, ShardMutexExcludes) {
   mu.unlock();
   EXPECT_TRUE(mu.try_lock());
   mu.unlock();
+}
+
+// A hold long enough for the waiter to pass its spins and yields and sleep
+// (a Tick or a snapshot walking a large table): the waiter gets the lock only
+// once the holder gave it back, and sees what the holder wrote.
+TEST(GroupTableTest, ShardMutexWaiterThroughALongHold) {
+  ShardMutex mu;
+  std::atomic<bool> held{false};
+  int value = 0;
+  mu.lock();
+  std::thread waiter([&] {
+    held.store(true);
+    mu.lock();
+    EXPECT_EQ(value, 42);
+    value = 43;
+    mu.unlock();
+  });
+  while (!held.load()) std::this_thread::yield();
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  value = 42;
+  mu.unlock();
+  waiter.join();
+  EXPECT_EQ(value, 43);
 }
 
 }  // namespace
