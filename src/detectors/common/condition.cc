@@ -1802,7 +1802,8 @@ void ConditionSet::EvalIndex(const EqualityIndex& x, const Batch& batch, uint32_
     }
   }
 #endif
-  if (bytes && !numbers_answer && short_table) {
+  const bool string_loop = bytes && !numbers_answer && short_table;
+  if (string_loop) {
     // The same for string leaves only, up to 8 of them (service.name,
     // log.level), in a loop of its own: in the one above, its counter, the
     // table's multiplier and shift and the choices between the cases were
@@ -1822,7 +1823,9 @@ void ConditionSet::EvalIndex(const EqualityIndex& x, const Batch& batch, uint32_
       found[j] = static_cast<uint8_t>(hits);
     }
   }
-  for (uint32_t j = 0; j < m && !simd_numbers && !(bytes && !numbers_answer && short_table); ++j) {
+  // Every other index: one event at a time, each kind on its own path.
+  const uint32_t general_events = simd_numbers || string_loop ? 0 : m;
+  for (uint32_t j = 0; j < general_events; ++j) {
     const FieldValue& v = row[j * stride];
     if (v.kind == FieldKind::kString && !v.escaped && v.span.len <= 16 && short_table) {
       // Its slot holds the one string of its size and words that it can
