@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "fuzz_events.h"
 #include "pipeline/batch.h"
 #include "pipeline/event_parser.h"
 
@@ -72,13 +73,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const size_t set = data[0] % kFieldSets.size();
   std::string_view in(reinterpret_cast<const char*>(data) + 1, size - 1);
 
-  std::vector<std::string_view> events;
-  for (size_t from = 0; events.size() < 16;) {
-    const size_t nl = in.find('\n', from);
-    events.push_back(in.substr(from, nl == std::string_view::npos ? std::string_view::npos : nl - from));
-    if (nl == std::string_view::npos) break;
-    from = nl + 1;
-  }
+  const std::vector<std::string_view> events = sluice::fuzz::SplitEvents(in, 16);
   // Each event alone: the scanner and simdjson must agree exactly.
   auto parse = [&](EventParser* parser, size_t from, size_t to) {
     Batch batch;
