@@ -52,26 +52,7 @@ TEST(DuplicateBlocksTest, SameAsUpdateByUpdate) {
     int64_t t = kT0;
     for (int round = 0; round < 30; ++round) {
       std::vector<Update> lists[kShards];
-      // Fingerprints known so far and some new (the pool is taken from the
-      // front as rounds go on), now and then the same one again at once.
-      const size_t known = std::min(pair.fps.size(), 1 + pair.fps.size() * static_cast<size_t>(round + 1) / 20);
-      const int nupdates = 1 + static_cast<int>(rng() % 2000);
-      uint64_t last_key = pair.fps[0];
-      for (int k = 0; k < nupdates; ++k) {
-        Update up{};
-        const size_t g = rng() % pair.groups.size();
-        up.group = pair.groups[g];
-        up.event = static_cast<uint32_t>(g);
-        up.key = rng() % 8 == 0 ? last_key : pair.fps[rng() % known];
-        last_key = up.key;
-        t += static_cast<int64_t>(rng() % 40);
-        up.ts = t - (rng() % 10 == 0 ? static_cast<int64_t>(rng() % 400'000) : 0);
-        up.ts_last = up.ts;
-        up.count = 1;
-        up.value = 1;
-        lists[ShardOf(up.key)].push_back(up);
-      }
-      updates += static_cast<size_t>(nupdates);
+      updates += pair.RandomLists(rng, round, /*repeats=*/true, &t, lists);
       std::vector<SampleCandidate> sa, sb;
       pair.a->ApplyShards(lists, *pair.batch, &sa);
       pair.b->ApplyShards(lists, *pair.batch, &sb);

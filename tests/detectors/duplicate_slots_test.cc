@@ -52,25 +52,7 @@ TEST(DuplicateSlotsTest, SameAsGroupTable) {
     int64_t t = kT0;
     for (int round = 0; round < 30; ++round) {
       std::vector<Update> lists[kShards];
-      const size_t known = std::min(pair.fps.size(), 1 + pair.fps.size() * static_cast<size_t>(round + 1) / 20);
-      const int nupdates = 1 + static_cast<int>(rng() % 2000);
-      for (int k = 0; k < nupdates; ++k) {
-        Update up{};
-        const size_t g = rng() % pair.groups.size();
-        up.group = pair.groups[g];
-        up.event = static_cast<uint32_t>(g);
-        up.key = pair.fps[rng() % known];
-        // Time mostly on, now and then far back (late, or a new first) or far
-        // ahead (a window over: the span starts again).
-        t += static_cast<int64_t>(rng() % 40);
-        const int r = static_cast<int>(rng() % 20);
-        up.ts = r == 0 ? t - static_cast<int64_t>(rng() % 400'000) : r == 1 ? t + static_cast<int64_t>(rng() % 8'000'000) : t;
-        up.ts_last = up.ts;
-        up.count = 1;
-        up.value = 1;
-        lists[ShardOf(up.key)].push_back(up);
-      }
-      updates += static_cast<size_t>(nupdates);
+      updates += pair.RandomLists(rng, round, /*repeats=*/false, &t, lists);
       std::vector<SampleCandidate> sa, sb;
       // The slots' ApplyShards (a prefetch across shards) and their Apply shard by shard in turn.
       if (round % 2 == 0) {
