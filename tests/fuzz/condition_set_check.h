@@ -17,15 +17,17 @@
 // Answers are compared on the three paths: AVX-512 VBMI needle search where
 // the CPU has it, AVX2, and the portable code.
 
+#include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/config_reader.h"
-#include "fuzz_events.h"
 #include "detectors/common/condition.h"
+#include "fuzz_events.h"
 #include "pipeline/batch.h"
 #include "pipeline/component.h"
 #include "pipeline/event_parser.h"
