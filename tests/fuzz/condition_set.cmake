@@ -9,13 +9,7 @@ else()
   add_executable(condition_set_fuzz
     condition_set_fuzz.cc
     ${PROJECT_SOURCE_DIR}/src/detectors/common/condition.cc
-    ${PROJECT_SOURCE_DIR}/src/pipeline/event_parser.cc
-    ${PROJECT_SOURCE_DIR}/src/pipeline/batch.cc
-    ${PROJECT_SOURCE_DIR}/src/pipeline/component.cc
-    ${PROJECT_SOURCE_DIR}/src/common/config_reader.cc
-    ${PROJECT_SOURCE_DIR}/src/common/units.cc
-    ${PROJECT_SOURCE_DIR}/src/common/json_util.cc
-    ${PROJECT_SOURCE_DIR}/src/common/timeutil.cc)
+    ${SLUICE_TEST_PARSER_SOURCES})
   target_link_libraries(condition_set_fuzz PRIVATE ${RE2_LIB} yaml-cpp simdjson::simdjson absl::time absl::strings
                         absl::status absl::statusor absl::flat_hash_map absl::flat_hash_set absl::hash)
   sluice_fuzz_smoke(condition_set_fuzz condition_set 2048)
