@@ -187,7 +187,12 @@ void ElasticsearchSink::Submit(BatchPtr batch) {
     batch->Release();
     return;
   }
-  const uint64_t bytes = batch->MemoryBytes();
+  // What the batch holds here: its own memory and the request bodies encoded
+  // from it (each document copied once, with an action line), which stay until
+  // its events are delivered. Admitted on the documents' bytes; the action
+  // lines are added once encoded (below). Counting the batches alone, a syslog
+  // flood's peak RSS was ~1.5x the queues' bounds (bench/reports/syslog-tcp.md).
+  const uint64_t bytes = batch->MemoryBytes() + doc_bytes;
   {
     std::unique_lock<std::mutex> lock(mu_);
     space_cv_.wait(lock, [&] {
@@ -206,6 +211,7 @@ void ElasticsearchSink::Submit(BatchPtr batch) {
   std::vector<std::unique_ptr<BulkRequest>> sealed;
   {
     std::lock_guard<std::mutex> lock(enc_mu_);
+    uint64_t encoded = 0;  // bytes appended to request bodies
     const auto& events = batch->events();
     for (size_t i = 0; i < events.size(); ++i) {
       const Event& e = events[i];
@@ -218,8 +224,17 @@ void ElasticsearchSink::Submit(BatchPtr batch) {
       if (open_->items.empty()) open_since_ms_ = SteadyMs();
       if (open_->batches.empty() || open_->batches.back() != pb) open_->batches.push_back(pb);
       const uint32_t slot = static_cast<uint32_t>(open_->batches.size() - 1);
+      const size_t before = open_->body.size();
       const bool create = encoder_.Append(*batch, i, &open_->body);
+      encoded += open_->body.size() - before;
       open_->items.push_back(Item{slot, static_cast<uint32_t>(i), create});
+    }
+    // Under enc_mu_: none of the batch's events can be delivered (and its
+    // bytes taken off) before pb->bytes is whole.
+    if (encoded > doc_bytes) {
+      pb->bytes += encoded - doc_bytes;
+      std::lock_guard<std::mutex> lock(mu_);
+      held_bytes_ += encoded - doc_bytes;
     }
     last_append_ms_ = SteadyMs();
     if (cfg_->flush_interval_ms == 0 || open_->items.size() >= cfg_->batch_max_events || stopping_.load()) {

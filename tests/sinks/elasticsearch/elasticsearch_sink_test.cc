@@ -384,6 +384,33 @@ TEST(ElasticsearchSinkTest, BackpressureWhenStalled) {
   EXPECT_EQ(h.sink->queued_bytes(), 0u);
 }
 
+// The bound counts what the sink holds for a batch: the batch's memory and the
+// request body encoded from it (documents and action lines), whether the body
+// was sealed into one request or two, until the batch is delivered.
+TEST(ElasticsearchSinkTest, QueuedBytesCountTheEncodedBodies) {
+  EsEmulator es;
+  ASSERT_TRUE(es.Start().ok());
+  es.Stall();
+  SinkHarness h;
+  ASSERT_TRUE(h.Start(SinkYaml(es, "batch_max_events: 30\n")));
+  const std::vector<std::string> lines = Events(45, "held", ",\"service\":{\"name\":\"shop-api\"}");
+  BatchPtr b = h.MakeBatch(lines);
+  std::string body;
+  BulkEncoder enc(h.cfg.get());
+  for (size_t i = 0; i < b->size(); ++i) enc.Append(*b, i, &body);
+  const size_t expected = b->MemoryBytes() + body.size();
+  h.submitted.fetch_add(1);
+  h.sink->Submit(b);
+  b.reset();
+  ASSERT_TRUE(WaitFor([&] { return es.stalled_requests() >= 1; }));
+  EXPECT_EQ(h.sink->queued_bytes(), expected);
+  EXPECT_EQ(h.metrics.Value("sluice_queue_bytes", {{"queue", h.cfg->id}}), static_cast<double>(expected));
+  es.Release();
+  ASSERT_TRUE(h.WaitAllReleased());
+  EXPECT_EQ(es.Count(), 45u);
+  EXPECT_EQ(h.sink->queued_bytes(), 0u);
+}
+
 TEST(ElasticsearchSinkTest, StopKeepsUndeliveredBatchesUnreleased) {
   EsEmulator es;
   ASSERT_TRUE(es.Start().ok());
