@@ -36,9 +36,20 @@ class FieldRegistry;
 
 namespace sluice::detectors {
 
-inline constexpr int kShardBits = 4;
+// Shards of every detector's state: the top kShardBits bits of a key pick one.
+// 4, not 16: the engine keeps a list per rule and shard and a detector's
+// ApplyShards walks them all, 480 lists per Observe in the 30-rule set with
+// 16; with 4 the rules' share of sluice's samples went 0.2125 -> 0.2034 and
+// 0.2085 -> 0.2029 (DuplicateSlotsDetector::ApplyShards 2.66% -> 2.30%;
+// bench/run_rules_profile.sh, bench/RESULTS.md 2026-11-22); 8 was within the
+// noise. A constant, not the worker count: see kShardsAndWorkers below.
+inline constexpr int kShardBits = 2;
 inline constexpr size_t kShards = size_t{1} << kShardBits;
 inline size_t ShardOf(uint64_t key) { return static_cast<size_t>(key >> (64 - kShardBits)); }
+// Saved state records the shard count it was written with; a loader takes
+// any count up to this (a snapshot of an earlier 16-shard build too), placing
+// every entry in the shard its key picks now (group_state.h).
+inline constexpr uint32_t kMaxSavedShards = 1u << 16;
 // Hash of a rule's group when it has no group_by fields.
 inline constexpr uint64_t kGroupSeed = 0x5eed5eed5eed5eedull;
 

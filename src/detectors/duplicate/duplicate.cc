@@ -427,21 +427,24 @@ class DuplicateSlotsDetector : public DuplicateBase {
 
   // The format of SaveGroups and LoadGroups (group_state.h), as DuplicateDetector's.
   void SaveState(StateWriter& w) override {
-    w.U32(static_cast<uint32_t>(kShards));
-    for (Shard& s : shards_) {
-      std::lock_guard<ShardMutex> lock(s.mu);
-      w.U64(s.slots.size());
-      s.slots.ForEach([&](FingerprintSlot& f) {
-        w.U64(f.key);
-        SaveOne(w, f.key, f.group, f.first(), f.last_seen, f.count);
-      });
-    }
+    SaveShards(
+        w,
+        [this](size_t i, const auto& fn) {
+          Shard& s = shards_[i];
+          std::lock_guard<ShardMutex> lock(s.mu);
+          s.slots.ForEach([&](FingerprintSlot& f) { fn(f.key, f); });
+        },
+        [&](uint64_t key, const FingerprintSlot& f) {
+          w.U64(key);
+          SaveOne(w, key, f.group, f.first(), f.last_seen, f.count);
+        });
   }
   // Refuses (nothing loaded) a fingerprint whose span does not fit a slot:
-  // never one this rule saved (span < window < kMaxWindowMs).
+  // never one this rule saved (span < window < kMaxWindowMs). As LoadGroups,
+  // takes a snapshot of any shard count (placed by ShardOf(key), under cap_).
   bool LoadState(StateReader& r) override {
     uint32_t shards;
-    if (!r.U32(&shards) || shards != kShards) return false;
+    if (!LoadShardCount(r, &shards)) return false;
     std::vector<std::pair<uint64_t, Fingerprint>> loaded;  // key, and the group's labels in `texts`
     std::vector<CompactString> texts;
     for (uint32_t i = 0; i < shards; ++i) {
