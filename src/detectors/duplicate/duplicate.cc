@@ -359,9 +359,10 @@ class DuplicateSlotsDetector : public DuplicateBase {
   }
   // Every shard's updates under all their locks (taken in ascending order),
   // the prefetch kSlotsAhead updates on running across shards: a shard's list
-  // holds ~32 updates of a call (512 events over 16 shards in the 30-rule
-  // run), and a prefetch that starts over with each list leaves its first
-  // updates waiting for their lines.
+  // holds ~128 updates of a call in the 30-rule run (512 events over 4
+  // shards; ~32 over the 16 there were when this was measured), and a
+  // prefetch that starts over with each list leaves its first updates
+  // waiting for their lines.
   void ApplyShards(const std::vector<Update>* lists, const Batch& batch,
                    std::vector<SampleCandidate>* samples) override {
     std::unique_lock<ShardMutex> locks[kShards];
