@@ -189,7 +189,9 @@ class DuplicateBase : public Detector {
     out.U32(count);
     const auto& labels = labels_[ShardOf(key)];
     auto it = labels.find(group);
-    SaveLabels(out, it != labels.end() ? it->second.labels : CompactString());
+    // (Both sides lvalues: no copy of the labels, and no empty temporary that
+    // GCC's -Wmaybe-uninitialized misread once SaveShards inlined this.)
+    SaveLabels(out, it != labels.end() ? it->second.labels : no_labels_.labels);
   }
   static bool LoadOne(StateReader& in, Fingerprint* f, CompactString* labels) {
     return in.U64(&f->group) && in.I64(&f->first) && in.I64(&f->last_seen) && in.U32(&f->count) &&
