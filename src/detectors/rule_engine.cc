@@ -25,7 +25,10 @@ namespace sluice::detectors {
 class RuleEngine::SampleStore {
  public:
   static constexpr size_t kPerGroup = 3;
-  static constexpr size_t kGroupsPerShard = 64;
+  // Groups with samples per rule, split over the shards (64 per shard when
+  // there were 16: the total kept whatever kShards is).
+  static constexpr size_t kGroups = 1024;
+  static constexpr size_t kGroupsPerShard = kGroups / kShards;
 
   // Keeps each group's last kPerGroup candidates, oldest first. Only a
   // group's last kPerGroup candidates of one call can remain, so the earlier

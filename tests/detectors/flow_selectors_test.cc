@@ -53,6 +53,9 @@ std::string RandomFlowRule(std::mt19937_64& rng) {
   const int failed = static_cast<int>(rng() % 3);
   if (failed) y += "    failed:\n";
   for (int i = 0; i < failed; ++i) y += StrCat("      - name: f", i, "\n        match: ", RandomMatch(rng), "\n");
+  // max_flows 16: evictions, of the same flows in both engines while a
+  // shard's flows are no more than the 8 an eviction probes (FlowDetector::Evict).
+  static_assert(16 / kShards <= 8);
   y += StrCat("    retention: ", Pick(rng, {"10s", "5m"}), "\n    max_flows: ", Pick(rng, {"16", "1000"}), "\n");
   return y;
 }

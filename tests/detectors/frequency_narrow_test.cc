@@ -78,7 +78,7 @@ TEST(FrequencyNarrowTest, SameResultsWhateverTheLimit) {
     std::mt19937_64 rng(seed);
     const std::string yaml = RandomRule(rng);
     RuleEngineOptions o{.allowed_lateness_ms = static_cast<int64_t>(rng() % 3) * 2000,
-                        .max_groups_per_rule = seed % 4 == 0 ? 16u : 100'000u,  // evictions (1 per shard)
+                        .max_groups_per_rule = seed % 4 == 0 ? kShards : 100'000u,  // evictions (1 per shard)
                         .merge_updates = seed % 3 != 0};
     const uint32_t limits[] = {0, 3, 0xFFFF};
     RulesHarness h[3];
@@ -158,7 +158,8 @@ TEST(FrequencyNarrowTest, BucketOverSixteenBitsCountsExactly) {
   const std::vector<std::string> saved = SavedGroups(narrow.engine->detector("R"));
   EXPECT_EQ(saved, SavedGroups(wide.engine->detector("R")));
   // The storm's bucket, as saved: at least its 70,000 events.
-  ASSERT_EQ(at_storm.size(), 17u);  // one group, 16 shard ends
+  ASSERT_EQ(at_storm.size(), 1 + kShards);  // one group, and every shard's end ("--")
+  ASSERT_EQ(std::count(at_storm.begin(), at_storm.end(), "--"), static_cast<ptrdiff_t>(kShards));
   const std::string& group =
       *std::find_if(at_storm.begin(), at_storm.end(), [](const std::string& x) { return x != "--"; });
   uint32_t most = 0;

@@ -142,7 +142,10 @@ TEST(ThresholdCompactTest, SameResultsWhateverTheLimits) {
     std::mt19937_64 rng(seed);
     const std::string yaml = RandomRule(rng);
     RuleEngineOptions o{.allowed_lateness_ms = static_cast<int64_t>(rng() % 3) * 2000,
-                        .max_groups_per_rule = seed % 4 == 0 ? 16u : 100'000u,  // evictions (1 per shard)
+                        // Evictions, at one group per shard: a shard's victim is then its one
+                        // group (with more, the probed ones follow the table's order, which
+                        // differs between the engines' tables).
+                        .max_groups_per_rule = seed % 4 == 0 ? kShards : 100'000u,
                         .merge_updates = seed % 3 != 0};
     const std::pair<uint32_t, int32_t> limits[] = {{0, 0}, {3, 2}, {0xFFFF, INT32_MAX}};
     RulesHarness h[3];
@@ -290,7 +293,7 @@ TEST(ThresholdCompactTest, SumRunsSameAsOneByOne) {
                Pick(rng, {"sum", "avg"}), "\n    ", above ? "above: " : "below: ",
                Pick(rng, {"0", "500", "2000", "1.6e7", "3.3e7"}), "\n");
     RuleEngineOptions o{.allowed_lateness_ms = static_cast<int64_t>(rng() % 3) * 2000,
-                        .max_groups_per_rule = seed % 5 == 0 ? 16u : 100'000u};  // evictions (1 per shard)
+                        .max_groups_per_rule = seed % 5 == 0 ? kShards : 100'000u};  // evictions (1 per shard)
     // [0]: one by one, the reference; [1]: runs; [2]: runs, groups moving
     // to the exact form after 3 events a bucket; [3]: one by one, likewise.
     // The engine's updates per match (no value runs: ValueRunsSameAsPerMatch).

@@ -36,9 +36,30 @@ class FieldRegistry;
 
 namespace sluice::detectors {
 
-inline constexpr int kShardBits = 4;
+// Shards of every detector's state: the top kShardBits bits of a key pick one.
+// 4, not 16: the engine keeps a list per rule and shard and a detector's
+// ApplyShards walks them all, 480 lists per Observe in the 30-rule set with
+// 16, 120 with 4; the rules' share of sluice's samples went 0.2125 -> 0.2034,
+// 0.2085 -> 0.2029 and 0.2199 -> 0.2134 (DuplicateSlotsDetector::ApplyShards
+// 3.12% -> 2.89%; bench/run_rules_profile.sh, bench/RESULTS.md 2026-11-22).
+// 8 was within the noise, and so was 2 against 4 (0.2107 against base 0.2197).
+//
+// A constant, not the worker count. Shards let the pipeline's workers apply
+// at once; on this 2-core VM (2 workers, the default one per core) a
+// contended ShardMutex (LockSlow) took no sample of ~10k with 4 shards or 16.
+// Beyond: a worker holds a shard's lock ~5% of its time (the detectors'
+// Apply, ~5% of samples) over ~30 rules x 4 shards, so another of W workers
+// holds the one it takes ~(W - 1) x 5% / 120 of the time: ~0.6% of takings
+// wait at 16 workers, each a part of a ~1 us hold. The detectors that lock a
+// rule's shards all at once (ApplyShards: duplicate slots, payload_size's
+// lockstep) serialize per rule whatever kShards is.
+inline constexpr int kShardBits = 2;
 inline constexpr size_t kShards = size_t{1} << kShardBits;
 inline size_t ShardOf(uint64_t key) { return static_cast<size_t>(key >> (64 - kShardBits)); }
+// Saved state records the shard count it was written with; a loader takes
+// any count up to this (a snapshot of an earlier 16-shard build too), placing
+// every entry in the shard its key picks now (group_state.h).
+inline constexpr uint32_t kMaxSavedShards = 1u << 16;
 // Hash of a rule's group when it has no group_by fields.
 inline constexpr uint64_t kGroupSeed = 0x5eed5eed5eed5eedull;
 

@@ -40,6 +40,8 @@ class StateWriter {
     Raw(&v, sizeof(T));
   }
   void Raw(const void* p, size_t n) { buf_.append(static_cast<const char*>(p), n); }
+  // Overwrites the U64 written at offset `at` (a count known after its entries).
+  void SetU64(size_t at, uint64_t v) { std::memcpy(buf_.data() + at, &v, 8); }
 
   // A nested section: Begin() returns a mark, End(mark) writes its length
   // before it, so a reader can skip a section it does not want.
