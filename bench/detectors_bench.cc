@@ -76,7 +76,7 @@ void BM_Duplicate(benchmark::State& state) {
   Run(state, "  - {name: D, type: duplicate, match: {log.level: ERROR}, fingerprint: [model.sha256], "
              "window: 10m}\n");
 }
-// A duplicate rule at its cap (max_groups_per_rule 100,000: 6,250 per shard)
+// A duplicate rule at its cap (max_groups_per_rule 100,000: 25,000 per shard)
 // with a new fingerprint for every event: 163,840 fingerprints in 160
 // batches, replayed, so that each is gone by the time it comes again and
 // every event evicts one (GroupTable at its cap; a new shipped line per event
