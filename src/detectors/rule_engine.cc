@@ -406,6 +406,7 @@ namespace {
 constexpr uint32_t kChunk = ConditionSet::kChunk;
 constexpr uint32_t kPrefetchAhead = 8;  // events
 constexpr uint32_t kApplyEvents = 2 * kChunk;
+constexpr uint32_t kHashBlock = 32;  // events (Observe's hashing passes)
 static_assert(kApplyEvents % kChunk == 0);
 
 // A chunk's groups of one group_by list: each distinct group hash, in the
@@ -813,6 +814,7 @@ struct ObserveScratch {
   std::vector<FieldHashMemo> memos;    // [slot]
   std::vector<uint8_t> skip_memo;      // [slot]: this chunk hashes the field without its memo
   SlotPairs pairs;                     // [slot]: the slot whose equal values' hashes it takes
+  std::vector<uint32_t> same;          // [slot]: the chunk's values that took their partner's hashes
   std::vector<uint64_t> group_hashes;  // [group list * kChunk + event in chunk]
   int64_t times[ConditionSet::kChunk];  // [event in chunk]: its time (the wall clock if too far ahead)
   ConditionSet::Scratch conditions;
@@ -1251,29 +1253,40 @@ void RuleEngine::Observe(const Batch& batch) {
       last_ts = t;
     }
     const size_t stride = batch.field_count();
-    for (size_t s = 0; s < slots; ++s) {
-      const FieldValue* row = m ? &batch.field(base, static_cast<size_t>(hashed_fields_[s])) : nullptr;
-      FieldHashMemo* memo = scratch.skip_memo[s] ? nullptr : &scratch.memos[s];
-      uint64_t* fhs = fh + s * kChunk;
-      uint64_t* fgs = fg + s * kChunk;
-      if (s == 0) {
-        (opts_.simd ? HashColumn<true, true> : HashColumn<false, true>)(batch, row, stride, base, m, memo, fhs, fgs,
-                                                                        &prefetch, nullptr);
-        continue;
+    // kHashBlock events at a time, every slot's pass: the later slots' passes
+    // read the events' lines while the first's brought them into L1 (a chunk's
+    // 256 events, ~130 KB in bench/run_beats.sh, are more than L1 holds).
+    scratch.same.assign(slots, 0);
+    for (uint32_t b0 = 0; b0 < m; b0 += kHashBlock) {
+      const uint32_t bm = std::min(kHashBlock, m - b0);
+      for (size_t s = 0; s < slots; ++s) {
+        const FieldValue* row = &batch.field(base + b0, static_cast<size_t>(hashed_fields_[s]));
+        FieldHashMemo* memo = scratch.skip_memo[s] ? nullptr : &scratch.memos[s];
+        uint64_t* fhs = fh + s * kChunk + b0;
+        uint64_t* fgs = fg + s * kChunk + b0;
+        if (s == 0) {
+          (opts_.simd ? HashColumn<true, true> : HashColumn<false, true>)(batch, row, stride, base + b0, bm, memo, fhs,
+                                                                          fgs, &prefetch, nullptr);
+          continue;
+        }
+        // The partner's hashes are this chunk's, field and group (its memo on).
+        const int t = scratch.pairs.Of(s);
+        SamePartner partner{};
+        const bool paired = memo && t >= 0 && !scratch.skip_memo[static_cast<size_t>(t)];
+        if (paired) {
+          partner = {&batch.field(base + b0, static_cast<size_t>(hashed_fields_[static_cast<size_t>(t)])),
+                     fh + static_cast<size_t>(t) * kChunk + b0, fg + static_cast<size_t>(t) * kChunk + b0};
+        }
+        scratch.same[s] += (opts_.simd ? HashColumn<true, false> : HashColumn<false, false>)(
+            batch, row, stride, base + b0, bm, memo, fhs, fgs, &prefetch, paired ? &partner : nullptr);
       }
-      // The partner's hashes are this chunk's, field and group (its memo on).
+    }
+    for (size_t s = 1; s < slots; ++s) {
       const int t = scratch.pairs.Of(s);
-      SamePartner partner{};
-      const bool paired = memo && t >= 0 && !scratch.skip_memo[static_cast<size_t>(t)];
-      if (paired) {
-        partner = {&batch.field(base, static_cast<size_t>(hashed_fields_[static_cast<size_t>(t)])),
-                   fh + static_cast<size_t>(t) * kChunk, fg + static_cast<size_t>(t) * kChunk};
-      }
-      const uint32_t same = (opts_.simd ? HashColumn<true, false> : HashColumn<false, false>)(
-          batch, row, stride, base, m, memo, fhs, fgs, &prefetch, paired ? &partner : nullptr);
-      if (paired) {
-        scratch.pairs.Paired(s, same, m);
-      } else if (memo) {
+      if (scratch.skip_memo[s]) continue;
+      if (t >= 0 && !scratch.skip_memo[static_cast<size_t>(t)]) {
+        scratch.pairs.Paired(s, scratch.same[s], m);
+      } else {
         scratch.pairs.Probe(s, fh, scratch.skip_memo.data(), m);
       }
     }
@@ -1445,8 +1458,8 @@ void RuleEngine::Observe(const Batch& batch) {
   }
 
   // The matches counted over the whole batch, one atomic add per rule and
-  // call rather than per apply (4 per 2048-event batch: ~6% of Observe's own
-  // samples, bench/run_rules_profile.sh).
+  // call rather than per apply (4 per 2048-event batch, where the atomic adds
+  // were ~6% of Observe's own samples: observe-13's bench/run_rules_profile.sh).
   for (size_t ri = 0; ri < rules_.size(); ++ri) {
     if (scratch.matched[ri] && rules_[ri].matched) rules_[ri].matched->Inc(scratch.matched[ri]);
   }
