@@ -1303,9 +1303,16 @@ void RuleEngine::Observe(const Batch& batch) {
       if (list.size() == 1 && !scratch.skip_memo[s0]) {
         std::memcpy(out, fg + s0 * kChunk, kChunk * sizeof(uint64_t));  // past m: not read
       } else if (list.size() == 2) {
-        const uint64_t* a = fh + s0 * kChunk;
         const uint64_t* b = fh + static_cast<size_t>(list[1]) * kChunk;
-        for (uint32_t j = 0; j < m; ++j) out[j] = Combine(Combine(kGroupSeed, a[j]), b[j]);
+        if (!scratch.skip_memo[s0]) {
+          // The first field's group is Combine(kGroupSeed, its hash), from its
+          // memo: one Mix64 less per event ([service.name, host.name]).
+          const uint64_t* a = fg + s0 * kChunk;
+          for (uint32_t j = 0; j < m; ++j) out[j] = Combine(a[j], b[j]);
+        } else {
+          const uint64_t* a = fh + s0 * kChunk;
+          for (uint32_t j = 0; j < m; ++j) out[j] = Combine(Combine(kGroupSeed, a[j]), b[j]);
+        }
       } else {
         for (uint32_t j = 0; j < m; ++j) {
           uint64_t h = kGroupSeed;
