@@ -408,6 +408,7 @@ constexpr uint32_t kPrefetchAhead = 8;  // events
 constexpr uint32_t kApplyEvents = 2 * kChunk;
 constexpr uint32_t kHashBlock = 32;  // events (Observe's hashing passes)
 static_assert(kApplyEvents % kChunk == 0);
+static_assert(kHashBlock <= 256);  // HashColumn's event indices: uint8_t
 
 // A chunk's groups of one group_by list: each distinct group hash, in the
 // order of its first event, with the mask of its (valid) events. At most
@@ -654,24 +655,26 @@ struct EventPrefetch {
   }
 };
 
-// Whether two values of at most FieldHashMemo::kMaxKey bytes have the same
-// kind and bytes, hence the same FieldHash and one-field group (neither reads
-// anything else: FieldHash is the bytes and the kind). `kWide`: both loaded
-// 32 bytes at a time where the arena's allocation holds them (AVX2: a few
-// instructions, where a memo look-up is ~25 and ~15 cycles).
+// Whether two values are known to have the same kind and bytes, hence the
+// same FieldHash and one-field group (neither reads anything else: FieldHash
+// is the bytes and the kind): values of at most FieldHashMemo::kMaxKey bytes
+// where the arena's allocation holds 32 bytes from each (`readable`: its
+// capacity), loaded 32 bytes at a time (AVX2, `kWide`) or compared by
+// memcmp. False for the others (the memo answers for them). No call in the
+// AVX2 code: a call in HashColumn's loop (memcmp) left its pointers on the
+// stack, reloaded for every value.
 template <bool kWide>
-inline bool SameValue(const char* arena, size_t readable, const FieldValue& a, const FieldValue& b) {
+inline bool KnownSame(const char* arena, size_t readable, const FieldValue& a, const FieldValue& b) {
   const size_t n = a.span.len;
-  if (a.kind != b.kind || n != b.span.len) return false;
+  if (a.kind != b.kind || n != b.span.len || n > FieldHashMemo::kMaxKey) return false;
+  if (size_t{a.span.off} + 32 > readable || size_t{b.span.off} + 32 > readable) return false;
 #if defined(__AVX2__)
   if constexpr (kWide) {
-    if (size_t{a.span.off} + 32 <= readable && size_t{b.span.off} + 32 <= readable) {
-      const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(arena + a.span.off));
-      const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(arena + b.span.off));
-      const uint64_t same = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(x, y)));
-      const uint64_t want = (uint64_t{1} << n) - 1;  // the value's bytes only (n <= 32)
-      return (same & want) == want;
-    }
+    const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(arena + a.span.off));
+    const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(arena + b.span.off));
+    const uint64_t same = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(x, y)));
+    const uint64_t want = (uint64_t{1} << n) - 1;  // the value's bytes only (n <= 32)
+    return (same & want) == want;
   }
 #endif
   return std::memcmp(arena + a.span.off, arena + b.span.off, n) == 0;
@@ -688,22 +691,24 @@ struct SamePartner {
   const uint64_t* fgs;
 };
 
-// One hashed field's hashes over a chunk's m events (row: the first event's
-// value, stride: the batch's fields): fhs FieldHash, fgs the group of a
-// one-field group_by (from the memo; without one, only fhs). Out of Observe:
-// inlined there, a look-up ran ~62 instructions, a third of them spills and
-// reloads of Observe's locals (the simd flag, the arena's capacity, the
-// look-up count) where Observe's many live values left no register (callgrind
-// of detectors_bench BM_ThirtyRulesStream, slots 1-3 of
+// One hashed field's hashes over a chunk's m <= kHashBlock events (row: the
+// first event's value, stride: the batch's fields): fhs FieldHash, fgs the
+// group of a one-field group_by (from the memo; without one, only fhs). Out
+// of Observe: inlined there, a look-up ran ~62 instructions, a third of them
+// spills and reloads of Observe's locals (the simd flag, the arena's
+// capacity, the look-up count) where Observe's many live values left no
+// register (callgrind of detectors_bench BM_ThirtyRulesStream, slots 1-3 of
 // bench/rules/thirty-rules.yml). Flattened: GCC left HashBytes a call in
 // the pass without the memo (log.offset: +46 instructions per event, where
-// inlined in Observe it was not; run_beats_ir.sh). With a partner (only with
-// the memo), the values equal to the partner's take its hashes; returns how
-// many did.
-template <bool kWide, bool kPrefetch>
+// inlined in Observe it was not; run_beats_ir.sh). `kPaired` (with the memo
+// only): first the values known to be the partner's take its hashes, in a
+// loop of their own without calls, then the others go through the memo;
+// returns how many took the partner's. (In the memo's loop the compare was
+// 49 instructions per event, about a memo look-up's: run_beats_ir.sh.)
+template <bool kWide, bool kPrefetch, bool kPaired>
 __attribute__((noinline, flatten)) uint32_t HashColumn(const Batch& batch, const FieldValue* row, size_t stride,
                                                        uint32_t base, uint32_t m, FieldHashMemo* memo, uint64_t* fhs,
-                                                       uint64_t* fgs, EventPrefetch* pf, const SamePartner* partner) {
+                                                       uint64_t* fgs, EventPrefetch* pf, SamePartner partner) {
   if (!memo) {
     for (uint32_t j = 0; j < m; ++j) {
       if constexpr (kPrefetch) pf->At(base + j);
@@ -714,21 +719,34 @@ __attribute__((noinline, flatten)) uint32_t HashColumn(const Batch& batch, const
   const size_t readable = batch.arena().capacity();
   const char* const arena = batch.arena().data();
   uint32_t looked = 0, same = 0;
-  for (uint32_t j = 0; j < m; ++j) {
+  auto one = [&](uint32_t j) {
     if constexpr (kPrefetch) pf->At(base + j);
     const FieldValue& v = row[j * stride];
     FieldHashMemo::Hashes h;
     if (v.span.len > FieldHashMemo::kMaxKey) {
       h = FieldHashMemo::Compute(batch, v);
-    } else if (partner && SameValue<kWide>(arena, readable, v, partner->row[j * stride])) {
-      ++same;
-      h = {partner->fhs[j], partner->fgs[j]};
     } else {
       ++looked;
       h = memo->Get<kWide>(batch, v, readable);
     }
     fhs[j] = h.field;
     fgs[j] = h.group;
+  };
+  if constexpr (kPaired) {
+    uint8_t rest[kHashBlock];  // the events left to the memo
+    uint32_t left = 0;
+    for (uint32_t j = 0; j < m; ++j) {
+      if (KnownSame<kWide>(arena, readable, row[j * stride], partner.row[j * stride])) {
+        fhs[j] = partner.fhs[j];
+        fgs[j] = partner.fgs[j];
+        ++same;
+      } else {
+        rest[left++] = static_cast<uint8_t>(j);
+      }
+    }
+    for (uint32_t k = 0; k < left; ++k) one(rest[k]);
+  } else {
+    for (uint32_t j = 0; j < m; ++j) one(j);
   }
   memo->Looked(looked);
   return same;
@@ -739,7 +757,7 @@ __attribute__((noinline, flatten)) uint32_t HashColumn(const Batch& batch, const
 // a compare per value where the values differ, so only slots whose values
 // were the same in most events are paired, and are unpaired when that stops.
 // Exact whatever is decided: a value takes the partner's hashes only when its
-// kind and bytes are the partner's (SameValue).
+// kind and bytes are the partner's (KnownSame).
 class SlotPairs {
  public:
   void Resize(size_t slots) {
@@ -1265,20 +1283,21 @@ void RuleEngine::Observe(const Batch& batch) {
         uint64_t* fhs = fh + s * kChunk + b0;
         uint64_t* fgs = fg + s * kChunk + b0;
         if (s == 0) {
-          (opts_.simd ? HashColumn<true, true> : HashColumn<false, true>)(batch, row, stride, base + b0, bm, memo, fhs,
-                                                                          fgs, &prefetch, nullptr);
+          (opts_.simd ? HashColumn<true, true, false> : HashColumn<false, true, false>)(
+              batch, row, stride, base + b0, bm, memo, fhs, fgs, &prefetch, SamePartner{});
           continue;
         }
         // The partner's hashes are this chunk's, field and group (its memo on).
         const int t = scratch.pairs.Of(s);
-        SamePartner partner{};
-        const bool paired = memo && t >= 0 && !scratch.skip_memo[static_cast<size_t>(t)];
-        if (paired) {
-          partner = {&batch.field(base + b0, static_cast<size_t>(hashed_fields_[static_cast<size_t>(t)])),
-                     fh + static_cast<size_t>(t) * kChunk + b0, fg + static_cast<size_t>(t) * kChunk + b0};
+        if (memo && t >= 0 && !scratch.skip_memo[static_cast<size_t>(t)]) {
+          const SamePartner partner{&batch.field(base + b0, static_cast<size_t>(hashed_fields_[static_cast<size_t>(t)])),
+                                    fh + static_cast<size_t>(t) * kChunk + b0, fg + static_cast<size_t>(t) * kChunk + b0};
+          scratch.same[s] += (opts_.simd ? HashColumn<true, false, true> : HashColumn<false, false, true>)(
+              batch, row, stride, base + b0, bm, memo, fhs, fgs, &prefetch, partner);
+        } else {
+          (opts_.simd ? HashColumn<true, false, false> : HashColumn<false, false, false>)(
+              batch, row, stride, base + b0, bm, memo, fhs, fgs, &prefetch, SamePartner{});
         }
-        scratch.same[s] += (opts_.simd ? HashColumn<true, false> : HashColumn<false, false>)(
-            batch, row, stride, base + b0, bm, memo, fhs, fgs, &prefetch, paired ? &partner : nullptr);
       }
     }
     for (size_t s = 1; s < slots; ++s) {

@@ -188,7 +188,7 @@ TEST(HashMemoTest, SameUpdatesWideAndPortableAsWithoutMemo) {
 // A slot whose values are mostly an earlier slot's in the same event (b and
 // a here, as host.name and agent.name in Filebeat's events) takes that
 // slot's hashes for each value of the same kind and bytes (SlotPairs,
-// SameValue in rule_engine.cc). Against no memo at all: b equal to a in all,
+// KnownSame in rule_engine.cc). Against no memo at all: b equal to a in all,
 // most, some or none of a batch's events (so that the pair is made and
 // unmade), and where they differ: in the last byte only, in length (31, 32,
 // 33 bytes), in kind only (the string "12" and the number 12 have the same
