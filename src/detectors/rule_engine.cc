@@ -409,7 +409,9 @@ namespace {
 constexpr uint32_t kChunk = ConditionSet::kChunk;
 constexpr uint32_t kPrefetchAhead = 8;  // events
 constexpr uint32_t kApplyEvents = 2 * kChunk;
+constexpr uint32_t kHashBlock = 32;  // events (Observe's hashing passes)
 static_assert(kApplyEvents % kChunk == 0);
+static_assert(kHashBlock <= 256);  // HashColumn's event indices: uint8_t
 
 // A chunk's groups of one group_by list: each distinct group hash, in the
 // order of its first event, with the mask of its (valid) events. At most
@@ -656,30 +658,71 @@ struct EventPrefetch {
   }
 };
 
-// One hashed field's hashes over a chunk's m events (row: the first event's
-// value, stride: the batch's fields): fhs FieldHash, fgs the group of a
-// one-field group_by (from the memo; without one, only fhs). Out of Observe:
-// inlined there, a look-up ran ~62 instructions, a third of them spills and
-// reloads of Observe's locals (the simd flag, the arena's capacity, the
-// look-up count) where Observe's many live values left no register (callgrind
-// of detectors_bench BM_ThirtyRulesStream, slots 1-3 of
+// Whether two values are known to have the same kind and bytes, hence the
+// same FieldHash and one-field group (neither reads anything else: FieldHash
+// is the bytes and the kind): values of at most FieldHashMemo::kMaxKey bytes
+// where the arena's allocation holds 32 bytes from each (`readable`: its
+// capacity), loaded 32 bytes at a time (AVX2, `kWide`) or compared by
+// memcmp. False for the others (the memo answers for them). No call in the
+// AVX2 code: a call in HashColumn's loop (memcmp) left its pointers on the
+// stack, reloaded for every value.
+template <bool kWide>
+inline bool KnownSame(const char* arena, size_t readable, const FieldValue& a, const FieldValue& b) {
+  const size_t n = a.span.len;
+  if (a.kind != b.kind || n != b.span.len || n > FieldHashMemo::kMaxKey) return false;
+  if (size_t{a.span.off} + 32 > readable || size_t{b.span.off} + 32 > readable) return false;
+#if defined(__AVX2__)
+  if constexpr (kWide) {
+    const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(arena + a.span.off));
+    const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(arena + b.span.off));
+    const uint64_t same = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(x, y)));
+    const uint64_t want = (uint64_t{1} << n) - 1;  // the value's bytes only (n <= 32)
+    return (same & want) == want;
+  }
+#endif
+  return std::memcmp(arena + a.span.off, arena + b.span.off, n) == 0;
+}
+
+// A slot whose values are mostly another slot's (same bytes and kind) in the
+// same event: Filebeat sets host.name and agent.name both to the hostname by
+// default, and bench/run_beats.sh's events do too. The hashing pass of such a
+// slot compares each value with the other slot's, in the same event, and
+// takes that slot's hashes when they are the same (see SlotPairs).
+struct SamePartner {
+  const FieldValue* row;  // the other slot's values in the chunk (same stride)
+  const uint64_t* fhs;    // its hashes in the chunk, computed before this slot's
+  const uint64_t* fgs;
+};
+
+// One hashed field's hashes over a chunk's m <= kHashBlock events (row: the
+// first event's value, stride: the batch's fields): fhs FieldHash, fgs the
+// group of a one-field group_by (from the memo; without one, only fhs). Out
+// of Observe: inlined there, a look-up ran ~62 instructions, a third of them
+// spills and reloads of Observe's locals (the simd flag, the arena's
+// capacity, the look-up count) where Observe's many live values left no
+// register (callgrind of detectors_bench BM_ThirtyRulesStream, slots 1-3 of
 // bench/rules/thirty-rules.yml). Flattened: GCC left HashBytes a call in
 // the pass without the memo (log.offset: +46 instructions per event, where
-// inlined in Observe it was not; run_beats_ir.sh).
-template <bool kWide, bool kPrefetch>
-__attribute__((noinline, flatten)) void HashColumn(const Batch& batch, const FieldValue* row, size_t stride, uint32_t base,
-                                          uint32_t m, FieldHashMemo* memo, uint64_t* fhs, uint64_t* fgs,
-                                          EventPrefetch* pf) {
+// inlined in Observe it was not; run_beats_ir.sh). `kPaired` (with the memo
+// only): first the values known to be the partner's take its hashes, in a
+// loop of their own without calls, then the others go through the memo;
+// returns how many took the partner's. (In the memo's loop the compare was
+// 49 instructions per event, about a memo look-up's: run_beats_ir.sh.)
+template <bool kWide, bool kPrefetch, bool kPaired>
+__attribute__((noinline, flatten)) uint32_t HashColumn(const Batch& batch, const FieldValue* row, size_t stride,
+                                                       uint32_t base, uint32_t m, FieldHashMemo* memo, uint64_t* fhs,
+                                                       uint64_t* fgs, EventPrefetch* pf, SamePartner partner) {
   if (!memo) {
     for (uint32_t j = 0; j < m; ++j) {
       if constexpr (kPrefetch) pf->At(base + j);
       fhs[j] = FieldHash(batch, row[j * stride]);
     }
-    return;
+    return 0;
   }
   const size_t readable = batch.arena().capacity();
-  uint32_t looked = 0;
-  for (uint32_t j = 0; j < m; ++j) {
+  const char* const arena = batch.arena().data();
+  uint32_t looked = 0, same = 0;
+  auto one = [&](uint32_t j) {
     if constexpr (kPrefetch) pf->At(base + j);
     const FieldValue& v = row[j * stride];
     FieldHashMemo::Hashes h;
@@ -691,16 +734,99 @@ __attribute__((noinline, flatten)) void HashColumn(const Batch& batch, const Fie
     }
     fhs[j] = h.field;
     fgs[j] = h.group;
+  };
+  if constexpr (kPaired) {
+    uint8_t rest[kHashBlock];  // the events left to the memo
+    uint32_t left = 0;
+    for (uint32_t j = 0; j < m; ++j) {
+      if (KnownSame<kWide>(arena, readable, row[j * stride], partner.row[j * stride])) {
+        fhs[j] = partner.fhs[j];
+        fgs[j] = partner.fgs[j];
+        ++same;
+      } else {
+        rest[left++] = static_cast<uint8_t>(j);
+      }
+    }
+    for (uint32_t k = 0; k < left; ++k) one(rest[k]);
+  } else {
+    for (uint32_t j = 0; j < m; ++j) one(j);
   }
   memo->Looked(looked);
+  return same;
 }
+
+// Which earlier slot, if any, each slot's hashing pass compares its values
+// with (HashColumn's partner), decided from the chunks before: a pair costs
+// a compare per value where the values differ, so only slots whose values
+// were the same in most events are paired, and are unpaired when that stops.
+// Exact whatever is decided: a value takes the partner's hashes only when its
+// kind and bytes are the partner's (KnownSame).
+class SlotPairs {
+ public:
+  void Resize(size_t slots) {
+    if (state_.size() < slots) state_.resize(slots);
+  }
+  int Of(size_t s) const { return state_[s].partner; }
+  // After a pass of slot s with its partner: `same` of its m values were the
+  // partner's. Unpaired once fewer than half of kDecideEvents were.
+  void Paired(size_t s, uint32_t same, uint32_t m) {
+    State& st = state_[s];
+    st.seen += m;
+    st.same += same;
+    if (st.seen < kDecideEvents) return;
+    if (st.same * 2 < st.seen) {
+      st.partner = -1;
+      st.wait = kProbeChunks;
+    }
+    st.seen = st.same = 0;
+  }
+  // After a pass of slot s without a partner, every kProbeChunks chunks of at
+  // least kProbeEvents events: the earlier slot (of those not `skip`ping the
+  // memo: whose field and group hashes were both computed) whose values
+  // hashed the same as s's in at least 3/4 of the chunk's events becomes its
+  // partner. By the field hashes only: a false match (a collision) costs time,
+  // never a wrong hash.
+  void Probe(size_t s, const uint64_t* fh, const uint8_t* skip, uint32_t m) {
+    State& st = state_[s];
+    if (st.wait > 0) {
+      --st.wait;
+      return;
+    }
+    if (m < kProbeEvents) return;
+    st.wait = kProbeChunks;
+    const uint64_t* a = fh + s * kChunk;
+    uint32_t best = 0;
+    for (size_t t = 0; t < s; ++t) {
+      if (skip[t]) continue;
+      const uint64_t* b = fh + t * kChunk;
+      uint32_t same = 0;
+      for (uint32_t j = 0; j < m; ++j) same += a[j] == b[j];
+      if (same * 4 >= m * 3 && same > best) {
+        best = same;
+        st.partner = static_cast<int>(t);
+        st.seen = st.same = 0;
+      }
+    }
+  }
+
+ private:
+  static constexpr uint32_t kProbeChunks = 8;
+  static constexpr uint32_t kProbeEvents = 32;
+  static constexpr uint32_t kDecideEvents = 2 * kChunk;
+  struct State {
+    int partner = -1;
+    uint32_t wait = 0;  // chunks until the next probe
+    uint32_t seen = 0, same = 0;  // values passed with the partner since the last decision; how many were its
+  };
+  std::vector<State> state_;
+};
 
 struct ObserveScratch {
   // [rule * kShards + shard]: updates go straight to their shard's list (no
   // sorting by shard afterwards); see kApplyEvents.
   std::vector<std::vector<Update>> per_rule_shard;
   std::vector<SampleCandidate> samples;
-  std::vector<uint64_t> matched;  // [rule]: events matched since the last apply
+  std::vector<uint64_t> matched;  // [rule]: events matched in the batch so far
   // [rule * kShards + shard]: where the bucket of the list's last update ends,
   // for rules whose detector merges updates (Detector::merge()).
   std::vector<int64_t> merge_end;
@@ -708,6 +834,8 @@ struct ObserveScratch {
   std::vector<uint64_t> field_groups;  // [slot * kChunk + event in chunk]: the group of the field alone
   std::vector<FieldHashMemo> memos;    // [slot]
   std::vector<uint8_t> skip_memo;      // [slot]: this chunk hashes the field without its memo
+  SlotPairs pairs;                     // [slot]: the slot whose equal values' hashes it takes
+  std::vector<uint32_t> same;          // [slot]: the chunk's values that took their partner's hashes
   std::vector<uint64_t> group_hashes;  // [group list * kChunk + event in chunk]
   int64_t times[ConditionSet::kChunk];  // [event in chunk]: its time (the wall clock if too far ahead)
   ConditionSet::Scratch conditions;
@@ -1085,6 +1213,7 @@ void RuleEngine::Observe(const Batch& batch) {
   scratch.field_groups.resize(slots * kChunk);
   if (scratch.memos.size() < slots) scratch.memos.resize(slots);
   scratch.skip_memo.resize(slots);
+  scratch.pairs.Resize(slots);
   uint64_t* fh = scratch.field_hashes.data();
   uint64_t* fg = scratch.field_groups.data();
   const bool memo = opts_.hash_memo;
@@ -1106,8 +1235,6 @@ void RuleEngine::Observe(const Batch& batch) {
       scratch.samples.clear();
       r.detector->ApplyShards(ups, batch, &scratch.samples);
       for (size_t s = 0; s < kShards; ++s) ups[s].clear();
-      if (scratch.matched[ri] && r.matched) r.matched->Inc(scratch.matched[ri]);
-      scratch.matched[ri] = 0;
       if (!scratch.samples.empty()) r.samples->Record(batch, scratch.samples, opts_.sample_bytes, wall);
     }
   };
@@ -1147,17 +1274,42 @@ void RuleEngine::Observe(const Batch& batch) {
       last_ts = t;
     }
     const size_t stride = batch.field_count();
-    for (size_t s = 0; s < slots; ++s) {
-      const FieldValue* row = m ? &batch.field(base, static_cast<size_t>(hashed_fields_[s])) : nullptr;
-      FieldHashMemo* memo = scratch.skip_memo[s] ? nullptr : &scratch.memos[s];
-      uint64_t* fhs = fh + s * kChunk;
-      uint64_t* fgs = fg + s * kChunk;
-      if (s == 0) {
-        (opts_.simd ? HashColumn<true, true> : HashColumn<false, true>)(batch, row, stride, base, m, memo, fhs, fgs,
-                                                                        &prefetch);
+    // kHashBlock events at a time, every slot's pass: the later slots' passes
+    // read the events' lines while the first's brought them into L1 (a chunk's
+    // 256 events, ~130 KB in bench/run_beats.sh, are more than L1 holds).
+    scratch.same.assign(slots, 0);
+    for (uint32_t b0 = 0; b0 < m; b0 += kHashBlock) {
+      const uint32_t bm = std::min(kHashBlock, m - b0);
+      for (size_t s = 0; s < slots; ++s) {
+        const FieldValue* row = &batch.field(base + b0, static_cast<size_t>(hashed_fields_[s]));
+        FieldHashMemo* memo = scratch.skip_memo[s] ? nullptr : &scratch.memos[s];
+        uint64_t* fhs = fh + s * kChunk + b0;
+        uint64_t* fgs = fg + s * kChunk + b0;
+        if (s == 0) {
+          (opts_.simd ? HashColumn<true, true, false> : HashColumn<false, true, false>)(
+              batch, row, stride, base + b0, bm, memo, fhs, fgs, &prefetch, SamePartner{});
+          continue;
+        }
+        // The partner's hashes are this chunk's, field and group (its memo on).
+        const int t = scratch.pairs.Of(s);
+        if (memo && t >= 0 && !scratch.skip_memo[static_cast<size_t>(t)]) {
+          const SamePartner partner{&batch.field(base + b0, static_cast<size_t>(hashed_fields_[static_cast<size_t>(t)])),
+                                    fh + static_cast<size_t>(t) * kChunk + b0, fg + static_cast<size_t>(t) * kChunk + b0};
+          scratch.same[s] += (opts_.simd ? HashColumn<true, false, true> : HashColumn<false, false, true>)(
+              batch, row, stride, base + b0, bm, memo, fhs, fgs, &prefetch, partner);
+        } else {
+          (opts_.simd ? HashColumn<true, false, false> : HashColumn<false, false, false>)(
+              batch, row, stride, base + b0, bm, memo, fhs, fgs, &prefetch, SamePartner{});
+        }
+      }
+    }
+    for (size_t s = 1; s < slots; ++s) {
+      const int t = scratch.pairs.Of(s);
+      if (scratch.skip_memo[s]) continue;
+      if (t >= 0 && !scratch.skip_memo[static_cast<size_t>(t)]) {
+        scratch.pairs.Paired(s, scratch.same[s], m);
       } else {
-        (opts_.simd ? HashColumn<true, false> : HashColumn<false, false>)(batch, row, stride, base, m, memo, fhs, fgs,
-                                                                          &prefetch);
+        scratch.pairs.Probe(s, fh, scratch.skip_memo.data(), m);
       }
     }
     if (slots == 0) {
@@ -1173,9 +1325,16 @@ void RuleEngine::Observe(const Batch& batch) {
       if (list.size() == 1 && !scratch.skip_memo[s0]) {
         std::memcpy(out, fg + s0 * kChunk, kChunk * sizeof(uint64_t));  // past m: not read
       } else if (list.size() == 2) {
-        const uint64_t* a = fh + s0 * kChunk;
         const uint64_t* b = fh + static_cast<size_t>(list[1]) * kChunk;
-        for (uint32_t j = 0; j < m; ++j) out[j] = Combine(Combine(kGroupSeed, a[j]), b[j]);
+        if (!scratch.skip_memo[s0]) {
+          // The first field's group is Combine(kGroupSeed, its hash), from its
+          // memo: one Mix64 less per event ([service.name, host.name]).
+          const uint64_t* a = fg + s0 * kChunk;
+          for (uint32_t j = 0; j < m; ++j) out[j] = Combine(a[j], b[j]);
+        } else {
+          const uint64_t* a = fh + s0 * kChunk;
+          for (uint32_t j = 0; j < m; ++j) out[j] = Combine(Combine(kGroupSeed, a[j]), b[j]);
+        }
       } else {
         for (uint32_t j = 0; j < m; ++j) {
           uint64_t h = kGroupSeed;
@@ -1327,6 +1486,12 @@ void RuleEngine::Observe(const Batch& batch) {
     if (done % kApplyEvents == 0 || done == n) apply();
   }
 
+  // The matches counted over the whole batch, one atomic add per rule and
+  // call rather than per apply (4 per 2048-event batch, where the atomic adds
+  // were ~6% of Observe's own samples: observe-13's bench/run_rules_profile.sh).
+  for (size_t ri = 0; ri < rules_.size(); ++ri) {
+    if (scratch.matched[ri] && rules_[ri].matched) rules_[ri].matched->Inc(scratch.matched[ri]);
+  }
   if (future) future_events_->Inc(future);
   if (newest != INT64_MIN) {
     int64_t cur = watermark_.load(std::memory_order_relaxed);

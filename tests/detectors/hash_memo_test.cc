@@ -129,6 +129,25 @@ struct Stream {
   }
 };
 
+// Rules R0 .. R{nrules-1} of engines h[1] and h[2] received the updates of
+// h[0]'s, shard by shard; `updates` counts h[0]'s.
+void ExpectSameUpdates(RulesHarness (&h)[3], size_t nrules, const std::string& yaml, size_t* updates) {
+  for (size_t i = 0; i < nrules; ++i) {
+    const std::string name = StrCat("R", i);
+    const auto* a = dynamic_cast<UpdateLogDetector*>(h[0].engine->detector(name));
+    for (int k : {1, 2}) {
+      const auto* b = dynamic_cast<UpdateLogDetector*>(h[k].engine->detector(name));
+      ASSERT_EQ(a->log().size(), b->log().size()) << name << "\n" << yaml;
+      for (const auto& [shard, text] : a->log()) {
+        auto it = b->log().find(shard);
+        ASSERT_TRUE(it != b->log().end()) << name;
+        ASSERT_EQ(it->second, text) << name << " shard " << shard << " engine " << k << "\n" << yaml;
+      }
+    }
+    *updates += a->updates();
+  }
+}
+
 TEST(HashMemoTest, SameUpdatesWideAndPortableAsWithoutMemo) {
   size_t updates = 0, cut = 0;
   for (uint64_t seed = 1; seed <= 40; ++seed) {
@@ -160,24 +179,96 @@ TEST(HashMemoTest, SameUpdatesWideAndPortableAsWithoutMemo) {
         x.engine->Observe(*batch);
       }
     }
-    for (int i = 0; i < nrules; ++i) {
-      const std::string name = StrCat("R", i);
-      const auto* a = dynamic_cast<UpdateLogDetector*>(h[0].engine->detector(name));
-      for (int k : {1, 2}) {
-        const auto* b = dynamic_cast<UpdateLogDetector*>(h[k].engine->detector(name));
-        ASSERT_EQ(a->log().size(), b->log().size()) << name << " seed " << seed << "\n" << yaml;
-        for (const auto& [shard, text] : a->log()) {
-          auto it = b->log().find(shard);
-          ASSERT_TRUE(it != b->log().end()) << name << " seed " << seed;
-          ASSERT_EQ(it->second, text) << name << " shard " << shard << " seed " << seed << " engine " << k << "\n"
-                                      << yaml;
-        }
-      }
-      updates += a->updates();
-    }
+    ASSERT_NO_FATAL_FAILURE(ExpectSameUpdates(h, static_cast<size_t>(nrules), yaml, &updates)) << "seed " << seed;
   }
   EXPECT_GT(updates, 20000u);
   EXPECT_GT(cut, 100u);  // the copying path did run
+}
+
+// A slot whose values are mostly an earlier slot's in the same event (b and
+// a here, as host.name and agent.name in Filebeat's events) takes that
+// slot's hashes for each value of the same kind and bytes (SlotPairs,
+// KnownSame in rule_engine.cc). Against no memo at all: b equal to a in all,
+// most, some or none of a batch's events (so that the pair is made and
+// unmade), and where they differ: in the last byte only, in length (31, 32,
+// 33 bytes), in kind only (the string "12" and the number 12 have the same
+// bytes), beyond 32 bytes, or one missing.
+std::string PairValue(std::mt19937_64& rng) {
+  static const char* kFixed[] = {"12", "\"12\"", "true", "\"true\"", "null", "\"null\"", "1.5", "\"1.5\"", "{\"x\":1}",
+                                 "\"A\\u0041\"", "\"AA\"", "\"\""};
+  if (rng() % 3 == 0) return kFixed[rng() % std::size(kFixed)];
+  const size_t lens[] = {1, 2, 7, 8, 9, 16, 31, 32, 33, 40};
+  std::string v(lens[rng() % std::size(lens)], 'a');
+  for (char& c : v) c = static_cast<char>('a' + rng() % 2);
+  return StrCat("\"", v, "\"");
+}
+
+// A value with the same bytes of another kind, or "" (none).
+std::string OtherKind(const std::string& v) {
+  if (v.size() >= 2 && v.front() == '"' && v.back() == '"') {
+    const std::string in = v.substr(1, v.size() - 2);
+    if (in == "12" || in == "true" || in == "null" || in == "1.5") return in;
+    return "";
+  }
+  return v == "12" || v == "true" || v == "null" || v == "1.5" ? StrCat("\"", v, "\"") : "";
+}
+
+TEST(HashMemoTest, EqualSlotsTakeTheEarlierSlotsHashesOnlyForTheSameKindAndBytes) {
+  size_t updates = 0, kinds = 0, unequal = 0;
+  for (uint64_t seed = 1; seed <= 24; ++seed) {
+    std::mt19937_64 rng(seed);
+    std::string yaml = "rules:\n";
+    const char* lists[] = {"[a]", "[b]", "[a, b]", "[b, c]", "[c]"};
+    for (size_t i = 0; i < std::size(lists); ++i) {
+      StrAppend(&yaml, "  - name: R", i, "\n    type: memo_update_log\n    match: {n: {gte: ", rng() % 3,
+                "}}\n    group_by: ", lists[i], "\n    bucket: ", Pick(rng, {"1s", "10s"}), "\n");
+      yaml += Pick(rng, {"", "    merge: max\n    field: n\n", "    merge: runs\n    field: n\n"});
+    }
+    RulesHarness h[3];
+    ASSERT_TRUE(h[0].Load(yaml, {.allowed_lateness_ms = 0, .hash_memo = false}).ok()) << h[0].errors.ToString();
+    ASSERT_TRUE(h[1].Load(yaml, {.allowed_lateness_ms = 0, .simd = true}).ok());
+    ASSERT_TRUE(h[2].Load(yaml, {.allowed_lateness_ms = 0, .simd = false}).ok());
+    int64_t t = kT0;
+    for (int b = 0; b < 12; ++b) {
+      // How often b is a's value: always, mostly, sometimes, never.
+      const uint64_t equal_pct = std::vector<uint64_t>{100, 90, 60, 20, 0}[rng() % 5];
+      const int n = 1 + static_cast<int>(rng() % (rng() % 4 ? 1100 : 40));
+      std::vector<std::string> evs;
+      for (int k = 0; k < n; ++k) {
+        t += static_cast<int64_t>(rng() % 5);
+        const std::string a = PairValue(rng);
+        std::string bv = a;
+        if (rng() % 100 >= equal_pct) {
+          const std::string other = OtherKind(a);
+          if (!other.empty() && rng() % 2) {
+            bv = other;
+            ++kinds;
+          } else if (rng() % 4 == 0 && a.size() > 2 && a.front() == '"') {
+            bv = a;  // the last byte changed
+            bv[bv.size() - 2] = bv[bv.size() - 2] == 'a' ? 'b' : 'a';
+          } else {
+            bv = PairValue(rng);
+          }
+          unequal += bv != a;
+        }
+        std::string members = StrCat(R"("n":)", rng() % 4);
+        if (rng() % 50) StrAppend(&members, R"(,"a":)", a);
+        if (rng() % 50) StrAppend(&members, R"(,"b":)", bv);
+        StrAppend(&members, R"(,"c":)", rng() % 2 ? bv : PairValue(rng));
+        evs.push_back(Ev(t, members));
+      }
+      const bool shrink = rng() % 2;
+      for (RulesHarness& x : h) {
+        auto batch = x.MakeBatch(evs);
+        if (shrink) batch->arena().shrink_to_fit();
+        x.engine->Observe(*batch);
+      }
+    }
+    ASSERT_NO_FATAL_FAILURE(ExpectSameUpdates(h, std::size(lists), yaml, &updates)) << "seed " << seed;
+  }
+  EXPECT_GT(updates, 50000u);
+  EXPECT_GT(kinds, 1000u);  // same bytes, another kind
+  EXPECT_GT(unequal, 20000u);
 }
 
 }  // namespace
