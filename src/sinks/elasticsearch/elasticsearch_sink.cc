@@ -50,6 +50,10 @@ constexpr size_t kMaxResponseBytes = 256u << 20;
 // filter_path) 512 bytes at a time, ~200 recvmsg + epoll_wait per request
 // (strace -c during run_beats.sh); 64 KiB of room makes it two.
 constexpr size_t kResponseReadBytes = 64u << 10;
+// Spare body buffers kept for reuse (a new one's pages are faulted in again):
+// at most kBodyPoolMax, and their capacities at most a quarter of
+// max_queue_bytes in all, so that a burst of large requests leaves no more
+// idle memory behind than that (16 of batch_max_bytes' 10 MiB were 160 MiB).
 constexpr size_t kBodyPoolMax = 16;
 
 std::string Snippet(std::string_view body) {
@@ -97,6 +101,26 @@ struct ElasticsearchSink::Io {
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
   std::mutex pool_mu;
   std::vector<std::string> body_pool;
+  size_t pool_bytes = 0;  // the pooled buffers' capacities
+
+  // A spare buffer (empty, its capacity kept), or a new string.
+  std::string Take() {
+    std::lock_guard<std::mutex> lock(pool_mu);
+    if (body_pool.empty()) return {};
+    std::string b = std::move(body_pool.back());
+    body_pool.pop_back();
+    pool_bytes -= b.capacity();
+    b.clear();
+    return b;
+  }
+  // Keeps `b` for reuse if the pool has room for it, else frees it.
+  void Give(std::string b, size_t max_bytes) {
+    if (b.capacity() == 0) return;
+    std::lock_guard<std::mutex> lock(pool_mu);
+    if (body_pool.size() >= kBodyPoolMax || pool_bytes + b.capacity() > max_bytes) return;
+    pool_bytes += b.capacity();
+    body_pool.push_back(std::move(b));
+  }
 };
 
 ElasticsearchSink::ElasticsearchSink(std::shared_ptr<const EsSinkConfig> cfg, ComponentContext& ctx)
@@ -252,12 +276,7 @@ void ElasticsearchSink::SealLocked(std::vector<std::unique_ptr<BulkRequest>>* se
   open_->raw_bytes = open_->body.size();
   sealed->push_back(std::move(open_));
   open_ = std::make_unique<BulkRequest>();
-  std::lock_guard<std::mutex> lock(io_->pool_mu);
-  if (!io_->body_pool.empty()) {
-    open_->body = std::move(io_->body_pool.back());
-    io_->body_pool.pop_back();
-    open_->body.clear();
-  }
+  open_->body = io_->Take();
 }
 
 void ElasticsearchSink::Prepare(BulkRequest* r) {
@@ -265,22 +284,14 @@ void ElasticsearchSink::Prepare(BulkRequest* r) {
   r->gzip = false;
   if (cfg_->compression_level <= 0) return;
   libdeflate_compressor* c = Compressor(cfg_->compression_level);
-  std::string out;
-  {
-    std::lock_guard<std::mutex> lock(io_->pool_mu);
-    if (!io_->body_pool.empty()) {
-      out = std::move(io_->body_pool.back());
-      io_->body_pool.pop_back();
-    }
-  }
+  std::string out = io_->Take();
   out.resize(libdeflate_gzip_compress_bound(c, r->body.size()));
   size_t n = libdeflate_gzip_compress(c, r->body.data(), r->body.size(), out.data(), out.size());
   if (n == 0) return;  // cannot happen with the bound; send uncompressed
   out.resize(n);
   std::swap(out, r->body);
   r->gzip = true;
-  std::lock_guard<std::mutex> lock(io_->pool_mu);
-  if (io_->body_pool.size() < kBodyPoolMax) io_->body_pool.push_back(std::move(out));
+  ReturnBody(std::move(out));
 }
 
 void ElasticsearchSink::Enqueue(std::vector<std::unique_ptr<BulkRequest>> reqs, bool front) {
@@ -554,10 +565,11 @@ void ElasticsearchSink::OnResponse(Conn* c, int status, std::string* body) {
 
 // ---------------------------------------------------------------- delivery bookkeeping
 
-void ElasticsearchSink::ReturnBody(std::string body) {
-  if (body.capacity() == 0) return;
+void ElasticsearchSink::ReturnBody(std::string body) { io_->Give(std::move(body), cfg_->max_queue_bytes / 4); }
+
+size_t ElasticsearchSink::pooled_body_bytes() const {
   std::lock_guard<std::mutex> lock(io_->pool_mu);
-  if (io_->body_pool.size() < kBodyPoolMax) io_->body_pool.push_back(std::move(body));
+  return io_->pool_bytes;
 }
 
 void ElasticsearchSink::Resolve(BulkRequest* r, const Item& it) { Resolve(r, it.slot, 1); }

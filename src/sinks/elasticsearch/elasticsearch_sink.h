@@ -53,6 +53,8 @@ class ElasticsearchSink : public Sink {
   uint64_t duplicates() const { return duplicates_->value(); }
   // Batches submitted and not yet released.
   size_t held_batches() const;
+  // The spare body buffers' capacities (at most max_queue_bytes / 4).
+  size_t pooled_body_bytes() const;
 
  private:
   struct PendingBatch;
@@ -134,7 +136,6 @@ class ElasticsearchSink : public Sink {
   std::unique_ptr<BulkRequest> open_;
   int64_t open_since_ms_ = 0;
   int64_t last_append_ms_ = 0;  // when the open request last grew
-  std::vector<std::string> body_pool_;  // reused body buffers (under enc_mu_)
 
   // Queues and accounting.
   mutable std::mutex mu_;

@@ -411,6 +411,22 @@ TEST(ElasticsearchSinkTest, QueuedBytesCountTheEncodedBodies) {
   EXPECT_EQ(h.sink->queued_bytes(), 0u);
 }
 
+// The spare body buffers kept for reuse stay within a quarter of
+// max_queue_bytes, however large the requests were.
+TEST(ElasticsearchSinkTest, SpareBodiesBoundedInBytes) {
+  EsEmulator es;
+  ASSERT_TRUE(es.Start().ok());
+  SinkHarness h;
+  ASSERT_TRUE(h.Start(SinkYaml(es, "max_queue_bytes: 64KiB\nbatch_max_events: 40\n")));
+  const std::string pad(600, 'x');
+  for (int b = 0; b < 12; ++b) h.Submit(Events(40, StrCat("big", b), StrCat(",\"pad\":\"", pad, "\"")));
+  ASSERT_TRUE(h.WaitAllReleased());
+  EXPECT_EQ(es.Count(), 480u);
+  // Each request's body (~28 KB) is more than the 16 KiB the spares may take:
+  // every body was freed once delivered.
+  EXPECT_LE(h.sink->pooled_body_bytes(), 16u * 1024);
+}
+
 TEST(ElasticsearchSinkTest, StopKeepsUndeliveredBatchesUnreleased) {
   EsEmulator es;
   ASSERT_TRUE(es.Start().ok());
