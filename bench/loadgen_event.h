@@ -10,18 +10,23 @@ namespace sluice::bench {
 // A Filebeat-shaped event of about `target` bytes. Hosts, services, levels,
 // status codes and durations vary (deterministically in n) so that rules
 // (bench/rules/thirty-rules.yml) see several groups and some matches.
-inline std::string MakeEvent(uint64_t n, int target) {
+// host < 0: the 16 hosts (4 services x 4 hosts) in turn from one event to the
+// next; host 0-15: that host's (and its service's) event, as one Filebeat
+// sends them (lumberjack_loadgen --fleet).
+inline constexpr int kEventHosts = 16;
+inline std::string MakeEvent(uint64_t n, int target, int host_index = -1) {
   static const char* const kServices[] = {"shop-api", "shop-web", "payments", "inventory"};
   static const char* const kPaths[] = {"/var/log/shop/api.log", "/var/log/shop/web.log", "/var/log/pay/pay.log",
                                        "/var/log/inv/inv.log"};
-  const int svc = static_cast<int>(n % 4);
+  const int svc = host_index >= 0 ? host_index % 4 : static_cast<int>(n % 4);
+  const uint64_t host_n = host_index >= 0 ? static_cast<uint64_t>(host_index / 4) : n / 4;
   const uint64_t h = (n * 0x9E3779B97F4A7C15ull) >> 40;  // spreads the rarer values
   const char* level = h % 100 == 0 ? "ERROR" : h % 20 == 0 ? "WARN" : "INFO";
   const int status = h % 200 == 3 ? 503 : h % 50 == 1 ? 404 : h % 500 == 7 ? 500 : 200;
   char ts[64];
   std::snprintf(ts, sizeof ts, "2026-11-21T05:%02d:%02d.%03dZ", static_cast<int>(n / 60000 % 60),
                 static_cast<int>(n / 1000 % 60), static_cast<int>(n % 1000));
-  const std::string host = std::string(kServices[svc]) + "-" + std::to_string(1 + (n / 4) % 4);
+  const std::string host = std::string(kServices[svc]) + "-" + std::to_string(1 + host_n % 4);
   std::string e = std::string("{\"@timestamp\":\"") + ts +
                   "\",\"@metadata\":{\"beat\":\"filebeat\",\"type\":\"_doc\",\"version\":\"8.15.0\"},"
                   "\"log\":{\"offset\":" + std::to_string(n * 517) +

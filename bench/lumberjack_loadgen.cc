@@ -15,6 +15,12 @@
 // log.offset) meets in production. Built before the measured run: ~0.55 KiB
 // of memory and ~5-10 µs per distinct event (2M: 1.1 GiB, 10-20 s).
 //
+// --fleet: each window holds one host's events, the 16 hosts' windows in
+// turn (16 windows, not 8, unless --distinct), the event times still in order
+// from one window to the next: what sluice gets from 16 Filebeats, each
+// shipping its own host's logs. By default every event comes from the next of
+// the 16 hosts, which no single Filebeat does.
+//
 //   lumberjack_loadgen --port 5044 --events 2000000 --compression 3 --pid $(pidof sluice)
 
 #include <algorithm>
@@ -41,7 +47,7 @@ int Usage() {
   std::fprintf(stderr,
                "usage: lumberjack_loadgen [--host H] [--port P] [--events N | --duration S] [--window 2048]\n"
                "       [--pipelining 2] [--compression 0-9] [--connections 1] [--event-bytes 500] [--rate EPS]\n"
-               "       [--distinct N] [--pid SLUICE_PID] [--json-out FILE] [--quiet]\n");
+               "       [--distinct N] [--fleet] [--pid SLUICE_PID] [--json-out FILE] [--quiet]\n");
   return 2;
 }
 
@@ -54,7 +60,7 @@ int main(int argc, char** argv) {
   l.events = 1'000'000;
   int event_bytes = 500, pid = 0;
   uint64_t distinct = 0;  // 0: 8 windows
-  bool quiet = false;
+  bool quiet = false, fleet = false;
   std::string json_out;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -72,6 +78,7 @@ int main(int argc, char** argv) {
     else if (a == "--distinct") distinct = std::strtoull(next().c_str(), nullptr, 10);
     else if (a == "--pid") pid = std::atoi(next().c_str());
     else if (a == "--json-out") json_out = next();
+    else if (a == "--fleet") fleet = true;
     else if (a == "--quiet") quiet = true;
     else return Usage();
   }
@@ -81,13 +88,17 @@ int main(int argc, char** argv) {
   // The distinct events' windows (8 unless --distinct), sent round and round;
   // built 8 windows at a time so that only the encoded windows stay in memory.
   const uint64_t window = static_cast<uint64_t>(o.window);
-  const uint64_t n_windows = distinct > 0 ? (distinct + window - 1) / window : 8;
+  const uint64_t n_windows =
+      distinct > 0 ? (distinct + window - 1) / window : fleet ? static_cast<uint64_t>(sluice::bench::kEventHosts) : 8;
   std::vector<std::string> windows;
   windows.reserve(n_windows);
   for (uint64_t w = 0; w < n_windows; w += 8) {
     const uint64_t k = std::min<uint64_t>(8, n_windows - w);
     std::vector<std::string> events;
-    for (uint64_t n = w * window; n < (w + k) * window; ++n) events.push_back(MakeEvent(n, event_bytes));
+    for (uint64_t n = w * window; n < (w + k) * window; ++n) {
+      const int host = fleet ? static_cast<int>(n / window % sluice::bench::kEventHosts) : -1;
+      events.push_back(MakeEvent(n, event_bytes, host));
+    }
     for (std::string& x : sluice::bench::EncodeWindows(events, o.window, o.compression)) windows.push_back(std::move(x));
     if (!quiet && n_windows > 64 && (w / 8) % 64 == 0) {
       std::fprintf(stderr, "\rloadgen: building %llu distinct events: %llu%%   ",

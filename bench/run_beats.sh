@@ -105,6 +105,7 @@ if [[ -n ${PERF_PID:-} ]]; then
 fi
 if [[ -n $RULES ]]; then
   curl -sf "http://127.0.0.1:$HTTP_PORT/metrics" > "$WORK/metrics.txt" || true
+  [[ -n ${METRICS_OUT:-} ]] && cp "$WORK/metrics.txt" "$METRICS_OUT"
   echo "bench: rules: $(grep -c '^sluice_rule_events_matched_total' "$WORK/metrics.txt") with matches, $(awk '/^sluice_rule_events_matched_total/ {s+=$2} END {print s+0}' "$WORK/metrics.txt") matches, $(awk '/^sluice_rule_alerts_firing/ {s+=$2} END {print s+0}' "$WORK/metrics.txt") alerts firing" >&2
 fi
 if [[ -s $WORK/rss.log ]]; then

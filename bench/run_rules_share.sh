@@ -11,6 +11,8 @@
 #   PAIRS=8 BASE_DIR=/path/to/base/build bench/run_rules_share.sh
 #   bench/run_rules_share.sh --rules FILE --events 1000000
 #   bench/run_rules_share.sh --distinct 2000000   # every event new (lumberjack_loadgen --distinct)
+#   bench/run_rules_share.sh --compression 3      # zlib level 3, Filebeat's default
+#   bench/run_rules_share.sh --fleet              # each window one host's (lumberjack_loadgen --fleet)
 #
 # Targets: sluice, lumberjack_loadgen, sluice-es-emulator (in each build dir).
 # Needs ~20 s per run of 2 M events.
@@ -26,7 +28,9 @@ while (($#)); do
   case "$1" in
     --rules) RULES=$2; shift 2 ;;
     --events) EVENTS=$2; shift 2 ;;
-    --distinct) LOADGEN=(--distinct "$2"); shift 2 ;;
+    --distinct) LOADGEN+=(--distinct "$2"); shift 2 ;;
+    --compression) LOADGEN+=(--compression "$2"); shift 2 ;;
+    --fleet) LOADGEN+=(--fleet); shift ;;
     *) echo "run_rules_share.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
