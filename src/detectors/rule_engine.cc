@@ -841,6 +841,10 @@ struct ObserveScratch {
   ConditionSet::Scratch conditions;
   std::vector<ChunkGroups> chunk_groups;  // [group list]: its groups in the chunk (built when a rule needs them)
   double values[ConditionSet::kChunk];     // [event in chunk]: a max rule's values (ChunkValues)
+  double sizes[ConditionSet::kChunk];      // [event in chunk]: its size (Batch::DocLength), if RuleEngine::event_sizes_
+  std::vector<int> paired;                 // [slot]: the partner whose hashes its pass compared with, -1: none
+  std::vector<const uint64_t*> list_hashes;  // [group list]: its group hashes in the chunk
+  std::vector<uint32_t> list_groups;       // [group list]: the list whose ChunkGroups it uses (itself or one with the same hashes)
   std::vector<const uint64_t*> key_columns;  // [key field]: its hashes in field_hashes (PushMatches)
 };
 
@@ -954,14 +958,17 @@ inline __m256d VectorMax(const double* values, uint64_t x, __m256d acc) {
 
 // `values()`: nullptr for a count, else the values of the matches (ChunkValues).
 // `sizes`: for a value-runs rule of the events' sizes (payload_size without a
-// field), the batch: each entry's value is its event's size, read as the entry
-// is written (values() is not called: ChunkValues' pass over the matches and
-// its array of sizes, once per rule, saved).
+// field), the chunk's sizes (ObserveScratch::sizes, taken in Observe's times
+// pass; values() is not called). Each entry read its event's record here,
+// once per rule (UnusualEventSize and UnusualEventSizePerFile: twice per
+// event), ~18% of AddChunkRuns' samples; the times pass reads the same
+// record while it waits on it (~32% of Observe's samples on its first load,
+// detectors_bench BM_ThirtyRulesWorker/1).
 template <typename Values>
 __attribute__((noinline)) bool AddChunkRuns(const ConditionSet::Mask& matched, const ConditionSet::Mask& valid, const int64_t* times,
                   const Values& values, uint32_t base, int64_t merge_ms, ChunkGroups* groups,
                   const uint64_t* group_hashes, std::vector<Update>* ups, int64_t* merge_end,
-                  uint64_t* matched_count, RunEntry* run_values, const Batch* sizes) {
+                  uint64_t* matched_count, RunEntry* run_values, const double* sizes) {
   ConditionSet::Mask hits;
   uint32_t total = 0;
   for (size_t w = 0; w < ConditionSet::kWords; ++w) {
@@ -974,12 +981,11 @@ __attribute__((noinline)) bool AddChunkRuns(const ConditionSet::Mask& matched, c
     if (groups->overflow) return false;
   }
   *matched_count += total;
-  const double* numbers = sizes ? nullptr : values();
-  const Event* events = sizes ? sizes->events().data() + base : nullptr;
+  const double* numbers = sizes ? sizes : values();
   const bool simd = groups && groups->simd;
   // The matches without a number are left out (the detectors skip them):
-  // from here on every bit of `hits` has a value.
-  if (numbers) hits = NumberedHits(hits, numbers, simd);
+  // from here on every bit of `hits` has a value. (Every event has a size.)
+  if (numbers && !sizes) hits = NumberedHits(hits, numbers, simd);
 #if defined(__AVX2__)
   // A max rule's groups of many matches (SlowRequests, HugeLogFile: 4
   // groups) take their maximum 4 values at a time; groups of a few matches
@@ -994,8 +1000,7 @@ __attribute__((noinline)) bool AddChunkRuns(const ConditionSet::Mask& matched, c
       for (size_t w = 0; w < ConditionSet::kWords; ++w) {
         for (uint64_t bits = hits.w[w] & mask.w[w]; bits; bits &= bits - 1) {
           const uint32_t j = static_cast<uint32_t>(w * 64) + static_cast<uint32_t>(__builtin_ctzll(bits));
-          const double v = events ? static_cast<double>(sizes->DocLength(events[j])) : numbers[j];
-          *out++ = RunEntry{v, times[j], base + j};
+          *out++ = RunEntry{numbers[j], times[j], base + j};
         }
       }
       count = static_cast<uint32_t>(out - run_values);
@@ -1181,6 +1186,14 @@ void RuleEngine::IndexRules() {
     p.merge_ms = d.merge_bucket_ms();
     plans_.push_back(p);
   }
+  slot_list_.assign(hashed_fields_.size(), -1);
+  for (size_t g = 0; g < group_lists_.size(); ++g) {
+    if (group_lists_[g].size() == 1) slot_list_[static_cast<size_t>(group_lists_[g][0])] = static_cast<int>(g);
+  }
+  event_sizes_ = false;
+  for (const RulePlan& p : plans_) {
+    event_sizes_ |= p.chunk_runs && p.value_runs && p.source == Detector::ValueSource::kEventBytes;
+  }
 }
 
 void RuleEngine::Observe(const Batch& batch) {
@@ -1222,6 +1235,8 @@ void RuleEngine::Observe(const Batch& batch) {
   const size_t group_lists = shared_groups ? group_lists_.size() : 0;
   scratch.group_hashes.resize(group_lists * kChunk);
   scratch.chunk_groups.resize(group_lists);
+  scratch.list_hashes.resize(group_lists);
+  scratch.list_groups.resize(group_lists);
   uint64_t* gh = scratch.group_hashes.data();
   // The updates so far go to the detectors, shard by shard (each shard's lock
   // taken once per call). Done every kApplyEvents events rather than once per
@@ -1229,8 +1244,13 @@ void RuleEngine::Observe(const Batch& batch) {
   // events) written and read back missed the caches (detectors_bench
   // BM_ThirtyRulesObserve).
   auto apply = [&] {
+    // Each rule's detector object one rule ahead: its call's first loads
+    // (the vtable pointer, then the detector's members) missed the caches
+    // (~6% of Observe's samples on the call, bench/run_beats.sh under perf).
+    __builtin_prefetch(rules_[0].detector.get());
     for (size_t ri = 0; ri < rules_.size(); ++ri) {
       const Rule& r = rules_[ri];
+      if (ri + 1 < rules_.size()) __builtin_prefetch(rules_[ri + 1].detector.get());
       std::vector<Update>* ups = &lists[ri * kShards];
       scratch.samples.clear();
       r.detector->ApplyShards(ups, batch, &scratch.samples);
@@ -1257,11 +1277,14 @@ void RuleEngine::Observe(const Batch& batch) {
     bool in_order = true;
     uint32_t valid_n = 0;
     int64_t first_ts = 0, last_ts = 0;
+    double* const sizes = scratch.sizes;
+    const bool event_sizes = event_sizes_;
     for (uint32_t j = 0; j < m; ++j) {
       const Event& e = events[base + j];
       const bool ahead = e.timestamp_ms > max_ts;
       const int64_t t = ahead ? wall : e.timestamp_ms;
       times[j] = t;
+      if (event_sizes) sizes[j] = static_cast<double>(batch.DocLength(e));
       if (e.flags & kEventInvalid) continue;
       future += ahead;
       newest = std::max(newest, t);
@@ -1278,6 +1301,13 @@ void RuleEngine::Observe(const Batch& batch) {
     // read the events' lines while the first's brought them into L1 (a chunk's
     // 256 events, ~130 KB in bench/run_beats.sh, are more than L1 holds).
     scratch.same.assign(slots, 0);
+    // The partner of each slot's pass this chunk (its memo and the
+    // partner's on: the partner's hashes are this chunk's, field and group).
+    scratch.paired.assign(slots, -1);
+    for (size_t s = 1; s < slots; ++s) {
+      const int t = scratch.pairs.Of(s);
+      if (!scratch.skip_memo[s] && t >= 0 && !scratch.skip_memo[static_cast<size_t>(t)]) scratch.paired[s] = t;
+    }
     for (uint32_t b0 = 0; b0 < m; b0 += kHashBlock) {
       const uint32_t bm = std::min(kHashBlock, m - b0);
       for (size_t s = 0; s < slots; ++s) {
@@ -1290,9 +1320,8 @@ void RuleEngine::Observe(const Batch& batch) {
               batch, row, stride, base + b0, bm, memo, fhs, fgs, &prefetch, SamePartner{});
           continue;
         }
-        // The partner's hashes are this chunk's, field and group (its memo on).
-        const int t = scratch.pairs.Of(s);
-        if (memo && t >= 0 && !scratch.skip_memo[static_cast<size_t>(t)]) {
+        const int t = scratch.paired[s];
+        if (t >= 0) {
           const SamePartner partner{&batch.field(base + b0, static_cast<size_t>(hashed_fields_[static_cast<size_t>(t)])),
                                     fh + static_cast<size_t>(t) * kChunk + b0, fg + static_cast<size_t>(t) * kChunk + b0};
           scratch.same[s] += (opts_.simd ? HashColumn<true, false, true> : HashColumn<false, false, true>)(
@@ -1304,9 +1333,8 @@ void RuleEngine::Observe(const Batch& batch) {
       }
     }
     for (size_t s = 1; s < slots; ++s) {
-      const int t = scratch.pairs.Of(s);
       if (scratch.skip_memo[s]) continue;
-      if (t >= 0 && !scratch.skip_memo[static_cast<size_t>(t)]) {
+      if (scratch.paired[s] >= 0) {
         scratch.pairs.Paired(s, scratch.same[s], m);
       } else {
         scratch.pairs.Probe(s, fh, scratch.skip_memo.data(), m);
@@ -1321,9 +1349,21 @@ void RuleEngine::Observe(const Batch& batch) {
     for (size_t g = 0; g < group_lists; ++g) {
       const std::vector<int>& list = group_lists_[g];
       uint64_t* out = gh + g * kChunk;
+      scratch.list_hashes[g] = out;
+      scratch.list_groups[g] = static_cast<uint32_t>(g);
       const size_t s0 = static_cast<size_t>(list[0]);
       if (list.size() == 1 && !scratch.skip_memo[s0]) {
-        std::memcpy(out, fg + s0 * kChunk, kChunk * sizeof(uint64_t));  // past m: not read
+        scratch.list_hashes[g] = fg + s0 * kChunk;  // the memo's groups as they are
+        // Every value took the partner slot's hashes (agent.name's from
+        // host.name in bench/run_beats.sh): the partner's own list has the
+        // same hashes over the chunk, hence the same groups in the same
+        // order, built once (a 16-group list's BuildByCompare was ~29% of
+        // AddChunkRuns' samples, two such lists built per chunk).
+        const int t = scratch.paired[s0];
+        if (t >= 0 && scratch.same[s0] == m) {
+          const int tl = slot_list_[static_cast<size_t>(t)];
+          if (tl >= 0) scratch.list_groups[g] = static_cast<uint32_t>(tl);
+        }
       } else if (list.size() == 2) {
         const uint64_t* b = fh + static_cast<size_t>(list[1]) * kChunk;
         if (!scratch.skip_memo[s0]) {
@@ -1357,7 +1397,17 @@ void RuleEngine::Observe(const Batch& batch) {
       cg.built = false;
       cg.simd = opts_.simd;
     }
+    // The next chunk's event records into L2, a few lines per rule while the
+    // rules' loop computes: the times pass is their first reading since the
+    // parse, and waited on them (~18% of Observe's samples on and after its
+    // first load, bench/run_beats.sh under perf).
+    const char* next_record = reinterpret_cast<const char*>(events.data() + base + m);
+    const char* const records_end = reinterpret_cast<const char*>(events.data() + std::min(n, base + m + kChunk));
+    const size_t record_lines = (static_cast<size_t>(records_end - next_record) / 64 + rules_.size()) / rules_.size();
     for (size_t ri = 0; ri < rules_.size(); ++ri) {
+      for (size_t k = 0; k < record_lines && next_record < records_end; ++k, next_record += 64) {
+        __builtin_prefetch(next_record, 0, 2);
+      }
       const RulePlan& p = plans_[ri];
       const ConditionSet::Mask& matched = conditions_.result(scratch.conditions, ri);
       ConditionSet::Mask hits;
@@ -1388,13 +1438,14 @@ void RuleEngine::Observe(const Batch& batch) {
                                     : nullptr;
                        },
                        base, merge_ms,
-                       list >= 0 ? &scratch.chunk_groups[static_cast<size_t>(list)] : nullptr,
-                       gh + static_cast<size_t>(std::max(list, 0)) * kChunk, ups, merge_end, &scratch.matched[ri],
+                       list >= 0 ? &scratch.chunk_groups[scratch.list_groups[static_cast<size_t>(list)]] : nullptr,
+                       list >= 0 ? scratch.list_hashes[static_cast<size_t>(list)] : nullptr, ups, merge_end,
+                       &scratch.matched[ri],
                        p.value_runs ? RunValueSlot(rules_.size(), ri, base, kApplyEvents) : nullptr,
-                       p.value_runs && p.source == Detector::ValueSource::kEventBytes ? &batch : nullptr)) {
+                       p.value_runs && p.source == Detector::ValueSource::kEventBytes ? scratch.sizes : nullptr)) {
         continue;
       }
-      const uint64_t* groups = shared_groups && list >= 0 ? gh + static_cast<size_t>(list) * kChunk : nullptr;
+      const uint64_t* groups = shared_groups && list >= 0 ? scratch.list_hashes[static_cast<size_t>(list)] : nullptr;
       const int* const key_slots = key_slots_.data() + p.key_first;
       const size_t key_count = p.key_count;
       if (opts_.match_loops && merge == Detector::Merge::kNo && !select && (groups || list < 0) &&

@@ -197,6 +197,14 @@ class RuleEngine : public BatchObserver {
   };
   std::vector<RulePlan> plans_;
   std::vector<int> key_slots_;
+  // [slot]: the group list of that slot alone, -1: none. A list whose slot
+  // took every value's hashes from its partner slot's in a chunk (SlotPairs:
+  // agent.name from host.name) has the partner's list's hashes, hence its
+  // groups (Observe).
+  std::vector<int> slot_list_;
+  // Some rule's values are its events' sizes in runs (payload_size without a
+  // field): Observe's times pass takes every event's size.
+  bool event_sizes_ = false;
 
   std::string state_dir_;    // <data_dir>/state, empty: no persistence
   int64_t last_save_ms_ = 0;  // wall clock of the last periodic save
