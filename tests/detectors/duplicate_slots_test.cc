@@ -15,6 +15,7 @@
 
 #include <map>
 #include <random>
+#include <tuple>
 
 #include "detectors/detector_shown.h"
 #include "detectors/duplicate/duplicate.h"
@@ -204,6 +205,59 @@ TEST(FingerprintSlotsTest, EvictionSweepsTheTable) {
     }
     EXPECT_EQ(slots.size(), before - evictions);
   }
+}
+
+// EvictOne (branch-free) against EvictOneBranchy, the loop it replaced: two
+// tables given the same insertions, erasures and evictions hold the same
+// slots in the same places after every step, at the cap as a stream of new
+// fingerprints keeps them (free, erased and live slots mixed, times with
+// ties, tables with fewer than 8 live slots that the sweep goes round).
+TEST(FingerprintSlotsTest, EvictOneSameAsBranchy) {
+  auto contents = [](FingerprintSlots& t) {
+    std::vector<std::tuple<uint64_t, int64_t, uint32_t, uint32_t>> out;
+    t.ForEach([&](FingerprintSlot& f) { out.emplace_back(f.key, f.last_seen, f.span, f.count); });
+    return out;
+  };
+  size_t evictions = 0;
+  for (uint64_t seed = 1; seed <= 30; ++seed) {
+    std::mt19937_64 rng(seed);
+    FingerprintSlots a, b;
+    const size_t cap = std::vector<size_t>{3, 9, 100, 1000}[seed % 4];
+    std::vector<uint64_t> keys;
+    for (int step = 0; step < 4000; ++step) {
+      const uint64_t key = rng();
+      // Times with ties (a few values) or spread.
+      const int64_t ts = seed % 2 ? static_cast<int64_t>(rng() % 4) : static_cast<int64_t>(rng() % 100000);
+      if (a.size() >= cap) {
+        a.EvictOne();
+        b.EvictOneBranchy();
+        ++evictions;
+      }
+      if (rng() % 8 == 0 && !keys.empty()) {
+        // An erasure of a key still there (Evaluate's expiry).
+        const uint64_t k = keys[rng() % keys.size()];
+        FingerprintSlot* fa = a.Find(k);
+        FingerprintSlot* fb = b.Find(k);
+        ASSERT_EQ(fa == nullptr, fb == nullptr);
+        if (fa) {
+          a.Erase(fa);
+          b.Erase(fb);
+        }
+      }
+      if (rng() % 64 == 0) {
+        a.Compact();
+        b.Compact();
+      }
+      for (FingerprintSlots* t : {&a, &b}) {
+        FingerprintSlot* f = t->Insert(key);
+        f->last_seen = ts;
+        f->count = 1;
+      }
+      keys.push_back(key);
+      ASSERT_EQ(contents(a), contents(b)) << "seed " << seed << " step " << step;
+    }
+  }
+  EXPECT_GT(evictions, 50000u);
 }
 
 }  // namespace
