@@ -1387,7 +1387,11 @@ uint32_t ConditionSet::AddNode(const Condition& c, uint32_t i) {
   size_t p = 0;
   while (p < pred_keys_.size() && pred_keys_[p] != key) ++p;
   if (p == preds_.size()) {
-    Pred pred{&n};
+    Pred pred;
+    pred.node = &n;
+    pred.op = n.op;
+    pred.field = n.field;
+    pred.number = n.number;
     pred.costly = n.op == Op::kRegex;
     if (n.op == Op::kEquals || n.op == Op::kOneOf) {
       pred.equality = true;
@@ -1405,6 +1409,15 @@ uint32_t ConditionSet::AddNode(const Condition& c, uint32_t i) {
     const bool comparison = n.op == Op::kGt || n.op == Op::kGte || n.op == Op::kLt || n.op == Op::kLte;
     if (comparison || ((n.op == Op::kEquals || n.op == Op::kOneOf) && numeric_literal)) {
       pred.column = ColumnOf(n.field);
+    }
+    const std::string* one = n.op == Op::kRegex && n.prefix && !n.literals.empty() ? &n.literals[0].text
+                             : pred.equality && pred.texts.size() == 1               ? &pred.texts[0]
+                                                                                     : nullptr;
+    if (one && one->size() <= sizeof pred.short_text) {
+      pred.short_prefix = n.op == Op::kRegex;
+      pred.short_equals = !pred.short_prefix;
+      pred.short_size = static_cast<uint32_t>(one->size());
+      std::memcpy(pred.short_text, one->data(), one->size());
     }
     preds_.push_back(std::move(pred));
     pred_keys_.push_back(key);
@@ -1433,10 +1446,12 @@ __attribute__((noinline)) uint64_t ConditionSet::ComparePortable(Op op, const do
 
 void ConditionSet::EvalPred(const Pred& p, const Batch& batch, uint32_t base, const Mask& where, const Scratch& s,
                             Mask* out) const {
-  const Node& n = *p.node;
-  const size_t f = static_cast<size_t>(n.field);
+  // p's own members only: p.node (its Condition's Node) for the general
+  // cases, not at every call (see Pred).
+  const Op op = p.op;
+  const size_t f = static_cast<size_t>(p.field);
   const double* col = p.column >= 0 ? s.numbers.data() + static_cast<size_t>(p.column) * kChunk : nullptr;
-  const double x = n.number;
+  const double x = p.number;
   const size_t stride = batch.field_count();
   for (size_t w = 0; w < kWords; ++w) {
     uint64_t bits = where.w[w];
@@ -1454,7 +1469,7 @@ void ConditionSet::EvalPred(const Pred& p, const Batch& batch, uint32_t base, co
       r = EvalGroupedWord(p, batch, base, lo, searched, s.ascii[g].w[w], s.found.data() + g * kChunk);
       for (uint64_t t = bits & ~searched; t; t &= t - 1) {
         const uint32_t b = static_cast<uint32_t>(__builtin_ctzll(t));
-        r |= static_cast<uint64_t>(Condition::EvalLeaf(n, batch, batch.field(base + lo + b, f), nullptr)) << b;
+        r |= static_cast<uint64_t>(Condition::EvalLeaf(*p.node, batch, batch.field(base + lo + b, f), nullptr)) << b;
       }
       out->w[w] = r;
       continue;
@@ -1465,27 +1480,27 @@ void ConditionSet::EvalPred(const Pred& p, const Batch& batch, uint32_t base, co
     const uint32_t from = static_cast<uint32_t>(__builtin_ctzll(bits));
     const uint32_t count = 64 - static_cast<uint32_t>(__builtin_clzll(bits)) - from;
     const FieldValue* row = &batch.field(base + lo + from, f);
-    switch (n.op) {
+    switch (op) {
       // Comparisons read the parsed numbers (NaN compares false), the whole word at once.
 #if defined(__AVX2__)
       case Op::kGt:
-        r = portable_ ? ComparePortable(n.op, col + lo, x) : CompareWordSimd<_CMP_GT_OQ>(col + lo, x);
+        r = portable_ ? ComparePortable(op, col + lo, x) : CompareWordSimd<_CMP_GT_OQ>(col + lo, x);
         break;
       case Op::kGte:
-        r = portable_ ? ComparePortable(n.op, col + lo, x) : CompareWordSimd<_CMP_GE_OQ>(col + lo, x);
+        r = portable_ ? ComparePortable(op, col + lo, x) : CompareWordSimd<_CMP_GE_OQ>(col + lo, x);
         break;
       case Op::kLt:
-        r = portable_ ? ComparePortable(n.op, col + lo, x) : CompareWordSimd<_CMP_LT_OQ>(col + lo, x);
+        r = portable_ ? ComparePortable(op, col + lo, x) : CompareWordSimd<_CMP_LT_OQ>(col + lo, x);
         break;
       case Op::kLte:
-        r = portable_ ? ComparePortable(n.op, col + lo, x) : CompareWordSimd<_CMP_LE_OQ>(col + lo, x);
+        r = portable_ ? ComparePortable(op, col + lo, x) : CompareWordSimd<_CMP_LE_OQ>(col + lo, x);
         break;
 #else
       case Op::kGt:
       case Op::kGte:
       case Op::kLt:
       case Op::kLte:
-        r = ComparePortable(n.op, col + lo, x);
+        r = ComparePortable(op, col + lo, x);
         break;
 #endif
       case Op::kExists:
@@ -1495,43 +1510,44 @@ void ConditionSet::EvalPred(const Pred& p, const Batch& batch, uint32_t base, co
 #if defined(__AVX2__)
         if (!portable_) {
           r = KindBitsSimd(row, stride, count, kPresentKinds) << from;
-          if (n.op == Op::kNotExists) r = ~r;
+          if (op == Op::kNotExists) r = ~r;
           break;
         }
 #endif
         for (uint32_t k = 0; k < count; ++k) {
           r |= static_cast<uint64_t>((kPresentKinds >> static_cast<unsigned>(row[k * stride].kind)) & 1) << (from + k);
         }
-        if (n.op == Op::kNotExists) r = ~r;
+        if (op == Op::kNotExists) r = ~r;
         break;
       default:
-        if (n.op == Op::kRegex && n.prefix && !n.literals.empty()) {
+        if (p.short_prefix) {
           // A "^literal" regex on bytes that need no unescaping, as EvalLeaf's
           // prefix comparison without its call and string copies (log.file.path
           // ^/var/log/ on every event in detectors_bench BM_ThirtyRulesStream).
-          const std::string& lit = n.literals[0].text;
+          const char* lit = p.short_text;
+          const size_t size = p.short_size;
           for (uint32_t k = 0; k < count; ++k) {
             const FieldValue& v = row[k * stride];
             bool hit;
             if ((v.kind == FieldKind::kString && !v.escaped) || v.kind == FieldKind::kNumber) {
-              hit = v.span.len >= lit.size() &&
-                    SameShortBytes(batch.arena().data() + v.span.off, lit.data(), lit.size());
+              hit = v.span.len >= size && SameShortBytes(batch.arena().data() + v.span.off, lit, size);
             } else {
-              hit = Condition::EvalLeaf(n, batch, v, nullptr);
+              hit = Condition::EvalLeaf(*p.node, batch, v, nullptr);
             }
             r |= static_cast<uint64_t>(hit) << (from + k);
           }
           break;
         }
-        if (p.equality && p.texts.size() == 1) {
+        if (p.short_equals) {
           // One string (input.type: filestream): its length first, then its
           // bytes, without EvalEvent's call and loop; other kinds as before.
-          const std::string& t = p.texts[0];
+          const char* t = p.short_text;
+          const size_t size = p.short_size;
           for (uint32_t k = 0; k < count; ++k) {
             const FieldValue& v = row[k * stride];
             bool hit;
             if (v.kind == FieldKind::kString && !v.escaped) {
-              hit = v.span.len == t.size() && SameShortBytes(batch.arena().data() + v.span.off, t.data(), t.size());
+              hit = v.span.len == size && SameShortBytes(batch.arena().data() + v.span.off, t, size);
             } else {
               hit = EvalEvent(p, batch, v, lo + from + k, s, col);
             }
@@ -1889,6 +1905,36 @@ void ConditionSet::EvalIndex(const EqualityIndex& x, const Batch& batch, uint32_
 }
 
 void ConditionSet::Combine(const TreeNode& t, Scratch* s, Mask* out) const {
+#if defined(__AVX2__)
+  static_assert(sizeof(Mask) == 32);
+  if (!portable_) {
+    if (t.pred >= 0) {
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(
+                                                               &s->preds[static_cast<size_t>(t.pred)])));
+      return;
+    }
+    // One 32-byte store for the node's mask, read by its parent's Combine as
+    // one 32-byte load: the loop below stored it as two 16-byte halves
+    // through the stack, which the load could not take from the store buffer
+    // (it waited for them to reach the cache: half of Combine's samples on
+    // the instruction after that load, bench/run_beats.sh with the 30 rules).
+    const uint32_t* kid = kids_.data() + t.first_kid;
+    const uint32_t* end = kid + t.kids;
+    __m256i r = t.op == Op::kAny ? _mm256_setzero_si256() : _mm256_set1_epi64x(-1);
+    if (t.op == Op::kAny) {
+      for (; kid < end; ++kid) r = _mm256_or_si256(r, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(&s->nodes[*kid])));
+    } else if (t.op == Op::kAll) {
+      for (; kid < end; ++kid) r = _mm256_and_si256(r, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(&s->nodes[*kid])));
+    } else {
+      for (; kid < end; ++kid) {
+        r = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(&s->nodes[*kid])),
+                             _mm256_set1_epi64x(-1));
+      }
+    }
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), r);
+    return;
+  }
+#endif
   if (t.pred >= 0) {
     *out = s->preds[static_cast<size_t>(t.pred)];
     return;
