@@ -869,6 +869,8 @@ void ConditionSet::BuildNeedleGroups() {
     p.group = -1;
     p.needles.clear();
     p.needle_bits = 0;
+    p.required_needles = 0;
+    p.literal_needles = false;
   }
   // Regexes that are substring searches, by field.
   std::vector<std::vector<uint32_t>> by_field;
@@ -950,6 +952,13 @@ void ConditionSet::BuildNeedleGroups() {
       g.pred_needles.push_back(bits);
       preds_[pi].needles = std::move(idx);
       preds_[pi].needle_bits = bits;
+      // The needles of the atoms the prefilter cannot pass without (see
+      // EvalGroupedWord); a regex of literals has none.
+      preds_[pi].literal_needles = !n.literals.empty();
+      preds_[pi].required_needles = 0;
+      for (size_t o = 0; o < n.required_atoms && n.literals.empty(); ++o) {
+        preds_[pi].required_needles |= uint64_t{1} << preds_[pi].needles[static_cast<size_t>(n.atom_order[o])];
+      }
     }
     if (g.preds.size() < 2) {
       for (uint32_t pi : g.preds) {
@@ -1285,9 +1294,10 @@ bool ConditionSet::CpuHasVbmi() { return false; }
 // detectors_bench BM_ThirtyRulesStream.
 uint64_t ConditionSet::EvalGroupedWord(const Pred& p, const Batch& batch, uint32_t base, uint32_t lo,
                                        uint64_t searched, uint64_t ascii, const uint64_t* found) const {
-  const Node& n = *p.node;
+  // The Pred's own members until a text needs RE2 (its Node is elsewhere on
+  // the heap, out of the caches at each chunk: see Pred).
   uint64_t r = 0;
-  if (!n.literals.empty()) {
+  if (p.literal_needles) {
 #if defined(__AVX2__)
     if (!portable_) {
       // 4 events at a time (found past the searched ones is left over from
@@ -1312,10 +1322,7 @@ uint64_t ConditionSet::EvalGroupedWord(const Pred& p, const Batch& batch, uint32
   }
   // The needles of the atoms the prefilter cannot pass without: a text
   // without one of them (or without any atom) fails before PrefilterMatch.
-  uint64_t required = 0;
-  for (size_t o = 0; o < n.required_atoms; ++o) {
-    required |= uint64_t{1} << p.needles[static_cast<size_t>(n.atom_order[o])];
-  }
+  const uint64_t required = p.required_needles;
   // The ASCII texts that have them and some needle of the regex, all 64 at
   // once: the others fail without being looked at one by one (the Timeouts
   // regex's "time" in detectors_bench BM_ThirtyRulesStream: in no message).
@@ -1340,8 +1347,9 @@ uint64_t ConditionSet::EvalGroupedWord(const Pred& p, const Batch& batch, uint32
       maybe |= static_cast<uint64_t>((in_text & required) == required && (in_text & p.needle_bits) != 0) << b;
     }
   }
-  const size_t f = static_cast<size_t>(n.field);
+  const size_t f = static_cast<size_t>(p.field);
   for (uint64_t bits = (maybe & searched & ascii) | (searched & ~ascii); bits; bits &= bits - 1) {
+    const Node& n = *p.node;
     const uint32_t b = static_cast<uint32_t>(__builtin_ctzll(bits));
     const uint32_t j = lo + b;
     const std::string_view text = batch.View(batch.field(base + j, f).span);

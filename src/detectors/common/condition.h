@@ -212,6 +212,10 @@ class ConditionSet {
     // group (`group`): its literals' (or atoms') needles, in order.
     std::vector<int> needles;
     uint64_t needle_bits = 0;  // the same as bits
+    // Of those, the needles of the atoms the prefilter cannot pass without;
+    // literal_needles: the regex is its literals (it holds where one is found).
+    uint64_t required_needles = 0;
+    bool literal_needles = false;
   };
   // The substring regexes on one text field (literal alternatives, prefilter
   // atoms), found in one pass over the text instead of one search per needle
