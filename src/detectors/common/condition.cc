@@ -819,6 +819,15 @@ size_t ConditionSet::Add(const Condition& c) {
   }
   BuildNeedleGroups();
   BuildEqualityIndexes();
+  plain_preds_.clear();
+  costly_preds_.clear();
+  for (uint32_t p = 0; p < preds_.size(); ++p) {
+    if (preds_[p].costly) {
+      costly_preds_.push_back(p);
+    } else if (!preds_[p].indexed) {
+      plain_preds_.push_back(p);
+    }
+  }
   return roots_.size() - 1;
 }
 
@@ -1746,6 +1755,34 @@ void ConditionSet::BuildEqualityIndexes() {
   }
 }
 
+// EvalIndex's loop for an index of string leaves with a short-slot table, in
+// a function of its own: inside EvalIndex the arena, the table, its
+// multiplier and shift were reloaded from the stack at every event (4 of
+// the loop's ~35 instructions, perf annotate of bench/run_beats.sh with the
+// 30 rules). The kind and the escape flag are compared as one 16-bit word.
+__attribute__((noinline)) void ConditionSet::ShortStringRows(const FieldValue* row, size_t stride, const char* arena,
+                                                             const EqualityIndex::ShortSlot* table, uint64_t mul,
+                                                             unsigned shift, uint32_t m, uint8_t* found, Mask* rest) {
+  static_assert(offsetof(FieldValue, escaped) == offsetof(FieldValue, kind) + 1 && sizeof(FieldKind) == 1);
+  constexpr uint16_t kPlainString = static_cast<uint8_t>(FieldKind::kString);  // escaped (high byte) false
+  for (uint32_t j = 0; j < m; ++j) {
+    const FieldValue& v = row[static_cast<size_t>(j) * stride];
+    uint16_t kind_escaped;
+    std::memcpy(&kind_escaped, reinterpret_cast<const char*>(&v) + offsetof(FieldValue, kind), 2);
+    const uint32_t len = v.span.len;
+    uint64_t hits = 0;
+    if (kind_escaped == kPlainString && len <= 16) {
+      uint64_t a, b;
+      ShortKey(arena + v.span.off, len, &a, &b);
+      const EqualityIndex::ShortSlot& e = table[ShortSlotOf(a, b, len, mul, shift)];
+      hits = e.preds & (uint64_t{0} - static_cast<uint64_t>((e.a == a) & (e.b == b) & (e.size == len)));
+    } else {
+      rest->w[j / 64] |= uint64_t{1} << (j % 64);
+    }
+    found[j] = static_cast<uint8_t>(hits);
+  }
+}
+
 void ConditionSet::EvalIndex(const EqualityIndex& x, const Batch& batch, uint32_t base, uint32_t m,
                              Scratch* s) const {
   Mask* out = s->preds.data();
@@ -1833,19 +1870,7 @@ void ConditionSet::EvalIndex(const EqualityIndex& x, const Batch& batch, uint32_
     // table's multiplier and shift and the choices between the cases were
     // reloaded from the stack at every event (EvalIndex ~46 instructions per
     // event and index in callgrind of detectors_bench BM_ThirtyRulesConditions).
-    for (uint32_t j = 0; j < m; ++j) {
-      const FieldValue& v = row[j * stride];
-      uint64_t hits = 0;
-      if (v.kind == FieldKind::kString && !v.escaped && v.span.len <= 16) {
-        uint64_t a, b;
-        ShortKey(arena + v.span.off, v.span.len, &a, &b);
-        const EqualityIndex::ShortSlot& e = short_table[ShortSlotOf(a, b, v.span.len, short_mul, short_shift)];
-        hits = e.preds & (uint64_t{0} - static_cast<uint64_t>((e.a == a) & (e.b == b) & (e.size == v.span.len)));
-      } else {
-        rest.w[j / 64] |= uint64_t{1} << (j % 64);
-      }
-      found[j] = static_cast<uint8_t>(hits);
-    }
+    ShortStringRows(row, stride, arena, short_table, short_mul, short_shift, m, found, &rest);
   }
   // Every other index: one event at a time, each kind on its own path.
   const uint32_t general_events = simd_numbers || string_loop ? 0 : m;
@@ -2126,18 +2151,14 @@ void ConditionSet::Eval(const Batch& batch, uint32_t base, uint32_t m, Scratch* 
   }
   const Mask all = FirstBits(m);
   for (const EqualityIndex& x : indexes_) EvalIndex(x, batch, base, m, s);
-  for (size_t p = 0; p < preds_.size(); ++p) {
-    if (!preds_[p].costly && !preds_[p].indexed) EvalPred(preds_[p], batch, base, all, *s, &s->preds[p]);
-  }
+  for (uint32_t p : plain_preds_) EvalPred(preds_[p], batch, base, all, *s, &s->preds[p]);
   for (size_t i = 0; i < nodes_.size(); ++i) {
     if (!nodes_[i].costly) Combine(nodes_[i], s, &s->nodes[i]);
   }
   if (!costly_uses_.empty()) {
     // A costly leaf is evaluated only where some rule's answer depends on it.
     Mask* need = s->preds.data();  // costly leaves' slots hold where they are needed, then their values
-    for (size_t p = 0; p < preds_.size(); ++p) {
-      if (preds_[p].costly) need[p] = Mask{};
-    }
+    for (uint32_t p : costly_preds_) need[p] = Mask{};
     for (size_t u = 0; u < costly_uses_.size(); ++u) {
       Mask g = all;
       for (const auto& [node, negate] : guards_[u]) {
@@ -2164,8 +2185,7 @@ void ConditionSet::Eval(const Batch& batch, uint32_t base, uint32_t m, Scratch* 
 #endif
       SearchGroup<0>(gi, batch, base, need, s);
     }
-    for (size_t p = 0; p < preds_.size(); ++p) {
-      if (!preds_[p].costly) continue;
+    for (uint32_t p : costly_preds_) {
       const Mask where = need[p];
       EvalPred(preds_[p], batch, base, where, *s, &s->preds[p]);
     }

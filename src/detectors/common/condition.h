@@ -327,6 +327,9 @@ class ConditionSet {
   static size_t ShortSlotOf(uint64_t a, uint64_t b, size_t k, uint64_t mul, unsigned shift);
   static void BuildShortSlots(EqualityIndex* x, const std::vector<std::pair<std::string, uint64_t>>& keys);
   void EvalIndex(const EqualityIndex& x, const Batch& batch, uint32_t base, uint32_t m, Scratch* s) const;
+  static void ShortStringRows(const FieldValue* row, size_t stride, const char* arena,
+                              const EqualityIndex::ShortSlot* table, uint64_t mul, unsigned shift, uint32_t m,
+                              uint8_t* found, Mask* rest);
   // One event's value of a leaf other than a comparison or exists (EvalPred's
   // general case); `col`: the numbers of its field, if it has a column.
   bool EvalEvent(const Pred& p, const Batch& batch, const FieldValue& v, uint32_t j, const Scratch& s,
@@ -338,6 +341,11 @@ class ConditionSet {
   void Combine(const TreeNode& t, Scratch* s, Mask* out) const;
 
   std::vector<Pred> preds_;
+  // The leaves EvalPred answers for every event (neither costly nor
+  // indexed), and the costly ones: Eval goes over these lists, not over
+  // every Pred's flags (each Pred's first line was a miss at every chunk in
+  // Eval's loop, 2.3% of its samples, for the 18 of 30 leaves it skipped).
+  std::vector<uint32_t> plain_preds_, costly_preds_;
   std::vector<std::string> pred_keys_;  // what makes two leaves the same (parallel to preds_)
   std::vector<TreeNode> nodes_;
   std::vector<uint32_t> kids_;
