@@ -1755,34 +1755,6 @@ void ConditionSet::BuildEqualityIndexes() {
   }
 }
 
-// EvalIndex's loop for an index of string leaves with a short-slot table, in
-// a function of its own: inside EvalIndex the arena, the table, its
-// multiplier and shift were reloaded from the stack at every event (4 of
-// the loop's ~35 instructions, perf annotate of bench/run_beats.sh with the
-// 30 rules). The kind and the escape flag are compared as one 16-bit word.
-__attribute__((noinline)) void ConditionSet::ShortStringRows(const FieldValue* row, size_t stride, const char* arena,
-                                                             const EqualityIndex::ShortSlot* table, uint64_t mul,
-                                                             unsigned shift, uint32_t m, uint8_t* found, Mask* rest) {
-  static_assert(offsetof(FieldValue, escaped) == offsetof(FieldValue, kind) + 1 && sizeof(FieldKind) == 1);
-  constexpr uint16_t kPlainString = static_cast<uint8_t>(FieldKind::kString);  // escaped (high byte) false
-  for (uint32_t j = 0; j < m; ++j) {
-    const FieldValue& v = row[static_cast<size_t>(j) * stride];
-    uint16_t kind_escaped;
-    std::memcpy(&kind_escaped, reinterpret_cast<const char*>(&v) + offsetof(FieldValue, kind), 2);
-    const uint32_t len = v.span.len;
-    uint64_t hits = 0;
-    if (kind_escaped == kPlainString && len <= 16) {
-      uint64_t a, b;
-      ShortKey(arena + v.span.off, len, &a, &b);
-      const EqualityIndex::ShortSlot& e = table[ShortSlotOf(a, b, len, mul, shift)];
-      hits = e.preds & (uint64_t{0} - static_cast<uint64_t>((e.a == a) & (e.b == b) & (e.size == len)));
-    } else {
-      rest->w[j / 64] |= uint64_t{1} << (j % 64);
-    }
-    found[j] = static_cast<uint8_t>(hits);
-  }
-}
-
 void ConditionSet::EvalIndex(const EqualityIndex& x, const Batch& batch, uint32_t base, uint32_t m,
                              Scratch* s) const {
   Mask* out = s->preds.data();
@@ -1870,7 +1842,19 @@ void ConditionSet::EvalIndex(const EqualityIndex& x, const Batch& batch, uint32_
     // table's multiplier and shift and the choices between the cases were
     // reloaded from the stack at every event (EvalIndex ~46 instructions per
     // event and index in callgrind of detectors_bench BM_ThirtyRulesConditions).
-    ShortStringRows(row, stride, arena, short_table, short_mul, short_shift, m, found, &rest);
+    for (uint32_t j = 0; j < m; ++j) {
+      const FieldValue& v = row[j * stride];
+      uint64_t hits = 0;
+      if (v.kind == FieldKind::kString && !v.escaped && v.span.len <= 16) {
+        uint64_t a, b;
+        ShortKey(arena + v.span.off, v.span.len, &a, &b);
+        const EqualityIndex::ShortSlot& e = short_table[ShortSlotOf(a, b, v.span.len, short_mul, short_shift)];
+        hits = e.preds & (uint64_t{0} - static_cast<uint64_t>((e.a == a) & (e.b == b) & (e.size == v.span.len)));
+      } else {
+        rest.w[j / 64] |= uint64_t{1} << (j % 64);
+      }
+      found[j] = static_cast<uint8_t>(hits);
+    }
   }
   // Every other index: one event at a time, each kind on its own path.
   const uint32_t general_events = simd_numbers || string_loop ? 0 : m;
@@ -1938,36 +1922,6 @@ void ConditionSet::EvalIndex(const EqualityIndex& x, const Batch& batch, uint32_
 }
 
 void ConditionSet::Combine(const TreeNode& t, Scratch* s, Mask* out) const {
-#if defined(__AVX2__)
-  static_assert(sizeof(Mask) == 32);
-  if (!portable_) {
-    if (t.pred >= 0) {
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(
-                                                               &s->preds[static_cast<size_t>(t.pred)])));
-      return;
-    }
-    // One 32-byte store for the node's mask, read by its parent's Combine as
-    // one 32-byte load: the loop below stored it as two 16-byte halves
-    // through the stack, which the load could not take from the store buffer
-    // (it waited for them to reach the cache: half of Combine's samples on
-    // the instruction after that load, bench/run_beats.sh with the 30 rules).
-    const uint32_t* kid = kids_.data() + t.first_kid;
-    const uint32_t* end = kid + t.kids;
-    __m256i r = t.op == Op::kAny ? _mm256_setzero_si256() : _mm256_set1_epi64x(-1);
-    if (t.op == Op::kAny) {
-      for (; kid < end; ++kid) r = _mm256_or_si256(r, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(&s->nodes[*kid])));
-    } else if (t.op == Op::kAll) {
-      for (; kid < end; ++kid) r = _mm256_and_si256(r, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(&s->nodes[*kid])));
-    } else {
-      for (; kid < end; ++kid) {
-        r = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(&s->nodes[*kid])),
-                             _mm256_set1_epi64x(-1));
-      }
-    }
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), r);
-    return;
-  }
-#endif
   if (t.pred >= 0) {
     *out = s->preds[static_cast<size_t>(t.pred)];
     return;

@@ -327,9 +327,6 @@ class ConditionSet {
   static size_t ShortSlotOf(uint64_t a, uint64_t b, size_t k, uint64_t mul, unsigned shift);
   static void BuildShortSlots(EqualityIndex* x, const std::vector<std::pair<std::string, uint64_t>>& keys);
   void EvalIndex(const EqualityIndex& x, const Batch& batch, uint32_t base, uint32_t m, Scratch* s) const;
-  static void ShortStringRows(const FieldValue* row, size_t stride, const char* arena,
-                              const EqualityIndex::ShortSlot* table, uint64_t mul, unsigned shift, uint32_t m,
-                              uint8_t* found, Mask* rest);
   // One event's value of a leaf other than a comparison or exists (EvalPred's
   // general case); `col`: the numbers of its field, if it has a column.
   bool EvalEvent(const Pred& p, const Batch& batch, const FieldValue& v, uint32_t j, const Scratch& s,
