@@ -512,7 +512,8 @@ TEST(ConditionSetTest, NumbersOnlyIndexAnswersAsEachLeaf) {
 // comparisons 4 numbers at a time (AVX2), "^literal" prefixes and one-string
 // equalities compared without a call (the random rule sets above go through
 // them too). On literals of 1 to 20 bytes (around SameShortBytes' 4-, 8- and
-// 16-byte loads) against values equal to them, longer, shorter, one byte off,
+// 16-byte loads, and the 16 bytes a Pred holds itself: longer literals take
+// the general path) against values equal to them, longer, shorter, one byte off,
 // escaped, of other kinds or missing, with the AVX2 code and the portable
 // code, every answer must be Condition::Matches'.
 TEST(ConditionSetTest, FastPathsAnswerAsTheTreeWalkWithAndWithoutSimd) {

@@ -819,6 +819,15 @@ size_t ConditionSet::Add(const Condition& c) {
   }
   BuildNeedleGroups();
   BuildEqualityIndexes();
+  plain_preds_.clear();
+  costly_preds_.clear();
+  for (uint32_t p = 0; p < preds_.size(); ++p) {
+    if (preds_[p].costly) {
+      costly_preds_.push_back(p);
+    } else if (!preds_[p].indexed) {
+      plain_preds_.push_back(p);
+    }
+  }
   return roots_.size() - 1;
 }
 
@@ -869,6 +878,8 @@ void ConditionSet::BuildNeedleGroups() {
     p.group = -1;
     p.needles.clear();
     p.needle_bits = 0;
+    p.required_needles = 0;
+    p.literal_needles = false;
   }
   // Regexes that are substring searches, by field.
   std::vector<std::vector<uint32_t>> by_field;
@@ -950,6 +961,13 @@ void ConditionSet::BuildNeedleGroups() {
       g.pred_needles.push_back(bits);
       preds_[pi].needles = std::move(idx);
       preds_[pi].needle_bits = bits;
+      // The needles of the atoms the prefilter cannot pass without (see
+      // EvalGroupedWord); a regex of literals has none.
+      preds_[pi].literal_needles = !n.literals.empty();
+      preds_[pi].required_needles = 0;
+      for (size_t o = 0; o < n.required_atoms && n.literals.empty(); ++o) {
+        preds_[pi].required_needles |= uint64_t{1} << preds_[pi].needles[static_cast<size_t>(n.atom_order[o])];
+      }
     }
     if (g.preds.size() < 2) {
       for (uint32_t pi : g.preds) {
@@ -1285,9 +1303,10 @@ bool ConditionSet::CpuHasVbmi() { return false; }
 // detectors_bench BM_ThirtyRulesStream.
 uint64_t ConditionSet::EvalGroupedWord(const Pred& p, const Batch& batch, uint32_t base, uint32_t lo,
                                        uint64_t searched, uint64_t ascii, const uint64_t* found) const {
-  const Node& n = *p.node;
+  // The Pred's own members until a text needs RE2 (its Node is elsewhere on
+  // the heap, out of the caches at each chunk: see Pred).
   uint64_t r = 0;
-  if (!n.literals.empty()) {
+  if (p.literal_needles) {
 #if defined(__AVX2__)
     if (!portable_) {
       // 4 events at a time (found past the searched ones is left over from
@@ -1312,10 +1331,7 @@ uint64_t ConditionSet::EvalGroupedWord(const Pred& p, const Batch& batch, uint32
   }
   // The needles of the atoms the prefilter cannot pass without: a text
   // without one of them (or without any atom) fails before PrefilterMatch.
-  uint64_t required = 0;
-  for (size_t o = 0; o < n.required_atoms; ++o) {
-    required |= uint64_t{1} << p.needles[static_cast<size_t>(n.atom_order[o])];
-  }
+  const uint64_t required = p.required_needles;
   // The ASCII texts that have them and some needle of the regex, all 64 at
   // once: the others fail without being looked at one by one (the Timeouts
   // regex's "time" in detectors_bench BM_ThirtyRulesStream: in no message).
@@ -1340,8 +1356,9 @@ uint64_t ConditionSet::EvalGroupedWord(const Pred& p, const Batch& batch, uint32
       maybe |= static_cast<uint64_t>((in_text & required) == required && (in_text & p.needle_bits) != 0) << b;
     }
   }
-  const size_t f = static_cast<size_t>(n.field);
+  const size_t f = static_cast<size_t>(p.field);
   for (uint64_t bits = (maybe & searched & ascii) | (searched & ~ascii); bits; bits &= bits - 1) {
+    const Node& n = *p.node;
     const uint32_t b = static_cast<uint32_t>(__builtin_ctzll(bits));
     const uint32_t j = lo + b;
     const std::string_view text = batch.View(batch.field(base + j, f).span);
@@ -1387,7 +1404,11 @@ uint32_t ConditionSet::AddNode(const Condition& c, uint32_t i) {
   size_t p = 0;
   while (p < pred_keys_.size() && pred_keys_[p] != key) ++p;
   if (p == preds_.size()) {
-    Pred pred{&n};
+    Pred pred;
+    pred.node = &n;
+    pred.op = n.op;
+    pred.field = n.field;
+    pred.number = n.number;
     pred.costly = n.op == Op::kRegex;
     if (n.op == Op::kEquals || n.op == Op::kOneOf) {
       pred.equality = true;
@@ -1405,6 +1426,15 @@ uint32_t ConditionSet::AddNode(const Condition& c, uint32_t i) {
     const bool comparison = n.op == Op::kGt || n.op == Op::kGte || n.op == Op::kLt || n.op == Op::kLte;
     if (comparison || ((n.op == Op::kEquals || n.op == Op::kOneOf) && numeric_literal)) {
       pred.column = ColumnOf(n.field);
+    }
+    const std::string* one = n.op == Op::kRegex && n.prefix && !n.literals.empty() ? &n.literals[0].text
+                             : pred.equality && pred.texts.size() == 1               ? &pred.texts[0]
+                                                                                     : nullptr;
+    if (one && one->size() <= sizeof pred.short_text) {
+      pred.short_prefix = n.op == Op::kRegex;
+      pred.short_equals = !pred.short_prefix;
+      pred.short_size = static_cast<uint32_t>(one->size());
+      std::memcpy(pred.short_text, one->data(), one->size());
     }
     preds_.push_back(std::move(pred));
     pred_keys_.push_back(key);
@@ -1433,10 +1463,12 @@ __attribute__((noinline)) uint64_t ConditionSet::ComparePortable(Op op, const do
 
 void ConditionSet::EvalPred(const Pred& p, const Batch& batch, uint32_t base, const Mask& where, const Scratch& s,
                             Mask* out) const {
-  const Node& n = *p.node;
-  const size_t f = static_cast<size_t>(n.field);
+  // p's own members only: p.node (its Condition's Node) for the general
+  // cases, not at every call (see Pred).
+  const Op op = p.op;
+  const size_t f = static_cast<size_t>(p.field);
   const double* col = p.column >= 0 ? s.numbers.data() + static_cast<size_t>(p.column) * kChunk : nullptr;
-  const double x = n.number;
+  const double x = p.number;
   const size_t stride = batch.field_count();
   for (size_t w = 0; w < kWords; ++w) {
     uint64_t bits = where.w[w];
@@ -1454,7 +1486,7 @@ void ConditionSet::EvalPred(const Pred& p, const Batch& batch, uint32_t base, co
       r = EvalGroupedWord(p, batch, base, lo, searched, s.ascii[g].w[w], s.found.data() + g * kChunk);
       for (uint64_t t = bits & ~searched; t; t &= t - 1) {
         const uint32_t b = static_cast<uint32_t>(__builtin_ctzll(t));
-        r |= static_cast<uint64_t>(Condition::EvalLeaf(n, batch, batch.field(base + lo + b, f), nullptr)) << b;
+        r |= static_cast<uint64_t>(Condition::EvalLeaf(*p.node, batch, batch.field(base + lo + b, f), nullptr)) << b;
       }
       out->w[w] = r;
       continue;
@@ -1465,27 +1497,27 @@ void ConditionSet::EvalPred(const Pred& p, const Batch& batch, uint32_t base, co
     const uint32_t from = static_cast<uint32_t>(__builtin_ctzll(bits));
     const uint32_t count = 64 - static_cast<uint32_t>(__builtin_clzll(bits)) - from;
     const FieldValue* row = &batch.field(base + lo + from, f);
-    switch (n.op) {
+    switch (op) {
       // Comparisons read the parsed numbers (NaN compares false), the whole word at once.
 #if defined(__AVX2__)
       case Op::kGt:
-        r = portable_ ? ComparePortable(n.op, col + lo, x) : CompareWordSimd<_CMP_GT_OQ>(col + lo, x);
+        r = portable_ ? ComparePortable(op, col + lo, x) : CompareWordSimd<_CMP_GT_OQ>(col + lo, x);
         break;
       case Op::kGte:
-        r = portable_ ? ComparePortable(n.op, col + lo, x) : CompareWordSimd<_CMP_GE_OQ>(col + lo, x);
+        r = portable_ ? ComparePortable(op, col + lo, x) : CompareWordSimd<_CMP_GE_OQ>(col + lo, x);
         break;
       case Op::kLt:
-        r = portable_ ? ComparePortable(n.op, col + lo, x) : CompareWordSimd<_CMP_LT_OQ>(col + lo, x);
+        r = portable_ ? ComparePortable(op, col + lo, x) : CompareWordSimd<_CMP_LT_OQ>(col + lo, x);
         break;
       case Op::kLte:
-        r = portable_ ? ComparePortable(n.op, col + lo, x) : CompareWordSimd<_CMP_LE_OQ>(col + lo, x);
+        r = portable_ ? ComparePortable(op, col + lo, x) : CompareWordSimd<_CMP_LE_OQ>(col + lo, x);
         break;
 #else
       case Op::kGt:
       case Op::kGte:
       case Op::kLt:
       case Op::kLte:
-        r = ComparePortable(n.op, col + lo, x);
+        r = ComparePortable(op, col + lo, x);
         break;
 #endif
       case Op::kExists:
@@ -1495,43 +1527,44 @@ void ConditionSet::EvalPred(const Pred& p, const Batch& batch, uint32_t base, co
 #if defined(__AVX2__)
         if (!portable_) {
           r = KindBitsSimd(row, stride, count, kPresentKinds) << from;
-          if (n.op == Op::kNotExists) r = ~r;
+          if (op == Op::kNotExists) r = ~r;
           break;
         }
 #endif
         for (uint32_t k = 0; k < count; ++k) {
           r |= static_cast<uint64_t>((kPresentKinds >> static_cast<unsigned>(row[k * stride].kind)) & 1) << (from + k);
         }
-        if (n.op == Op::kNotExists) r = ~r;
+        if (op == Op::kNotExists) r = ~r;
         break;
       default:
-        if (n.op == Op::kRegex && n.prefix && !n.literals.empty()) {
+        if (p.short_prefix) {
           // A "^literal" regex on bytes that need no unescaping, as EvalLeaf's
           // prefix comparison without its call and string copies (log.file.path
           // ^/var/log/ on every event in detectors_bench BM_ThirtyRulesStream).
-          const std::string& lit = n.literals[0].text;
+          const char* lit = p.short_text;
+          const size_t size = p.short_size;
           for (uint32_t k = 0; k < count; ++k) {
             const FieldValue& v = row[k * stride];
             bool hit;
             if ((v.kind == FieldKind::kString && !v.escaped) || v.kind == FieldKind::kNumber) {
-              hit = v.span.len >= lit.size() &&
-                    SameShortBytes(batch.arena().data() + v.span.off, lit.data(), lit.size());
+              hit = v.span.len >= size && SameShortBytes(batch.arena().data() + v.span.off, lit, size);
             } else {
-              hit = Condition::EvalLeaf(n, batch, v, nullptr);
+              hit = Condition::EvalLeaf(*p.node, batch, v, nullptr);
             }
             r |= static_cast<uint64_t>(hit) << (from + k);
           }
           break;
         }
-        if (p.equality && p.texts.size() == 1) {
+        if (p.short_equals) {
           // One string (input.type: filestream): its length first, then its
           // bytes, without EvalEvent's call and loop; other kinds as before.
-          const std::string& t = p.texts[0];
+          const char* t = p.short_text;
+          const size_t size = p.short_size;
           for (uint32_t k = 0; k < count; ++k) {
             const FieldValue& v = row[k * stride];
             bool hit;
             if (v.kind == FieldKind::kString && !v.escaped) {
-              hit = v.span.len == t.size() && SameShortBytes(batch.arena().data() + v.span.off, t.data(), t.size());
+              hit = v.span.len == size && SameShortBytes(batch.arena().data() + v.span.off, t, size);
             } else {
               hit = EvalEvent(p, batch, v, lo + from + k, s, col);
             }
@@ -2072,18 +2105,14 @@ void ConditionSet::Eval(const Batch& batch, uint32_t base, uint32_t m, Scratch* 
   }
   const Mask all = FirstBits(m);
   for (const EqualityIndex& x : indexes_) EvalIndex(x, batch, base, m, s);
-  for (size_t p = 0; p < preds_.size(); ++p) {
-    if (!preds_[p].costly && !preds_[p].indexed) EvalPred(preds_[p], batch, base, all, *s, &s->preds[p]);
-  }
+  for (uint32_t p : plain_preds_) EvalPred(preds_[p], batch, base, all, *s, &s->preds[p]);
   for (size_t i = 0; i < nodes_.size(); ++i) {
     if (!nodes_[i].costly) Combine(nodes_[i], s, &s->nodes[i]);
   }
   if (!costly_uses_.empty()) {
     // A costly leaf is evaluated only where some rule's answer depends on it.
     Mask* need = s->preds.data();  // costly leaves' slots hold where they are needed, then their values
-    for (size_t p = 0; p < preds_.size(); ++p) {
-      if (preds_[p].costly) need[p] = Mask{};
-    }
+    for (uint32_t p : costly_preds_) need[p] = Mask{};
     for (size_t u = 0; u < costly_uses_.size(); ++u) {
       Mask g = all;
       for (const auto& [node, negate] : guards_[u]) {
@@ -2110,8 +2139,7 @@ void ConditionSet::Eval(const Batch& batch, uint32_t base, uint32_t m, Scratch* 
 #endif
       SearchGroup<0>(gi, batch, base, need, s);
     }
-    for (size_t p = 0; p < preds_.size(); ++p) {
-      if (!preds_[p].costly) continue;
+    for (uint32_t p : costly_preds_) {
       const Mask where = need[p];
       EvalPred(preds_[p], batch, base, where, *s, &s->preds[p]);
     }
