@@ -16,6 +16,7 @@
 #   bench/run_rules_profile.sh                             # 3 runs of build/
 #   RUNS=4 BASE_DIR=/path/to/base/build bench/run_rules_profile.sh   # alternating with a base build
 #   bench/run_rules_profile.sh --rules FILE --events 4000000 --top 20
+#   bench/run_rules_profile.sh --distinct 2000000         # every event new (lumberjack_loadgen --distinct)
 #
 # Needs perf (Debian package linux-perf) and the targets sluice,
 # lumberjack_loadgen, sluice-es-emulator in each build dir. ~20 s per run.
@@ -27,11 +28,13 @@ RUNS=${RUNS:-3}
 RULES=bench/rules/thirty-rules.yml
 EVENTS=8000000
 TOP=12
+LOADGEN_ARGS=()
 while (($#)); do
   case "$1" in
     --rules) RULES=$2; shift 2 ;;
     --events) EVENTS=$2; shift 2 ;;
     --top) TOP=$2; shift 2 ;;
+    --distinct) LOADGEN_ARGS+=(--distinct "$2"); shift 2 ;;
     *) echo "run_rules_profile.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -44,7 +47,7 @@ builds=("$NEW")
 for i in $(seq "$RUNS"); do
   for b in "${builds[@]}"; do
     data="$WORK/run$i-$(echo "$b" | tr / _).data"
-    rate=$(PERF_FREQ=${PERF_FREQ:-3999} PERF_OUT=$data BUILD_DIR=$b bench/run_beats.sh --events "$EVENTS" --rules "$RULES" 2>/dev/null |
+    rate=$(PERF_FREQ=${PERF_FREQ:-3999} PERF_OUT=$data BUILD_DIR=$b bench/run_beats.sh --events "$EVENTS" "${LOADGEN_ARGS[@]}" --rules "$RULES" 2>/dev/null |
       grep '^{"events_acked"' | python3 -c 'import json,sys; print(json.load(sys.stdin)["sluice_events_per_cpu_second"])')
     perf report -i "$data" --no-children --sort sym -g none --stdio --percent-limit 0 2>/dev/null >"$data.txt"
     echo "$i $b $rate $data.txt" >>"$WORK/runs"

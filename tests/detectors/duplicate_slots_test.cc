@@ -155,6 +155,27 @@ TEST(FingerprintSlotsTest, SameAsMap) {
         }
         s->last_seen = op;
         model[key] = op;
+      } else if (what < 85 && slots.size() > 0) {
+        // A new key in place of another (at the cap).
+        uint64_t fresh = rng();
+        if (model.count(fresh)) continue;
+        FingerprintSlot* s = slots.InsertEvicting(fresh);
+        ASSERT_EQ(s->key, fresh);
+        ASSERT_EQ(s->count, 0u);
+        s->count = 1;
+        s->last_seen = op;
+        ASSERT_EQ(slots.size(), model.size());
+        size_t lost = 0;
+        for (auto it = model.begin(); it != model.end();) {
+          if (slots.Find(it->first)) {
+            ++it;
+          } else {
+            it = model.erase(it);
+            ++lost;
+          }
+        }
+        ASSERT_EQ(lost, 1u) << "seed " << seed << " op " << op;
+        model[fresh] = op;
       } else if (what < 90 && slots.size() > 0) {
         slots.EvictOne();
         ASSERT_EQ(slots.size() + 1, model.size());
@@ -205,6 +226,64 @@ TEST(FingerprintSlotsTest, EvictionSweepsTheTable) {
     }
     EXPECT_EQ(slots.size(), before - evictions);
   }
+}
+
+// InsertEvicting's victim is the least recently seen live slot of the new
+// key's block (the first on a tie), when the block has one; EvictOne's
+// otherwise. Tables at ~38% live slots as at the cap (a stream of new keys),
+// with erased slots from expiry, times with ties or spread.
+TEST(FingerprintSlotsTest, InsertEvictingTakesTheOldestOfTheBlock) {
+  size_t in_block = 0, swept = 0;
+  for (uint64_t seed = 1; seed <= 20; ++seed) {
+    std::mt19937_64 rng(seed);
+    FingerprintSlots slots;
+    const size_t cap = std::vector<size_t>{5, 100, 1000, 25000}[seed % 4];
+    std::vector<uint64_t> keys;
+    for (int step = 0; step < 6000; ++step) {
+      const uint64_t key = rng();
+      const int64_t ts = seed % 2 ? static_cast<int64_t>(rng() % 4) : static_cast<int64_t>(rng() % 100000);
+      if (rng() % 16 == 0 && !keys.empty()) {
+        if (FingerprintSlot* f = slots.Find(keys[rng() % keys.size()])) slots.Erase(f);
+      }
+      FingerprintSlot* f;
+      if (slots.size() < cap) {
+        f = slots.Insert(key);
+      } else {
+        // The expected victim, read off the block before the call.
+        const size_t h = slots.HomeOf(key);
+        const FingerprintSlot* oldest = nullptr;
+        for (size_t k = 0; k < FingerprintSlots::kBlock; ++k) {
+          const FingerprintSlot& s = slots.at((h + k) % slots.capacity());
+          if (s.live() && (!oldest || s.last_seen < oldest->last_seen)) oldest = &s;
+        }
+        const uint64_t victim = oldest ? oldest->key : 0;
+        const size_t before = slots.size();
+        f = slots.InsertEvicting(key);
+        ASSERT_EQ(slots.size(), before);
+        if (oldest) {
+          ASSERT_EQ(slots.Find(victim), nullptr) << "seed " << seed << " step " << step;
+          ++in_block;
+        } else {
+          ++swept;
+        }
+      }
+      ASSERT_EQ(f->key, key);
+      f->last_seen = ts;
+      f->count = 1;
+      keys.push_back(key);
+      ASSERT_EQ(slots.Find(key), f);
+      ASSERT_LE(slots.size(), cap);
+    }
+    // Every key kept is still found where its probe looks.
+    size_t live = 0;
+    slots.ForEach([&](FingerprintSlot& s) {
+      ++live;
+      ASSERT_EQ(slots.Find(s.key), &s);
+    });
+    ASSERT_EQ(live, slots.size());
+  }
+  EXPECT_GT(in_block, 20000u);
+  EXPECT_GT(swept, 100u);
 }
 
 // EvictOne (branch-free) against EvictOneBranchy, the loop it replaced: two

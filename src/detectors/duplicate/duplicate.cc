@@ -342,7 +342,8 @@ class DuplicateDetector : public DuplicateBase {
 // per fingerprint, its home line prefetched kSlotsAhead updates before the
 // update that looks it up. The same state, samples and results as
 // DuplicateDetector (tests/detectors/duplicate_slots_test.cc); at the cap,
-// the same eviction policy over another table order.
+// a new fingerprint takes the place of the least recently seen in its block
+// of the table (FingerprintSlots::InsertEvicting), not of 8 from a sweep.
 class DuplicateSlotsDetector : public DuplicateBase {
  public:
   DuplicateSlotsDetector(const RuleSpec* spec, const DetectorEnv& env, DuplicateParams p, std::vector<int> fp)
@@ -353,9 +354,10 @@ class DuplicateSlotsDetector : public DuplicateBase {
     Shard& s = shards_[shard];
     std::lock_guard<ShardMutex> lock(s.mu);
     MarkCache labelled;  // groups whose labels the shard has
-    for (size_t i = 0; i < std::min(n, kSlotsAhead); ++i) s.slots.Prefetch(u[i].key);
+    const bool block = s.slots.size() >= cap_;
+    for (size_t i = 0; i < std::min(n, kSlotsAhead); ++i) s.slots.Prefetch(u[i].key, block);
     for (size_t i = 0; i < n; ++i) {
-      if (i + kSlotsAhead < n) s.slots.Prefetch(u[i + kSlotsAhead].key);
+      if (i + kSlotsAhead < n) s.slots.Prefetch(u[i + kSlotsAhead].key, block);
       ApplyAt(shard, u[i], batch, labelled, samples);
     }
     CountEvictions(s);
@@ -378,7 +380,10 @@ class DuplicateSlotsDetector : public DuplicateBase {
         ++ps;
         pi = 0;
       }
-      if (ps < kShards) shards_[ps].slots.Prefetch(lists[ps][pi++].key);
+      if (ps < kShards) {
+        const Shard& s = shards_[ps];
+        s.slots.Prefetch(lists[ps][pi++].key, s.slots.size() >= cap_);
+      }
     };
     for (size_t k = 0; k < kSlotsAhead; ++k) prefetch_next();
     for (size_t si = 0; si < kShards; ++si) {
@@ -512,8 +517,8 @@ class DuplicateSlotsDetector : public DuplicateBase {
   // A slot for `key` (not in the shard), evicting one at the cap.
   FingerprintSlot* Insert(Shard& s, uint64_t key, bool count_eviction = true) {
     if (s.slots.size() >= cap_) {
-      s.slots.EvictOne();
       s.evicted += count_eviction;
+      return s.slots.InsertEvicting(key);
     }
     return s.slots.Insert(key);
   }

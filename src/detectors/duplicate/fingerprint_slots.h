@@ -54,9 +54,20 @@ class FingerprintSlots {
 
   size_t size() const { return size_; }
   size_t capacity() const { return mask_ + (slots_ ? 1 : 0); }
+  // Tests: the slot at index i (< capacity()), and where a key's probe starts.
+  const FingerprintSlot& at(size_t i) const { return slots_[i]; }
+  size_t HomeOf(uint64_t key) const { return Home(key); }
+  static constexpr size_t kBlock = 4;  // slots InsertEvicting chooses from: the home line and the next
 
-  void Prefetch(uint64_t key) const {
-    if (slots_) __builtin_prefetch(&slots_[Home(key)]);
+  // The key's home line; `block` also the next one (InsertEvicting's kBlock
+  // slots, at the cap).
+  void Prefetch(uint64_t key, bool block = false) const {
+    if (!slots_) return;
+    const size_t h = Home(key);
+    __builtin_prefetch(&slots_[h]);
+    if (block) {
+      for (size_t k = 2; k < kBlock; k += 2) __builtin_prefetch(&slots_[(h + k) & mask_]);
+    }
   }
   // The live slot of `key`, or nullptr.
   FingerprintSlot* Find(uint64_t key) {
@@ -90,6 +101,51 @@ class FingerprintSlots {
       ++erased_;
     }
     --size_;
+  }
+  // A slot for `key`, which is not in the table, in place of another: at the
+  // cap, the least recently seen live slot of the key's block (the kBlock
+  // slots from its home line, the first of them on a tie) gives way, or when
+  // the block holds none, EvictOne's. Returns the slot as Insert does (key
+  // set, span 0, count 0); size() is unchanged. Needs size() > 0.
+  //
+  // Why not EvictOne then Insert: at the cap (a new fingerprint per event,
+  // as a real Filebeat stream's DuplicateShipping: run_beats.sh --distinct
+  // 2000000) a shard's table is ~38% live slots, so EvictOne's sweep reads
+  // ~21 slots (~10 lines) per eviction, besides the new key's home line:
+  // ~11 lines from memory per event, which kept the load buffers full (the
+  // prefetch of the next key's home line stalled, and the look-up still
+  // waited for it: ~1/3 of ApplyShards' samples, ApplyShards 14% of
+  // sluice's). Here the victim is in the lines the look-up of the key has
+  // just read (and the prefetch named), and it is replaced where it is when
+  // the key's probe reaches it before a free slot: no erased marker, so no
+  // rehash by Compact either. The victim is the oldest of a sample of ~1.5
+  // live fingerprints rather than of 8: still about the least recently seen
+  // (as Redis's sampled LRU), and only at the cap.
+  FingerprintSlot* InsertEvicting(uint64_t key) {
+    const size_t h = Home(key);
+    size_t victim = SIZE_MAX;
+    int64_t oldest = INT64_MAX;
+    bool before_free = true, victim_before_free = false;  // whether the key's probe reaches it
+    for (size_t k = 0; k < kBlock; ++k) {
+      const size_t i = (h + k) & mask_;
+      const FingerprintSlot& s = slots_[i];
+      if (s.live() && s.last_seen < oldest) {
+        victim = i;
+        oldest = s.last_seen;
+        victim_before_free = before_free;
+      }
+      before_free = before_free && s.span != FingerprintSlot::kFree;
+    }
+    if (victim == SIZE_MAX) {
+      EvictOne();
+      return Insert(key);
+    }
+    if (!victim_before_free) {
+      Erase(&slots_[victim]);
+      return Insert(key);
+    }
+    slots_[victim] = FingerprintSlot{key, 0, 0, 0, 0};
+    return &slots_[victim];
   }
   // Evicts the least recently seen of the 8 live slots that follow the last
   // ones probed (a sweep round the table, as GroupTable's), the first of
