@@ -11,6 +11,7 @@
 #   bench/run_beats.sh --queue persisted --sync interval
 #   bench/run_beats.sh --rules bench/rules/thirty-rules.yml   # with a rule set (rules: {paths: [FILE]})
 #   PERF_OUT=/tmp/p.data bench/run_beats.sh ...  # sluice sampled by `perf record` while the load runs
+#   PERF_ARGS=-g PERF_OUT=/tmp/p.data bench/run_beats.sh ...  # more options for `perf record` (here call graphs)
 #
 # Extra options are passed to lumberjack_loadgen.
 set -euo pipefail
@@ -92,7 +93,7 @@ done
 RSS_PID=$!
 
 if [[ -n ${PERF_OUT:-} ]]; then
-  perf record -F "${PERF_FREQ:-1999}" -o "$PERF_OUT" -p "$SLUICE_PID" 2>"$WORK/perf.err" >/dev/null &
+  perf record ${PERF_ARGS:-} -F "${PERF_FREQ:-1999}" -o "$PERF_OUT" -p "$SLUICE_PID" 2>"$WORK/perf.err" >/dev/null &
   PERF_PID=$!
   sleep 0.5  # perf attached before the load starts
 fi
