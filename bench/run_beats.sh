@@ -11,6 +11,7 @@
 #   bench/run_beats.sh --queue persisted --sync interval
 #   bench/run_beats.sh --rules bench/rules/thirty-rules.yml   # with a rule set (rules: {paths: [FILE]})
 #   PERF_OUT=/tmp/p.data bench/run_beats.sh ...  # sluice sampled by `perf record` while the load runs
+#   WORKERS=1 bench/run_beats.sh ...           # pipeline.workers (default 0: one per core)
 #   PERF_ARGS=-g PERF_OUT=/tmp/p.data bench/run_beats.sh ...  # more options for `perf record` (here call graphs)
 #
 # Extra options are passed to lumberjack_loadgen.
@@ -60,9 +61,12 @@ else
     path: /dev/null"
 fi
 QUEUE_CFG=""
-if [[ $QUEUE == persisted ]]; then
-  QUEUE_CFG="pipeline:
+if [[ $QUEUE == persisted || -n ${WORKERS:-} ]]; then
+  QUEUE_CFG="pipeline:"
+  [[ $QUEUE == persisted ]] && QUEUE_CFG+="
   queue: {type: persisted, sync: $SYNC}"
+  [[ -n ${WORKERS:-} ]] && QUEUE_CFG+="
+  workers: $WORKERS"
 fi
 cat > "$WORK/sluice.yml" <<YAML
 data_dir: ${DATA_DIR:-$WORK/data}

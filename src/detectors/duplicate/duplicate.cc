@@ -339,7 +339,7 @@ class DuplicateDetector : public DuplicateBase {
 };
 
 // Fingerprints in FingerprintSlots (windows below its kMaxWindowMs): a slot
-// per fingerprint, its home line prefetched kSlotsAhead updates before the
+// per fingerprint, its home line and the next prefetched kSlotsAhead updates before the
 // update that looks it up. The same state, samples and results as
 // DuplicateDetector (tests/detectors/duplicate_slots_test.cc); at the cap,
 // a new fingerprint takes the place of the least recently seen in its block
@@ -354,10 +354,9 @@ class DuplicateSlotsDetector : public DuplicateBase {
     Shard& s = shards_[shard];
     std::lock_guard<ShardMutex> lock(s.mu);
     MarkCache labelled;  // groups whose labels the shard has
-    const bool block = s.slots.size() >= cap_;
-    for (size_t i = 0; i < std::min(n, kSlotsAhead); ++i) s.slots.Prefetch(u[i].key, block);
+    for (size_t i = 0; i < std::min(n, kSlotsAhead); ++i) s.slots.Prefetch(u[i].key);
     for (size_t i = 0; i < n; ++i) {
-      if (i + kSlotsAhead < n) s.slots.Prefetch(u[i + kSlotsAhead].key, block);
+      if (i + kSlotsAhead < n) s.slots.Prefetch(u[i + kSlotsAhead].key);
       ApplyAt(shard, u[i], batch, labelled, samples);
     }
     CountEvictions(s);
@@ -380,10 +379,7 @@ class DuplicateSlotsDetector : public DuplicateBase {
         ++ps;
         pi = 0;
       }
-      if (ps < kShards) {
-        const Shard& s = shards_[ps];
-        s.slots.Prefetch(lists[ps][pi++].key, s.slots.size() >= cap_);
-      }
+      if (ps < kShards) shards_[ps].slots.Prefetch(lists[ps][pi++].key);
     };
     for (size_t k = 0; k < kSlotsAhead; ++k) prefetch_next();
     for (size_t si = 0; si < kShards; ++si) {
