@@ -339,8 +339,8 @@ class DuplicateDetector : public DuplicateBase {
 };
 
 // Fingerprints in FingerprintSlots (windows below its kMaxWindowMs): a slot
-// per fingerprint, its home line and the next prefetched kSlotsAhead updates before the
-// update that looks it up. The same state, samples and results as
+// per fingerprint, its home block (two lines) prefetched kSlotsAhead updates
+// before the update that looks it up. The same state, samples and results as
 // DuplicateDetector (tests/detectors/duplicate_slots_test.cc); at the cap,
 // a new fingerprint takes the place of the least recently seen in its block
 // of the table (FingerprintSlots::InsertEvicting), not of 8 from a sweep.

@@ -11,9 +11,10 @@
 // per shipped line, 16,384 cycling, ~1.3 MB of slots) left
 // DuplicateDetector::Apply at 3.0-3.6% of sluice's samples, ~1/3 of it on the
 // first read of the found slot, though the look-ups went 16 at a time. Here a
-// key's probe starts at the first slot of its home line, so a prefetch of that
-// line, issued a few updates ahead, is the look-up's one line in most cases
-// (load <= 3/4; after a growth <= 1/2).
+// key's probe starts at the first slot of its home block (kBlock = 4 slots,
+// two lines, 128-byte aligned), so a prefetch of those lines, issued a few
+// updates ahead, holds the look-up in most cases (load <= 3/4; after a growth
+// <= 1/2), and Find tests a block's 4 slots at once.
 //
 // A fingerprint keeps `last_seen` and `span` = last_seen - first (< the rule's
 // window, so the table serves windows below kMaxWindowMs; the marker values of
@@ -57,26 +58,40 @@ class FingerprintSlots {
   // Tests: the slot at index i (< capacity()), and where a key's probe starts.
   const FingerprintSlot& at(size_t i) const { return slots_[i]; }
   size_t HomeOf(uint64_t key) const { return Home(key); }
-  static constexpr size_t kBlock = 4;  // slots InsertEvicting chooses from: the home line and the next
+  // A key's home block: where its probe starts, what Find tests at once,
+  // what Prefetch names and what InsertEvicting chooses from. Two lines, the
+  // pair the table's 128-byte alignment makes (with blocks that began at any
+  // line, the two lines of a block were half the time in two pairs: with
+  // every event new, ApplyShards was 9.4-9.8% of sluice's samples against
+  // 7.4-8.0% with pairs; bench/RESULTS.md).
+  static constexpr size_t kBlock = 4;
 
-  // The key's home line and the next: InsertEvicting's kBlock slots at the
-  // cap, and below it the line a look-up's probe goes on into when the home
-  // line holds others (tables up to half full). Both prefetched, the 30-rule
+  // The key's home block, both lines: InsertEvicting's slots at the cap, and
+  // below it the line a look-up's probe goes on into when the first holds
+  // others (tables up to half full). With the first line only, the 30-rule
   // bench's DuplicateShipping (not at the cap; its table mostly from memory,
-  // evicted by the stream between a fingerprint's repeats) went from 2.69 to
-  // 2.42% of sluice's samples, 3 runs each (bench/RESULTS.md).
+  // evicted by the stream between a fingerprint's repeats) took 2.69% of
+  // sluice's samples, with both 2.42%, 3 runs each (blocks that began at any
+  // line then; bench/RESULTS.md).
   void Prefetch(uint64_t key) const {
     if (!slots_) return;
     const size_t h = Home(key);
     for (size_t k = 0; k < kBlock; k += 2) __builtin_prefetch(&slots_[(h + k) & mask_]);
   }
-  // The live slot of `key`, or nullptr.
+  // The live slot of `key`, or nullptr: a block at a time, the first match in
+  // it (keys are unique), none when the block has a free slot (a key is never
+  // past a free slot of its probe).
   FingerprintSlot* Find(uint64_t key) {
     if (!slots_) return nullptr;
-    for (size_t i = Home(key);; i = (i + 1) & mask_) {
-      FingerprintSlot& s = slots_[i];
-      if (s.span == FingerprintSlot::kFree) return nullptr;
-      if (s.key == key && s.span != FingerprintSlot::kErased) return &s;
+    for (size_t i = Home(key);; i = (i + kBlock) & mask_) {
+      unsigned match = 0, free = 0;
+      for (size_t k = 0; k < kBlock; ++k) {
+        const FingerprintSlot& s = slots_[i + k];
+        match |= static_cast<unsigned>(s.key == key && s.live()) << k;
+        free |= static_cast<unsigned>(s.span == FingerprintSlot::kFree) << k;
+      }
+      if (match) return &slots_[i + static_cast<size_t>(__builtin_ctz(match))];
+      if (free) return nullptr;
     }
   }
   // A slot for `key`, which is not in the table: key set, span 0, count 0
@@ -104,8 +119,8 @@ class FingerprintSlots {
     --size_;
   }
   // A slot for `key`, which is not in the table, in place of another: at the
-  // cap, the least recently seen live slot of the key's block (the kBlock
-  // slots from its home line, the first of them on a tie) gives way, or when
+  // cap, the least recently seen live slot of the key's home block (the
+  // first of them on a tie) gives way, or when
   // the block holds none, EvictOne's. Returns the slot as Insert does (key
   // set, span 0, count 0); size() is unchanged. Needs size() > 0.
   //
@@ -220,21 +235,22 @@ class FingerprintSlots {
 
  private:
   static constexpr uint64_t kMul = 0x9e3779b97f4a7c15ull;
+  static constexpr size_t kAlign = kBlock * sizeof(FingerprintSlot);  // blocks are line pairs
   // The first slot of the key's home line (keys are hashes; the multiply mixes
   // their high bits, which pick the shard, into the index too).
-  size_t Home(uint64_t key) const { return static_cast<size_t>((key * kMul) >> shift_) & mask_ & ~size_t{1}; }
+  size_t Home(uint64_t key) const { return static_cast<size_t>((key * kMul) >> shift_) & mask_ & ~(kBlock - 1); }
   static size_t CapacityFor(size_t n) {
     size_t c = 16;
     while (n * 2 > c) c *= 2;
     return c;
   }
   static FingerprintSlot* Allocate(size_t n) {
-    auto* p = static_cast<FingerprintSlot*>(::operator new(n * sizeof(FingerprintSlot), std::align_val_t{64}));
+    auto* p = static_cast<FingerprintSlot*>(::operator new(n * sizeof(FingerprintSlot), std::align_val_t{kAlign}));
     for (size_t i = 0; i < n; ++i) p[i].span = FingerprintSlot::kFree;
     return p;
   }
   static void Free(FingerprintSlot* p) {
-    if (p) ::operator delete(p, std::align_val_t{64});
+    if (p) ::operator delete(p, std::align_val_t{kAlign});
   }
   void Rehash(size_t cap) {
     FingerprintSlot* old = slots_;
