@@ -120,9 +120,9 @@ class FingerprintSlots {
   }
   // A slot for `key`, which is not in the table, in place of another: at the
   // cap, the least recently seen live slot of the key's home block (the
-  // first of them on a tie) gives way, or when
-  // the block holds none, EvictOne's. Returns the slot as Insert does (key
-  // set, span 0, count 0); size() is unchanged. Needs size() > 0.
+  // first of them on a tie) gives way, or when the block holds none,
+  // EvictOne's. Returns the slot as Insert does (key set, span 0, count 0);
+  // size() is unchanged. Needs size() > 0.
   //
   // Why not EvictOne then Insert: at the cap (a new fingerprint per event,
   // as a real Filebeat stream's DuplicateShipping: run_beats.sh --distinct
@@ -236,7 +236,7 @@ class FingerprintSlots {
  private:
   static constexpr uint64_t kMul = 0x9e3779b97f4a7c15ull;
   static constexpr size_t kAlign = kBlock * sizeof(FingerprintSlot);  // blocks are line pairs
-  // The first slot of the key's home line (keys are hashes; the multiply mixes
+  // The first slot of the key's home block (keys are hashes; the multiply mixes
   // their high bits, which pick the shard, into the index too).
   size_t Home(uint64_t key) const { return static_cast<size_t>((key * kMul) >> shift_) & mask_ & ~(kBlock - 1); }
   static size_t CapacityFor(size_t n) {
