@@ -14,7 +14,7 @@
 // key's probe starts at the first slot of its home block (kBlock = 4 slots,
 // two lines, 128-byte aligned), so a prefetch of those lines, issued a few
 // updates ahead, holds the look-up in most cases (load <= 3/4; after a growth
-// <= 1/2), and Find tests a block's 4 slots at once.
+// <= 1/2).
 //
 // A fingerprint keeps `last_seen` and `span` = last_seen - first (< the rule's
 // window, so the table serves windows below kMaxWindowMs; the marker values of
@@ -58,8 +58,8 @@ class FingerprintSlots {
   // Tests: the slot at index i (< capacity()), and where a key's probe starts.
   const FingerprintSlot& at(size_t i) const { return slots_[i]; }
   size_t HomeOf(uint64_t key) const { return Home(key); }
-  // A key's home block: where its probe starts, what Find tests at once,
-  // what Prefetch names and what InsertEvicting chooses from. Two lines, the
+  // A key's home block: where its probe starts, what Prefetch names and what
+  // InsertEvicting chooses from. Two lines, the
   // pair the table's 128-byte alignment makes (with blocks that began at any
   // line, the two lines of a block were half the time in two pairs: with
   // every event new, ApplyShards was 9.4-9.8% of sluice's samples against
@@ -78,20 +78,13 @@ class FingerprintSlots {
     const size_t h = Home(key);
     for (size_t k = 0; k < kBlock; k += 2) __builtin_prefetch(&slots_[(h + k) & mask_]);
   }
-  // The live slot of `key`, or nullptr: a block at a time, the first match in
-  // it (keys are unique), none when the block has a free slot (a key is never
-  // past a free slot of its probe).
+  // The live slot of `key`, or nullptr.
   FingerprintSlot* Find(uint64_t key) {
     if (!slots_) return nullptr;
-    for (size_t i = Home(key);; i = (i + kBlock) & mask_) {
-      unsigned match = 0, free = 0;
-      for (size_t k = 0; k < kBlock; ++k) {
-        const FingerprintSlot& s = slots_[i + k];
-        match |= static_cast<unsigned>(s.key == key && s.live()) << k;
-        free |= static_cast<unsigned>(s.span == FingerprintSlot::kFree) << k;
-      }
-      if (match) return &slots_[i + static_cast<size_t>(__builtin_ctz(match))];
-      if (free) return nullptr;
+    for (size_t i = Home(key);; i = (i + 1) & mask_) {
+      FingerprintSlot& s = slots_[i];
+      if (s.span == FingerprintSlot::kFree) return nullptr;
+      if (s.key == key && s.span != FingerprintSlot::kErased) return &s;
     }
   }
   // A slot for `key`, which is not in the table: key set, span 0, count 0
