@@ -59,11 +59,11 @@ class FingerprintSlots {
   const FingerprintSlot& at(size_t i) const { return slots_[i]; }
   size_t HomeOf(uint64_t key) const { return Home(key); }
   // A key's home block: where its probe starts, what Prefetch names and what
-  // InsertEvicting chooses from. Two lines, the
-  // pair the table's 128-byte alignment makes (with blocks that began at any
-  // line, the two lines of a block were half the time in two pairs: with
-  // every event new, ApplyShards was 9.4-9.8% of sluice's samples against
-  // 7.4-8.0% with pairs; bench/RESULTS.md).
+  // InsertEvicting chooses from. Two lines, the pair the table's 128-byte
+  // alignment makes (with blocks that began at any line, the two lines of a
+  // block were half the time in two pairs: with every event new, ApplyShards
+  // was 9.4-9.8% of sluice's samples against 7.4-8.0% with pairs;
+  // bench/RESULTS.md).
   static constexpr size_t kBlock = 4;
 
   // The key's home block, both lines: InsertEvicting's slots at the cap, and
