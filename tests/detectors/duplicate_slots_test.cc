@@ -16,6 +16,7 @@
 #include <map>
 #include <random>
 #include <tuple>
+#include <unordered_map>
 
 #include "detectors/detector_shown.h"
 #include "detectors/duplicate/duplicate.h"
@@ -156,15 +157,22 @@ TEST(FingerprintSlotsTest, SameAsMap) {
         s->last_seen = op;
         model[key] = op;
       } else if (what < 85 && slots.size() > 0) {
-        // A new key in place of another (at the cap).
+        // A new key in place of others (at the cap), with or without a slack.
         uint64_t fresh = rng();
         if (model.count(fresh)) continue;
-        FingerprintSlot* s = slots.InsertEvicting(fresh);
+        const size_t size = slots.size();
+        const size_t low = size - std::min<size_t>(size - 1, rng() % 3);
+        const size_t high = size + rng() % 2;
+        uint32_t evicted = 9;
+        FingerprintSlot* s = slots.InsertEvicting(fresh, low, high, &evicted);
         ASSERT_EQ(s->key, fresh);
         ASSERT_EQ(s->count, 0u);
         s->count = 1;
         s->last_seen = op;
-        ASSERT_EQ(slots.size(), model.size());
+        ASSERT_LE(evicted, 2u);
+        ASSERT_EQ(slots.size(), size + 1 - evicted);
+        ASSERT_GE(slots.size(), low);
+        ASSERT_LE(slots.size(), high);
         size_t lost = 0;
         for (auto it = model.begin(); it != model.end();) {
           if (slots.Find(it->first)) {
@@ -174,7 +182,7 @@ TEST(FingerprintSlotsTest, SameAsMap) {
             ++lost;
           }
         }
-        ASSERT_EQ(lost, 1u) << "seed " << seed << " op " << op;
+        ASSERT_EQ(lost, evicted) << "seed " << seed << " op " << op;
         model[fresh] = op;
       } else if (what < 90 && slots.size() > 0) {
         slots.EvictOne();
@@ -190,6 +198,8 @@ TEST(FingerprintSlotsTest, SameAsMap) {
         });
         std::erase_if(model, [&](const auto& kv) { return kv.second < older; });
         slots.Compact();
+      } else if (slots.size() > 0) {
+        slots.DropErased();
       }
       ASSERT_EQ(slots.size(), model.size()) << "seed " << seed << " op " << op;
       ASSERT_LE(slots.size() * 4, slots.capacity() * 3);
@@ -228,62 +238,115 @@ TEST(FingerprintSlotsTest, EvictionSweepsTheTable) {
   }
 }
 
-// InsertEvicting's victim is the least recently seen live slot of the new
-// key's block (the first on a tie), when the block has one; EvictOne's
-// otherwise. Tables at ~38% live slots as at the cap (a stream of new keys),
-// with erased slots from expiry, times with ties or spread.
-TEST(FingerprintSlotsTest, InsertEvictingTakesTheOldestOfTheBlock) {
-  size_t in_block = 0, swept = 0;
-  for (uint64_t seed = 1; seed <= 20; ++seed) {
+// InsertEvicting at the cap, its outcome read off the key's block before
+// the call: the least recently seen live slot of the block (the first on a
+// tie; none lies past a free slot) is replaced in place, and when size() >
+// low the live slot right before the block's first free slot gives way too;
+// when the block holds none, the key is inserted (size() < high) or
+// EvictOne's victim gives way. No erased marker is added but by EvictOne. Tables at ~38% live
+// slots as at the cap (a stream of new keys), with erased slots from
+// erasures, times with ties or spread, with and without a slack.
+TEST(FingerprintSlotsTest, InsertEvictingTakesTheOldestItsProbeReaches) {
+  size_t replaced = 0, shrunk = 0, grown = 0, swept = 0;
+  for (uint64_t seed = 1; seed <= 24; ++seed) {
     std::mt19937_64 rng(seed);
     FingerprintSlots slots;
-    const size_t cap = std::vector<size_t>{5, 100, 1000, 25000}[seed % 4];
-    std::vector<uint64_t> keys;
-    for (int step = 0; step < 6000; ++step) {
+    const size_t high = std::vector<size_t>{5, 100, 1000, 25000}[seed % 4];
+    const size_t low = seed % 3 == 0 ? high : high - high / 64 - (seed % 3 == 1);
+    std::unordered_map<uint64_t, int64_t> kept;  // key -> last_seen
+    auto erased = [&] {
+      size_t n = 0;
+      for (size_t i = 0; i < slots.capacity(); ++i) n += slots.at(i).span == FingerprintSlot::kErased;
+      return n;
+    };
+    for (int step = 0; step < 8000; ++step) {
       const uint64_t key = rng();
       const int64_t ts = seed % 2 ? static_cast<int64_t>(rng() % 4) : static_cast<int64_t>(rng() % 100000);
-      if (rng() % 16 == 0 && !keys.empty()) {
-        if (FingerprintSlot* f = slots.Find(keys[rng() % keys.size()])) slots.Erase(f);
+      if (rng() % 16 == 0 && !kept.empty()) {
+        const uint64_t k = std::next(kept.begin(), static_cast<long>(rng() % kept.size()))->first;
+        slots.Erase(slots.Find(k));
+        kept.erase(k);
       }
       FingerprintSlot* f;
-      if (slots.size() < cap) {
+      if (slots.size() < low) {
         f = slots.Insert(key);
       } else {
-        // The expected victim, read off the block before the call.
         const size_t h = slots.HomeOf(key);
-        const FingerprintSlot* oldest = nullptr;
+        const FingerprintSlot* reached = nullptr;
+        const FingerprintSlot* beyond = nullptr;
+        const FingerprintSlot* last = nullptr;  // live, right before the first free slot
+        bool free_seen = false;
         for (size_t k = 0; k < FingerprintSlots::kBlock; ++k) {
           const FingerprintSlot& s = slots.at((h + k) % slots.capacity());
-          if (s.live() && (!oldest || s.last_seen < oldest->last_seen)) oldest = &s;
+          if (s.span == FingerprintSlot::kFree) {
+            if (!free_seen && k > 0 && slots.at((h + k - 1) % slots.capacity()).live()) {
+              last = &slots.at((h + k - 1) % slots.capacity());
+            }
+            free_seen = true;
+          } else if (s.live()) {
+            const FingerprintSlot*& o = free_seen ? beyond : reached;
+            if (!o || s.last_seen < o->last_seen) o = &s;
+          }
         }
-        const uint64_t victim = oldest ? oldest->key : 0;
-        const size_t before = slots.size();
-        f = slots.InsertEvicting(key);
-        ASSERT_EQ(slots.size(), before);
-        if (oldest) {
-          ASSERT_EQ(slots.Find(victim), nullptr) << "seed " << seed << " step " << step;
-          ++in_block;
+        ASSERT_EQ(beyond, nullptr) << "a live slot past a free one in its block";
+        const uint64_t kr = reached ? reached->key : 0, kl = last ? last->key : 0;
+        const FingerprintSlot* at_reached = reached;
+        const size_t before = slots.size(), markers = erased();
+        uint32_t evicted = 9;
+        f = slots.InsertEvicting(key, low, high, &evicted);
+        if (reached) {
+          ASSERT_EQ(f, at_reached) << "seed " << seed << " step " << step;
+          ASSERT_EQ(kept.erase(kr), 1u);
+          if (before > low && last && last != at_reached) {
+            ASSERT_EQ(evicted, 2u);
+            ASSERT_EQ(kept.erase(kl), 1u);
+            ++shrunk;
+          } else {
+            ASSERT_EQ(evicted, 1u);
+          }
+          ASSERT_EQ(erased(), markers);
+          ++replaced;
+        } else if (before < high) {
+          ASSERT_EQ(evicted, 0u);
+          ASSERT_LE(erased(), markers);
+          ++grown;
         } else {
+          ASSERT_EQ(evicted, 1u);
+          for (auto it = kept.begin(); it != kept.end(); ++it) {
+            if (!slots.Find(it->first)) {
+              kept.erase(it);
+              break;
+            }
+          }
           ++swept;
         }
+        ASSERT_EQ(slots.size(), before + 1 - evicted);
+        ASSERT_GE(slots.size(), low);
       }
       ASSERT_EQ(f->key, key);
       f->last_seen = ts;
       f->count = 1;
-      keys.push_back(key);
+      kept[key] = ts;
       ASSERT_EQ(slots.Find(key), f);
-      ASSERT_LE(slots.size(), cap);
+      ASSERT_LE(slots.size(), high);
+      ASSERT_EQ(slots.size(), kept.size()) << "seed " << seed << " step " << step;
     }
-    // Every key kept is still found where its probe looks.
-    size_t live = 0;
-    slots.ForEach([&](FingerprintSlot& s) {
-      ++live;
-      ASSERT_EQ(slots.Find(s.key), &s);
-    });
-    ASSERT_EQ(live, slots.size());
+    // Every key kept is still found where its probe looks, before and after
+    // the markers are dropped.
+    for (int pass = 0; pass < 2; ++pass) {
+      for (const auto& [key, ts] : kept) {
+        const FingerprintSlot* f = slots.Find(key);
+        ASSERT_NE(f, nullptr) << "seed " << seed << " pass " << pass;
+        ASSERT_EQ(f->last_seen, ts);
+      }
+      slots.DropErased();
+      ASSERT_EQ(erased(), 0u);
+    }
   }
-  EXPECT_GT(in_block, 20000u);
-  EXPECT_GT(swept, 100u);
+  EXPECT_GT(replaced, 20000u);
+  EXPECT_GT(shrunk, 1000u);
+  EXPECT_GT(grown, 1000u);
+  EXPECT_GT(swept, 10u);
 }
 
 // EvictOne (branch-free) against EvictOneBranchy, the loop it replaced: two

@@ -512,14 +512,19 @@ class DuplicateSlotsDetector : public DuplicateBase {
   }
   // A slot for `key` (not in the shard), evicting one at the cap.
   FingerprintSlot* Insert(Shard& s, uint64_t key, bool count_eviction = true) {
-    if (s.slots.size() >= cap_) {
-      s.evicted += count_eviction;
-      return s.slots.InsertEvicting(key);
+    if (s.slots.size() >= low_cap_) {
+      uint32_t evicted;
+      FingerprintSlot* f = s.slots.InsertEvicting(key, low_cap_, cap_, &evicted);
+      if (count_eviction) s.evicted += evicted;
+      return f;
     }
     return s.slots.Insert(key);
   }
 
   const size_t cap_;  // fingerprints per shard, as GroupTable's
+  // Where evictions start: a shard holds between this and cap_ fingerprints
+  // once full (FingerprintSlots::InsertEvicting's slack, 1/64 of the cap).
+  const size_t low_cap_ = cap_ - cap_ / 64;
   Shard shards_[kShards];
 };
 

@@ -20,7 +20,7 @@
 // window, so the table serves windows below kMaxWindowMs; the marker values of
 // span above that tell free and erased slots). Linear probing; erased slots are
 // markers until a rehash (growth, or Compact when they are a quarter of the
-// table), so an iteration may erase as it goes.
+// table) or Compact's DropErased, so an iteration may erase as it goes.
 
 #include <cstddef>
 #include <cstdint>
@@ -111,11 +111,22 @@ class FingerprintSlots {
     }
     --size_;
   }
-  // A slot for `key`, which is not in the table, in place of another: at the
-  // cap, the least recently seen live slot of the key's home block (the
-  // first of them on a tie) gives way, or when the block holds none,
-  // EvictOne's. Returns the slot as Insert does (key set, span 0, count 0);
-  // size() is unchanged. Needs size() > 0.
+  // A slot for `key`, which is not in the table, at the cap: the table holds
+  // between `low` and `high` fingerprints (low <= size() <= high), and one
+  // or two of them may give way (*evicted: 0, 1 or 2). Returns the slot as
+  // Insert does (key set, span 0, count 0). Needs size() > 0.
+  //  * The least recently seen live slot of the key's home block (the first
+  //    on a tie) is replaced in place. Within a block no live slot follows a
+  //    free one (homes are block starts, a key takes the first slot of its
+  //    probe that is not live, and a slot is freed only before a free one),
+  //    so the key's probe reaches it.
+  //  * When size() > low, the live slot right before the block's first free
+  //    slot (not the one replaced) is freed too: the table gives back what
+  //    it grew by.
+  //  * When the block holds no live slot and size() < high, the key is
+  //    inserted with no eviction: the table grows by one. At size() == high,
+  //    EvictOne's victim gives way instead.
+  // With low == high, the size stays the same.
   //
   // Why not EvictOne then Insert: at the cap (a new fingerprint per event,
   // as a real Filebeat stream's DuplicateShipping: run_beats.sh --distinct
@@ -125,36 +136,40 @@ class FingerprintSlots {
   // prefetch of the next key's home line stalled, and the look-up still
   // waited for it: ~1/3 of ApplyShards' samples, ApplyShards 14% of
   // sluice's). Here the victim is in the lines the look-up of the key has
-  // just read (and the prefetch named), and it is replaced where it is when
-  // the key's probe reaches it before a free slot: no erased marker, so no
-  // rehash by Compact either. The victim is the oldest of a sample of ~1.5
-  // live fingerprints rather than of 8: still about the least recently seen
-  // (as Redis's sampled LRU), and only at the cap.
-  FingerprintSlot* InsertEvicting(uint64_t key) {
+  // just read (and the prefetch named). The victim is the oldest of a sample
+  // of ~1.5 live fingerprints rather than of 8: still about the least
+  // recently seen (as Redis's sampled LRU), and only at the cap. The slack
+  // spares the ~15% of new keys whose block holds no live slot EvictOne's
+  // sweep, and none of this leaves an erased marker (see DropErased).
+  FingerprintSlot* InsertEvicting(uint64_t key, size_t low, size_t high, uint32_t* evicted) {
     const size_t h = Home(key);
-    size_t victim = SIZE_MAX;
+    size_t victim = kBlock, first_free = kBlock;
     int64_t oldest = INT64_MAX;
-    bool before_free = true, victim_before_free = false;  // whether the key's probe reaches it
     for (size_t k = 0; k < kBlock; ++k) {
-      const size_t i = (h + k) & mask_;
-      const FingerprintSlot& s = slots_[i];
-      if (s.live() && s.last_seen < oldest) {
-        victim = i;
-        oldest = s.last_seen;
-        victim_before_free = before_free;
+      const FingerprintSlot& s = slots_[(h + k) & mask_];
+      if (s.span == FingerprintSlot::kFree) {
+        first_free = k;
+        break;
       }
-      before_free = before_free && s.span != FingerprintSlot::kFree;
+      if (s.live() && s.last_seen < oldest) victim = k, oldest = s.last_seen;
     }
-    if (victim == SIZE_MAX) {
-      EvictOne();
+    if (victim == kBlock) {
+      *evicted = size_ < high ? 0 : 1;
+      if (*evicted) EvictOne();
       return Insert(key);
     }
-    if (!victim_before_free) {
-      Erase(&slots_[victim]);
-      return Insert(key);
+    *evicted = 1;
+    if (size_ > low && first_free < kBlock && first_free - 1 != victim) {
+      FingerprintSlot& last = slots_[(h + first_free - 1) & mask_];
+      if (last.live()) {
+        last.span = FingerprintSlot::kFree;  // followed by a free slot: ends no probe that goes on
+        --size_;
+        *evicted = 2;
+      }
     }
-    slots_[victim] = FingerprintSlot{key, 0, 0, 0, 0};
-    return &slots_[victim];
+    FingerprintSlot& v = slots_[(h + victim) & mask_];
+    v = FingerprintSlot{key, 0, 0, 0, 0};
+    return &v;
   }
   // Evicts the least recently seen of the 8 live slots that follow the last
   // ones probed (a sweep round the table, as GroupTable's), the first of
@@ -169,7 +184,8 @@ class FingerprintSlots {
   // 19.5% of all of sluice's). The same victim and sweep as
   // EvictOneBranchy, the reference (tests/detectors/duplicate_slots_test.cc).
   // Those figures are from when every new key at the cap came here; since
-  // InsertEvicting only those whose block holds no live slot do (~15%).
+  // InsertEvicting only those whose block holds no live slot when the table
+  // has no slack left do.
   void EvictOne() {
     // The 8 live slots' places first (a store per slot read, kept when the
     // slot is live), then the oldest of them: the loop over the ~21 slots
@@ -222,10 +238,46 @@ class FingerprintSlots {
       if (slots_[i].live()) fn(slots_[i]);
     }
   }
-  // Rehashes when erased slots are a quarter of the table (after an
-  // evaluation's expiry), so that look-ups of new keys probe short again.
+  // After an evaluation's expiry: rehashes when erased slots are a quarter
+  // of the table (into a smaller one if it holds few), else drops the erased
+  // markers in place (DropErased), so that look-ups of new keys probe short
+  // again.
   void Compact() {
-    if (erased_ * 4 > capacity()) Rehash(CapacityFor(size_));
+    if (erased_ * 4 > capacity()) {
+      Rehash(CapacityFor(size_));
+    } else {
+      DropErased();
+    }
+  }
+  // No erased markers left, without a new table: every marker freed, then
+  // each live slot moved back to the first slot of its probe that is not
+  // live. The pass starts past a slot that was free before (the table is at
+  // most 3/4 full), which no probe crosses, and goes in probe order, so a
+  // slot vacated by a move always lies ahead of the pass and a slot before
+  // it is never freed again. O(capacity), as the expiry's pass before it.
+  //
+  // Why: every expired fingerprint left a marker (but the ones followed by
+  // a free slot), and with every event new the markers from one evaluation
+  // to the next made ~10% of the look-ups probe past their block into a
+  // line not prefetched; a rehash into a new table each time would fault in
+  // its pages again.
+  void DropErased() {
+    if (erased_ == 0) return;
+    size_t start = 0;
+    while (slots_[start].span != FingerprintSlot::kFree) ++start;
+    for (size_t i = 0; i <= mask_; ++i) {
+      if (slots_[i].span == FingerprintSlot::kErased) slots_[i].span = FingerprintSlot::kFree;
+    }
+    erased_ = 0;
+    for (size_t k = 1; k <= mask_; ++k) {
+      const size_t i = (start + k) & mask_;
+      if (!slots_[i].live()) continue;
+      size_t j = Home(slots_[i].key);
+      while (j != i && slots_[j].live()) j = (j + 1) & mask_;
+      if (j == i) continue;
+      slots_[j] = slots_[i];
+      slots_[i].span = FingerprintSlot::kFree;
+    }
   }
 
  private:
