@@ -349,6 +349,64 @@ TEST(FingerprintSlotsTest, InsertEvictingTakesTheOldestItsProbeReaches) {
   EXPECT_GT(swept, 10u);
 }
 
+// Keys of one home block beyond the block's 4 slots: placed past it, found
+// there (Find goes past a full block only when its overflow bit says a key
+// of that home was placed past it), through erasures, DropErased and rehashes;
+// a block that never overflowed is not marked.
+TEST(FingerprintSlotsTest, KeysPastTheirFullBlockAreFound) {
+  for (uint64_t seed = 1; seed <= 20; ++seed) {
+    std::mt19937_64 rng(seed);
+    FingerprintSlots slots;
+    std::vector<uint64_t> others;
+    for (int i = 0; i < 14; ++i) others.push_back(rng());
+    for (uint64_t k : others) slots.Insert(k)->last_seen = 1;  // capacity 32
+    ASSERT_EQ(slots.capacity(), 32u);
+    const size_t home = slots.HomeOf(rng());
+    std::vector<uint64_t> same;  // keys of that home
+    while (same.size() < 6) {
+      const uint64_t k = rng();
+      if (slots.HomeOf(k) == home && !slots.Find(k)) same.push_back(k);
+    }
+    for (size_t i = 0; i < same.size(); ++i) {
+      const bool was_full = [&] {
+        for (size_t k = 0; k < FingerprintSlots::kBlock; ++k) {
+          if (!slots.at(home + k).live()) return false;
+        }
+        return true;
+      }();
+      slots.Insert(same[i])->last_seen = 2;
+      ASSERT_EQ(slots.capacity(), 32u);
+      if (was_full) {
+        ASSERT_TRUE(slots.Overflowed(home));
+      }
+      for (size_t j = 0; j <= i; ++j) ASSERT_NE(slots.Find(same[j]), nullptr) << "seed " << seed << " key " << j;
+    }
+    ASSERT_TRUE(slots.Overflowed(home));
+    // Erase one in the block: the ones past it are still found, before and
+    // after the markers go (DropErased moves them back).
+    slots.Erase(slots.Find(same[rng() % 4]));
+    for (int pass = 0; pass < 2; ++pass) {
+      size_t found = 0;
+      for (uint64_t k : same) found += slots.Find(k) != nullptr;
+      ASSERT_EQ(found, same.size() - 1) << "seed " << seed << " pass " << pass;
+      for (uint64_t k : others) ASSERT_NE(slots.Find(k), nullptr);
+      slots.DropErased();
+    }
+    // A block none of whose keys went past it is not marked (after the
+    // DropErased that recomputed the bits).
+    for (size_t b = 0; b < slots.capacity(); b += FingerprintSlots::kBlock) {
+      bool past = false;
+      for (size_t i = 0; i < slots.capacity(); ++i) {
+        const FingerprintSlot& s = slots.at(i);
+        if (s.live() && slots.HomeOf(s.key) == b && (i - b) % slots.capacity() >= FingerprintSlots::kBlock) {
+          past = true;
+        }
+      }
+      ASSERT_EQ(slots.Overflowed(b), past) << "seed " << seed << " block " << b;
+    }
+  }
+}
+
 // EvictOne (branch-free) against EvictOneBranchy, the loop it replaced: two
 // tables given the same insertions, erasures and evictions hold the same
 // slots in the same places after every step, at the cap as a stream of new
