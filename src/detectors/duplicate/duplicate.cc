@@ -420,12 +420,12 @@ class DuplicateSlotsDetector : public DuplicateBase {
     }
     return n;
   }
-  // Slots over the tables' capacity, and the labels' maps alike.
+  // Slots over the tables' capacity with their overflow bits, and the labels' maps alike.
   size_t state_bytes() const override {
     size_t n = 0;
     for (size_t i = 0; i < kShards; ++i) {
       std::lock_guard<ShardMutex> lock(shards_[i].mu);
-      n += shards_[i].slots.capacity() * sizeof(FingerprintSlot) +
+      n += shards_[i].slots.bytes() +
            labels_[i].capacity() * (sizeof(LabelsMap::value_type) + 1);
     }
     return n;

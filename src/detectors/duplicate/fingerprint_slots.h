@@ -57,6 +57,8 @@ class FingerprintSlots {
 
   size_t size() const { return size_; }
   size_t capacity() const { return mask_ + (slots_ ? 1 : 0); }
+  // The slots' and the overflow bits' memory.
+  size_t bytes() const { return capacity() * sizeof(FingerprintSlot) + overflow_.capacity() * sizeof(uint64_t); }
   // Tests: the slot at index i (< capacity()), and where a key's probe starts.
   const FingerprintSlot& at(size_t i) const { return slots_[i]; }
   size_t HomeOf(uint64_t key) const { return Home(key); }
