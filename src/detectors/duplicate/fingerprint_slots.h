@@ -92,13 +92,8 @@ class FingerprintSlots {
   FingerprintSlot* Find(uint64_t key) {
     if (!slots_) return nullptr;
     const size_t h = Home(key);
-    for (size_t k = 0; k < kBlock; ++k) {
-      FingerprintSlot& s = slots_[h + k];
-      if (s.span == FingerprintSlot::kFree) return nullptr;
-      if (s.key == key && s.span != FingerprintSlot::kErased) return &s;
-    }
-    if (!Overflowed(h)) return nullptr;
-    for (size_t i = (h + kBlock) & mask_;; i = (i + 1) & mask_) {
+    for (size_t i = h, k = 0;; i = (i + 1) & mask_, ++k) {
+      if (k == kBlock && !Overflowed(h)) return nullptr;
       FingerprintSlot& s = slots_[i];
       if (s.span == FingerprintSlot::kFree) return nullptr;
       if (s.key == key && s.span != FingerprintSlot::kErased) return &s;
