@@ -99,7 +99,7 @@ class FingerprintSlots {
       if (s.key == key && s.span != FingerprintSlot::kErased) return &s;
     }
   }
-  // Tests: whether a key of the block at `home` was placed past it.
+  // Whether a key of the block at `home` was placed past it (Find; tests).
   bool Overflowed(size_t home) const {
     const size_t b = home / kBlock;
     return (overflow_[b / 64] >> (b % 64)) & 1;
