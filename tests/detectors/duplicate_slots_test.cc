@@ -243,10 +243,11 @@ TEST(FingerprintSlotsTest, EvictionSweepsTheTable) {
 // tie; none lies past a free slot) is replaced in place, and when size() >
 // low the live slot right before the block's first free slot gives way too;
 // when the block holds none, the key is inserted (size() < high) or
-// EvictOne's victim gives way. No erased marker is added but by EvictOne. Tables at ~38% live
-// slots as at the cap (a stream of new keys), with erased slots from
-// erasures, times with ties or spread, with and without a slack.
-TEST(FingerprintSlotsTest, InsertEvictingTakesTheOldestItsProbeReaches) {
+// EvictOne's victim gives way. No erased marker is added but by EvictOne.
+// Tables at ~38% live slots as at the cap (a stream of new keys), with
+// erased slots from erasures, times with ties or spread, with and without a
+// slack.
+TEST(FingerprintSlotsTest, InsertEvictingTakesTheOldestOfTheBlock) {
   size_t replaced = 0, shrunk = 0, grown = 0, swept = 0;
   for (uint64_t seed = 1; seed <= 24; ++seed) {
     std::mt19937_64 rng(seed);
@@ -351,8 +352,9 @@ TEST(FingerprintSlotsTest, InsertEvictingTakesTheOldestItsProbeReaches) {
 
 // Keys of one home block beyond the block's 4 slots: placed past it, found
 // there (Find goes past a full block only when its overflow bit says a key
-// of that home was placed past it), through erasures, DropErased and rehashes;
-// a block that never overflowed is not marked.
+// of that home was placed past it), through an erasure and DropErased (the
+// table keeps its 32 slots throughout); a block that never overflowed is not
+// marked.
 TEST(FingerprintSlotsTest, KeysPastTheirFullBlockAreFound) {
   for (uint64_t seed = 1; seed <= 20; ++seed) {
     std::mt19937_64 rng(seed);
