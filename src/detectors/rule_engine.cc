@@ -408,7 +408,7 @@ namespace {
 // while 30 rules read it. detectors_bench BM_ThirtyRulesObserve.
 constexpr uint32_t kChunk = ConditionSet::kChunk;
 constexpr uint32_t kPrefetchAhead = 8;  // events
-constexpr uint32_t kApplyEvents = 2 * kChunk;
+constexpr uint32_t kApplyEvents = kChunk;  // every 512 events, as when a chunk was 256
 constexpr uint32_t kHashBlock = 32;  // events (Observe's hashing passes)
 static_assert(kApplyEvents % kChunk == 0);
 static_assert(kHashBlock <= 256);  // HashColumn's event indices: uint8_t
@@ -1299,7 +1299,7 @@ void RuleEngine::Observe(const Batch& batch) {
     const size_t stride = batch.field_count();
     // kHashBlock events at a time, every slot's pass: the later slots' passes
     // read the events' lines while the first's brought them into L1 (a chunk's
-    // 256 events, ~130 KB in bench/run_beats.sh, are more than L1 holds).
+    // 512 events, ~260 KB in bench/run_beats.sh, are more than L1 holds).
     scratch.same.assign(slots, 0);
     // The partner of each slot's pass this chunk (its memo and the
     // partner's on: the partner's hashes are this chunk's, field and group).

@@ -84,14 +84,18 @@ constexpr const char* kRules = R"(rules:
 
 const char* const kRuleNames[] = {"Count", "Max", "Sum", "Sizes", "Repeats", "Never"};
 
-// A batch of 4 chunks (1024 events) whose matches all lie in word `word` of
-// chunk `chunk`: every `step`-th event there (step 3: ~21 matches, the chunk
-// runs; step 23: 3, the per-match path).
+constexpr int kChunk = static_cast<int>(ConditionSet::kChunk);
+constexpr int kWords = static_cast<int>(ConditionSet::kWords);
+constexpr int kBatch = 4 * kChunk;
+
+// A batch of 4 chunks whose matches all lie in word `word` of chunk `chunk`:
+// every `step`-th event there (step 3: ~21 matches, the chunk runs; step 23:
+// 3, the per-match path).
 std::vector<std::string> Events(int64_t t0, int chunk, int word, int step, int* matches) {
   std::vector<std::string> evs;
-  for (int i = 0; i < 1024; ++i) {
-    const int j = i % 256, w = j / 64;
-    const bool match = i / 256 == chunk && w == word && (j % 64) % step == 0;
+  for (int i = 0; i < kBatch; ++i) {
+    const int j = i % kChunk, w = j / 64;
+    const bool match = i / kChunk == chunk && w == word && (j % 64) % step == 0;
     *matches += match;
     const std::string svc = i % 3 == 0 ? "a" : "b";
     const std::string pad(static_cast<size_t>(i % 5 == 0 ? 200 : 10), 'x');
@@ -109,11 +113,11 @@ TEST(ObservePlanTest, MatchesInEveryWordOfEveryChunkAsOnePerBatch) {
   int64_t t = kT0;
   for (int step : {3, 23}) {
     for (int chunk = 0; chunk < 4; ++chunk) {
-      for (int word = 0; word < 4; ++word) {
+      for (int word = 0; word < kWords; ++word) {
         const std::vector<std::string> evs = Events(t, chunk, word, step, &expected);
         for (const std::string& e : evs) h[0].Feed({e});
         h[1].Feed(evs);
-        t += 10'240;
+        t += 10 * kBatch;  // events 10 ms apart
         for (auto& x : h) x.engine->Tick(t);
         const std::vector<std::string> a0 = AlertsWithoutSamples(h[0].sink);
         seen += a0.size();

@@ -622,7 +622,7 @@ std::string LeafKey(uint8_t op, int field, double number, const std::string& pat
 }
 
 // How far ahead (events) SearchGroup asks for the texts it will search: a
-// chunk's events (~135 KB at 256 events of bench/lumberjack_loadgen.cc) are
+// chunk's events (~135 KB per 256 events of bench/lumberjack_loadgen.cc) are
 // out of L1 by the time the conditions read them, and each message missed it
 // on the search's first load (16 ahead: no better). The shorter per-event
 // loops (ParseColumn, EvalIndex, EvalPred) got slower with it: out-of-order

@@ -115,7 +115,12 @@ class Condition {
 // detectors_bench BM_ThirtyRulesObserve.
 class ConditionSet {
  public:
-  static constexpr uint32_t kChunk = 256;
+  // 512, not 256: the per-chunk work of every rule (its masks, runs, the
+  // loops over rules and fields) spread over twice the events; the rules'
+  // share of sluice's samples 0.2307 -> 0.2279 with every event new, 0.1939
+  // -> 0.1895 on the default stream; 1024 was worse again (bench/RESULTS.md,
+  // "chunks of 512 events").
+  static constexpr uint32_t kChunk = 512;
   static constexpr size_t kWords = kChunk / 64;
   struct Mask {
     uint64_t w[kWords];
