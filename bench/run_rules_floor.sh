@@ -29,16 +29,8 @@ ROUNDS=${ROUNDS:-4}
 RULES=bench/rules/thirty-rules.yml
 EVENTS=4000000
 LOADGEN=()
-while (($#)); do
-  case "$1" in
-    --rules) RULES=$2; shift 2 ;;
-    --events) EVENTS=$2; shift 2 ;;
-    --distinct) LOADGEN+=(--distinct "$2"); shift 2 ;;
-    --compression) LOADGEN+=(--compression "$2"); shift 2 ;;
-    --fleet) LOADGEN+=(--fleet); shift ;;
-    *) echo "run_rules_floor.sh: unknown option $1" >&2; exit 2 ;;
-  esac
-done
+source bench/lib.sh
+rules_run_options "$@"
 for t in build/bench/lumberjack_loadgen build/tests/common/sluice-es-emulator; do
   [[ -x $t ]] || { echo "run_rules_floor.sh: $t is missing: build first (scripts/build)" >&2; exit 2; }
 done

@@ -25,16 +25,8 @@ PAIRS=${PAIRS:-5}
 RULES=bench/rules/thirty-rules.yml
 EVENTS=2000000
 LOADGEN=()
-while (($#)); do
-  case "$1" in
-    --rules) RULES=$2; shift 2 ;;
-    --events) EVENTS=$2; shift 2 ;;
-    --distinct) LOADGEN+=(--distinct "$2"); shift 2 ;;
-    --compression) LOADGEN+=(--compression "$2"); shift 2 ;;
-    --fleet) LOADGEN+=(--fleet); shift ;;
-    *) echo "run_rules_share.sh: unknown option $1" >&2; exit 2 ;;
-  esac
-done
+source bench/lib.sh
+rules_run_options "$@"
 LOG=$(mktemp)
 trap 'rm -f "$LOG"' EXIT
 
