@@ -12,10 +12,11 @@
 #
 # The binary is main built with bench/patches/rules-floor.patch, which reads
 # SLUICE_RULES_FLOOR (1: no detectors, 2: no Observe); never a release build.
-# The script builds it once into build-floor/ (a git worktree of HEAD in
-# build-floor/src with the patch applied; `rm -rf build-floor` after a change
-# to measure it again). Prints each configuration's median rate and the cost
-# per event of each stage (µs, from the medians): parse, front, detectors.
+# The script builds it into build-floor/ (a git worktree of HEAD in
+# build-floor/src with the patch applied), again whenever HEAD has moved:
+# it measures the last commit, not uncommitted changes. Prints each
+# configuration's median rate and the cost per event of each stage (µs, from
+# the medians): parse, front, detectors.
 #
 #   bench/run_rules_floor.sh                          # 4 rounds, 4 M events each
 #   bench/run_rules_floor.sh --distinct 2000000       # every event new
@@ -36,7 +37,8 @@ for t in build/bench/lumberjack_loadgen build/tests/common/sluice-es-emulator; d
 done
 
 FLOOR=build-floor
-if [[ ! -x $FLOOR/sluice ]]; then
+HEAD_COMMIT=$(git rev-parse HEAD)
+if [[ ! -x $FLOOR/sluice || $(cat "$FLOOR/built-from" 2>/dev/null) != "$HEAD_COMMIT" ]]; then
   echo "run_rules_floor.sh: building $FLOOR/sluice (HEAD with bench/patches/rules-floor.patch)" >&2
   rm -rf "$FLOOR"
   mkdir -p "$FLOOR"
@@ -46,6 +48,7 @@ if [[ ! -x $FLOOR/sluice ]]; then
   cmake -S "$FLOOR/src" -B "$FLOOR" -DCMAKE_BUILD_TYPE=Release -DSLUICE_BUILD_BENCH=OFF >/dev/null
   cmake --build "$FLOOR" -j2 --target sluice 2>&1 | grep -E '^\[ *[0-9]+%\] (Building|Linking)' >&2 || true
   [[ -x $FLOOR/sluice ]] || { echo "run_rules_floor.sh: the build failed" >&2; exit 1; }
+  echo "$HEAD_COMMIT" > "$FLOOR/built-from"
 fi
 
 # A build dir per configuration: the floor binary behind a wrapper that sets
