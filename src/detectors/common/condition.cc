@@ -696,6 +696,27 @@ void ParseColumn(const Batch& batch, uint32_t base, size_t f, uint32_t m, double
     const __m256d two52 = _mm256_set1_pd(4503599627370496.0);
     const __m256i ones = _mm256_set1_epi64x(-1), seven = _mm256_set1_epi64x(7), eight = _mm256_set1_epi64x(8);
     const __m256i zero_chars = _mm256_set1_epi64x(0x3030303030303030ll);
+    // Four lanes' words (the 8 bytes that end with each value) and sizes (1
+    // to 8): the lanes whose value bytes are all digits (bits), and their
+    // values (below 10^8) in *value.
+    auto lanes = [&](const uint64_t* words, const uint64_t* sizes, __m256i* value) {
+      const __m256i w = _mm256_set_epi64x(static_cast<int64_t>(words[3]), static_cast<int64_t>(words[2]),
+                                          static_cast<int64_t>(words[1]), static_cast<int64_t>(words[0]));
+      const __m256i n = _mm256_set_epi64x(static_cast<int64_t>(sizes[3]), static_cast<int64_t>(sizes[2]),
+                                          static_cast<int64_t>(sizes[1]), static_cast<int64_t>(sizes[0]));
+      // ~0 << 8 * ((8 - n) & 7): the value's bytes, the high n (all 8 for n = 8).
+      const __m256i value_bytes =
+          _mm256_sllv_epi64(ones, _mm256_slli_epi64(_mm256_and_si256(_mm256_sub_epi64(eight, n), seven), 3));
+      const __m256i d = _mm256_sub_epi8(
+          _mm256_or_si256(_mm256_and_si256(w, value_bytes), _mm256_andnot_si256(value_bytes, zero_chars)), zero_char);
+      const __m256i pairs = _mm256_maddubs_epi16(d, tens);         // 0-99 per 16 bits
+      const __m256i quads = _mm256_madd_epi16(pairs, hundreds);    // 0-9999 per 32 bits
+      *value = _mm256_add_epi64(_mm256_mul_epu32(quads, ten_thousand), _mm256_srli_epi64(quads, 32));
+      // The lanes whose every byte is 0-9 (unsigned: a byte below '0' wraps above 9).
+      return static_cast<unsigned>(
+          _mm256_movemask_pd(_mm256_castsi256_pd(_mm256_cmpeq_epi64(_mm256_max_epu8(d, nine), nine))));
+    };
+    const __m256i hundred_million = _mm256_set1_epi64x(100000000);
     for (; j + 4 <= m; j += 4) {
       uint64_t words[4], sizes[4];
       unsigned fast = 0;
@@ -729,23 +750,46 @@ void ParseColumn(const Batch& batch, uint32_t base, size_t f, uint32_t m, double
       // there, 4 lanes at a time (one at a time: ~9 instructions per value,
       // of ParseColumn's ~35 in callgrind of detectors_bench
       // BM_ThirtyRulesConditions).
-      const __m256i w = _mm256_set_epi64x(static_cast<int64_t>(words[3]), static_cast<int64_t>(words[2]),
-                                          static_cast<int64_t>(words[1]), static_cast<int64_t>(words[0]));
-      const __m256i n = _mm256_set_epi64x(static_cast<int64_t>(sizes[3]), static_cast<int64_t>(sizes[2]),
-                                          static_cast<int64_t>(sizes[1]), static_cast<int64_t>(sizes[0]));
-      // ~0 << 8 * ((8 - n) & 7): the value's bytes, the high n (all 8 for n = 8).
-      const __m256i value_bytes =
-          _mm256_sllv_epi64(ones, _mm256_slli_epi64(_mm256_and_si256(_mm256_sub_epi64(eight, n), seven), 3));
-      const __m256i d = _mm256_sub_epi8(
-          _mm256_or_si256(_mm256_and_si256(w, value_bytes), _mm256_andnot_si256(value_bytes, zero_chars)), zero_char);
-      // The lanes whose every byte is 0-9 (unsigned: a byte below '0' wraps above 9).
-      const unsigned digits = static_cast<unsigned>(_mm256_movemask_pd(
-          _mm256_castsi256_pd(_mm256_cmpeq_epi64(_mm256_max_epu8(d, nine), nine))));
-      const __m256i pairs = _mm256_maddubs_epi16(d, tens);         // 0-99 per 16 bits
-      const __m256i quads = _mm256_madd_epi16(pairs, hundreds);    // 0-9999 per 32 bits
-      const __m256i value = _mm256_add_epi64(_mm256_mul_epu32(quads, ten_thousand), _mm256_srli_epi64(quads, 32));
+      __m256i value;
+      const unsigned digits = lanes(words, sizes, &value);
       _mm256_storeu_pd(col + j, _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(value, exponent)), two52));
-      for (unsigned rest = ~(fast & digits) & 15; rest; rest &= rest - 1) {
+      unsigned rest = ~(fast & digits) & 15;
+      if (rest) {
+        // Numbers of 9 to 15 digits, 4 at a time too: the 8 bytes that end
+        // with the value and the (1 to 7) before them, each word as above,
+        // the first × 10^8 + the second (below 10^15 < 2^52, exact). Filebeat's
+        // log.offset, a byte offset in the file, has 9 digits and more past
+        // 100 MB: with every line new (bench/run_rules_share.sh --distinct
+        // 2000000) FieldNumber, called for each, took ~1% of sluice's samples.
+        uint64_t low[4], high[4], high_sizes[4];
+        unsigned longs = 0;
+        for (uint32_t k = 0; k < 4; ++k) {
+          const FieldValue& v = first[k * stride];
+          const uint32_t n = v.span.len, end = v.span.off + n;
+          const bool ok = ((rest >> k) & 1) & (v.kind == FieldKind::kNumber) & (n - 9 < 7) & (end >= 16);
+          std::memcpy(&low[k], ok ? arena + end - 8 : kZeros, 8);
+          std::memcpy(&high[k], ok ? arena + end - 16 : kZeros, 8);
+          high_sizes[k] = ok ? n - 8 : 8;
+          longs |= static_cast<unsigned>(ok) << k;
+        }
+        if (longs) {
+          __m256i lo, hi;
+          const unsigned eights = 8;
+          const uint64_t all[4] = {eights, eights, eights, eights};
+          const unsigned good = longs & lanes(low, all, &lo) & lanes(high, high_sizes, &hi);
+          alignas(32) double values[4];
+          _mm256_store_pd(values, _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(
+                                                    _mm256_add_epi64(_mm256_mul_epu32(hi, hundred_million), lo),
+                                                    exponent)),
+                                                two52));
+          for (unsigned g = good; g; g &= g - 1) {
+            const uint32_t k = static_cast<uint32_t>(__builtin_ctz(g));
+            col[j + k] = values[k];
+          }
+          rest &= ~good;
+        }
+      }
+      for (; rest; rest &= rest - 1) {
         const uint32_t k = static_cast<uint32_t>(__builtin_ctz(rest));
         double x;
         col[j + k] = FieldNumber(batch, row[(j + k) * stride], &x) ? x : std::numeric_limits<double>::quiet_NaN();
