@@ -20,6 +20,10 @@
 // from one window to the next: what sluice gets from 16 Filebeats, each
 // shipping its own host's logs. By default every event comes from the next of
 // the 16 hosts, which no single Filebeat does.
+// --warmup N (with --pid): also sluice's events per CPU-second after the
+// first N events are ACKed (sluice_events_per_cpu_second_after_warmup): the
+// steady state, without the start's one-time work (the rules' tables growing
+// to their caps and their pages faulted in).
 //
 //   lumberjack_loadgen --port 5044 --events 2000000 --compression 3 --pid $(pidof sluice)
 
@@ -47,7 +51,7 @@ int Usage() {
   std::fprintf(stderr,
                "usage: lumberjack_loadgen [--host H] [--port P] [--events N | --duration S] [--window 2048]\n"
                "       [--pipelining 2] [--compression 0-9] [--connections 1] [--event-bytes 500] [--rate EPS]\n"
-               "       [--distinct N] [--fleet] [--pid SLUICE_PID] [--json-out FILE] [--quiet]\n");
+               "       [--distinct N] [--fleet] [--pid SLUICE_PID] [--warmup N] [--json-out FILE] [--quiet]\n");
   return 2;
 }
 
@@ -59,6 +63,7 @@ int main(int argc, char** argv) {
   l.port = 5044;
   l.events = 1'000'000;
   int event_bytes = 500, pid = 0;
+  uint64_t warmup = 0;  // events ACKed before the steady-state figures start
   uint64_t distinct = 0;  // 0: 8 windows
   bool quiet = false, fleet = false;
   std::string json_out;
@@ -77,6 +82,7 @@ int main(int argc, char** argv) {
     else if (a == "--rate") l.rate = std::atof(next().c_str());
     else if (a == "--distinct") distinct = std::strtoull(next().c_str(), nullptr, 10);
     else if (a == "--pid") pid = std::atoi(next().c_str());
+    else if (a == "--warmup") warmup = std::strtoull(next().c_str(), nullptr, 10);
     else if (a == "--json-out") json_out = next();
     else if (a == "--fleet") fleet = true;
     else if (a == "--quiet") quiet = true;
@@ -117,11 +123,27 @@ int main(int argc, char** argv) {
   auto t0 = std::chrono::steady_clock::now();
   std::thread sender([&] { sluice::bench::RunLumberjackLoad(o, windows, &sh); });
   std::atomic<bool> finished{false};
+  // --warmup N: sluice's CPU time once N events are ACKed (checked every
+  // 100 ms), for figures that leave out the start (tables growing to their
+  // size, pages faulted in).
+  sluice::bench::ProcSample warm;
+  uint64_t warm_acked = 0;
+  auto check_warm = [&] {
+    if (warmup == 0 || warm_acked > 0) return;
+    const uint64_t a = sh.acked.load();
+    if (a < warmup) return;
+    warm = sluice::bench::ReadProc(pid);
+    warm_acked = a;
+  };
   std::thread progress([&] {
     uint64_t last = 0;
     while (!finished) {
-      for (int i = 0; i < 10 && !finished; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      if (finished || quiet) break;
+      for (int i = 0; i < 10 && !finished; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        check_warm();
+      }
+      if (finished) break;
+      if (quiet) continue;
       uint64_t a = sh.acked.load();
       std::fprintf(stderr, "\rloadgen: %llu events ACKed (%.0f/s)   ", static_cast<unsigned long long>(a), (a - last) / 1.0);
       last = a;
@@ -149,6 +171,11 @@ int main(int argc, char** argv) {
        << ",\"sluice_system_cpu_seconds\":" << after.system_seconds - before.system_seconds
        << ",\"sluice_events_per_cpu_second\":" << (cpu > 0 ? sh.acked / cpu : 0)
        << ",\"sluice_peak_rss_mib\":" << after.peak_rss_kib / 1024.0 << ",\"sluice_rss_mib\":" << after.rss_kib / 1024.0;
+    if (warm_acked > 0) {
+      const double warm_cpu = after.cpu_seconds - warm.cpu_seconds;
+      js << ",\"warmup_events\":" << warm_acked << ",\"sluice_events_per_cpu_second_after_warmup\":"
+         << (warm_cpu > 0 ? static_cast<double>(sh.acked.load() - warm_acked) / warm_cpu : 0);
+    }
   }
   js << "}";
   std::printf("%s\n", js.str().c_str());
