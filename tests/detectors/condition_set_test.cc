@@ -697,8 +697,8 @@ TEST(ConditionSetTest, ShortStringSlotsAnswerAsTheTreeWalk) {
 
 // The numeric columns (ConditionSet::numbers): numbers of 1 to 15 digits are
 // read 4 at a time (AVX2; past 8, as two words), everything else as
-// FieldNumber. Numbers of 0 to 16 digits, with signs, fractions, exponents, leading zeros, numeric strings,
-// other kinds, missing values, values at the very start of the batch's bytes
+// FieldNumber. Numbers of 0 to 16 digits, with signs, fractions, exponents,
+// leading zeros, numeric strings, other kinds, missing values, values at the very start of the batch's bytes
 // (fewer than 8 bytes before their end), in rows of several fields: every
 // value must be FieldNumber's (the same double, or NaN where it finds none),
 // with the AVX2 code and the portable code, and the comparisons as the tree walk.

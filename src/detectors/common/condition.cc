@@ -673,9 +673,10 @@ uint64_t CompareWordSimd(const double* col, double x) {
 #endif
 
 // A numeric column's values: as FieldNumber, NaN where it finds no number.
-// kSimd: numbers of 1 to 8 digits 4 at a time (AVX2) — the digits' bytes
-// gathered a value at a time, checked and summed in vector lanes, the rest
-// (other kinds, longer numbers, anything else) as FieldNumber. The two
+// kSimd: numbers of 1 to 15 digits 4 at a time (AVX2) — the digits' bytes
+// gathered a value at a time (one word, or two past 8 digits), checked and
+// summed in vector lanes, the rest (other kinds, longer numbers, anything
+// else) as FieldNumber. The two
 // columns of bench/rules/thirty-rules.yml (status codes, durations) took ~70
 // instructions per value through DigitsNumber, most of the conditions' own.
 template <bool kSimd>
@@ -774,9 +775,8 @@ void ParseColumn(const Batch& batch, uint32_t base, size_t f, uint32_t m, double
         }
         if (longs) {
           __m256i lo, hi;
-          const unsigned eights = 8;
-          const uint64_t all[4] = {eights, eights, eights, eights};
-          const unsigned good = longs & lanes(low, all, &lo) & lanes(high, high_sizes, &hi);
+          const uint64_t eights[4] = {8, 8, 8, 8};
+          const unsigned good = longs & lanes(low, eights, &lo) & lanes(high, high_sizes, &hi);
           alignas(32) double values[4];
           _mm256_store_pd(values, _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(
                                                     _mm256_add_epi64(_mm256_mul_epu32(hi, hundred_million), lo),
