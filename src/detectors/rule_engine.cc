@@ -16,6 +16,7 @@
 #include "common/strings.h"
 #include "common/timeutil.h"
 #include "common/hash.h"
+#include "detectors/common/hash_lanes.h"
 
 namespace sluice::detectors {
 
@@ -190,7 +191,8 @@ RuleEngineOptions ReadRuleEngineOptions(ConfigMap& cfg, const std::string& confi
   return o;
 }
 
-RuleEngine::RuleEngine(RuleEngineOptions opts) : opts_(std::move(opts)) {}
+RuleEngine::RuleEngine(RuleEngineOptions opts)
+    : opts_(std::move(opts)), hash_lanes_(opts_.simd && opts_.hash_lanes && CpuHasHashLanes()) {}
 
 RuleEngine::~RuleEngine() { StopTicking(); }
 
@@ -504,9 +506,11 @@ struct ChunkGroups {
 #endif
 };
 
+constexpr uint64_t kFieldSeed = 0x6669656c64ull;  // FieldHash's seed, plus the value's kind
 inline uint64_t FieldHash(const Batch& batch, const FieldValue& v) {
-  return HashBytes(batch.View(v.span), 0x6669656c64ull + static_cast<uint64_t>(v.kind));
+  return HashBytes(batch.View(v.span), kFieldSeed + static_cast<uint64_t>(v.kind));
 }
+constexpr uint64_t kKeyTweak = 0x66696e6765727072ull;  // a key's last Mix64 (PushMatches)
 inline uint64_t Combine(uint64_t h, uint64_t field_hash) { return Mix64(h ^ field_hash) + 0x9e3779b97f4a7c15ull; }
 
 // A field's hashes by value, for the group fields that repeat a few values
@@ -846,6 +850,7 @@ struct ObserveScratch {
   std::vector<const uint64_t*> list_hashes;  // [group list]: its group hashes in the chunk
   std::vector<uint32_t> list_groups;       // [group list]: the list whose ChunkGroups it uses (itself or one with the same hashes)
   std::vector<const uint64_t*> key_columns;  // [key field]: its hashes in field_hashes (PushMatches)
+  uint64_t keys[ConditionSet::kChunk];       // [event in chunk]: a keyed rule's keys (KeyChainLanes)
 };
 
 // A kField detector's values of a chunk's matches: the condition set's
@@ -1080,6 +1085,7 @@ struct MatchLoop {
   const Event* events;            // the batch's, for kEventBytes
   const int64_t* times;           // [event in chunk]
   uint32_t base;
+  const uint64_t* key_column;     // kKeyed: the keys computed before (KeyChainLanes), nullptr: from `keys` here
 };
 template <bool kGrouped, bool kKeyed, MatchValue kValue>
 void PushMatches(const MatchLoop& l, const ConditionSet::Mask& hits, std::vector<Update>* ups) {
@@ -1090,8 +1096,12 @@ void PushMatches(const MatchLoop& l, const ConditionSet::Mask& hits, std::vector
       const uint64_t group = kGrouped ? l.groups[j] : kGroupSeed;
       uint64_t key = group;
       if constexpr (kKeyed) {
-        for (size_t k = 0; k < l.key_count; ++k) key = Combine(key, l.keys[k][j]);
-        key = Mix64(key ^ 0x66696e6765727072ull);
+        if (l.key_column) {
+          key = l.key_column[j];
+        } else {
+          for (size_t k = 0; k < l.key_count; ++k) key = Combine(key, l.keys[k][j]);
+          key = Mix64(key ^ kKeyTweak);
+        }
       }
       double value = 1;
       if constexpr (kValue == MatchValue::kNumbers) {
@@ -1230,6 +1240,7 @@ void RuleEngine::Observe(const Batch& batch) {
   uint64_t* fh = scratch.field_hashes.data();
   uint64_t* fg = scratch.field_groups.data();
   const bool memo = opts_.hash_memo;
+  const bool lanes = hash_lanes_;
   if (!memo) std::fill(scratch.skip_memo.begin(), scratch.skip_memo.end(), uint8_t{1});
   const bool shared_groups = opts_.shared_group_hashes;
   const size_t group_lists = shared_groups ? group_lists_.size() : 0;
@@ -1452,7 +1463,19 @@ void RuleEngine::Observe(const Batch& batch) {
           (numbers || p.source == Detector::ValueSource::kOne || p.source == Detector::ValueSource::kEventBytes)) {
         scratch.key_columns.resize(key_count);
         for (size_t k = 0; k < key_count; ++k) scratch.key_columns[k] = fh + static_cast<size_t>(key_slots[k]) * kChunk;
-        const MatchLoop loop{groups, scratch.key_columns.data(), key_count, numbers, events.data(), times, base};
+        // A keyed rule matching at least an eighth of the chunk: every
+        // event's key 4 at a time (DuplicateShipping's at every event).
+        const uint64_t* key_column = nullptr;
+        if (lanes && key_count) {
+          uint32_t hit_count = 0;
+          for (size_t w = 0; w < ConditionSet::kWords; ++w) hit_count += static_cast<uint32_t>(__builtin_popcountll(hits.w[w]));
+          if (hit_count * 8 >= m) {
+            KeyChainLanes(groups, kGroupSeed, scratch.key_columns.data(), key_count, kKeyTweak, m, scratch.keys);
+            key_column = scratch.keys;
+          }
+        }
+        const MatchLoop loop{groups, scratch.key_columns.data(), key_count, numbers, events.data(), times, base,
+                             key_column};
         const MatchValue v = numbers ? MatchValue::kNumbers
                              : p.source == Detector::ValueSource::kEventBytes ? MatchValue::kEventBytes
                                                                               : MatchValue::kOne;
@@ -1488,7 +1511,7 @@ void RuleEngine::Observe(const Batch& batch) {
           uint64_t key = group;
           if (key_count) {
             for (size_t k = 0; k < key_count; ++k) key = Combine(key, fh[static_cast<size_t>(key_slots[k]) * kChunk + j]);
-            key = Mix64(key ^ 0x66696e6765727072ull);
+            key = Mix64(key ^ kKeyTweak);
           }
           double value = 1;
           if (numbers) {

@@ -55,6 +55,7 @@ struct RuleEngineOptions {
   bool chunk_runs = true;                   // counting and max rules' matches gathered per group and chunk (off: per match; tests compare)
   bool hash_memo = true;                    // group fields' hashes remembered by value (off: hashed every time; tests compare)
   bool simd = true;                         // AVX2 code where compiled in (off: the portable code; tests compare)
+  bool hash_lanes = true;                   // with simd, fingerprint keys 4 at a time where the CPU has AVX-512 DQ+VL (off: tests compare)
   bool match_loops = true;                  // unmerged rules' updates by a loop made for their kind (off: the generic loop; tests compare)
   bool value_columns = true;                // a `field:` rule's values parsed with the conditions' numeric columns (off: FieldNumber per match; tests compare)
 };
@@ -205,6 +206,7 @@ class RuleEngine : public BatchObserver {
   // Some rule's values are its events' sizes in runs (payload_size without a
   // field): Observe's times pass takes every event's size.
   bool event_sizes_ = false;
+  bool hash_lanes_ = false;  // opts_.simd and hash_lanes, where the CPU has them (KeyChainLanes)
 
   std::string state_dir_;    // <data_dir>/state, empty: no persistence
   int64_t last_save_ms_ = 0;  // wall clock of the last periodic save

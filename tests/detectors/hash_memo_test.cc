@@ -18,6 +18,7 @@
 #include <map>
 #include <random>
 
+#include "detectors/common/hash_lanes.h"
 #include "detectors/rules_harness.h"
 
 namespace sluice::detectors {
@@ -32,8 +33,10 @@ using testing::RulesHarness;
 // pointer) is replaced by its entries.
 class UpdateLogDetector : public Detector {
  public:
-  UpdateLogDetector(const RuleSpec* spec, const DetectorEnv& env, int kind, int field, int64_t bucket_ms)
+  UpdateLogDetector(const RuleSpec* spec, const DetectorEnv& env, int kind, int field, int64_t bucket_ms,
+                    std::vector<int> fingerprint)
       : Detector(spec, env) {
+    key_fields_ = std::move(fingerprint);  // keyed: the engine combines these fields' hashes into `key`
     merge_ = kind == 1 ? Merge::kMax : kind == 0 ? Merge::kCount : Merge::kNo;  // runs: as sum and avg
     merge_bucket_ms_ = bucket_ms;
     value_runs_ = kind == 2;
@@ -75,8 +78,12 @@ class UpdateLogDetector : public Detector {
 std::unique_ptr<Detector> NewUpdateLog(ConfigMap& cfg, const RuleSpec* spec, const DetectorEnv& env) {
   const std::string kind = cfg.Enum("merge", "count", {"count", "max", "runs"});
   const int field = kind == "count" ? -1 : OptionalField(cfg, "field", env.fields);
+  std::vector<int> fingerprint;
+  if (cfg.Has("fingerprint")) {
+    for (const std::string& path : cfg.StringList("fingerprint")) fingerprint.push_back(env.fields->Register(path));
+  }
   return std::make_unique<UpdateLogDetector>(spec, env, kind == "count" ? 0 : kind == "max" ? 1 : 2, field,
-                                             RequiredDurationMs(cfg, "bucket"));
+                                             RequiredDurationMs(cfg, "bucket"), std::move(fingerprint));
 }
 SLUICE_REGISTER_DETECTOR("memo_update_log", NewUpdateLog);
 
@@ -183,6 +190,51 @@ TEST(HashMemoTest, SameUpdatesWideAndPortableAsWithoutMemo) {
   }
   EXPECT_GT(updates, 20000u);
   EXPECT_GT(cut, 100u);  // the copying path did run
+}
+
+// Fingerprint keys computed 4 at a time (RuleEngineOptions::hash_lanes,
+// AVX-512; KeyChainLanes) against one per match: the same updates with the
+// same keys, bit for bit (keys are saved in the rules' state). Keys of one,
+// two or three fields (hashed with and without the memo), rules matching
+// every event, half of them or a few (below an eighth of a chunk the keys
+// are computed per match), grouped or not.
+TEST(HashMemoTest, HashLanesSameUpdatesAsOneAtATime) {
+  if (!CpuHasHashLanes()) GTEST_SKIP() << "no AVX-512 F+DQ on this CPU";
+  size_t updates = 0, keyed = 0;
+  for (uint64_t seed = 1; seed <= 30; ++seed) {
+    std::mt19937_64 rng(seed);
+    const int nrules = 2 + static_cast<int>(rng() % 4);
+    std::string yaml = "rules:\n";
+    for (int i = 0; i < nrules; ++i) {
+      StrAppend(&yaml, "  - name: R", i, "\n    type: memo_update_log\n    match: ",
+                Pick(rng, {"{n: {gte: 0}}", "{n: {gte: 500}}", "{n: {gte: 990}}", "{service.name: {exists: true}}"}),
+                "\n    group_by: ", Pick(rng, {"[]", "[service.name]", "[g]"}), "\n    bucket: 1s\n    merge: ",
+                Pick(rng, {"count", "runs"}), "\n");
+      if (rng() % 4) {
+        StrAppend(&yaml, "    fingerprint: ", Pick(rng, {"[g]", "[n]", "[g, n]", "[service.name, g, n]"}), "\n");
+        ++keyed;
+      }
+      if (yaml.find("merge: runs\n", yaml.rfind("  - name:")) != std::string::npos) yaml += "    field: n\n";
+    }
+    RulesHarness h[3];
+    ASSERT_TRUE(h[0].Load(yaml, {.allowed_lateness_ms = 0, .hash_memo = false, .simd = true}).ok())
+        << h[0].errors.ToString() << yaml;
+    ASSERT_TRUE(h[1].Load(yaml, {.allowed_lateness_ms = 0, .hash_memo = false, .simd = true, .hash_lanes = false})
+                    .ok());
+    ASSERT_TRUE(h[2].Load(yaml, {.allowed_lateness_ms = 0, .simd = true}).ok());
+    Stream s(seed * 104729);
+    for (int b = 0; b < 12; ++b) {
+      const std::vector<std::string> evs = s.Batch();
+      for (RulesHarness& x : h) {
+        auto batch = x.MakeBatch(evs);
+        batch->arena().shrink_to_fit();
+        x.engine->Observe(*batch);
+      }
+    }
+    ASSERT_NO_FATAL_FAILURE(ExpectSameUpdates(h, static_cast<size_t>(nrules), yaml, &updates)) << "seed " << seed;
+  }
+  EXPECT_GT(updates, 20000u);
+  EXPECT_GT(keyed, 40u);
 }
 
 // A slot whose values are mostly an earlier slot's in the same event (b and

@@ -250,6 +250,14 @@ TEST(MergeUpdatesTest, SimdSameAsPortable) {
   CompareEngines([](RuleEngineOptions* o) { o->simd = false; }, true, true);
 }
 
+// Fingerprint keys computed 4 at a time (RuleEngineOptions::hash_lanes,
+// AVX-512; KeyChainLanes) against one per match: the same fingerprints, so
+// the same alerts and metrics (HashMemoTest.HashLanesSameUpdatesAsOneAtATime
+// compares the keys themselves).
+TEST(MergeUpdatesTest, HashLanesSameAsOneAtATime) {
+  CompareEngines([](RuleEngineOptions* o) { o->hash_lanes = false; }, true, true, true);
+}
+
 // The updates of rules whose detector takes every match (payload_size of the
 // event's bytes or of a field, duplicate, sum and avg) pushed by a loop made
 // for the rule's group, key and value (match_loops) against the generic
