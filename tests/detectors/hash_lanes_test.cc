@@ -15,7 +15,7 @@ namespace {
 // The key chain of 0 to 3 columns, with a start column or a seed, over
 // counts that are and are not multiples of 8, against the scalar chain.
 TEST(HashLanesTest, KeyChainAsTheScalarCombines) {
-  if (!CpuHasHashLanes()) GTEST_SKIP() << "no AVX-512 F+DQ on this CPU";
+  if (!CpuHasHashLanes()) GTEST_SKIP() << "no AVX-512 DQ+VL on this CPU";
   std::mt19937_64 rng(5);
   constexpr size_t kMax = 520;  // rounded up to 8
   std::vector<uint64_t> start(kMax), c0(kMax), c1(kMax), c2(kMax), out(kMax);

@@ -199,7 +199,7 @@ TEST(HashMemoTest, SameUpdatesWideAndPortableAsWithoutMemo) {
 // every event, half of them or a few (below an eighth of a chunk the keys
 // are computed per match), grouped or not.
 TEST(HashMemoTest, HashLanesSameUpdatesAsOneAtATime) {
-  if (!CpuHasHashLanes()) GTEST_SKIP() << "no AVX-512 F+DQ on this CPU";
+  if (!CpuHasHashLanes()) GTEST_SKIP() << "no AVX-512 DQ+VL on this CPU";
   size_t updates = 0, keyed = 0;
   for (uint64_t seed = 1; seed <= 30; ++seed) {
     std::mt19937_64 rng(seed);
