@@ -1,7 +1,5 @@
 #include "detectors/common/hash_lanes.h"
 
-#include "common/hash.h"
-
 #if defined(__AVX2__)
 #include <immintrin.h>
 #endif

@@ -6,11 +6,11 @@
 //
 // Why: a duplicate rule's key is three Mix64 after the field hashes, a
 // chain of six 64-bit multiplies per match. In the 30-rule bench
-// (DuplicateShipping: every event) the scalar chain in PushMatches was ~0.5%
-// of sluice's samples more than the lanes (bench/RESULTS.md, "key lanes").
-// Hashing log.offset's digits 8 at a time the same way (HashBytes in lanes)
-// cost more than it saved: building the lanes' words from the values took
-// longer than the multiplies.
+// (DuplicateShipping: every event) PushMatches with the scalar chain took
+// 0.97-1.03% of sluice's samples, PushMatches and the lanes 0.78-0.86%
+// (bench/RESULTS.md, "keys in lanes"). Hashing log.offset's digits 8 at a
+// time the same way (HashBytes in lanes) cost more than it saved: gathering
+// the lanes' words from the values took longer than the multiplies.
 
 #include <cstddef>
 #include <cstdint>
