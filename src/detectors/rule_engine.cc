@@ -1463,25 +1463,21 @@ void RuleEngine::Observe(const Batch& batch) {
           (numbers || p.source == Detector::ValueSource::kOne || p.source == Detector::ValueSource::kEventBytes)) {
         scratch.key_columns.resize(key_count);
         for (size_t k = 0; k < key_count; ++k) scratch.key_columns[k] = fh + static_cast<size_t>(key_slots[k]) * kChunk;
+        uint32_t hit_count = 0;
+        for (size_t w = 0; w < ConditionSet::kWords; ++w) hit_count += static_cast<uint32_t>(__builtin_popcountll(hits.w[w]));
+        scratch.matched[ri] += hit_count;
         // A keyed rule matching at least an eighth of the chunk: every
         // event's key 4 at a time (DuplicateShipping's at every event).
         const uint64_t* key_column = nullptr;
-        if (lanes && key_count) {
-          uint32_t hit_count = 0;
-          for (size_t w = 0; w < ConditionSet::kWords; ++w) hit_count += static_cast<uint32_t>(__builtin_popcountll(hits.w[w]));
-          if (hit_count * 8 >= m) {
-            KeyChainLanes(groups, kGroupSeed, scratch.key_columns.data(), key_count, kKeyTweak, m, scratch.keys);
-            key_column = scratch.keys;
-          }
+        if (lanes && key_count && hit_count * 8 >= m) {
+          KeyChainLanes(groups, kGroupSeed, scratch.key_columns.data(), key_count, kKeyTweak, m, scratch.keys);
+          key_column = scratch.keys;
         }
         const MatchLoop loop{groups, scratch.key_columns.data(), key_count, numbers, events.data(), times, base,
                              key_column};
         const MatchValue v = numbers ? MatchValue::kNumbers
                              : p.source == Detector::ValueSource::kEventBytes ? MatchValue::kEventBytes
                                                                               : MatchValue::kOne;
-        for (size_t w = 0; w < ConditionSet::kWords; ++w) {
-          scratch.matched[ri] += static_cast<uint64_t>(__builtin_popcountll(hits.w[w]));
-        }
         if (groups) {
           key_count ? PushMatchesOf<true, true>(v, loop, hits, ups) : PushMatchesOf<true, false>(v, loop, hits, ups);
         } else {
